@@ -1,0 +1,132 @@
+#include "harness/model/model_config.h"
+
+#include <filesystem>
+
+#include "harness/common/error.h"
+#include "harness/model/family.h"
+
+namespace kvbench {
+
+const char* rope_scaling_name(RopeScaling::Type type) {
+  switch (type) {
+    case RopeScaling::Type::kNone: return "default";
+    case RopeScaling::Type::kLinear: return "linear";
+    case RopeScaling::Type::kLlama3: return "llama3";
+  }
+  return "?";
+}
+
+namespace {
+
+// HF stores rope settings two ways: `rope_theta` + `rope_scaling` (transformers 4) or one
+// `rope_parameters` object holding `rope_theta` and the scaling keys (transformers 5).
+void parse_rope(const JsonFields& config, ModelConfig& out) {
+  out.rope_theta = config.get_double("rope_theta", 10000.0);
+  const nlohmann::json* scaling = nullptr;
+  std::string where;
+  if (config.has("rope_parameters")) {
+    scaling = &config.raw("rope_parameters");
+    where = "rope_parameters";
+  } else if (config.has("rope_scaling")) {
+    scaling = &config.raw("rope_scaling");
+    where = "rope_scaling";
+  }
+  if (scaling == nullptr) return;
+  const JsonFields rope(*scaling, config.source() + ": " + where);
+  if (rope.has("rope_theta")) out.rope_theta = rope.get_double("rope_theta");
+  KV_CHECK(rope.get_double("partial_rotary_factor", 1.0) == 1.0, config.source(),
+           ": partial_rotary_factor other than 1 is not supported");
+  const std::string type = rope.has("rope_type") ? rope.get_string("rope_type") : rope.get_string("type", "default");
+  if (type == "default") return;
+  if (type == "linear") {
+    out.rope_scaling.type = RopeScaling::Type::kLinear;
+    out.rope_scaling.factor = rope.get_double("factor");
+  } else if (type == "llama3") {
+    out.rope_scaling.type = RopeScaling::Type::kLlama3;
+    out.rope_scaling.factor = rope.get_double("factor");
+    out.rope_scaling.low_freq_factor = rope.get_double("low_freq_factor");
+    out.rope_scaling.high_freq_factor = rope.get_double("high_freq_factor");
+    out.rope_scaling.original_max_position_embeddings = rope.get_int("original_max_position_embeddings");
+    KV_CHECK(out.rope_scaling.high_freq_factor != out.rope_scaling.low_freq_factor, config.source(),
+             ": llama3 rope scaling needs high_freq_factor != low_freq_factor");
+  } else {
+    fail(config.source(), ": ", where, " type '", type, "' is not supported (supported: default, linear, llama3)");
+  }
+  KV_CHECK(out.rope_scaling.factor > 0, config.source(), ": ", where, ".factor must be positive");
+}
+
+std::vector<std::int64_t> parse_token_ids(const JsonFields& config, const std::string& key) {
+  const auto& v = config.raw(key);
+  std::vector<std::int64_t> ids;
+  if (v.is_null()) return ids;
+  if (v.is_number_integer()) return {v.get<std::int64_t>()};
+  KV_CHECK(v.is_array(), config.source(), ": key '", key, "' must be an integer or a list of integers");
+  for (const auto& x : v) {
+    KV_CHECK(x.is_number_integer(), config.source(), ": key '", key, "' must be an integer or a list of integers");
+    ids.push_back(x.get<std::int64_t>());
+  }
+  return ids;
+}
+
+}  // namespace
+
+void parse_decoder_fields(const JsonFields& config, ModelConfig& out) {
+  out.vocab_size = config.get_int("vocab_size");
+  out.hidden_size = config.get_int("hidden_size");
+  out.intermediate_size = config.get_int("intermediate_size");
+  out.num_layers = config.get_int("num_hidden_layers");
+  out.num_heads = config.get_int("num_attention_heads");
+  out.num_kv_heads = config.get_int("num_key_value_heads", out.num_heads);
+  KV_CHECK(out.vocab_size > 0 && out.hidden_size > 0 && out.intermediate_size > 0 && out.num_layers > 0 &&
+               out.num_heads > 0 && out.num_kv_heads > 0,
+           config.source(), ": sizes and head counts must be positive");
+  KV_CHECK(out.num_heads % out.num_kv_heads == 0, config.source(), ": num_attention_heads (", out.num_heads,
+           ") must be a multiple of num_key_value_heads (", out.num_kv_heads, ")");
+  if (config.has("head_dim")) {
+    out.head_dim = config.get_int("head_dim");
+  } else {
+    KV_CHECK(out.hidden_size % out.num_heads == 0, config.source(), ": hidden_size (", out.hidden_size,
+             ") is not a multiple of num_attention_heads (", out.num_heads, ") and no head_dim is given");
+    out.head_dim = out.hidden_size / out.num_heads;
+  }
+  KV_CHECK(out.head_dim > 0 && out.head_dim % 2 == 0, config.source(), ": head_dim must be positive and even, got ",
+           out.head_dim);
+  out.max_position_embeddings = config.get_int("max_position_embeddings", 2048);
+  out.rms_norm_eps = config.get_double("rms_norm_eps", 1e-6);
+  const std::string act = config.get_string("hidden_act", "silu");
+  KV_CHECK(act == "silu", config.source(), ": hidden_act '", act, "' is not supported (only silu)");
+  parse_rope(config, out);
+  out.tie_word_embeddings = config.get_bool("tie_word_embeddings", false);
+  out.checkpoint_dtype = config.has("dtype") ? config.get_string("dtype") : config.get_string("torch_dtype", "");
+  if (config.has("bos_token_id")) out.bos_token_id = config.get_int("bos_token_id");
+  out.eos_token_ids = parse_token_ids(config, "eos_token_id");
+}
+
+ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source) {
+  const JsonFields config(json, source);
+  const auto& archs = config.raw("architectures");
+  KV_CHECK(archs.is_array() && archs.size() == 1 && archs[0].is_string(), source,
+           ": 'architectures' must be a list with one architecture name");
+  ModelConfig out;
+  out.architecture = archs[0].get<std::string>();
+  out.model_type = config.get_string("model_type", "");
+  const ModelFamily* family = find_model_family(out.architecture);
+  if (family == nullptr) {
+    std::string known;
+    for (const auto& name : supported_architectures()) known += (known.empty() ? "" : ", ") + name;
+    fail(source, ": architecture '", out.architecture, "' is not supported (supported: ", known, ")");
+  }
+  parse_decoder_fields(config, out);
+  family->parse(config, out);
+  return out;
+}
+
+ModelConfig load_model_config(const std::string& model_dir) {
+  namespace fs = std::filesystem;
+  KV_CHECK(fs::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
+  const std::string path = (fs::path(model_dir) / "config.json").string();
+  KV_CHECK(fs::exists(path), "'", model_dir, "' has no config.json (expected a HuggingFace checkpoint directory)");
+  return parse_model_config(read_json_file(path), path);
+}
+
+}  // namespace kvbench

@@ -1,0 +1,121 @@
+#include "harness/model/random_checkpoint.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "harness/common/error.h"
+#include "harness/model/safetensors.h"
+#include "harness/model/tensor_util.h"
+
+namespace kvbench {
+namespace fs = std::filesystem;
+
+nlohmann::json random_model_config(const RandomModelSpec& s) {
+  static const std::map<std::string, std::pair<std::string, std::string>> kFamilies = {
+      {"llama", {"LlamaForCausalLM", "llama"}},
+      {"mistral", {"MistralForCausalLM", "mistral"}},
+      {"qwen2", {"Qwen2ForCausalLM", "qwen2"}}};
+  const auto fam = kFamilies.find(s.family);
+  KV_CHECK(fam != kFamilies.end(), "unknown family '", s.family, "' (use llama, mistral or qwen2)");
+  KV_CHECK(s.num_heads % s.num_kv_heads == 0 && s.hidden_size % s.num_heads == 0,
+           "random model: heads must divide hidden size and KV heads must divide heads");
+  nlohmann::json c = {{"architectures", {fam->second.first}},
+                      {"model_type", fam->second.second},
+                      {"vocab_size", s.vocab_size},
+                      {"hidden_size", s.hidden_size},
+                      {"intermediate_size", s.intermediate_size},
+                      {"num_hidden_layers", s.num_layers},
+                      {"num_attention_heads", s.num_heads},
+                      {"num_key_value_heads", s.num_kv_heads},
+                      {"max_position_embeddings", s.max_position_embeddings},
+                      {"rms_norm_eps", 1e-5},
+                      {"rope_theta", s.rope_theta},
+                      {"rope_scaling", s.rope_scaling},
+                      {"hidden_act", "silu"},
+                      {"tie_word_embeddings", s.tie_word_embeddings},
+                      {"torch_dtype", s.dtype == "f32" ? "float32" : s.dtype == "bf16" ? "bfloat16" : "float16"},
+                      {"bos_token_id", 1},
+                      {"eos_token_id", 2}};
+  if (s.family == "llama") c["attention_bias"] = s.attention_bias;
+  if (s.family == "mistral") c["sliding_window"] = nullptr;
+  return c;
+}
+
+std::map<std::string, at::Tensor> write_random_checkpoint(const std::string& dir, const RandomModelSpec& s) {
+  const nlohmann::json config = random_model_config(s);
+  fs::create_directories(dir);
+  const std::int64_t D = s.hidden_size, d = s.hidden_size / s.num_heads, Hq = s.num_heads, Hkv = s.num_kv_heads;
+  const std::int64_t I = s.intermediate_size, V = s.vocab_size;
+  const bool qkv_bias = s.family == "qwen2" || (s.family == "llama" && s.attention_bias);
+  const bool o_bias = s.family == "llama" && s.attention_bias;
+
+  at::Generator gen = at::detail::createCPUGenerator(s.seed);
+  std::map<std::string, at::Tensor> w;
+  auto normal = [&](std::vector<std::int64_t> shape, std::int64_t fan_in) {
+    const double std = s.init_std > 0 ? s.init_std : 1.0 / std::sqrt(static_cast<double>(fan_in));
+    return at::normal(0.0, std, shape, gen, at::TensorOptions().dtype(at::kFloat));
+  };
+  // Norm weights around 1 (not exactly 1) so that a missing norm multiplication would show in the tests.
+  auto norm = [&](std::int64_t n) { return 1.0 + 0.1 * at::normal(0.0, 1.0, {n}, gen, at::TensorOptions().dtype(at::kFloat)); };
+
+  w["model.embed_tokens.weight"] = at::normal(0.0, 1.0, {V, D}, gen, at::TensorOptions().dtype(at::kFloat));
+  for (std::int64_t l = 0; l < s.num_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    w[p + "input_layernorm.weight"] = norm(D);
+    w[p + "self_attn.q_proj.weight"] = normal({Hq * d, D}, D);
+    w[p + "self_attn.k_proj.weight"] = normal({Hkv * d, D}, D);
+    w[p + "self_attn.v_proj.weight"] = normal({Hkv * d, D}, D);
+    if (qkv_bias) {
+      w[p + "self_attn.q_proj.bias"] = normal({Hq * d}, 16);
+      w[p + "self_attn.k_proj.bias"] = normal({Hkv * d}, 16);
+      w[p + "self_attn.v_proj.bias"] = normal({Hkv * d}, 16);
+    }
+    w[p + "self_attn.o_proj.weight"] = normal({D, Hq * d}, Hq * d);
+    if (o_bias) w[p + "self_attn.o_proj.bias"] = normal({D}, 16);
+    w[p + "post_attention_layernorm.weight"] = norm(D);
+    w[p + "mlp.gate_proj.weight"] = normal({I, D}, D);
+    w[p + "mlp.up_proj.weight"] = normal({I, D}, D);
+    w[p + "mlp.down_proj.weight"] = normal({D, I}, I);
+  }
+  w["model.norm.weight"] = norm(D);
+  if (!s.tie_word_embeddings) w["lm_head.weight"] = normal({V, D}, D);
+
+  // Round through the on-disk dtype so that the returned weights are exactly what a loader reads back.
+  const at::ScalarType disk = parse_compute_dtype(s.dtype);
+  const DType disk_dtype = disk == at::kFloat ? DType::F32 : disk == at::kBFloat16 ? DType::BF16 : DType::F16;
+  std::map<std::string, at::Tensor> on_disk;
+  for (auto& [name, t] : w) {
+    on_disk[name] = t.to(disk).contiguous();
+    t = on_disk[name].to(at::kFloat);
+  }
+
+  const std::int64_t shards = std::max<std::int64_t>(1, s.shards);
+  std::vector<std::vector<TensorToWrite>> per_shard(shards);
+  nlohmann::json weight_map = nlohmann::json::object();
+  std::int64_t i = 0;
+  auto shard_name = [&](std::int64_t k) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "model-%05lld-of-%05lld.safetensors", static_cast<long long>(k + 1),
+                  static_cast<long long>(shards));
+    return std::string(buf);
+  };
+  for (const auto& [name, t] : on_disk) {
+    const std::int64_t k = (i++) % shards;
+    per_shard[k].push_back({name, disk_dtype, t.sizes().vec(), t.data_ptr(), static_cast<std::size_t>(t.nbytes())});
+    weight_map[name] = shard_name(k);
+  }
+  if (shards == 1) {
+    write_safetensors((fs::path(dir) / "model.safetensors").string(), per_shard[0], {{"format", "pt"}});
+  } else {
+    for (std::int64_t k = 0; k < shards; ++k)
+      write_safetensors((fs::path(dir) / shard_name(k)).string(), per_shard[k], {{"format", "pt"}});
+    std::ofstream((fs::path(dir) / "model.safetensors.index.json").string())
+        << nlohmann::json{{"metadata", {{"total_size", 0}}}, {"weight_map", weight_map}}.dump(2) << "\n";
+  }
+  std::ofstream((fs::path(dir) / "config.json").string()) << config.dump(2) << "\n";
+  return w;
+}
+
+}  // namespace kvbench
