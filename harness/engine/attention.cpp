@@ -1,0 +1,90 @@
+#include "harness/engine/attention.h"
+
+#include <torch/version.h>
+
+#include <limits>
+
+#include "harness/common/error.h"
+
+// at::scaled_dot_product_attention exists from libtorch 2.0; its enable_gqa argument from 2.5.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+#define KVBENCH_HAS_SDPA_GQA 1
+#else
+#define KVBENCH_HAS_SDPA_GQA 0
+#endif
+
+namespace kvbench {
+
+bool uses_sdpa(const at::Tensor& q) {
+#if KVBENCH_HAS_SDPA_GQA
+  // Flash attention needs half precision; in f32 SDPA would fall back to the math kernel, which
+  // materializes the whole T x T matrix, so f32 stays on the chunked path.
+  return q.is_cuda() && (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf);
+#else
+  (void)q;
+  return false;
+#endif
+}
+
+at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                             std::int64_t query_chunk) {
+  const std::int64_t Hq = q.size(0), T = q.size(1), d = q.size(2), Hkv = k.size(0), g = Hq / Hkv;
+#if KVBENCH_HAS_SDPA_GQA
+  if (uses_sdpa(q)) {
+    const at::Tensor out = at::scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0),
+                                                            /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                                            /*is_causal=*/true, scale, /*enable_gqa=*/true);
+    return out.squeeze(0).transpose(0, 1).reshape({T, Hq * d});
+  }
+#endif
+  KV_CHECK(query_chunk > 0, "prefill chunk size must be positive");
+  at::Tensor out = at::empty({T, Hq * d}, q.options());
+  const at::Tensor qg = q.view({Hkv, g, T, d});
+  for (std::int64_t start = 0; start < T; start += query_chunk) {
+    const std::int64_t n = std::min(query_chunk, T - start), end = start + n;
+    // Queries [start, end) see keys [0, end); query start+i sees keys <= start+i.
+    const at::Tensor qc = qg.narrow(2, start, n).reshape({Hkv, g * n, d});
+    at::Tensor scores = at::matmul(qc, k.narrow(1, 0, end).transpose(1, 2)) * scale;  // [Hkv, g n, end]
+    const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
+    const at::Tensor future = at::arange(end, opts).unsqueeze(0) > at::arange(start, end, opts).unsqueeze(1);  // [n, end]
+    scores = scores.view({Hkv, g, n, end}).masked_fill(future, -std::numeric_limits<float>::infinity());
+    const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+    const at::Tensor o = at::matmul(probs.view({Hkv, g * n, end}), v.narrow(1, 0, end));  // [Hkv, g n, d]
+    out.narrow(0, start, n).copy_(o.view({Hkv, g, n, d}).permute({2, 0, 1, 3}).reshape({n, Hq * d}));
+  }
+  return out;
+}
+
+at::Tensor decode_attention(const LayerCache& cache, const at::Tensor& q, double scale) {
+  const std::int64_t Hq = q.size(0), d = q.size(1), Hkv = cache.num_heads(), g = Hq / Hkv;
+  const at::Tensor qg = q.view({Hkv, g, d});
+  const at::Tensor tail_k = cache.tail_keys(), tail_v = cache.tail_values();  // [Hkv, t, d]
+  const std::int64_t t = tail_k.size(1);
+  const at::Tensor tail_scores = at::matmul(qg, tail_k.transpose(1, 2));     // [Hkv, g, t]
+
+  if (cache.uniform()) {
+    const at::Tensor pk = cache.prompt_keys_by_head(), pv = cache.prompt_values_by_head();  // [Hkv, B, d]
+    const std::int64_t B = pk.size(1);
+    const at::Tensor scores = at::cat({at::matmul(qg, pk.transpose(1, 2)), tail_scores}, -1) * scale;
+    const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());  // [Hkv, g, B + t]
+    const at::Tensor out = at::matmul(probs.narrow(2, 0, B), pv) + at::matmul(probs.narrow(2, B, t), tail_v);
+    return out.reshape({Hq * d});
+  }
+
+  // Ragged prompt part: score every flat entry against every query head (one matrix product reading each
+  // key once), then mask the pairs whose entry belongs to another KV head. Softmax runs over entries.
+  const at::Tensor pk = cache.prompt_keys(), pv = cache.prompt_values();  // [N, d]
+  const at::Tensor owner_of_query = at::arange(Hq, cache.prompt_heads().options()).div(g, "floor");  // [Hq]
+  const at::Tensor foreign = cache.prompt_heads().unsqueeze(1) != owner_of_query.unsqueeze(0);      // [N, Hq]
+  const at::Tensor prompt_scores =
+      at::matmul(pk, q.transpose(0, 1)).masked_fill(foreign, -std::numeric_limits<float>::infinity());  // [N, Hq]
+  const at::Tensor scores = at::cat({prompt_scores, tail_scores.reshape({Hq, t}).transpose(0, 1)}, 0) * scale;
+  const at::Tensor probs = at::softmax(scores, 0, at::kFloat).to(q.scalar_type());  // [N + t, Hq]
+  const std::int64_t N = pk.size(0);
+  const at::Tensor from_prompt = at::matmul(probs.narrow(0, 0, N).transpose(0, 1), pv);  // [Hq, d]
+  const at::Tensor from_tail =
+      at::matmul(probs.narrow(0, N, t).transpose(0, 1).reshape({Hkv, g, t}), tail_v).reshape({Hq, d});
+  return (from_prompt + from_tail).reshape({Hq * d});
+}
+
+}  // namespace kvbench

@@ -1,0 +1,197 @@
+#include "harness/engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <algorithm>
+#include <limits>
+
+#include "harness/common/error.h"
+#include "harness/engine/attention.h"
+#include "harness/model/tensor_util.h"
+
+
+namespace kvbench {
+
+void synchronize(at::Device device) {
+  if (!device.is_cuda()) return;
+  // A device-to-host copy waits for the work queued before it (and needs no CUDA headers here).
+  (void)at::zeros({1}, at::TensorOptions().device(device)).item<float>();
+}
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+void check_window(const ModelConfig& c, std::int64_t positions) {
+  KV_CHECK(c.sliding_window <= 0 || positions <= c.sliding_window, "this model uses sliding-window attention (window ",
+           c.sliding_window, "), which kvbench does not implement; the sequence reaches ", positions, " tokens");
+}
+}  // namespace
+
+PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const std::vector<EvictionPolicy*>& policies,
+                              const PrefillOptions& options) const {
+  const ModelConfig& c = model_.config();
+  const std::int64_t T = static_cast<std::int64_t>(prompt_ids.size());
+  KV_CHECK(T > 0, "the prompt is empty");
+  KV_CHECK(options.chunk_size > 0, "prefill chunk size must be positive, got ", options.chunk_size);
+  for (std::int64_t id : prompt_ids)
+    KV_CHECK(id >= 0 && id < c.vocab_size, "prompt token id ", id, " is outside the vocabulary [0, ", c.vocab_size, ")");
+  check_window(c, T);
+  if (T > c.max_position_embeddings)
+    spdlog::warn("prompt of {} tokens exceeds max_position_embeddings ({})", T, c.max_position_embeddings);
+
+  const auto t0 = Clock::now();
+  const at::Device dev = model_.device();
+  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(dev);
+  const at::Tensor ids = at::tensor(prompt_ids, at::TensorOptions().dtype(at::kLong)).to(dev);
+  const std::int64_t Hq = c.num_heads, Hkv = c.num_kv_heads, d = c.head_dim, chunk = options.chunk_size;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+
+  // What the policies need to see: the largest trailing query window any of them asks for, or all queries.
+  std::int64_t query_rows = 0;
+  for (const EvictionPolicy* p : policies) {
+    const PolicyInputs in = p->inputs();
+    query_rows = std::max(query_rows, in.all_queries ? T : std::min(in.query_window, T));
+  }
+
+  PrefillResult result;
+  result.caches.resize(policies.size());
+  for (auto& cache : result.caches) {
+    cache.layers.resize(c.num_layers);
+    cache.prompt_len = T;
+    cache.next_position = T;
+  }
+  for (EvictionPolicy* p : policies) p->begin_sequence(T, c.num_layers);
+
+  const auto [cos, sin] = model_.rope().tables(at::arange(T, long_opts), model_.dtype());
+  at::Tensor hidden = model_.embed(ids);  // [T, D]
+  const auto opts = hidden.options();
+  for (std::int64_t l = 0; l < c.num_layers; ++l) {
+    at::Tensor q = at::empty({Hq, T, d}, opts), k = at::empty({Hkv, T, d}, opts), v = at::empty({Hkv, T, d}, opts);
+    for (std::int64_t s = 0; s < T; s += chunk) {
+      const std::int64_t n = std::min(chunk, T - s);
+      const QkvProjection p = model_.project_qkv(l, hidden.narrow(0, s, n), cos.narrow(0, s, n), sin.narrow(0, s, n));
+      q.narrow(1, s, n).copy_(p.q.transpose(0, 1));
+      k.narrow(1, s, n).copy_(p.k.transpose(0, 1));
+      v.narrow(1, s, n).copy_(p.v.transpose(0, 1));
+    }
+    const at::Tensor attn = prefill_attention(q, k, v, scale, chunk);  // [T, Hq d]
+
+    LayerView view;
+    view.layer = l;
+    view.num_layers = c.num_layers;
+    view.keys = k;
+    view.values = v;
+    if (query_rows > 0) view.queries = q.narrow(1, T - query_rows, query_rows);
+    view.token_ids = ids;
+    view.scale = scale;
+    for (std::size_t i = 0; i < policies.size(); ++i) {
+      const KeptPositions kept = policies[i]->select(view);
+      result.caches[i].layers[l].set_prompt(k, v, kept);
+    }
+
+    for (std::int64_t s = 0; s < T; s += chunk) {
+      const std::int64_t n = std::min(chunk, T - s);
+      hidden.narrow(0, s, n).copy_(model_.finish_layer(l, hidden.narrow(0, s, n), attn.narrow(0, s, n)));
+    }
+  }
+
+  if (options.all_logits) {
+    result.logits = at::empty({T, c.vocab_size}, at::TensorOptions().dtype(at::kFloat).device(dev));
+    for (std::int64_t s = 0; s < T; s += chunk) {
+      const std::int64_t n = std::min(chunk, T - s);
+      result.logits.narrow(0, s, n).copy_(model_.logits(hidden.narrow(0, s, n)));
+    }
+    result.last_logits = result.logits[T - 1];
+  } else {
+    result.last_logits = model_.logits(hidden.narrow(0, T - 1, 1))[0];
+  }
+  synchronize(dev);
+  result.seconds = seconds_since(t0);
+  return result;
+}
+
+at::Tensor Engine::decode_step(KvCache& cache, const at::Tensor& token) const {
+  const ModelConfig& c = model_.config();
+  check_window(c, cache.next_position + 1);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
+  const at::Tensor position = at::full({1}, cache.next_position, at::TensorOptions().dtype(at::kLong).device(model_.device()));
+  const auto [cos, sin] = model_.rope().tables(position, model_.dtype());
+  at::Tensor x = model_.embed(token.reshape({1}));  // [1, D]
+  for (std::int64_t l = 0; l < c.num_layers; ++l) {
+    const QkvProjection p = model_.project_qkv(l, x, cos, sin);
+    LayerCache& layer = cache.layers[l];
+    layer.append(p.k[0], p.v[0]);
+    const at::Tensor attn = decode_attention(layer, p.q[0], scale);
+    x = model_.finish_layer(l, x, attn.unsqueeze(0));
+  }
+  ++cache.next_position;
+  return model_.logits(x)[0];
+}
+
+GenerationResult Engine::decode(KvCache& cache, const at::Tensor& last_logits, const GenerateOptions& options) const {
+  KV_CHECK(options.max_new_tokens >= 0, "max new tokens must be >= 0");
+  KV_CHECK(options.min_new_tokens >= 0 && options.min_new_tokens <= options.max_new_tokens,
+           "min new tokens must be in [0, max new tokens]");
+  const at::Device dev = model_.device();
+  GenerationResult result;
+  result.stop_reason = "max_new_tokens";
+  const std::int64_t max_new = options.max_new_tokens;
+  if (max_new == 0) return result;
+  for (auto& layer : cache.layers) layer.reserve_tail(max_new);
+
+  const std::int64_t interval = options.sync_interval > 0 ? options.sync_interval : (dev.is_cuda() ? 16 : 1);
+  const at::Tensor stop_ids =
+      at::tensor(options.stop_ids.empty() ? std::vector<std::int64_t>{} : options.stop_ids, at::kLong).to(dev);
+  // Generated ids stay on the device; the host looks at them only every `interval` steps, so the decode loop
+  // does not wait for the device each token. Steps run past a stop are discarded, so results do not change.
+  at::Tensor tokens = at::empty({max_new}, at::TensorOptions().dtype(at::kLong).device(dev));
+
+  auto choose = [&](at::Tensor logits, std::int64_t step) {
+    if (step < options.min_new_tokens && stop_ids.numel() > 0)
+      logits = logits.index_fill(0, stop_ids, -std::numeric_limits<float>::infinity());
+    if (options.keep_step_logits) result.step_logits.push_back(logits.to(at::kCPU));
+    return logits.argmax();
+  };
+
+  const auto t0 = Clock::now();
+  tokens[0].copy_(choose(last_logits, 0));
+  std::int64_t checked = 0;  // tokens[0, checked) have been looked at by the host
+  std::int64_t produced = 1;
+  bool stopped = false;
+  auto scan = [&]() {
+    const std::vector<std::int64_t> host = to_int_vector(tokens.narrow(0, checked, produced - checked));
+    for (std::size_t i = 0; i < host.size(); ++i) {
+      result.output_ids.push_back(host[i]);
+      // choose() masks stop ids before min_new_tokens, so any stop id seen here ends the generation.
+      if (std::find(options.stop_ids.begin(), options.stop_ids.end(), host[i]) != options.stop_ids.end()) {
+        stopped = true;
+        result.stop_reason = "stop_token";
+        break;
+      }
+    }
+    checked = produced;
+  };
+  while (true) {
+    if (produced - checked >= interval || produced == max_new) scan();
+    if (stopped || produced == max_new) break;
+    const at::Tensor logits = decode_step(cache, tokens[produced - 1]);
+    ++result.decode_steps;
+    tokens[produced].copy_(choose(logits, produced));
+    ++produced;
+  }
+  if (options.keep_step_logits) result.step_logits.resize(result.output_ids.size());
+  synchronize(dev);
+  result.decode_seconds = seconds_since(t0);
+  return result;
+}
+
+GenerationResult Engine::generate(const std::vector<std::int64_t>& prompt_ids, EvictionPolicy& policy,
+                                  const PrefillOptions& prefill_options, const GenerateOptions& options) const {
+  PrefillResult prefilled = prefill(prompt_ids, {&policy}, prefill_options);
+  return decode(prefilled.caches[0], prefilled.last_logits, options);
+}
+
+}  // namespace kvbench

@@ -1,0 +1,76 @@
+#pragma once
+// Prefill and greedy decoding over a per-head KV cache that eviction policies compress.
+//
+// Prefill runs layer by layer over the whole prompt (in chunks of rows, so activation memory stays bounded):
+// projections and RoPE, causal attention with the full cache, then the rest of the layer. Right after a
+// layer's attention every policy of the call sees that layer (keys, values, the queries it asked for, the
+// token ids) and its cache keeps only the chosen entries; the full keys of that layer are then dropped. The
+// prefill's hidden states never depend on the policies, so one prefill can feed several of them (one
+// KvCache each). Decoding appends one entry per head per step and attends over what was kept.
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "harness/engine/kv_cache.h"
+#include "harness/model/transformer.h"
+#include "policies/policy.h"
+
+namespace kvbench {
+
+struct PrefillOptions {
+  std::int64_t chunk_size = 512;  ///< prompt rows processed at a time (projections, MLP, plain attention)
+  bool all_logits = false;        ///< also return the logits of every prompt position
+};
+
+struct PrefillResult {
+  at::Tensor last_logits;       ///< float32 [V]: logits of the last prompt position
+  at::Tensor logits;            ///< float32 [T, V] when PrefillOptions::all_logits
+  std::vector<KvCache> caches;  ///< one per policy, in the order given
+  double seconds = 0.0;         ///< wall time of the prefill (device synchronized)
+};
+
+struct GenerateOptions {
+  std::int64_t max_new_tokens = 64;
+  std::int64_t min_new_tokens = 0;    ///< stop ids are suppressed until this many tokens exist
+  std::vector<std::int64_t> stop_ids; ///< generation ends after emitting any of these
+  std::int64_t sync_interval = 0;     ///< check for stops every k steps (0: 1 on CPU, 16 on CUDA)
+  bool keep_step_logits = false;      ///< record the logits each token was chosen from (tests, parity)
+};
+
+struct GenerationResult {
+  std::vector<std::int64_t> output_ids;  ///< generated tokens only, the stop token included if one came
+  std::string stop_reason;               ///< "stop_token" or "max_new_tokens"
+  std::vector<at::Tensor> step_logits;   ///< float32 [V] per generated token, when asked for
+  double decode_seconds = 0.0;           ///< wall time of the decode loop (device synchronized)
+  std::int64_t decode_steps = 0;         ///< forward passes run by the decode loop
+};
+
+class Engine {
+ public:
+  explicit Engine(const Transformer& model) : model_(model) {}
+
+  /// Runs the prompt through the model once and builds one compressed cache per policy.
+  PrefillResult prefill(const std::vector<std::int64_t>& prompt_ids, const std::vector<EvictionPolicy*>& policies,
+                        const PrefillOptions& options) const;
+
+  /// Greedy decoding from a prefilled cache; the first token comes from `last_logits` of the prefill.
+  GenerationResult decode(KvCache& cache, const at::Tensor& last_logits, const GenerateOptions& options) const;
+
+  /// prefill with one policy, then decode.
+  GenerationResult generate(const std::vector<std::int64_t>& prompt_ids, EvictionPolicy& policy,
+                            const PrefillOptions& prefill_options, const GenerateOptions& options) const;
+
+  /// float32 logits [V] of the next token after appending `token` to `cache` (one decode step).
+  at::Tensor decode_step(KvCache& cache, const at::Tensor& token) const;
+
+ private:
+  const Transformer& model_;
+};
+
+/// Blocks until all queued work on `device` is done (no-op on CPU).
+void synchronize(at::Device device);
+
+}  // namespace kvbench

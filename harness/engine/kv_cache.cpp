@@ -1,0 +1,74 @@
+#include "harness/engine/kv_cache.h"
+
+#include "harness/common/error.h"
+
+namespace kvbench {
+
+void LayerCache::set_prompt(const at::Tensor& keys, const at::Tensor& values, const KeptPositions& kept) {
+  const std::int64_t H = keys.size(0), T = keys.size(1), d = keys.size(2);
+  KV_CHECK(kept.num_heads() == H, "policy kept positions for ", kept.num_heads(), " heads, the layer has ", H);
+  offsets_ = kept.offsets;
+  uniform_ = kept.is_uniform();
+  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(keys.device());
+  std::vector<at::Tensor> owner;
+  for (std::int64_t h = 0; h < H; ++h) owner.push_back(at::full({kept.count(h)}, h, long_opts));
+  heads_ = at::cat(owner);
+  positions_ = kept.indices.to(keys.device());
+  if (kept.everything) {
+    keys_ = keys.reshape({H * T, d});
+    values_ = values.reshape({H * T, d});
+    return;
+  }
+  const at::Tensor flat = heads_ * T + positions_;  // row index into [H * T, d]
+  keys_ = keys.reshape({H * T, d}).index_select(0, flat);
+  values_ = values.reshape({H * T, d}).index_select(0, flat);
+}
+
+at::Tensor LayerCache::prompt_keys_by_head() const {
+  KV_CHECK(uniform_, "internal error: prompt_keys_by_head on a ragged cache");
+  return keys_.view({num_heads(), -1, keys_.size(1)});
+}
+
+at::Tensor LayerCache::prompt_values_by_head() const {
+  KV_CHECK(uniform_, "internal error: prompt_values_by_head on a ragged cache");
+  return values_.view({num_heads(), -1, values_.size(1)});
+}
+
+void LayerCache::reserve_tail(std::int64_t capacity) {
+  const std::int64_t H = num_heads(), d = keys_.size(1);
+  if (tail_keys_.defined() && tail_keys_.size(1) >= capacity) return;
+  at::Tensor k = at::empty({H, capacity, d}, keys_.options());
+  at::Tensor v = at::empty({H, capacity, d}, values_.options());
+  if (tail_len_ > 0) {
+    k.narrow(1, 0, tail_len_).copy_(tail_keys());
+    v.narrow(1, 0, tail_len_).copy_(tail_values());
+  }
+  tail_keys_ = k;
+  tail_values_ = v;
+}
+
+void LayerCache::append(const at::Tensor& k, const at::Tensor& v) {
+  if (!tail_keys_.defined() || tail_len_ == tail_keys_.size(1)) reserve_tail(std::max<std::int64_t>(16, 2 * tail_len_));
+  tail_keys_.select(1, tail_len_).copy_(k);
+  tail_values_.select(1, tail_len_).copy_(v);
+  ++tail_len_;
+}
+
+std::int64_t LayerCache::bytes_used() const {
+  const std::int64_t d = keys_.size(1), elem = keys_.element_size();
+  return 2 * (keys_.size(0) + num_heads() * tail_len_) * d * elem;
+}
+
+std::int64_t LayerCache::bytes_allocated() const {
+  std::int64_t b = keys_.nbytes() + values_.nbytes();
+  if (tail_keys_.defined()) b += tail_keys_.nbytes() + tail_values_.nbytes();
+  return b;
+}
+
+std::int64_t KvCache::bytes_used() const {
+  std::int64_t b = 0;
+  for (const auto& l : layers) b += l.bytes_used();
+  return b;
+}
+
+}  // namespace kvbench

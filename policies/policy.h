@@ -1,0 +1,72 @@
+#pragma once
+// The eviction-policy interface. After each layer's prefill attention the engine shows the policy that
+// layer (keys, values, the post-RoPE queries it asked for, the prompt token ids) and stores only the
+// positions the policy keeps, per KV head. Policies never see files, datasets or the decode loop.
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kvbench {
+
+/// Kept prompt positions of every KV head of one layer, ascending within each head. Stored flat and
+/// head-major with host offsets, so heads may keep different numbers of entries (ragged caches).
+struct KeptPositions {
+  at::Tensor indices;                 ///< int64 [N]; head h owns indices[offsets[h] : offsets[h+1]]
+  std::vector<std::int64_t> offsets;  ///< [Hkv + 1], offsets[0] = 0, offsets[Hkv] = N
+  bool everything = false;            ///< every head keeps every position (the cache can alias the prefill K/V)
+
+  /// Every head keeps all `prompt_len` positions.
+  static KeptPositions all(std::int64_t num_heads, std::int64_t prompt_len, at::Device device);
+  /// The same number of positions per head: `per_head` is int64 [Hkv, B], each row ascending.
+  static KeptPositions uniform(const at::Tensor& per_head);
+  /// One ascending int64 tensor per head, possibly of different lengths.
+  static KeptPositions ragged(const std::vector<at::Tensor>& per_head);
+
+  std::int64_t num_heads() const { return static_cast<std::int64_t>(offsets.size()) - 1; }
+  std::int64_t count(std::int64_t head) const { return offsets[head + 1] - offsets[head]; }
+  std::int64_t total() const { return offsets.back(); }
+  bool is_uniform() const;
+  /// Positions kept by `head` (a view into `indices`).
+  at::Tensor head(std::int64_t head) const { return indices.narrow(0, offsets[head], count(head)); }
+};
+
+/// What a policy wants to see of each layer's prefill, beyond keys and values.
+struct PolicyInputs {
+  std::int64_t query_window = 0;  ///< this many trailing prompt queries (post-RoPE); 0 for none
+  bool all_queries = false;       ///< every prompt query (e.g. H2O's column sums)
+};
+
+/// One layer of a prefill, as a policy sees it. Tensors live on the model's device.
+struct LayerView {
+  std::int64_t layer = 0;
+  std::int64_t num_layers = 0;
+  at::Tensor keys;       ///< [Hkv, T, d], RoPE applied
+  at::Tensor values;     ///< [Hkv, T, d]
+  at::Tensor queries;    ///< [Hq, Tq, d], RoPE applied: the last Tq prompt positions (undefined if none asked)
+  at::Tensor token_ids;  ///< int64 [T]
+  double scale = 1.0;    ///< the attention scale, 1/sqrt(d)
+
+  std::int64_t prompt_len() const { return keys.size(1); }
+  std::int64_t num_kv_heads() const { return keys.size(0); }
+};
+
+/// An eviction policy: chooses, per layer and KV head, which prompt positions stay in the cache.
+/// Implementations are registered in policies/registry.cpp and built from a PolicySpec.
+class EvictionPolicy {
+ public:
+  virtual ~EvictionPolicy() = default;
+  /// Name and effective parameters, e.g. "streaming(budget=128, sinks=4)".
+  virtual std::string describe() const = 0;
+  /// The inputs select() needs; the engine keeps only what some policy asks for.
+  virtual PolicyInputs inputs() const { return {}; }
+  /// Called once per prompt before layer 0 (policies with cross-layer state reset it here).
+  virtual void begin_sequence(std::int64_t prompt_len, std::int64_t num_layers) {}
+  /// The positions to keep for every KV head of `layer`.
+  virtual KeptPositions select(const LayerView& layer) = 0;
+};
+
+}  // namespace kvbench

@@ -1,0 +1,80 @@
+#include "policies/registry.h"
+
+#include "harness/common/error.h"
+
+namespace kvbench {
+
+#define KVBENCH_POLICY(name, factory) std::unique_ptr<EvictionPolicy> factory(const PolicySpec&);
+#include "policies/policy_list.h"
+#undef KVBENCH_POLICY
+
+namespace {
+struct Registration {
+  const char* name;
+  std::unique_ptr<EvictionPolicy> (*factory)(const PolicySpec&);
+};
+const Registration kPolicies[] = {
+#define KVBENCH_POLICY(name, factory) {name, &factory},
+#include "policies/policy_list.h"
+#undef KVBENCH_POLICY
+};
+}  // namespace
+
+std::vector<std::string> policy_names() {
+  std::vector<std::string> names;
+  for (const auto& r : kPolicies) names.emplace_back(r.name);
+  return names;
+}
+
+std::unique_ptr<EvictionPolicy> make_policy(const PolicySpec& spec) {
+  for (const auto& r : kPolicies)
+    if (spec.name == r.name) return r.factory(spec);
+  std::string known;
+  for (const auto& n : policy_names()) known += (known.empty() ? "" : ", ") + n;
+  fail("unknown policy '", spec.name, "' (known: ", known, ")");
+}
+
+PolicyParams::PolicyParams(const PolicySpec& spec) : spec_(spec) {
+  KV_CHECK(spec_.params.is_object(), "policy '", spec_.name, "': parameters must be a JSON object");
+}
+
+const nlohmann::json& PolicyParams::lookup(const std::string& key) {
+  used_.insert(key);
+  static const nlohmann::json kNull;
+  return spec_.params.contains(key) ? spec_.params.at(key) : kNull;
+}
+
+std::int64_t PolicyParams::get_int(const std::string& key, std::int64_t fallback) {
+  const auto& v = lookup(key);
+  if (v.is_null()) return fallback;
+  KV_CHECK(v.is_number_integer(), "policy '", spec_.name, "': parameter '", key, "' must be an integer, got ", v.dump());
+  return v.get<std::int64_t>();
+}
+
+double PolicyParams::get_double(const std::string& key, double fallback) {
+  const auto& v = lookup(key);
+  if (v.is_null()) return fallback;
+  KV_CHECK(v.is_number(), "policy '", spec_.name, "': parameter '", key, "' must be a number, got ", v.dump());
+  return v.get<double>();
+}
+
+std::string PolicyParams::get_string(const std::string& key, const std::string& fallback) {
+  const auto& v = lookup(key);
+  if (v.is_null()) return fallback;
+  KV_CHECK(v.is_string(), "policy '", spec_.name, "': parameter '", key, "' must be a string, got ", v.dump());
+  return v.get<std::string>();
+}
+
+std::int64_t PolicyParams::required_budget() const {
+  KV_CHECK(spec_.budget.has_value(), "policy '", spec_.name, "' needs a budget (tokens kept per KV head per layer)");
+  KV_CHECK(*spec_.budget > 0, "policy '", spec_.name, "': budget must be positive, got ", *spec_.budget);
+  return *spec_.budget;
+}
+
+void PolicyParams::finish() const {
+  for (auto it = spec_.params.begin(); it != spec_.params.end(); ++it) {
+    KV_CHECK(used_.count(it.key()) != 0, "policy '", spec_.name, "': unknown parameter '", it.key(), "'");
+  }
+}
+
+}  // namespace kvbench

@@ -1,0 +1,50 @@
+#pragma once
+// Building policies by name: `make_policy({"streaming", 128, {{"sinks", 4}}})`.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "policies/policy.h"
+
+namespace kvbench {
+
+/// A policy as a config names it: registered name, budget (tokens kept per KV head per layer, window
+/// included) and policy-specific parameters.
+struct PolicySpec {
+  std::string name;
+  std::optional<std::int64_t> budget;
+  nlohmann::json params = nlohmann::json::object();
+  std::uint64_t seed = 0;
+};
+
+/// Builds the policy `spec` names; throws kvbench::Error for unknown names, unknown or ill-typed
+/// parameters, and missing or invalid budgets.
+std::unique_ptr<EvictionPolicy> make_policy(const PolicySpec& spec);
+/// All registered policy names.
+std::vector<std::string> policy_names();
+
+/// Reads policy parameters with defaults and rejects keys nobody read (typos must not pass silently).
+class PolicyParams {
+ public:
+  PolicyParams(const PolicySpec& spec);
+  std::int64_t get_int(const std::string& key, std::int64_t fallback);
+  double get_double(const std::string& key, double fallback);
+  std::string get_string(const std::string& key, const std::string& fallback);
+  /// The budget, which must be given and positive.
+  std::int64_t required_budget() const;
+  /// Throws when `params` holds a key no getter asked for.
+  void finish() const;
+
+ private:
+  const nlohmann::json& lookup(const std::string& key);
+  const PolicySpec& spec_;
+  std::set<std::string> used_;
+};
+
+}  // namespace kvbench
