@@ -1,0 +1,124 @@
+// kvbench generate: one prompt through prefill, one eviction policy, and greedy decoding.
+#include <iostream>
+#include <memory>
+
+#include "harness/cli/commands.h"
+#include "harness/cli/options.h"
+#include "harness/common/error.h"
+#include "harness/engine/engine.h"
+#include "harness/model/safetensors.h"
+#include "harness/model/tensor_util.h"
+
+namespace kvbench::cli {
+namespace {
+
+struct GenerateState {
+  ModelOptions model;
+  PolicyOptions policy;
+  std::string prompt, prompt_ids, stop_ids, logits_out;
+  std::int64_t max_new = 64, min_new = 0, chunk = 512;
+  bool ignore_eos = false, json = false;
+};
+
+void write_logits(const std::string& path, const at::Tensor& prompt_logits, const std::vector<at::Tensor>& steps) {
+  const at::Tensor prompt = prompt_logits.to(at::kCPU).contiguous();
+  const at::Tensor step = steps.empty() ? at::empty({0, prompt.size(1)}) : at::stack(steps).contiguous();
+  write_safetensors(path, {{"prompt_logits", DType::F32, prompt.sizes().vec(), prompt.data_ptr(), prompt.nbytes()},
+                           {"step_logits", DType::F32, step.sizes().vec(), step.data_ptr(), step.nbytes()}});
+}
+
+void run_generate(const GenerateState& st) {
+  KV_CHECK(st.prompt.empty() != st.prompt_ids.empty(), "give exactly one of --prompt and --prompt-ids");
+  KV_CHECK(st.prompt.empty(), "--prompt needs a tokenizer, which this build does not have yet; pass token ids with "
+           "--prompt-ids");
+  const std::vector<std::int64_t> ids = parse_id_list(st.prompt_ids, "--prompt-ids");
+
+  const at::Device device = st.model.resolve_device();
+  const ModelConfig config = load_model_config(st.model.model_dir);
+  const at::ScalarType dtype = st.model.resolve_dtype(config, device);
+  // Bad flags and ids fail here, before the (possibly long) weight loading.
+  std::unique_ptr<EvictionPolicy> policy = make_policy(st.policy.spec());
+  for (std::int64_t id : ids)
+    KV_CHECK(id >= 0 && id < config.vocab_size, "prompt token id ", id, " is outside the vocabulary [0, ",
+             config.vocab_size, ")");
+  const auto model = Transformer::load(st.model.model_dir, device, dtype);
+  const Engine engine(*model);
+
+  GenerateOptions gen;
+  gen.max_new_tokens = st.max_new;
+  gen.min_new_tokens = st.min_new;
+  if (!st.stop_ids.empty()) {
+    gen.stop_ids = parse_id_list(st.stop_ids, "--stop-ids");
+  } else if (!st.ignore_eos) {
+    gen.stop_ids = config.eos_token_ids;
+  }
+  gen.keep_step_logits = !st.logits_out.empty();
+  PrefillOptions pre;
+  pre.chunk_size = st.chunk;
+  pre.all_logits = !st.logits_out.empty();
+
+  PrefillResult prefilled = engine.prefill(ids, {policy.get()}, pre);
+  KvCache& cache = prefilled.caches[0];
+  std::int64_t kept_min = INT64_MAX, kept_max = 0;
+  for (const auto& layer : cache.layers) {
+    for (std::int64_t h = 0; h < layer.num_heads(); ++h) {
+      const std::int64_t n = layer.prompt_offsets()[h + 1] - layer.prompt_offsets()[h];
+      kept_min = std::min(kept_min, n);
+      kept_max = std::max(kept_max, n);
+    }
+  }
+  const std::int64_t prompt_kv_bytes = cache.bytes_used();
+  const GenerationResult out = engine.decode(cache, prefilled.last_logits, gen);
+  if (!st.logits_out.empty()) write_logits(st.logits_out, prefilled.logits, out.step_logits);
+
+  const double tps = out.decode_seconds > 0 ? static_cast<double>(out.decode_steps) / out.decode_seconds : 0.0;
+  const nlohmann::json result = {
+      {"prompt_ids", ids},
+      {"output_ids", out.output_ids},
+      {"stop_reason", out.stop_reason},
+      {"policy", policy->describe()},
+      {"device", device.str()},
+      {"dtype", short_dtype_name(dtype)},
+      {"prompt_tokens", ids.size()},
+      {"kept_per_head", {{"min", kept_min}, {"max", kept_max}}},
+      {"prompt_kv_bytes", prompt_kv_bytes},
+      {"prefill_seconds", prefilled.seconds},
+      {"decode_seconds", out.decode_seconds},
+      {"decode_tokens_per_second", tps},
+  };
+  if (st.json) {
+    print_json(result);
+    return;
+  }
+  std::cout << "policy        " << policy->describe() << "\n"
+            << "prompt        " << ids.size() << " tokens; kept per head " << kept_min << ".." << kept_max << " ("
+            << prompt_kv_bytes << " KV bytes)\n"
+            << "prefill       " << prefilled.seconds * 1e3 << " ms\n"
+            << "decode        " << out.output_ids.size() << " tokens, " << tps << " tok/s (" << out.stop_reason
+            << ")\noutput ids    ";
+  for (std::size_t i = 0; i < out.output_ids.size(); ++i) std::cout << (i ? "," : "") << out.output_ids[i];
+  std::cout << std::endl;
+}
+
+}  // namespace
+
+Command add_generate_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("generate", "greedy generation for one prompt with an eviction policy");
+  auto st = std::make_shared<GenerateState>();
+  st->model.add_to(cmd);
+  st->policy.add_to(cmd);
+  cmd->add_option("--prompt", st->prompt, "prompt text (needs the checkpoint's tokenizer)");
+  cmd->add_option("--prompt-ids", st->prompt_ids, "prompt token ids, e.g. 1,2,3");
+  cmd->add_option("--max-new", st->max_new, "maximum new tokens")->capture_default_str();
+  cmd->add_option("--min-new", st->min_new, "stop tokens are suppressed until this many new tokens")
+      ->capture_default_str();
+  cmd->add_option("--stop-ids", st->stop_ids, "stop token ids (default: the config's eos_token_id)");
+  cmd->add_flag("--ignore-eos", st->ignore_eos, "no stop tokens: always generate --max-new tokens");
+  cmd->add_option("--prefill-chunk", st->chunk, "prompt rows per prefill chunk")->capture_default_str();
+  cmd->add_option("--logits-out", st->logits_out,
+                  "write float32 prompt logits [T, V] and the logits of each chosen token to this safetensors file");
+  cmd->add_flag("--json", st->json, "print one JSON object");
+  return {cmd, [st] { run_generate(*st); }};
+}
+
+}  // namespace kvbench::cli

@@ -1,0 +1,21 @@
+#pragma once
+// Each subcommand lives in its own cmd_*.cpp: it declares its options on the root app and returns the
+// function that runs it. main() parses, sets up logging, then runs the one subcommand that was given.
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace kvbench::cli {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<void()> run;
+};
+
+Command add_model_info_command(CLI::App& app);
+Command add_generate_command(CLI::App& app);
+Command add_make_tiny_command(CLI::App& app);
+Command add_run_command(CLI::App& app);
+
+}  // namespace kvbench::cli

@@ -1,0 +1,69 @@
+// kvbench: evaluation harness for KV-cache eviction. This file wires the subcommands and turns every error
+// into one clear message and a non-zero exit code.
+#include <CLI/CLI.hpp>
+#include <ATen/ATen.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/version.h>
+
+#include <iostream>
+
+#include "harness/cli/commands.h"
+#include "harness/common/error.h"
+#include "harness/common/log.h"
+#include "kvbench/version.h"
+
+namespace {
+
+std::string version_text() {
+  std::string cuda;
+  if (at::hasCUDA()) {
+    cuda = "usable (" + std::to_string(at::detail::getCUDAHooks().getNumGPUs()) + " device(s))";
+  } else {
+    cuda = at::detail::getCUDAHooks().hasCUDA() ? "not usable (no device visible)"
+                                                : "not usable (this libtorch build has no CUDA, or no device)";
+  }
+  return std::string("kvbench ") + KVBENCH_VERSION + " (git " + KVBENCH_GIT_COMMIT + ")\nlibtorch " + TORCH_VERSION +
+         "\nCUDA: " + cuda;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kvbench: evaluation harness and experiment runner for KV-cache eviction"};
+  app.require_subcommand(0, 1);
+  app.fallthrough();  // root options such as --log-level may also follow the subcommand
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  app.add_flag_callback("--version", [] {
+    std::cout << version_text() << std::endl;
+    throw CLI::Success();
+  }, "print the kvbench and libtorch versions and whether CUDA is usable");
+
+  const std::vector<kvbench::cli::Command> commands = {
+      kvbench::cli::add_run_command(app),
+      kvbench::cli::add_generate_command(app),
+      kvbench::cli::add_model_info_command(app),
+      kvbench::cli::add_make_tiny_command(app),
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    kvbench::init_logging(log_level);
+    for (const auto& command : commands) {
+      if (command.app->parsed()) {
+        command.run();
+        return 0;
+      }
+    }
+    std::cout << app.help() << std::endl;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << kvbench::short_error_message(e) << std::endl;
+    return 1;
+  }
+  return 0;
+}

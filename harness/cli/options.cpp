@@ -1,0 +1,81 @@
+#include "harness/cli/options.h"
+
+#include <iostream>
+
+#include "harness/common/error.h"
+#include "harness/model/tensor_util.h"
+
+namespace kvbench::cli {
+
+void ModelOptions::add_to(CLI::App* cmd, bool need_device) {
+  cmd->add_option("--model", model_dir, "HuggingFace checkpoint directory (config.json + safetensors)")->required();
+  if (!need_device) return;
+  cmd->add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--dtype", dtype, "compute dtype: auto, f32, bf16 or f16 (auto: f32 on CPU, bf16/f16 on CUDA)")
+      ->capture_default_str();
+}
+
+at::Device ModelOptions::resolve_device() const { return parse_device(device); }
+
+at::ScalarType ModelOptions::resolve_dtype(const ModelConfig& config, at::Device dev) const {
+  if (dtype != "auto") return parse_compute_dtype(dtype);
+  if (dev.is_cpu()) return at::kFloat;
+  return config.checkpoint_dtype == "float16" ? at::kHalf : at::kBFloat16;
+}
+
+void PolicyOptions::add_to(CLI::App* cmd) {
+  std::string names;
+  for (const auto& n : policy_names()) names += (names.empty() ? "" : ", ") + n;
+  cmd->add_option("--policy", name, "eviction policy: " + names)->capture_default_str();
+  cmd->add_option("--budget", budget, "tokens kept per KV head per layer (window included)");
+  cmd->add_option("--policy-param", params, "policy parameter key=value (repeatable), e.g. sinks=4");
+}
+
+PolicySpec PolicyOptions::spec() const {
+  PolicySpec spec;
+  spec.name = name;
+  if (budget != 0) spec.budget = budget;
+  for (const auto& kv : params) {
+    const auto eq = kv.find('=');
+    KV_CHECK(eq != std::string::npos && eq > 0, "--policy-param expects key=value, got '", kv, "'");
+    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    // Numbers, booleans and JSON literals keep their type; anything else is a string.
+    nlohmann::json parsed = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+    spec.params[key] = parsed.is_discarded() ? nlohmann::json(value) : parsed;
+  }
+  return spec;
+}
+
+std::vector<std::int64_t> parse_id_list(const std::string& text, const std::string& what) {
+  std::vector<std::int64_t> ids;
+  std::size_t i = 0;
+  auto skip_space = [&] {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  };
+  skip_space();
+  while (i < text.size()) {
+    const std::size_t start = i;
+    if (text[i] == '-' || text[i] == '+') ++i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    const std::string number = text.substr(start, i - start);
+    KV_CHECK(!number.empty() && number != "-" && number != "+", what, ": expected a comma-separated list of integers, got '",
+             text, "'");
+    try {
+      ids.push_back(std::stoll(number));
+    } catch (const std::exception&) {
+      fail(what, ": '", number, "' is out of range");
+    }
+    skip_space();
+    if (i < text.size()) {
+      KV_CHECK(text[i] == ',', what, ": expected ',' at offset ", i, " of '", text, "'");
+      ++i;
+      skip_space();
+      KV_CHECK(i < text.size(), what, ": trailing comma in '", text, "'");
+    }
+  }
+  return ids;
+}
+
+void print_json(const nlohmann::json& value) { std::cout << value.dump() << std::endl; }
+
+}  // namespace kvbench::cli

@@ -1,0 +1,46 @@
+#pragma once
+// Options shared by the subcommands that load a model, and small parsers for flag values.
+
+#include <ATen/ATen.h>
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/model/model_config.h"
+#include "policies/registry.h"
+
+namespace kvbench::cli {
+
+/// --model, --device, --dtype.
+struct ModelOptions {
+  std::string model_dir;
+  std::string device = "cpu";
+  std::string dtype = "auto";
+
+  void add_to(CLI::App* cmd, bool need_device = true);
+  at::Device resolve_device() const;
+  /// "auto": f32 on the CPU; on CUDA the checkpoint's half type (f16 if stored in f16, else bf16).
+  at::ScalarType resolve_dtype(const ModelConfig& config, at::Device device) const;
+};
+
+/// --policy, --budget, --policy-param key=value (repeatable; values parsed as JSON when they parse).
+struct PolicyOptions {
+  std::string name = "full";
+  std::int64_t budget = 0;  // 0: not given
+  std::vector<std::string> params;
+
+  void add_to(CLI::App* cmd);
+  PolicySpec spec() const;
+};
+
+/// Parses "1,2,3" (spaces allowed) into ids; throws kvbench::Error naming `what` on anything else.
+std::vector<std::int64_t> parse_id_list(const std::string& text, const std::string& what);
+
+/// Prints `value` as one line of JSON on stdout.
+void print_json(const nlohmann::json& value);
+
+}  // namespace kvbench::cli
