@@ -1,0 +1,357 @@
+// Engine tests against the float64 reference model (tests/reference_model.h):
+//  - prefill logits match the reference for every family and rope schedule;
+//  - chunked prefill equals one-shot prefill;
+//  - decoding with the cache equals recomputing full attention over the whole sequence each step;
+//  - streaming, and arbitrary uniform and ragged per-head kept sets, equal full attention with exactly the
+//    evicted positions masked (the first generated token comes from the full prefill, as in the papers).
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "harness/common/error.h"
+#include "harness/engine/engine.h"
+#include "harness/model/random_checkpoint.h"
+#include "harness/model/transformer.h"
+#include "policies/registry.h"
+#include "tests/reference_model.h"
+#include "tests/test_support.h"
+
+namespace kvbench {
+namespace {
+
+using test::ReferenceModel;
+using test::TempDir;
+
+struct Fixture {
+  TempDir dir;
+  RandomModelSpec spec;
+  std::unique_ptr<Transformer> model;
+  std::unique_ptr<ReferenceModel> reference;
+};
+
+std::unique_ptr<Fixture> make_fixture(const RandomModelSpec& spec, at::ScalarType dtype = at::kFloat) {
+  auto f = std::make_unique<Fixture>();
+  f->spec = spec;
+  const auto weights = write_random_checkpoint(f->dir.path(), spec);
+  f->model = Transformer::load(f->dir.path(), at::kCPU, dtype);
+  f->reference = std::make_unique<ReferenceModel>(weights, spec);
+  return f;
+}
+
+RandomModelSpec small_llama() {
+  RandomModelSpec s;
+  s.family = "llama";
+  s.vocab_size = 96;
+  s.hidden_size = 64;
+  s.intermediate_size = 96;
+  s.num_layers = 2;
+  s.num_heads = 4;
+  s.num_kv_heads = 2;
+  s.seed = 7;
+  return s;
+}
+
+std::vector<std::int64_t> random_ids(std::int64_t n, std::int64_t vocab, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<std::int64_t> dist(3, vocab - 1);
+  std::vector<std::int64_t> ids(n);
+  for (auto& id : ids) id = dist(rng);
+  return ids;
+}
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+// Every KV head of every layer keeps a caller-chosen set of prompt positions (tests only).
+class FixedKeptPolicy final : public EvictionPolicy {
+ public:
+  explicit FixedKeptPolicy(std::vector<std::vector<std::vector<std::int64_t>>> kept) : kept_(std::move(kept)) {}
+  std::string describe() const override { return "fixed"; }
+  KeptPositions select(const LayerView& layer) override {
+    std::vector<at::Tensor> heads;
+    for (const auto& positions : kept_[layer.layer]) heads.push_back(at::tensor(positions, at::kLong));
+    return KeptPositions::ragged(heads);
+  }
+
+ private:
+  std::vector<std::vector<std::vector<std::int64_t>>> kept_;
+};
+
+// Greedy generation with `policy`, then the same sequence through the reference with the eviction mask:
+// the logits each token was chosen from must agree, and so must the tokens.
+void expect_decode_matches_masked_reference(Fixture& f, const std::vector<std::int64_t>& prompt, EvictionPolicy& policy,
+                                            const std::vector<std::vector<std::vector<std::int64_t>>>& kept,
+                                            std::int64_t new_tokens, std::int64_t chunk = 512) {
+  const Engine engine(*f.model);
+  GenerateOptions gen;
+  gen.max_new_tokens = new_tokens;
+  gen.keep_step_logits = true;
+  PrefillOptions pre;
+  pre.chunk_size = chunk;
+  const GenerationResult out = engine.generate(prompt, policy, pre, gen);
+  ASSERT_EQ(static_cast<std::int64_t>(out.output_ids.size()), new_tokens);
+
+  std::vector<std::int64_t> seq = prompt;
+  seq.insert(seq.end(), out.output_ids.begin(), out.output_ids.end() - 1);  // the last token is never fed back
+  const std::int64_t T = static_cast<std::int64_t>(prompt.size()), S = static_cast<std::int64_t>(seq.size());
+  const at::Tensor ref = f.reference->logits(seq, f.reference->eviction_mask(S, T, kept));
+  for (std::int64_t i = 0; i < new_tokens; ++i) {
+    const at::Tensor expected = ref[T - 1 + i];
+    EXPECT_LT(max_abs_diff(out.step_logits[i], expected), 2e-3) << "step " << i;
+    EXPECT_EQ(out.output_ids[i], expected.argmax().item<std::int64_t>()) << "step " << i;
+  }
+}
+
+std::vector<std::vector<std::vector<std::int64_t>>> same_for_all(const Fixture& f, const std::vector<std::int64_t>& kept) {
+  return std::vector<std::vector<std::vector<std::int64_t>>>(
+      f.spec.num_layers, std::vector<std::vector<std::int64_t>>(f.spec.num_kv_heads, kept));
+}
+
+struct FamilyCase {
+  const char* name;
+  RandomModelSpec spec;
+};
+
+std::vector<FamilyCase> family_cases() {
+  std::vector<FamilyCase> cases;
+  RandomModelSpec llama3 = small_llama();
+  // original_max_position_embeddings 64 puts head_dim 16's frequencies in all three llama3 bands.
+  llama3.rope_scaling = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                         {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 64}};
+  llama3.rope_theta = 500000.0;
+  cases.push_back({"llama3_rope_gqa", llama3});
+  RandomModelSpec linear = small_llama();
+  linear.rope_scaling = {{"type", "linear"}, {"factor", 4.0}};
+  linear.attention_bias = true;
+  cases.push_back({"llama_linear_rope_bias", linear});
+  RandomModelSpec mistral = small_llama();
+  mistral.family = "mistral";
+  mistral.num_kv_heads = 1;  // multi-query attention: g = 4
+  cases.push_back({"mistral_mqa", mistral});
+  RandomModelSpec qwen = small_llama();
+  qwen.family = "qwen2";
+  qwen.tie_word_embeddings = true;
+  qwen.num_kv_heads = 4;  // plain multi-head attention: g = 1
+  cases.push_back({"qwen2_bias_tied", qwen});
+  return cases;
+}
+
+TEST(Engine, PrefillLogitsMatchReferenceForEveryFamily) {
+  for (const auto& c : family_cases()) {
+    SCOPED_TRACE(c.name);
+    auto f = make_fixture(c.spec);
+    const auto ids = random_ids(150, c.spec.vocab_size, 1);
+    const Engine engine(*f->model);
+    PrefillOptions pre;
+    pre.all_logits = true;
+    auto full = make_policy({"full"});
+    const PrefillResult r = engine.prefill(ids, {full.get()}, pre);
+    const at::Tensor ref = f->reference->logits(ids);
+    EXPECT_LT(max_abs_diff(r.logits, ref), 1e-3);
+    EXPECT_GT(ref.abs().max().item<double>(), 1.0) << "logits too flat to be a meaningful comparison";
+  }
+}
+
+TEST(Engine, ChunkedPrefillEqualsOneShot) {
+  auto f = make_fixture(family_cases()[0].spec);
+  const auto ids = random_ids(203, f->spec.vocab_size, 2);
+  const Engine engine(*f->model);
+  auto full = make_policy({"full"});
+  PrefillOptions one_shot;
+  one_shot.chunk_size = 4096;
+  one_shot.all_logits = true;
+  const at::Tensor reference = engine.prefill(ids, {full.get()}, one_shot).logits;
+  for (std::int64_t chunk : {1, 7, 64, 202}) {
+    PrefillOptions chunked = one_shot;
+    chunked.chunk_size = chunk;
+    const PrefillResult r = engine.prefill(ids, {full.get()}, chunked);
+    EXPECT_LT(max_abs_diff(r.logits, reference), 1e-5) << "chunk " << chunk;
+    // The caches must agree too: decode a few tokens from each.
+    GenerateOptions gen;
+    gen.max_new_tokens = 5;
+    PrefillResult again = engine.prefill(ids, {full.get()}, chunked);
+    PrefillResult base = engine.prefill(ids, {full.get()}, one_shot);
+    EXPECT_EQ(engine.decode(again.caches[0], again.last_logits, gen).output_ids,
+              engine.decode(base.caches[0], base.last_logits, gen).output_ids);
+  }
+}
+
+TEST(Engine, DecodeWithCacheEqualsFullRecompute) {
+  for (const auto& c : family_cases()) {
+    SCOPED_TRACE(c.name);
+    auto f = make_fixture(c.spec);
+    const auto prompt = random_ids(40, c.spec.vocab_size, 3);
+    auto full = make_policy({"full"});
+    std::vector<std::int64_t> all(prompt.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int64_t>(i);
+    // The full policy keeps everything, so the "eviction mask" is plain causal attention.
+    expect_decode_matches_masked_reference(*f, prompt, *full, same_for_all(*f, all), 24);
+  }
+}
+
+TEST(Engine, StreamingEqualsFullAttentionWithEvictedPositionsMasked) {
+  auto f = make_fixture(family_cases()[0].spec);
+  const auto prompt = random_ids(100, f->spec.vocab_size, 4);
+  const std::int64_t budget = 24, sinks = 4, T = 100;
+  auto streaming = make_policy({"streaming", budget, {{"sinks", sinks}}});
+  std::vector<std::int64_t> kept;
+  for (std::int64_t p = 0; p < sinks; ++p) kept.push_back(p);
+  for (std::int64_t p = T - (budget - sinks); p < T; ++p) kept.push_back(p);
+  expect_decode_matches_masked_reference(*f, prompt, *streaming, same_for_all(*f, kept), 20, /*chunk=*/16);
+}
+
+TEST(Engine, StreamingActuallyChangesTheOutput) {
+  // Guards the test above against a cache that ignores eviction: masked and unmasked logits must differ.
+  auto f = make_fixture(family_cases()[0].spec);
+  const auto prompt = random_ids(100, f->spec.vocab_size, 4);
+  const Engine engine(*f->model);
+  GenerateOptions gen;
+  gen.max_new_tokens = 6;
+  gen.keep_step_logits = true;
+  auto full = make_policy({"full"});
+  auto streaming = make_policy({"streaming", 24});
+  const auto a = engine.generate(prompt, *full, {}, gen);
+  const auto b = engine.generate(prompt, *streaming, {}, gen);
+  EXPECT_LT(max_abs_diff(a.step_logits[0], b.step_logits[0]), 1e-6) << "first token comes from the full prefill";
+  EXPECT_GT(max_abs_diff(a.step_logits[1], b.step_logits[1]), 1e-3);
+}
+
+TEST(Engine, RaggedPerHeadCachesEqualMaskedFullAttention) {
+  for (const auto& c : family_cases()) {
+    SCOPED_TRACE(c.name);
+    auto f = make_fixture(c.spec);
+    const std::int64_t T = 60;
+    const auto prompt = random_ids(T, c.spec.vocab_size, 5);
+    // Each (layer, head) keeps a different random subset of a different size, always incl. the last position.
+    std::mt19937 rng(11);
+    std::vector<std::vector<std::vector<std::int64_t>>> kept(c.spec.num_layers);
+    for (auto& layer : kept) {
+      for (std::int64_t h = 0; h < c.spec.num_kv_heads; ++h) {
+        std::vector<std::int64_t> positions;
+        const double keep = 0.15 + 0.2 * h;
+        for (std::int64_t p = 0; p < T - 1; ++p)
+          if (std::uniform_real_distribution<double>(0, 1)(rng) < keep) positions.push_back(p);
+        positions.push_back(T - 1);
+        layer.push_back(positions);
+      }
+    }
+    FixedKeptPolicy policy(kept);
+    expect_decode_matches_masked_reference(*f, prompt, policy, kept, 12);
+  }
+}
+
+TEST(Engine, UniformCountsWithDifferentPositionsPerHead) {
+  auto f = make_fixture(family_cases()[0].spec);
+  const std::int64_t T = 50;
+  const auto prompt = random_ids(T, f->spec.vocab_size, 6);
+  std::vector<std::vector<std::vector<std::int64_t>>> kept(f->spec.num_layers);
+  for (std::int64_t l = 0; l < f->spec.num_layers; ++l)
+    for (std::int64_t h = 0; h < f->spec.num_kv_heads; ++h) {
+      std::vector<std::int64_t> positions;
+      for (std::int64_t p = (l + h) % 3; p < T; p += 3) positions.push_back(p);
+      positions.resize(12);
+      kept[l].push_back(positions);
+    }
+  FixedKeptPolicy policy(kept);
+  expect_decode_matches_masked_reference(*f, prompt, policy, kept, 10);
+}
+
+TEST(Engine, OnePrefillFeedsSeveralPoliciesLikeSeparatePrefills) {
+  auto f = make_fixture(family_cases()[0].spec);
+  const auto prompt = random_ids(90, f->spec.vocab_size, 7);
+  const Engine engine(*f->model);
+  std::vector<std::unique_ptr<EvictionPolicy>> policies;
+  policies.push_back(make_policy({"full"}));
+  policies.push_back(make_policy({"streaming", 16}));
+  policies.push_back(make_policy({"streaming", 40, {{"sinks", 0}}}));
+  GenerateOptions gen;
+  gen.max_new_tokens = 8;
+  PrefillResult shared = engine.prefill(prompt, {policies[0].get(), policies[1].get(), policies[2].get()}, {});
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    const auto together = engine.decode(shared.caches[i], shared.last_logits, gen).output_ids;
+    const auto alone = engine.generate(prompt, *policies[i], {}, gen).output_ids;
+    EXPECT_EQ(together, alone) << policies[i]->describe();
+  }
+}
+
+TEST(Engine, StopTokensMinNewAndSyncInterval) {
+  auto f = make_fixture(family_cases()[0].spec);
+  const auto prompt = random_ids(30, f->spec.vocab_size, 8);
+  const Engine engine(*f->model);
+  auto full = make_policy({"full"});
+  GenerateOptions gen;
+  gen.max_new_tokens = 20;
+  const auto free_run = engine.generate(prompt, *full, {}, gen).output_ids;
+  ASSERT_EQ(free_run.size(), 20u);
+
+  // Stopping on the 5th token's id ends the output right after its first occurrence.
+  const std::int64_t stop = free_run[4];
+  const std::size_t first = std::find(free_run.begin(), free_run.end(), stop) - free_run.begin();
+  gen.stop_ids = {stop};
+  for (std::int64_t interval : {1, 3, 16}) {
+    gen.sync_interval = interval;
+    const auto r = engine.generate(prompt, *full, {}, gen);
+    EXPECT_EQ(r.stop_reason, "stop_token");
+    EXPECT_EQ(r.output_ids, std::vector<std::int64_t>(free_run.begin(), free_run.begin() + first + 1))
+        << "interval " << interval;
+  }
+
+  // With min_new past the first occurrence the stop id is suppressed there: the output differs at that index.
+  gen.sync_interval = 1;
+  gen.min_new_tokens = static_cast<std::int64_t>(first) + 1;
+  const auto r = engine.generate(prompt, *full, {}, gen);
+  ASSERT_GT(r.output_ids.size(), first);
+  EXPECT_NE(r.output_ids[first], stop);
+  EXPECT_GE(static_cast<std::int64_t>(r.output_ids.size()), gen.min_new_tokens);
+}
+
+TEST(Engine, PolicySeesTheRequestedInputs) {
+  struct Probe final : EvictionPolicy {
+    std::vector<std::int64_t> ids;
+    int calls = 0;
+    std::string describe() const override { return "probe"; }
+    PolicyInputs inputs() const override { return {5, false}; }
+    KeptPositions select(const LayerView& v) override {
+      EXPECT_EQ(v.layer, calls);
+      EXPECT_EQ(v.keys.sizes(), (std::vector<std::int64_t>{2, 33, 16}));
+      EXPECT_EQ(v.values.sizes(), (std::vector<std::int64_t>{2, 33, 16}));
+      EXPECT_EQ(v.queries.sizes(), (std::vector<std::int64_t>{4, 5, 16}));
+      EXPECT_EQ(std::vector<std::int64_t>(v.token_ids.data_ptr<std::int64_t>(), v.token_ids.data_ptr<std::int64_t>() + 33), ids);
+      ++calls;
+      return KeptPositions::all(v.num_kv_heads(), v.prompt_len(), v.keys.device());
+    }
+  };
+  auto f = make_fixture(family_cases()[0].spec);
+  Probe probe;
+  probe.ids = random_ids(33, f->spec.vocab_size, 9);
+  const Engine engine(*f->model);
+  engine.prefill(probe.ids, {&probe}, {});
+  EXPECT_EQ(probe.calls, f->spec.num_layers);
+}
+
+TEST(Engine, Bf16RunsAndStaysCloseToF32) {
+  auto f32 = make_fixture(family_cases()[0].spec);
+  auto bf16 = make_fixture(family_cases()[0].spec, at::kBFloat16);
+  const auto ids = random_ids(64, f32->spec.vocab_size, 10);
+  auto full = make_policy({"full"});
+  PrefillOptions pre;
+  pre.all_logits = true;
+  const at::Tensor a = Engine(*f32->model).prefill(ids, {full.get()}, pre).logits;
+  const at::Tensor b = Engine(*bf16->model).prefill(ids, {full.get()}, pre).logits;
+  EXPECT_TRUE(at::isfinite(b).all().item<bool>());
+  // bf16 keeps ~3 significant digits; relative to the logit scale the error must stay small.
+  EXPECT_LT(max_abs_diff(a, b) / a.abs().max().item<double>(), 0.05);
+}
+
+TEST(Engine, RejectsBadPrompts) {
+  auto f = make_fixture(small_llama());
+  const Engine engine(*f->model);
+  auto full = make_policy({"full"});
+  EXPECT_THROW(engine.prefill({}, {full.get()}, {}), Error);
+  EXPECT_THROW(engine.prefill({1, 2, 96}, {full.get()}, {}), Error);
+  EXPECT_THROW(engine.prefill({1, -1}, {full.get()}, {}), Error);
+}
+
+}  // namespace
+}  // namespace kvbench
