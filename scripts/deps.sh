@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs kvbench's build dependencies from Debian 12's apt (skipped when they are already there).
+set -euo pipefail
+packages=(cmake ninja-build g++ libtorch-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev
+          libspdlog-dev libfmt-dev libgtest-dev libpcre2-dev libutf8proc-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+echo "installing: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# README's first command: dependencies, build, then the main job on its embedded default.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+bash scripts/build.sh
+./build/kvbench run

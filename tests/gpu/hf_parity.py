@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""Parity of kvbench against HuggingFace transformers on small random-weights checkpoints.
+
+Usage:
+    python3 tests/gpu/hf_parity.py --kvbench build-gpu/kvbench --workdir /tmp/parity \
+        [--device cuda] [--kvbench-device cuda,cpu] [--out results.json] [--models llama31,qwen2]
+
+It writes four checkpoints with transformers itself (random weights, float32, safetensors), so both
+sides read the very same files:
+    llama31       Llama-3.1 shape: GQA 8/2 heads, rope_theta 5e5, llama3 rope scaling (factor 8)
+    llama_linear  Llama with linear rope scaling (factor 2)
+    mistral       Mistral, no sliding window, rope_theta 1e6
+    qwen2         Qwen2: q/k/v biases, tied embeddings, rope_theta 1e6
+The weights are re-drawn at unit scale (embeddings std 1, linear std 1/sqrt(fan_in), lm_head and tied
+embeddings std 4/sqrt(fan_in), biases std 0.1, norms 1 + 0.1 randn) so the next-token distributions are peaked and
+greedy tokens do not hinge on float32 rounding.
+
+Checks (per model, per kvbench device; HF runs in float32, eager attention, TF32 off):
+  rope       HF's rotary inv_freq equals the closed-form formula for the configured rope type, so the
+             checkpoint really carries the scaling (a silently dropped rope_scaling would make both
+             sides agree on plain RoPE and prove nothing).
+  logits     max |HF - kvbench| over every prompt position and vocab entry of the three prompts
+             (512, 300, 777 tokens; 777 spans two 512-row prefill chunks) <= 1e-3. Proves the forward
+             pass (embeddings, RMSNorm, RoPE incl. scaling, GQA attention, biases, SwiGLU, tied/untied
+             lm_head, chunked prefill) matches.
+  greedy     64 greedy tokens with the full cache identical to HF's manual decode loop (prefill with
+             use_cache, then one token at a time with past_key_values), for all three prompts.
+             Proves decode: KV-cache append, positions of generated tokens, and the logits each token
+             was chosen from (max |delta| of step logits is reported, up to the first mismatch).
+  streaming  kvbench --policy streaming --budget 128 (sinks 4) against HF with full-attention prefill
+             and then, at each decode step, an attention mask that hides the evicted prompt positions
+             [4, T-124) while keeping the original position ids. Tokens must be identical, kvbench must
+             report 128 kept positions per head, and HF's masked step logits must differ from its
+             unmasked ones (so a mask that HF silently ignored would fail this check instead of
+             passing it vacuously). Proves eviction keeps exactly the StreamingLLM positions and that
+             decoding over a ragged cache keeps original positions.
+  logits_sdpa (info only) the logits check against HF's sdpa attention.
+
+Prints a table and exits 0 iff every check that gates passes; --out gets the full JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import torch
+import transformers
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
+
+LOGITS_TOL = 1e-3
+MASK_EFFECT_MIN = 1e-2  # masked vs unmasked HF step logits must differ by more than this
+PROMPT_LENS = (512, 300, 777)
+NEW_TOKENS = 64
+BUDGET, SINKS = 128, 4
+VOCAB = 32000
+LM_HEAD_GAIN = 4.0
+TRANSFORMERS_MAJOR = int(transformers.__version__.split(".")[0])
+
+SHAPE = dict(vocab_size=VOCAB, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
+             num_attention_heads=8, num_key_value_heads=2, rms_norm_eps=1e-6, hidden_act="silu",
+             bos_token_id=1, eos_token_id=2)
+
+# name -> (config class, extra config fields, rope parameters in transformers-5 form)
+MODELS = {
+    "llama31": (LlamaConfig, dict(max_position_embeddings=131072, tie_word_embeddings=False),
+                dict(rope_type="llama3", rope_theta=500000.0, factor=8.0, low_freq_factor=1.0,
+                     high_freq_factor=4.0, original_max_position_embeddings=8192)),
+    "llama_linear": (LlamaConfig, dict(max_position_embeddings=8192, tie_word_embeddings=False),
+                     dict(rope_type="linear", rope_theta=10000.0, factor=2.0)),
+    "mistral": (MistralConfig, dict(max_position_embeddings=32768, sliding_window=None, tie_word_embeddings=False),
+                dict(rope_type="default", rope_theta=1000000.0)),
+    "qwen2": (Qwen2Config, dict(max_position_embeddings=32768, tie_word_embeddings=True, use_sliding_window=False),
+              dict(rope_type="default", rope_theta=1000000.0)),
+}
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def make_config(cls, fields: dict, rope: dict):
+    """transformers 5 takes `rope_parameters` (rope_theta inside); 4.x takes rope_theta + rope_scaling."""
+    if TRANSFORMERS_MAJOR >= 5:
+        try:
+            return cls(**fields, rope_parameters=dict(rope))
+        except (TypeError, ValueError) as e:
+            print(f"  {cls.__name__}(rope_parameters=...) rejected ({e}); falling back to rope_scaling")
+    scaling = {k: v for k, v in rope.items() if k != "rope_theta"}
+    scaling["type"] = scaling["rope_type"]  # the pre-4.45 key
+    return cls(**fields, rope_theta=rope["rope_theta"],
+               rope_scaling=None if rope["rope_type"] == "default" else scaling)
+
+
+@torch.no_grad()
+def reinit_(model, seed: int) -> None:
+    """Unit-scale weights so the output distributions are peaked (HF's std 0.02 init is nearly flat)."""
+    gen = torch.Generator().manual_seed(seed)
+    tied = model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    hidden = model.get_input_embeddings().weight.shape[1]
+
+    def randn(p, std, mean=0.0):
+        p.copy_(mean + std * torch.randn(p.shape, generator=gen, dtype=torch.float32))
+
+    for name, p in model.named_parameters():  # tied parameters are listed once
+        if p.dim() == 1 and "norm" in name:
+            randn(p, 0.1, mean=1.0)
+        elif name.endswith(".bias"):
+            randn(p, 0.1)
+        elif "embed_tokens" in name:  # tied: it is the lm_head too, so scale it like one
+            randn(p, LM_HEAD_GAIN / math.sqrt(hidden) if tied else 1.0)
+        elif "lm_head" in name:
+            randn(p, LM_HEAD_GAIN / math.sqrt(p.shape[1]))
+        elif p.dim() == 2:
+            randn(p, 1.0 / math.sqrt(p.shape[1]))
+        else:
+            raise RuntimeError(f"reinit_: no rule for parameter {name} {tuple(p.shape)}")
+
+
+def build_checkpoint(name: str, out_dir: Path, seed: int) -> dict:
+    cls, fields, rope = MODELS[name]
+    config = make_config(cls, {**SHAPE, **fields}, rope)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config).float().eval()
+    reinit_(model, seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        model.save_pretrained(out_dir, safe_serialization=True)
+    except TypeError:  # a transformers without the argument writes safetensors anyway
+        model.save_pretrained(out_dir)
+    if not list(out_dir.glob("*.safetensors")):
+        raise RuntimeError(f"{out_dir}: save_pretrained wrote no .safetensors file")
+    saved = json.loads((out_dir / "config.json").read_text())
+    rope_section = {k: saved[k] for k in ("rope_parameters", "rope_scaling", "rope_theta") if k in saved}
+    print(f"  {name}: {saved.get('architectures')} config.json rope section: {json.dumps(rope_section)}")
+    print(f"  {name}: tie_word_embeddings={saved.get('tie_word_embeddings')} "
+          f"sliding_window={saved.get('sliding_window')} files={sorted(p.name for p in out_dir.iterdir())}")
+    return {"config_rope": rope_section, "tie_word_embeddings": saved.get("tie_word_embeddings")}
+
+
+def expected_inv_freq(rope: dict, head_dim: int) -> torch.Tensor:
+    inv = 1.0 / (rope["rope_theta"] ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
+    kind = rope["rope_type"]
+    if kind == "default":
+        return inv
+    if kind == "linear":
+        return inv / rope["factor"]
+    assert kind == "llama3", kind
+    factor, lo, hi = rope["factor"], rope["low_freq_factor"], rope["high_freq_factor"]
+    old = rope["original_max_position_embeddings"]
+    wavelen = 2 * math.pi / inv
+    scaled = torch.where(wavelen > old / lo, inv / factor, inv)
+    smooth = (old / wavelen - lo) / (hi - lo)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelen >= old / hi) & (wavelen <= old / lo)
+    return torch.where(medium, smoothed, scaled)
+
+
+def rope_check(name: str, model) -> dict:
+    rope = MODELS[name][2]
+    head_dim = SHAPE["hidden_size"] // SHAPE["num_attention_heads"]
+    rotary = getattr(getattr(model, "model", None), "rotary_emb", None)
+    inv = getattr(rotary, "inv_freq", None)
+    if not isinstance(inv, torch.Tensor):
+        return {"status": "SKIP", "why": "model.model.rotary_emb.inv_freq not found", "gates": False}
+    want = expected_inv_freq(rope, head_dim)
+    got = inv.detach().double().cpu().flatten()
+    rel = ((got - want).abs() / want).max().item() if got.shape == want.shape else float("inf")
+    return {"status": "PASS" if rel <= 1e-4 else "FAIL", "rope_type": rope["rope_type"],
+            "max_rel_diff": rel, "gates": True}
+
+
+# ----------------------------------------------------------------------------- HF side
+
+def load_hf(model_dir: Path, device: str, attn: str):
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32, attn_implementation=attn)
+    except TypeError:  # transformers 4: torch_dtype
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir), torch_dtype=torch.float32,
+                                                     attn_implementation=attn)
+    return model.to(device=device, dtype=torch.float32).eval()
+
+
+@torch.no_grad()
+def hf_decode(model, ids: list[int], n_new: int, device: str, keep: torch.Tensor | None = None):
+    """Full-attention prefill, then greedy decode. keep: bool [T] of prompt positions visible to decode
+    steps (None: all). Returns (prompt_logits [T, V], tokens, step_logits [n_new, V]) on the CPU."""
+    T = len(ids)
+    out = model(input_ids=torch.tensor([ids], device=device), use_cache=True)
+    cache = out.past_key_values
+    prompt_logits = out.logits[0].float()
+    logits = prompt_logits[-1]
+    prompt_mask = torch.ones(T, dtype=torch.long, device=device) if keep is None else keep.to(device).long()
+    tokens, steps = [], []
+    for i in range(n_new):
+        tok = int(torch.argmax(logits))
+        tokens.append(tok)
+        steps.append(logits)
+        if i + 1 == n_new:
+            break
+        # The cache holds T + i entries; this step adds one more: the mask covers all T + i + 1.
+        mask = torch.cat([prompt_mask, torch.ones(i + 1, dtype=torch.long, device=device)]).unsqueeze(0)
+        out = model(input_ids=torch.tensor([[tok]], device=device), attention_mask=mask,
+                    position_ids=torch.tensor([[T + i]], device=device), past_key_values=cache, use_cache=True)
+        cache = out.past_key_values
+        logits = out.logits[0, -1].float()
+    return prompt_logits.cpu(), tokens, torch.stack(steps).cpu()
+
+
+def streaming_keep(T: int) -> torch.Tensor:
+    keep = torch.zeros(T, dtype=torch.bool)
+    keep[:SINKS] = True
+    keep[T - (BUDGET - SINKS):] = True
+    return keep
+
+
+def top2_margin(step_logits: torch.Tensor) -> float:
+    top = step_logits.topk(2, dim=-1).values
+    return (top[:, 0] - top[:, 1]).min().item()
+
+
+# ----------------------------------------------------------------------------- kvbench side
+
+def run_kvbench(binary: str, model_dir: Path, ids: list[int], device: str, logits_path: Path,
+                policy: list[str]) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    cmd = [binary, "generate", "--model", str(model_dir), "--prompt-ids", ",".join(map(str, ids)),
+           "--max-new", str(NEW_TOKENS), "--ignore-eos", "--device", device, "--dtype", "f32",
+           "--logits-out", str(logits_path), "--json", *policy]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"kvbench failed ({proc.returncode}): {' '.join(cmd[:4])} ...\n{proc.stderr[-4000:]}")
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"kvbench printed no JSON line:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    result = json.loads(lines[-1])
+    tensors = load_file(str(logits_path))
+    logits_path.unlink()
+    return result, tensors["prompt_logits"].float(), tensors["step_logits"].float()
+
+
+def first_mismatch(a: list[int], b: list[int]) -> int | None:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+def compare_decode(hf_tokens, hf_steps, kv_result, kv_steps) -> dict:
+    kv_tokens = kv_result["output_ids"]
+    mm = first_mismatch(hf_tokens, kv_tokens)
+    upto = len(hf_tokens) if mm is None else mm + 1  # step logits agree in input up to the first mismatch
+    upto = min(upto, kv_steps.shape[0], hf_steps.shape[0])
+    delta = (hf_steps[:upto] - kv_steps[:upto]).abs().max().item() if upto else float("nan")
+    return {"identical": mm is None, "first_mismatch": mm, "n_hf": len(hf_tokens), "n_kvbench": len(kv_tokens),
+            "step_logits_max_abs": delta, "hf_min_top2_margin": top2_margin(hf_steps),
+            **({} if mm is None or mm >= hf_steps.shape[0] else
+               {"hf_top2_margin_at_mismatch": top2_margin(hf_steps[mm:mm + 1]),
+                "hf_tokens": hf_tokens, "kvbench_tokens": kv_tokens})}
+
+
+# ----------------------------------------------------------------------------- the suite
+
+def check_model(name: str, model_dir: Path, args, kv_devices: list[str], prompts: list[list[int]]) -> dict:
+    res: dict = {}
+    model = load_hf(model_dir, args.device, "eager")
+    res["rope"] = rope_check(name, model)
+
+    hf = []  # per prompt: HF full run and HF streaming run
+    for ids in prompts:
+        p_logits, full_tokens, full_steps = hf_decode(model, ids, NEW_TOKENS, args.device)
+        _, st_tokens, st_steps = hf_decode(model, ids, NEW_TOKENS, args.device, keep=streaming_keep(len(ids)))
+        # Step 1 of both runs feeds the same token to the same cache; only the mask differs.
+        mask_effect = (full_steps[1] - st_steps[1]).abs().max().item()
+        hf.append(dict(prompt_logits=p_logits, full=(full_tokens, full_steps), stream=(st_tokens, st_steps),
+                       mask_effect=mask_effect))
+    del model
+
+    sdpa_logits = None
+    if not args.skip_sdpa:
+        model = load_hf(model_dir, args.device, "sdpa")
+        with torch.no_grad():
+            sdpa_logits = [model(input_ids=torch.tensor([ids], device=args.device), use_cache=False)
+                           .logits[0].float().cpu() for ids in prompts]
+        del model
+
+    tmp = Path(args.workdir) / "logits.safetensors"
+    for dev in kv_devices:
+        logits_d, sdpa_d, greedy, stream = [], [], [], []
+        for k, ids in enumerate(prompts):
+            kv, kv_prompt, kv_steps = run_kvbench(args.kvbench, model_dir, ids, dev, tmp, ["--policy", "full"])
+            logits_d.append((hf[k]["prompt_logits"] - kv_prompt).abs().max().item())
+            if sdpa_logits is not None:
+                sdpa_d.append((sdpa_logits[k] - kv_prompt).abs().max().item())
+            greedy.append({"prompt_len": len(ids), **compare_decode(*hf[k]["full"], kv, kv_steps)})
+
+            kv, _, kv_steps = run_kvbench(args.kvbench, model_dir, ids, dev, tmp,
+                                          ["--policy", "streaming", "--budget", str(BUDGET),
+                                           "--policy-param", f"sinks={SINKS}"])
+            kept = kv.get("kept_per_head", {})
+            stream.append({"prompt_len": len(ids), **compare_decode(*hf[k]["stream"], kv, kv_steps),
+                           "kvbench_policy": kv.get("policy"), "kvbench_kept_per_head": kept,
+                           "kept_ok": kept.get("min") == BUDGET and kept.get("max") == BUDGET,
+                           "hf_mask_effect": hf[k]["mask_effect"],
+                           "mask_honored": hf[k]["mask_effect"] > MASK_EFFECT_MIN})
+
+        res[f"logits@{dev}"] = {"status": "PASS" if max(logits_d) <= LOGITS_TOL else "FAIL", "gates": True,
+                                "max_abs": max(logits_d), "per_prompt": logits_d, "tol": LOGITS_TOL}
+        if sdpa_d:
+            res[f"logits_sdpa@{dev}"] = {"status": "INFO", "gates": False, "max_abs": max(sdpa_d),
+                                         "per_prompt": sdpa_d}
+        res[f"greedy@{dev}"] = {"status": "PASS" if all(g["identical"] for g in greedy) else "FAIL",
+                                "gates": True, "prompts": greedy}
+        ok = all(s["identical"] and s["kept_ok"] and s["mask_honored"] for s in stream)
+        res[f"streaming@{dev}"] = {"status": "PASS" if ok else "FAIL", "gates": True, "prompts": stream}
+    return res
+
+
+def summary(check: str, r: dict) -> str:
+    if check == "rope":
+        return f"{r.get('rope_type', '?')} inv_freq rel {r['max_rel_diff']:.1e}" if "max_rel_diff" in r else r["why"]
+    if check.startswith("logits"):
+        return f"max|d| {r['max_abs']:.2e}"
+    ps = r["prompts"]
+    n_ok = sum(p["identical"] for p in ps)
+    text = f"{n_ok}/{len(ps)} identical, step max|d| {max(p['step_logits_max_abs'] for p in ps):.2e}"
+    mm = [f"T={p['prompt_len']}@{p['first_mismatch']} (HF top-2 margin there "
+          f"{p.get('hf_top2_margin_at_mismatch', float('nan')):.1e})" for p in ps if not p["identical"]]
+    if mm:
+        text += " first mismatch " + ",".join(mm)
+    if check.startswith("streaming"):
+        text += f", mask effect {min(p['hf_mask_effect'] for p in ps):.1e}"
+        if not all(p["kept_ok"] for p in ps):
+            text += f", kept {ps[0]['kvbench_kept_per_head']} != {BUDGET}"
+    return text
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kvbench", required=True, help="path to the kvbench binary")
+    ap.add_argument("--workdir", required=True, help="where checkpoints and temporary logits go")
+    ap.add_argument("--device", default="cuda", help="device for HF (and the default for kvbench)")
+    ap.add_argument("--kvbench-device", default=None, help="comma list of kvbench devices, e.g. cuda,cpu "
+                    "(default: --device)")
+    ap.add_argument("--out", default=None, help="write the full results as JSON here")
+    ap.add_argument("--models", default=",".join(MODELS), help="comma list of " + ", ".join(MODELS))
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--skip-sdpa", action="store_true", help="skip the informational sdpa logits comparison")
+    args = ap.parse_args()
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    kv_devices = (args.kvbench_device or args.device).split(",")
+    names = args.models.split(",")
+    for n in names:
+        if n not in MODELS:
+            ap.error(f"unknown model {n!r}")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        ap.error("--device cuda but torch sees no CUDA device")
+    version = subprocess.run([args.kvbench, "--version"], capture_output=True, text=True, check=True).stdout
+    print(f"transformers {transformers.__version__}, torch {torch.__version__}, HF device {args.device}, "
+          f"kvbench devices {kv_devices}\n{version.strip()}")
+
+    gen = torch.Generator().manual_seed(args.seed)
+    prompts = [torch.randint(3, VOCAB, (n,), generator=gen).tolist() for n in PROMPT_LENS]
+    workdir = Path(args.workdir)
+    results = {"transformers": transformers.__version__, "torch": torch.__version__, "kvbench": version.strip(),
+               "hf_device": args.device, "kvbench_devices": kv_devices, "prompt_lens": PROMPT_LENS,
+               "new_tokens": NEW_TOKENS, "budget": BUDGET, "sinks": SINKS, "models": {}}
+    t_all = time.time()
+    for i, name in enumerate(names):
+        t0 = time.time()
+        print(f"[{name}] building checkpoint")
+        model_dir = workdir / "models" / name
+        info = build_checkpoint(name, model_dir, args.seed + 100 * (i + 1))
+        try:
+            checks = check_model(name, model_dir, args, kv_devices, prompts)
+        except Exception as e:  # one broken model should not hide the others
+            traceback.print_exc()
+            checks = {"error": {"status": "FAIL", "gates": True, "why": f"{type(e).__name__}: {e}"}}
+        results["models"][name] = {"checkpoint": info, "checks": checks, "seconds": time.time() - t0}
+        print(f"[{name}] done in {time.time() - t0:.1f}s: "
+              + ", ".join(f"{c} {r['status']}" for c, r in checks.items()))
+
+    rows = [(m, c, r["status"], r["why"] if c == "error" else summary(c, r))
+            for m, entry in results["models"].items() for c, r in entry["checks"].items()]
+    widths = [max(len(row[k]) for row in rows + [("model", "check", "status", "")]) for k in range(3)]
+    print(f"\n{'model':<{widths[0]}}  {'check':<{widths[1]}}  {'status':<{widths[2]}}  detail")
+    for m, c, s, d in rows:
+        print(f"{m:<{widths[0]}}  {c:<{widths[1]}}  {s:<{widths[2]}}  {d}")
+    all_pass = all(r["status"] == "PASS" for e in results["models"].values()
+                   for r in e["checks"].values() if r["gates"])
+    results["all_pass"] = all_pass
+    results["seconds"] = time.time() - t_all
+    print(f"\n{'ALL PASS' if all_pass else 'SOME CHECKS FAILED'} ({results['seconds']:.0f}s)")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1))
+    return 0 if all_pass else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
