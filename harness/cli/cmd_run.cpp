@@ -6,13 +6,12 @@
 #include <iostream>
 #include <memory>
 
-#include <spdlog/spdlog.h>
-
 #include "harness/cli/commands.h"
 #include "harness/cli/options.h"
 #include "harness/common/error.h"
 #include "harness/common/files.h"
 #include "harness/common/json_util.h"
+#include "harness/common/log.h"
 #include "harness/engine/engine.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/tensor_util.h"
@@ -99,7 +98,7 @@ void run_job(const RunConfig& rc) {
   for (const auto& spec : rc.policies) policies.push_back(make_policy(spec));
 
   if (rc.random_model) {
-    spdlog::info("writing a random-weights {} checkpoint to {}", rc.random_model->family, rc.model_dir);
+    log::info("writing a random-weights ", rc.random_model->family, " checkpoint to ", rc.model_dir);
     write_random_checkpoint(rc.model_dir, *rc.random_model);
   }
   const ModelConfig config = load_model_config(rc.model_dir);
@@ -117,7 +116,8 @@ void run_job(const RunConfig& rc) {
   std::vector<EvictionPolicy*> raw;
   for (auto& p : policies) raw.push_back(p.get());
   PrefillResult prefilled = engine.prefill(ids, raw, PrefillOptions{});
-  spdlog::info("prefilled {} tokens once for {} policies in {:.1f} ms", ids.size(), raw.size(), prefilled.seconds * 1e3);
+  log::info("prefilled ", ids.size(), " tokens once for ", raw.size(), " policies in ", log::fixed(prefilled.seconds * 1e3, 1),
+            " ms");
 
   GenerateOptions gen;
   gen.max_new_tokens = rc.max_new_tokens;

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    kvbench::init_logging(log_level);
+    kvbench::log::init(log_level);
     for (const auto& command : commands) {
       if (command.app->parsed()) {
         command.run();

@@ -1,13 +1,12 @@
 #include "harness/engine/engine.h"
 
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <cmath>
 #include <algorithm>
 #include <limits>
 
 #include "harness/common/error.h"
+#include "harness/common/log.h"
 #include "harness/engine/attention.h"
 #include "harness/model/tensor_util.h"
 
@@ -40,7 +39,7 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
     KV_CHECK(id >= 0 && id < c.vocab_size, "prompt token id ", id, " is outside the vocabulary [0, ", c.vocab_size, ")");
   check_window(c, T);
   if (T > c.max_position_embeddings)
-    spdlog::warn("prompt of {} tokens exceeds max_position_embeddings ({})", T, c.max_position_embeddings);
+    log::warn("prompt of ", T, " tokens exceeds max_position_embeddings (", c.max_position_embeddings, ")");
 
   const auto t0 = Clock::now();
   const at::Device dev = model_.device();

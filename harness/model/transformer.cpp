@@ -1,8 +1,7 @@
 #include "harness/model/transformer.h"
 
-#include <spdlog/spdlog.h>
-
 #include "harness/common/error.h"
+#include "harness/common/log.h"
 #include "harness/model/checkpoint.h"
 
 namespace kvbench {
@@ -106,8 +105,8 @@ std::unique_ptr<Transformer> Transformer::load(const std::string& model_dir, at:
       if (t->defined()) params += t->numel();
   }
   model->parameter_count_ = params;
-  spdlog::info("loaded {} ({} layers, {:.1f}M parameters) from {}", c.architecture, c.num_layers, params / 1e6,
-               model_dir);
+  log::info("loaded ", c.architecture, " (", c.num_layers, " layers, ", log::fixed(params / 1e6, 1),
+            "M parameters) from ", model_dir);
   return model;
 }
 
