@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/version.h>
 
-#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
+#include "harness/common/paths.h"
 #include "harness/engine/engine.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/safetensors.h"
@@ -16,7 +16,6 @@
 
 namespace kvbench {
 namespace {
-namespace fs = std::filesystem;
 using test::run_kvbench;
 using test::TempDir;
 
@@ -161,7 +160,7 @@ TEST(Cli, CorruptCheckpointsFailCleanly) {
   sharded.shards = 2;
   const std::string model2 = dir.file("sharded");
   write_random_checkpoint(model2, sharded);
-  fs::remove(model2 + "/model-00001-of-00002.safetensors");
+  paths::remove_file(model2 + "/model-00001-of-00002.safetensors");
   expect_clean_failure(run_kvbench("model-info --model " + model2), "model-00001-of-00002.safetensors");
   expect_clean_failure(run_kvbench("generate --model " + model2 + " --prompt-ids 1 --max-new 1"),
                        "model-00001-of-00002.safetensors");

@@ -2,10 +2,10 @@
 // broken input (missing shard, missing tensor, wrong shape, unsupported architecture, bad config).
 #include <gtest/gtest.h>
 
-#include <filesystem>
 
 #include "harness/common/error.h"
 #include "harness/common/json_util.h"
+#include "harness/common/paths.h"
 #include "harness/engine/engine.h"
 #include "harness/model/checkpoint.h"
 #include "harness/model/random_checkpoint.h"
@@ -16,7 +16,6 @@
 
 namespace kvbench {
 namespace {
-namespace fs = std::filesystem;
 using test::TempDir;
 
 RandomModelSpec tiny() {
@@ -60,8 +59,8 @@ TEST(ModelLoading, ShardedEqualsSingleFile) {
   write_random_checkpoint(a.path(), s);
   s.shards = 3;
   write_random_checkpoint(b.path(), s);
-  EXPECT_TRUE(fs::exists(b.file("model.safetensors.index.json")));
-  EXPECT_TRUE(fs::exists(b.file("model-00003-of-00003.safetensors")));
+  EXPECT_TRUE(paths::exists(b.file("model.safetensors.index.json")));
+  EXPECT_TRUE(paths::exists(b.file("model-00003-of-00003.safetensors")));
   EXPECT_TRUE(at::equal(prompt_logits(a.path()), prompt_logits(b.path())));
 }
 
@@ -80,7 +79,7 @@ TEST(ModelLoading, MissingShard) {
   RandomModelSpec s = tiny();
   s.shards = 2;
   write_random_checkpoint(dir.path(), s);
-  fs::remove(dir.file("model-00002-of-00002.safetensors"));
+  paths::remove_file(dir.file("model-00002-of-00002.safetensors"));
   const std::string msg = error_of([&] { Transformer::load(dir.path(), at::kCPU, at::kFloat); });
   EXPECT_NE(msg.find("model.safetensors.index.json"), std::string::npos) << msg;
   EXPECT_NE(msg.find("shard 'model-00002-of-00002.safetensors'"), std::string::npos) << msg;
@@ -115,7 +114,7 @@ TEST(ModelLoading, MissingTensor) {
     }
     write_safetensors(dir.file("tmp.safetensors"), keep);
   }
-  fs::rename(dir.file("tmp.safetensors"), dir.file("model.safetensors"));
+  paths::rename(dir.file("tmp.safetensors"), dir.file("model.safetensors"));
   const std::string msg = error_of([&] { Transformer::load(dir.path(), at::kCPU, at::kFloat); });
   EXPECT_NE(msg.find("'model.layers.1.mlp.up_proj.weight'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("missing"), std::string::npos) << msg;
@@ -175,7 +174,7 @@ TEST(ModelLoading, ConfigErrorsNameTheKey) {
   msg = error_of([&] { load_model_config(dir.path()); });
   EXPECT_NE(msg.find("config.json: invalid JSON"), std::string::npos) << msg;
 
-  fs::remove(dir.file("config.json"));
+  paths::remove_file(dir.file("config.json"));
   EXPECT_NE(error_of([&] { load_model_config(dir.path()); }).find("has no config.json"), std::string::npos);
   EXPECT_NE(error_of([&] { load_model_config(dir.file("nope")); }).find("does not exist"), std::string::npos);
 }
@@ -183,7 +182,7 @@ TEST(ModelLoading, ConfigErrorsNameTheKey) {
 TEST(ModelLoading, NoSafetensorsFiles) {
   TempDir dir;
   write_random_checkpoint(dir.path(), tiny());
-  fs::rename(dir.file("model.safetensors"), dir.file("pytorch_model.bin"));
+  paths::rename(dir.file("model.safetensors"), dir.file("pytorch_model.bin"));
   const std::string msg = error_of([&] { Checkpoint c(dir.path()); });
   EXPECT_NE(msg.find("neither model.safetensors nor model.safetensors.index.json"), std::string::npos) << msg;
   EXPECT_NE(msg.find("convert them to safetensors"), std::string::npos) << msg;
@@ -208,7 +207,7 @@ TEST(ModelLoading, NonFloatWeightIsRejected) {
     }
     write_safetensors(dir.file("tmp.safetensors"), keep);
   }
-  fs::rename(dir.file("tmp.safetensors"), dir.file("model.safetensors"));
+  paths::rename(dir.file("tmp.safetensors"), dir.file("model.safetensors"));
   const std::string msg = error_of([&] { Transformer::load(dir.path(), at::kCPU, at::kFloat); });
   EXPECT_NE(msg.find("'model.norm.weight' has dtype I32"), std::string::npos) << msg;
 }

@@ -1,15 +1,15 @@
 #include "tests/test_support.h"
 
+#include "harness/common/paths.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 namespace kvbench::test {
-namespace fs = std::filesystem;
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
@@ -19,8 +19,11 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
+  try {
+    paths::remove_all(path_);
+  } catch (const std::exception&) {
+    // Leave it behind rather than throw from a destructor.
+  }
 }
 
 std::string read_file(const std::string& path) {
@@ -47,9 +50,9 @@ CommandResult run_kvbench(const std::string& args, const std::string& workdir) {
 }
 
 std::optional<std::string> shared_dir() {
-  if (const char* env = std::getenv("KVBENCH_SHARED"); env && *env && fs::is_directory(env)) return std::string(env);
-  const fs::path beside = fs::path(KVBENCH_SOURCE_DIR).parent_path() / "shared";
-  if (fs::is_directory(beside / "data")) return beside.string();
+  if (const char* env = std::getenv("KVBENCH_SHARED"); env && *env && paths::is_directory(env)) return std::string(env);
+  const std::string beside = paths::join(paths::parent(KVBENCH_SOURCE_DIR), "shared");
+  if (paths::is_directory(paths::join(beside, "data"))) return beside;
   return std::nullopt;
 }
 

@@ -1,7 +1,6 @@
 // kvbench run: runs a job from a config file, or the embedded default (configs/smoke.json) without one.
 // Today's job: one prompt, prefilled once, one compressed cache per policy from that prefill, greedy decode
 // with each, a table on stdout and report.json in the output directory.
-#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -12,6 +11,7 @@
 #include "harness/common/files.h"
 #include "harness/common/json_util.h"
 #include "harness/common/log.h"
+#include "harness/common/paths.h"
 #include "harness/engine/engine.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/tensor_util.h"
@@ -20,7 +20,6 @@
 
 namespace kvbench::cli {
 namespace {
-namespace fs = std::filesystem;
 
 struct RunConfig {
   std::string name, output_dir, model_dir, device = "cpu", dtype = "auto";
@@ -60,7 +59,7 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
     s.vocab_size = r.get_int("vocab", s.vocab_size);
     s.seed = static_cast<std::uint64_t>(r.get_int("seed", 0));
     rc.random_model = s;
-    rc.model_dir = (fs::path(rc.output_dir) / "model").string();
+    rc.model_dir = paths::join(rc.output_dir, "model");
   }
 
   const JsonFields prompt(top.raw("prompt"), source + ": prompt");
@@ -151,7 +150,7 @@ void run_job(const RunConfig& rc) {
                                  {"prompt_tokens", ids.size()},
                                  {"prefill_seconds", prefilled.seconds},
                                  {"variants", rows}};
-  const std::string path = (fs::path(rc.output_dir) / "report.json").string();
+  const std::string path = paths::join(rc.output_dir, "report.json");
   write_file_atomic(path, report.dump(2) + "\n");
   std::cout << "report: " << path << std::endl;
 }

@@ -6,15 +6,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
 #include "harness/common/error.h"
+#include "harness/common/paths.h"
 
 namespace kvbench {
 
 void write_file_atomic(const std::string& path, const std::string& content) {
-  const std::filesystem::path target(path);
-  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
+  paths::create_directories(paths::parent(path));
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   KV_CHECK(fd >= 0, "cannot create '", tmp, "': ", std::strerror(errno));

@@ -1,16 +1,15 @@
 #include "harness/model/checkpoint.h"
 
-#include <filesystem>
 #include <map>
 
 #include <nlohmann/json.hpp>
 
 #include "harness/common/error.h"
 #include "harness/common/json_util.h"
+#include "harness/common/paths.h"
 #include "harness/model/tensor_util.h"
 
 namespace kvbench {
-namespace fs = std::filesystem;
 
 namespace {
 std::string shape_string(at::IntArrayRef shape) {
@@ -21,43 +20,43 @@ std::string shape_string(at::IntArrayRef shape) {
 }  // namespace
 
 Checkpoint::Checkpoint(const std::string& model_dir) : dir_(model_dir) {
-  KV_CHECK(fs::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
-  const fs::path single = fs::path(model_dir) / "model.safetensors";
-  const fs::path index = fs::path(model_dir) / "model.safetensors.index.json";
+  KV_CHECK(paths::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
+  const std::string single = paths::join(model_dir, "model.safetensors");
+  const std::string index = paths::join(model_dir, "model.safetensors.index.json");
 
-  if (fs::exists(single)) {
-    description_ = single.string();
-    files_.push_back(std::make_unique<SafetensorsFile>(single.string()));
+  if (paths::exists(single)) {
+    description_ = single;
+    files_.push_back(std::make_unique<SafetensorsFile>(single));
     for (const auto& t : files_[0]->tensors()) where_[t.name] = 0;
     return;
   }
-  if (!fs::exists(index)) {
-    const bool has_bin = fs::exists(fs::path(model_dir) / "pytorch_model.bin") ||
-                         fs::exists(fs::path(model_dir) / "pytorch_model.bin.index.json");
+  if (!paths::exists(index)) {
+    const bool has_bin = paths::exists(paths::join(model_dir, "pytorch_model.bin")) ||
+                         paths::exists(paths::join(model_dir, "pytorch_model.bin.index.json"));
     fail("'", model_dir, "' has neither model.safetensors nor model.safetensors.index.json",
          has_bin ? " (only PyTorch .bin weights: convert them to safetensors)" : "");
   }
 
-  description_ = index.string();
-  const nlohmann::json json = read_json_file(index.string());
-  KV_CHECK(json.is_object() && json.contains("weight_map") && json["weight_map"].is_object(), index.string(),
+  description_ = index;
+  const nlohmann::json json = read_json_file(index);
+  KV_CHECK(json.is_object() && json.contains("weight_map") && json["weight_map"].is_object(), index,
            ": missing 'weight_map' object");
   std::map<std::string, std::size_t> shard_index;  // shard file name -> index into files_
   for (auto it = json["weight_map"].begin(); it != json["weight_map"].end(); ++it) {
-    KV_CHECK(it.value().is_string(), index.string(), ": weight_map entry '", it.key(), "' is not a file name");
+    KV_CHECK(it.value().is_string(), index, ": weight_map entry '", it.key(), "' is not a file name");
     const std::string shard = it.value().get<std::string>();
-    KV_CHECK(!shard.empty() && shard.find('/') == std::string::npos && shard != "..", index.string(),
+    KV_CHECK(!shard.empty() && shard.find('/') == std::string::npos && shard != "..", index,
              ": weight_map entry '", it.key(), "' names '", shard, "', which is not a plain file name");
     auto found = shard_index.find(shard);
     if (found == shard_index.end()) {
-      const fs::path shard_path = fs::path(model_dir) / shard;
-      KV_CHECK(fs::exists(shard_path), index.string(), ": shard '", shard, "' (holding tensor '", it.key(),
+      const std::string shard_path = paths::join(model_dir, shard);
+      KV_CHECK(paths::exists(shard_path), index, ": shard '", shard, "' (holding tensor '", it.key(),
                "') is missing from '", model_dir, "'");
-      files_.push_back(std::make_unique<SafetensorsFile>(shard_path.string()));
+      files_.push_back(std::make_unique<SafetensorsFile>(shard_path));
       found = shard_index.emplace(shard, files_.size() - 1).first;
     }
     const SafetensorsFile& file = *files_[found->second];
-    KV_CHECK(file.find(it.key()) != nullptr, index.string(), ": tensor '", it.key(), "' is listed in shard '", shard,
+    KV_CHECK(file.find(it.key()) != nullptr, index, ": tensor '", it.key(), "' is listed in shard '", shard,
              "', but that file has no such tensor");
     where_[it.key()] = found->second;
   }

@@ -1,8 +1,8 @@
 #include "harness/model/model_config.h"
 
-#include <filesystem>
 
 #include "harness/common/error.h"
+#include "harness/common/paths.h"
 #include "harness/model/family.h"
 
 namespace kvbench {
@@ -122,10 +122,9 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
 }
 
 ModelConfig load_model_config(const std::string& model_dir) {
-  namespace fs = std::filesystem;
-  KV_CHECK(fs::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
-  const std::string path = (fs::path(model_dir) / "config.json").string();
-  KV_CHECK(fs::exists(path), "'", model_dir, "' has no config.json (expected a HuggingFace checkpoint directory)");
+  KV_CHECK(paths::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
+  const std::string path = paths::join(model_dir, "config.json");
+  KV_CHECK(paths::exists(path), "'", model_dir, "' has no config.json (expected a HuggingFace checkpoint directory)");
   return parse_model_config(read_json_file(path), path);
 }
 

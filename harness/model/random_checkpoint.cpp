@@ -2,15 +2,14 @@
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 
 #include "harness/common/error.h"
+#include "harness/common/paths.h"
 #include "harness/model/safetensors.h"
 #include "harness/model/tensor_util.h"
 
 namespace kvbench {
-namespace fs = std::filesystem;
 
 nlohmann::json random_model_config(const RandomModelSpec& s) {
   static const std::map<std::string, std::pair<std::string, std::string>> kFamilies = {
@@ -45,7 +44,7 @@ nlohmann::json random_model_config(const RandomModelSpec& s) {
 
 std::map<std::string, at::Tensor> write_random_checkpoint(const std::string& dir, const RandomModelSpec& s) {
   const nlohmann::json config = random_model_config(s);
-  fs::create_directories(dir);
+  paths::create_directories(dir);
   const std::int64_t D = s.hidden_size, d = s.hidden_size / s.num_heads, Hq = s.num_heads, Hkv = s.num_kv_heads;
   const std::int64_t I = s.intermediate_size, V = s.vocab_size;
   const bool qkv_bias = s.family == "qwen2" || (s.family == "llama" && s.attention_bias);
@@ -107,14 +106,14 @@ std::map<std::string, at::Tensor> write_random_checkpoint(const std::string& dir
     weight_map[name] = shard_name(k);
   }
   if (shards == 1) {
-    write_safetensors((fs::path(dir) / "model.safetensors").string(), per_shard[0], {{"format", "pt"}});
+    write_safetensors(paths::join(dir, "model.safetensors"), per_shard[0], {{"format", "pt"}});
   } else {
     for (std::int64_t k = 0; k < shards; ++k)
-      write_safetensors((fs::path(dir) / shard_name(k)).string(), per_shard[k], {{"format", "pt"}});
-    std::ofstream((fs::path(dir) / "model.safetensors.index.json").string())
+      write_safetensors(paths::join(dir, shard_name(k)), per_shard[k], {{"format", "pt"}});
+    std::ofstream(paths::join(dir, "model.safetensors.index.json"))
         << nlohmann::json{{"metadata", {{"total_size", 0}}}, {"weight_map", weight_map}}.dump(2) << "\n";
   }
-  std::ofstream((fs::path(dir) / "config.json").string()) << config.dump(2) << "\n";
+  std::ofstream(paths::join(dir, "config.json")) << config.dump(2) << "\n";
   return w;
 }
 

@@ -1,0 +1,75 @@
+#include "harness/common/paths.h"
+
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "harness/common/error.h"
+
+namespace kvbench::paths {
+
+std::string join(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (a.back() == '/') return a + b;
+  return a + "/" + b;
+}
+
+std::string parent(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return "";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool is_regular_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void create_directories(const std::string& path) {
+  if (path.empty() || is_directory(path)) return;
+  create_directories(parent(path));
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+    fail("cannot create directory '", path, "': ", std::strerror(errno));
+  KV_CHECK(is_directory(path), "cannot create directory '", path, "': a file of that name exists");
+}
+
+namespace {
+int remove_entry(const char* path, const struct stat*, int, struct FTW*) { return ::remove(path); }
+}  // namespace
+
+void remove_all(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;
+  if (!S_ISDIR(st.st_mode)) {
+    remove_file(path);
+    return;
+  }
+  KV_CHECK(::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0, "cannot remove '", path, "': ",
+           std::strerror(errno));
+}
+
+void remove_file(const std::string& path) {
+  KV_CHECK(::unlink(path.c_str()) == 0 || errno == ENOENT, "cannot remove '", path, "': ", std::strerror(errno));
+}
+
+void rename(const std::string& from, const std::string& to) {
+  KV_CHECK(std::rename(from.c_str(), to.c_str()) == 0, "cannot rename '", from, "' to '", to, "': ",
+           std::strerror(errno));
+}
+
+}  // namespace kvbench::paths
