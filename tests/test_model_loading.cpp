@@ -45,6 +45,23 @@ void edit_config(const std::string& dir, const std::function<void(nlohmann::json
   test::write_file(dir + "/config.json", c.dump(2));
 }
 
+// Rewrites a safetensors file through `edit`, which may change an entry or return false to drop it.
+void rewrite_safetensors(const std::string& path, const std::function<bool(TensorToWrite&)>& edit) {
+  std::vector<TensorToWrite> keep;
+  std::vector<std::string> copies;  // the mapping closes before the rename, so copy the bytes out
+  {
+    SafetensorsFile f(path);
+    copies.reserve(f.tensors().size());
+    for (const auto& t : f.tensors()) {
+      copies.emplace_back(reinterpret_cast<const char*>(f.data(t)), t.nbytes());
+      TensorToWrite w{t.name, t.dtype, t.shape, copies.back().data(), t.nbytes()};
+      if (edit(w)) keep.push_back(w);
+    }
+    write_safetensors(path + ".new", keep);
+  }
+  paths::rename(path + ".new", path);
+}
+
 at::Tensor prompt_logits(const std::string& dir) {
   const auto model = Transformer::load(dir, at::kCPU, at::kFloat);
   auto full = make_policy({"full"});
@@ -101,20 +118,8 @@ TEST(ModelLoading, IndexNamesTensorTheShardLacks) {
 TEST(ModelLoading, MissingTensor) {
   TempDir dir;
   write_random_checkpoint(dir.path(), tiny());
-  // Rewrite the file without one tensor.
-  std::vector<TensorToWrite> keep;
-  std::vector<std::string> copies;
-  {
-    SafetensorsFile f(dir.file("model.safetensors"));
-    copies.reserve(f.tensors().size());
-    for (const auto& t : f.tensors()) {
-      if (t.name == "model.layers.1.mlp.up_proj.weight") continue;
-      copies.emplace_back(reinterpret_cast<const char*>(f.data(t)), t.nbytes());
-      keep.push_back({t.name, t.dtype, t.shape, copies.back().data(), t.nbytes()});
-    }
-    write_safetensors(dir.file("tmp.safetensors"), keep);
-  }
-  paths::rename(dir.file("tmp.safetensors"), dir.file("model.safetensors"));
+  rewrite_safetensors(dir.file("model.safetensors"),
+                      [](TensorToWrite& t) { return t.name != "model.layers.1.mlp.up_proj.weight"; });
   const std::string msg = error_of([&] { Transformer::load(dir.path(), at::kCPU, at::kFloat); });
   EXPECT_NE(msg.find("'model.layers.1.mlp.up_proj.weight'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("missing"), std::string::npos) << msg;
@@ -192,22 +197,10 @@ TEST(ModelLoading, NonFloatWeightIsRejected) {
   TempDir dir;
   write_random_checkpoint(dir.path(), tiny());
   const std::vector<std::int32_t> norm(32, 1);
-  std::vector<TensorToWrite> keep;
-  std::vector<std::string> copies;
-  {
-    SafetensorsFile f(dir.file("model.safetensors"));
-    copies.reserve(f.tensors().size());
-    for (const auto& t : f.tensors()) {
-      if (t.name == "model.norm.weight") {
-        keep.push_back({t.name, DType::I32, {32}, norm.data(), 128});
-        continue;
-      }
-      copies.emplace_back(reinterpret_cast<const char*>(f.data(t)), t.nbytes());
-      keep.push_back({t.name, t.dtype, t.shape, copies.back().data(), t.nbytes()});
-    }
-    write_safetensors(dir.file("tmp.safetensors"), keep);
-  }
-  paths::rename(dir.file("tmp.safetensors"), dir.file("model.safetensors"));
+  rewrite_safetensors(dir.file("model.safetensors"), [&](TensorToWrite& t) {
+    if (t.name == "model.norm.weight") t = {t.name, DType::I32, {32}, norm.data(), 128};
+    return true;
+  });
   const std::string msg = error_of([&] { Transformer::load(dir.path(), at::kCPU, at::kFloat); });
   EXPECT_NE(msg.find("'model.norm.weight' has dtype I32"), std::string::npos) << msg;
 }
