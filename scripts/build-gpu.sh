@@ -12,6 +12,14 @@ if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH=/usr/local/cuda/bin:$PATH
 fi
 
+# pcre2 / utf8proc headers: the system's if present, else the copy scripts/gpu-deps.sh unpacked into .deps.
+deps=()
+if [ ! -f /usr/include/pcre2.h ] || [ ! -f /usr/include/utf8proc.h ]; then
+  [ -d .deps/root ] || { echo "no pcre2/utf8proc headers: run scripts/gpu-deps.sh where there is network and carry .deps"; exit 1; }
+  deps=(-DKVBENCH_DEPS_PREFIX="$PWD/.deps/root")
+  export LD_LIBRARY_PATH="$PWD/.deps/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+fi
+
 generator=()
 if command -v ninja >/dev/null; then generator=(-G Ninja); fi
 
@@ -21,7 +29,7 @@ cmake -S . -B "$BUILD_DIR" "${generator[@]}" \
   -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
   -DCMAKE_POLICY_VERSION_MINIMUM=3.5 \
   -DTORCH_CUDA_ARCH_LIST=9.0 \
-  -DKVBENCH_BUILD_TESTS="${KVBENCH_BUILD_TESTS:-OFF}"
+  -DKVBENCH_BUILD_TESTS="${KVBENCH_BUILD_TESTS:-OFF}" "${deps[@]}"
 cmake --build "$BUILD_DIR" --parallel "$(nproc)"
 
 "$BUILD_DIR/kvbench" --version

@@ -4,4 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 bash scripts/build.sh
+# HF tokenizers' Node binding is the oracle of the tokenizer parity test (skipped when it cannot be installed).
+if command -v npm >/dev/null && [ ! -d tests/hf_oracle/node_modules/tokenizers ]; then
+  npm install --prefix tests/hf_oracle --no-audit --no-fund --loglevel=error >/dev/null 2>&1 ||
+    echo "note: could not install HF tokenizers' Node binding; the tokenizer parity test will be skipped"
+fi
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure --parallel "$(nproc)"

@@ -1,13 +1,17 @@
 // kvbench generate: one prompt through prefill, one eviction policy, and greedy decoding.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
 #include "harness/cli/commands.h"
 #include "harness/cli/options.h"
 #include "harness/common/error.h"
+#include "harness/common/paths.h"
 #include "harness/engine/engine.h"
 #include "harness/model/safetensors.h"
 #include "harness/model/tensor_util.h"
+#include "harness/tokenizer/chat_template.h"
+#include "harness/tokenizer/tokenizer.h"
 
 namespace kvbench::cli {
 namespace {
@@ -15,7 +19,7 @@ namespace {
 struct GenerateState {
   ModelOptions model;
   PolicyOptions policy;
-  std::string prompt, prompt_ids, stop_ids, logits_out;
+  std::string prompt, prompt_ids, stop_ids, logits_out, tokenizer, chat = "none";
   std::int64_t max_new = 64, min_new = 0, chunk = 512;
   bool ignore_eos = false, json = false;
 };
@@ -27,14 +31,46 @@ void write_logits(const std::string& path, const at::Tensor& prompt_logits, cons
                            {"step_logits", DType::F32, step.sizes().vec(), step.data_ptr(), step.nbytes()}});
 }
 
+// The tokenizer: --tokenizer, else the checkpoint's own when it has one (nullptr when neither).
+std::unique_ptr<Tokenizer> find_tokenizer(const GenerateState& st) {
+  if (!st.tokenizer.empty()) return load_tokenizer(st.tokenizer);
+  for (const char* name : {"tokenizer.json", "tokenizer.model"})
+    if (paths::is_regular_file(paths::join(st.model.model_dir, name))) return load_tokenizer(st.model.model_dir);
+  return nullptr;
+}
+
+// --chat: a format name, "auto" (from tokenizer_config.json / the architecture) or "none".
+const ChatFormat* resolve_chat(const GenerateState& st, const ModelConfig& config) {
+  if (st.chat == "none") return nullptr;
+  if (st.chat != "auto") return &chat_format(st.chat);
+  const std::string dir = st.tokenizer.empty() ? st.model.model_dir
+                          : paths::is_directory(st.tokenizer) ? st.tokenizer : paths::parent(st.tokenizer);
+  const auto name = detect_chat_format(read_tokenizer_config(dir), config.architecture);
+  KV_CHECK(name.has_value(), "--chat auto: cannot recognise the chat format of ", dir, " (", config.architecture,
+           "); name one of: ", [] {
+             std::string all;
+             for (const auto& n : chat_format_names()) all += (all.empty() ? "" : ", ") + n;
+             return all;
+           }());
+  return &chat_format(*name);
+}
+
 void run_generate(const GenerateState& st) {
   KV_CHECK(st.prompt.empty() != st.prompt_ids.empty(), "give exactly one of --prompt and --prompt-ids");
-  KV_CHECK(st.prompt.empty(), "--prompt needs a tokenizer, which this build does not have yet; pass token ids with "
-           "--prompt-ids");
-  const std::vector<std::int64_t> ids = parse_id_list(st.prompt_ids, "--prompt-ids");
-
   const at::Device device = st.model.resolve_device();
   const ModelConfig config = load_model_config(st.model.model_dir);
+  const auto tokenizer = find_tokenizer(st);
+  const ChatFormat* chat = resolve_chat(st, config);
+  std::vector<std::int64_t> ids;
+  if (!st.prompt.empty()) {
+    KV_CHECK(tokenizer != nullptr, "--prompt needs a tokenizer: ", st.model.model_dir,
+             " has no tokenizer.json or tokenizer.model; pass --tokenizer PATH or token ids with --prompt-ids");
+    for (TokenId id : encode_prompt(*tokenizer, st.prompt, chat, /*add_special=*/true)) ids.push_back(id);
+  } else {
+    KV_CHECK(chat == nullptr, "--chat applies to --prompt text, not to --prompt-ids");
+    ids = parse_id_list(st.prompt_ids, "--prompt-ids");
+  }
+
   const at::ScalarType dtype = st.model.resolve_dtype(config, device);
   // Bad flags and ids fail here, before the (possibly long) weight loading.
   std::unique_ptr<EvictionPolicy> policy = make_policy(st.policy.spec());
@@ -50,7 +86,11 @@ void run_generate(const GenerateState& st) {
   if (!st.stop_ids.empty()) {
     gen.stop_ids = parse_id_list(st.stop_ids, "--stop-ids");
   } else if (!st.ignore_eos) {
+    // The config's EOS ids, the tokenizer's EOS and the chat format's end-of-turn token.
     gen.stop_ids = config.eos_token_ids;
+    if (tokenizer)
+      for (TokenId id : chat_stop_ids(*tokenizer, chat))
+        if (std::find(gen.stop_ids.begin(), gen.stop_ids.end(), id) == gen.stop_ids.end()) gen.stop_ids.push_back(id);
   }
   gen.keep_step_logits = !st.logits_out.empty();
   PrefillOptions pre;
@@ -72,7 +112,7 @@ void run_generate(const GenerateState& st) {
   if (!st.logits_out.empty()) write_logits(st.logits_out, prefilled.logits, out.step_logits);
 
   const double tps = out.decode_seconds > 0 ? static_cast<double>(out.decode_steps) / out.decode_seconds : 0.0;
-  const nlohmann::json result = {
+  nlohmann::json result = {
       {"prompt_ids", ids},
       {"output_ids", out.output_ids},
       {"stop_reason", out.stop_reason},
@@ -86,6 +126,11 @@ void run_generate(const GenerateState& st) {
       {"decode_seconds", out.decode_seconds},
       {"decode_tokens_per_second", tps},
   };
+  std::string text;
+  if (tokenizer) {
+    text = tokenizer->decode(std::vector<TokenId>(out.output_ids.begin(), out.output_ids.end()), /*skip_special=*/true);
+    result["text"] = text;
+  }
   if (st.json) {
     print_json(result);
     return;
@@ -98,6 +143,7 @@ void run_generate(const GenerateState& st) {
             << ")\noutput ids    ";
   for (std::size_t i = 0; i < out.output_ids.size(); ++i) std::cout << (i ? "," : "") << out.output_ids[i];
   std::cout << std::endl;
+  if (tokenizer) std::cout << "text          " << text << std::endl;
 }
 
 }  // namespace
@@ -107,7 +153,10 @@ Command add_generate_command(CLI::App& app) {
   auto st = std::make_shared<GenerateState>();
   st->model.add_to(cmd);
   st->policy.add_to(cmd);
-  cmd->add_option("--prompt", st->prompt, "prompt text (needs the checkpoint's tokenizer)");
+  cmd->add_option("--prompt", st->prompt, "prompt text (encoded with the checkpoint's tokenizer or --tokenizer)");
+  cmd->add_option("--tokenizer", st->tokenizer, "tokenizer file or directory (default: the checkpoint's own)");
+  cmd->add_option("--chat", st->chat, "wrap --prompt as one user turn: a format name, auto (from tokenizer_config.json "
+                  "or the architecture) or none")->capture_default_str();
   cmd->add_option("--prompt-ids", st->prompt_ids, "prompt token ids, e.g. 1,2,3");
   cmd->add_option("--max-new", st->max_new, "maximum new tokens")->capture_default_str();
   cmd->add_option("--min-new", st->min_new, "stop tokens are suppressed until this many new tokens")

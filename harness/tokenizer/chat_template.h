@@ -1,0 +1,61 @@
+#pragma once
+// Chat formats, written per family in C++ (no Jinja engine). Each renders a conversation exactly as the
+// family's HF chat template does (apply_chat_template(tokenize=False)), for conversations of system / user /
+// assistant messages without tools. Formats are registered in chat_template.cpp, one entry each.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/tokenizer/tokenizer_config.h"
+
+namespace kvbench {
+
+struct ChatMessage {
+  std::string role;  ///< "system", "user" or "assistant"
+  std::string content;
+};
+
+/// The special-token strings a template may print (HF passes bos_token / eos_token to the template).
+struct ChatSpecialTokens {
+  std::string bos;
+  std::string eos;
+};
+
+struct ChatFormat {
+  const char* name;         ///< e.g. "llama3.1"
+  const char* description;  ///< one line for --help
+  /// Renders `messages`; add_generation_prompt appends the assistant header where the format has one.
+  std::string (*render)(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                        const ChatSpecialTokens& special);
+  /// Whether the rendered text starts with the BOS token text: then it is encoded without adding specials
+  /// (as apply_chat_template(tokenize=True) does), otherwise with them.
+  bool renders_bos;
+  /// An end-of-turn token to stop generation at besides EOS (e.g. "<|eot_id|>"), or "".
+  const char* end_of_turn;
+};
+
+/// The format called `name`; throws kvbench::Error listing the known names.
+const ChatFormat& chat_format(const std::string& name);
+std::vector<std::string> chat_format_names();
+
+/// Recognises the format from a tokenizer_config.json chat template, falling back on the architecture
+/// (e.g. "MistralForCausalLM") when the config has none. nullopt when neither says.
+std::optional<std::string> detect_chat_format(const TokenizerConfig& config, const std::string& architecture);
+
+/// Renders one user turn (the LongBench case) with the generation prompt.
+std::string render_user_prompt(const ChatFormat& format, const std::string& prompt, const ChatSpecialTokens& special);
+
+class Tokenizer;
+/// The BOS/EOS strings of `tokenizer`, for templates that print them.
+ChatSpecialTokens chat_special_tokens(const Tokenizer& tokenizer);
+/// Token ids of `prompt` as a model sees it: wrapped as one user turn of `format` (none when null) and
+/// encoded. A template that prints BOS itself is encoded without adding specials again (no double BOS), as
+/// apply_chat_template(tokenize=True) does; `add_special` false adds no special token at all.
+std::vector<std::int32_t> encode_prompt(const Tokenizer& tokenizer, const std::string& prompt, const ChatFormat* format,
+                                        bool add_special);
+/// The ids generation should stop at: the tokenizer's EOS and the format's end-of-turn token, when they exist.
+std::vector<std::int32_t> chat_stop_ids(const Tokenizer& tokenizer, const ChatFormat* format);
+
+}  // namespace kvbench

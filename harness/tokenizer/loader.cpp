@@ -1,0 +1,28 @@
+// load_tokenizer: picks the implementation from a path or a checkpoint directory.
+#include "harness/common/error.h"
+#include "harness/common/paths.h"
+#include "harness/tokenizer/hf_tokenizer.h"
+#include "harness/tokenizer/sentencepiece_tokenizer.h"
+#include "harness/tokenizer/tokenizer.h"
+
+namespace kvbench {
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
+  std::string file = path;
+  if (paths::is_directory(path)) {
+    const std::string json = paths::join(path, "tokenizer.json"), model = paths::join(path, "tokenizer.model");
+    if (paths::is_regular_file(json)) {
+      file = json;
+    } else if (paths::is_regular_file(model)) {
+      file = model;
+    } else {
+      fail("'", path, "' has neither tokenizer.json nor tokenizer.model");
+    }
+  }
+  KV_CHECK(paths::is_regular_file(file), "tokenizer '", file, "' does not exist");
+  const TokenizerConfig config = read_tokenizer_config(paths::parent(file).empty() ? "." : paths::parent(file));
+  const bool is_json = file.size() >= 5 && file.compare(file.size() - 5, 5, ".json") == 0;
+  return is_json ? load_hf_tokenizer(file, config) : load_sentencepiece_tokenizer(file, config);
+}
+
+}  // namespace kvbench

@@ -1,0 +1,180 @@
+// SentencePiece tokenizers (through the privately loaded bridge), the tokenizer loader, chat formats and
+// `kvbench tokenize`. Expected ids come from llama.cpp's test vectors (produced with HF tokenizers) or are
+// derived by hand from the vocabulary, as each test says.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/common/error.h"
+#include "harness/common/paths.h"
+#include "harness/tokenizer/chat_template.h"
+#include "harness/tokenizer/tokenizer.h"
+#include "harness/tokenizer/unicode.h"
+#include "tests/test_support.h"
+#include "tests/tokenizer_cases.h"
+
+namespace kvbench {
+namespace {
+
+std::string shared_path(const std::string& rel) { return paths::join(*test::shared_dir(), rel); }
+
+#define REQUIRE_SHARED() \
+  if (!test::shared_dir()) GTEST_SKIP() << "../shared (real tokenizers and test vectors) is not present"
+
+TEST(SentencePiece, LlamaSpmTestVectors) {
+  REQUIRE_SHARED();
+  const auto tok = load_tokenizer(shared_path("data/tokenizers/llama2_spm"));
+  const auto cases = test::read_tokenizer_cases(shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf"));
+  ASSERT_EQ(cases.size(), 46u);
+  for (const auto& c : cases) EXPECT_EQ(tok->encode(c.text, false), c.ids) << "text: '" << c.text << "'";
+}
+
+TEST(SentencePiece, SpecialTokensBosAndDecode) {
+  REQUIRE_SHARED();
+  const auto tok = load_tokenizer(shared_path("data/tokenizers/llama2_spm/tokenizer.model"));
+  EXPECT_EQ(tok->vocab_size(), 32000);
+  ASSERT_TRUE(tok->bos_id() && tok->eos_id());
+  EXPECT_EQ(*tok->bos_id(), 1);  // "<s>" and "</s>" are Llama-2's control pieces 1 and 2
+  EXPECT_EQ(*tok->eos_id(), 2);
+  // "Hello world" is [15043 ("▁Hello"), 3186 ("▁world")] in the test vectors; add_special puts BOS first.
+  EXPECT_EQ(tok->encode("Hello world", true), (std::vector<TokenId>{1, 15043, 3186}));
+  EXPECT_EQ(tok->id_to_token(15043), "\xE2\x96\x81Hello");
+  EXPECT_EQ(tok->token_to_id("\xE2\x96\x81world"), 3186);
+  // Special-token text in a prompt becomes the token; the text after it is encoded on its own (dummy prefix).
+  EXPECT_EQ(tok->encode("Hello world</s>Hello world", false), (std::vector<TokenId>{15043, 3186, 2, 15043, 3186}));
+  EXPECT_TRUE(tok->is_special(1));
+  EXPECT_FALSE(tok->is_special(15043));
+  // Decoding drops the dummy prefix; skip_special drops control tokens.
+  EXPECT_EQ(tok->decode({1, 15043, 3186, 2}, true), "Hello world");
+  EXPECT_EQ(tok->decode({1, 15043, 3186, 2}, false), "<s>Hello world</s>");
+  for (const std::string text : {"A longer sentence, with punctuation!", "multi\nline\n\ttext", "数字 123 and ünïcödé 🦙"})
+    EXPECT_EQ(tok->decode(tok->encode(text, true), true), text);
+  // Invalid UTF-8 is encoded as Python's errors="replace" would decode it: one U+FFFD per maximal subpart.
+  EXPECT_EQ(tok->encode("a\xE2\x82" "b", false), tok->encode("a\xEF\xBF\xBD" "b", false));
+}
+
+TEST(TokenizerLoader, PicksTheRightKindAndFailsClearly) {
+  REQUIRE_SHARED();
+  test::TempDir dir;
+  // A directory with only tokenizer.model loads SentencePiece.
+  test::write_file(dir.file("tokenizer.model"), test::read_file(shared_path("data/tokenizers/llama2_spm/tokenizer.model")));
+  EXPECT_NE(load_tokenizer(dir.path())->describe().find("SentencePiece"), std::string::npos);
+  // Garbage in a .model file is an error naming the file.
+  test::write_file(dir.file("bad.model"), "not a model");
+  try {
+    load_tokenizer(dir.file("bad.model"));
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.model"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(load_tokenizer(dir.file("missing.json")), Error);
+  test::TempDir empty;
+  EXPECT_THROW(load_tokenizer(empty.path()), Error);
+}
+
+TEST(Unicode, SanitizeLikePython) {
+  // Expected values from Python: bytes.decode("utf-8", "replace").
+  EXPECT_EQ(unicode::sanitize_utf8("ok"), "ok");
+  EXPECT_EQ(unicode::sanitize_utf8("\xE2\x82"), "\xEF\xBF\xBD");              // truncated 3-byte sequence: one
+  EXPECT_EQ(unicode::sanitize_utf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong: two
+  EXPECT_EQ(unicode::sanitize_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate: three
+  EXPECT_EQ(unicode::sanitize_utf8("\xF0\x9F\xA6"), "\xEF\xBF\xBD");          // truncated emoji: one
+  EXPECT_EQ(unicode::python_strip(" \t\xE3\x80\x80x y\xC2\xA0\n"), "x y");   // U+3000 and U+00A0 are spaces
+  EXPECT_EQ(unicode::nfc("e\xCC\x81"), "\xC3\xA9");                            // e + combining acute -> é
+}
+
+// Chat formats: the expected strings are what each family's HF Jinja template renders for the same
+// conversation (templates in ../shared/data/chat-templates and the families' official tokenizer configs).
+TEST(ChatFormats, RenderLikeTheJinjaTemplates) {
+  const ChatSpecialTokens llama3{"<|begin_of_text|>", "<|end_of_text|>"};
+  const ChatSpecialTokens spm{"<s>", "</s>"};
+  const std::vector<ChatMessage> user = {{"user", "  Hi there \n"}};
+  const std::vector<ChatMessage> convo = {
+      {"system", " Be brief. "}, {"user", "Q1"}, {"assistant", "A1"}, {"user", "Q2"}};
+
+  // Llama-3.1: bos, the system block with the default date, contents trimmed, then the assistant header.
+  EXPECT_EQ(chat_format("llama3.1").render(user, true, llama3),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+            "Today Date: 26 Jul 2024\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(chat_format("llama3.1").render(convo, false, llama3),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+            "Today Date: 26 Jul 2024\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nQ1<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\nA1<|eot_id|><|start_header_id|>user<|end_header_id|>"
+            "\n\nQ2<|eot_id|>");
+  // Llama-3: no system block unless given.
+  EXPECT_EQ(chat_format("llama3").render(user, true, llama3),
+            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  // Qwen2.5: the default system message when none is given; contents untouched.
+  EXPECT_EQ(chat_format("qwen2.5").render(user, true, {}),
+            "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+            "<|im_start|>user\n  Hi there \n<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(chat_format("qwen2.5").render(convo, true, {}),
+            "<|im_start|>system\n Be brief. <|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\nA1"
+            "<|im_end|>\n<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n");
+  // Mistral-Nemo: bos, no spaces inside [INST], the system message joins the last user turn.
+  EXPECT_EQ(chat_format("mistral-nemo").render(convo, true, spm), "<s>[INST]Q1[/INST]A1</s>[INST] Be brief. \n\nQ2[/INST]");
+  // Mistral v0.2: spaces inside [INST] ... [/INST].
+  EXPECT_EQ(chat_format("mistral").render({{"user", "Q"}}, true, spm), "<s>[INST] Q [/INST]");
+  // LongBench's Llama-2 format; BOS comes from the tokenizer.
+  EXPECT_EQ(chat_format("llama2").render({{"user", "Q"}}, true, spm), "[INST]Q[/INST]");
+  EXPECT_EQ(chat_format("none").render({{"user", "Q"}}, true, spm), "Q");
+
+  EXPECT_THROW(chat_format("mistral").render({{"system", "s"}, {"user", "Q"}}, true, spm), Error);
+  EXPECT_THROW(chat_format("mistral-nemo").render({{"user", "a"}, {"user", "b"}}, true, spm), Error);
+  EXPECT_THROW(chat_format("vicuna"), Error);
+}
+
+TEST(ChatFormats, DetectedFromConfigOrArchitecture) {
+  REQUIRE_SHARED();
+  TokenizerConfig c;
+  c.chat_template = test::read_file(shared_path("data/chat-templates/meta-llama-Llama-3.1-8B-Instruct.jinja"));
+  EXPECT_EQ(detect_chat_format(c, ""), "llama3.1");
+  c.chat_template = test::read_file(shared_path("data/chat-templates/Qwen-Qwen2.5-7B-Instruct.jinja"));
+  EXPECT_EQ(detect_chat_format(c, ""), "qwen2.5");
+  c.chat_template = test::read_file(shared_path("data/chat-templates/mistralai-Mistral-Nemo-Instruct-2407.jinja"));
+  EXPECT_EQ(detect_chat_format(c, ""), "mistral-nemo");
+  EXPECT_EQ(detect_chat_format(read_tokenizer_config(shared_path("data/tokenizers/llama3_hf")), ""), "llama3");
+  c.chat_template = "";
+  EXPECT_EQ(detect_chat_format(c, "MistralForCausalLM"), "mistral");
+  EXPECT_EQ(detect_chat_format(c, "LlamaForCausalLM"), std::nullopt);
+}
+
+TEST(CliTokenize, EncodeDecodeFileAndChat) {
+  REQUIRE_SHARED();
+  const std::string spm = shared_path("data/tokenizers/llama2_spm");
+  auto r = test::run_kvbench("tokenize --tokenizer " + spm + " --text 'Hello world' --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["ids"], nlohmann::json({1, 15043, 3186}));
+  r = test::run_kvbench("tokenize --tokenizer " + spm + " --text 'Hello world' --no-bos --json");
+  EXPECT_EQ(nlohmann::json::parse(r.out)["ids"], nlohmann::json({15043, 3186}));
+  // --file encodes the exact bytes: the trailing newline stays ("\n" is the byte piece <0x0A> = 13).
+  test::TempDir dir;
+  test::write_file(dir.file("p.txt"), "Hello world\n");
+  r = test::run_kvbench("tokenize --tokenizer " + spm + " --file " + dir.file("p.txt") + " --no-bos --json");
+  EXPECT_EQ(nlohmann::json::parse(r.out)["ids"], nlohmann::json({15043, 3186, 13}));
+  r = test::run_kvbench("tokenize --tokenizer " + spm + " --decode 1,15043,3186");
+  EXPECT_EQ(r.out, "<s>Hello world\n");
+  r = test::run_kvbench("tokenize --tokenizer " + spm + " --decode 1,15043,3186 --skip-special --json");
+  EXPECT_EQ(nlohmann::json::parse(r.out)["text"], "Hello world");
+  // LongBench's Llama-2 chat wrapping: BOS from the tokenizer, then "[INST]Hello world[/INST]".
+  r = test::run_kvbench("tokenize --tokenizer " + spm + " --text 'Hello world' --chat llama2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto chat_ids = nlohmann::json::parse(r.out)["ids"].get<std::vector<int>>();
+  ASSERT_GT(chat_ids.size(), 3u);
+  EXPECT_EQ(chat_ids[0], 1);
+  r = test::run_kvbench("tokenize --tokenizer " + spm + " --decode 0 --json");
+  EXPECT_EQ(r.exit_code, 0);
+  r = test::run_kvbench("tokenize --tokenizer " + spm + " --decode 32000");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos);
+  r = test::run_kvbench("tokenize --tokenizer " + spm + " --text hi --chat vicuna");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown chat format 'vicuna'"), std::string::npos);
+  r = test::run_kvbench("tokenize --tokenizer " + spm + " --text a --file b");
+  EXPECT_EQ(r.exit_code, 1);
+}
+
+}  // namespace
+}  // namespace kvbench
