@@ -1,0 +1,106 @@
+#include "datasets/loader.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/common/error.h"
+#include "harness/common/paths.h"
+
+namespace kvbench {
+namespace {
+
+std::vector<std::string> string_list(const nlohmann::json& v, const std::string& where, const char* field) {
+  KV_CHECK(v.is_array(), where, ": field '", field, "' must be a list of strings");
+  std::vector<std::string> out;
+  for (const auto& x : v) {
+    KV_CHECK(x.is_string(), where, ": field '", field, "' must be a list of strings, found ", x.dump());
+    out.push_back(x.get<std::string>());
+  }
+  return out;
+}
+
+std::string string_field(const nlohmann::json& row, const std::string& where, const char* field, bool required) {
+  if (!row.contains(field) || row[field].is_null()) {
+    KV_CHECK(!required, where, ": missing field '", field, "'");
+    return "";
+  }
+  KV_CHECK(row[field].is_string(), where, ": field '", field, "' must be a string");
+  return row[field].get<std::string>();
+}
+
+}  // namespace
+
+Sample parse_sample(const std::string& text, const std::string& file, std::size_t line) {
+  const std::string where = file + ":" + std::to_string(line);
+  nlohmann::json row;
+  try {
+    row = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(where, ": not valid JSON (", e.what(), ")");
+  }
+  KV_CHECK(row.is_object(), where, ": a row must be a JSON object");
+  Sample s;
+  s.line = line;
+  s.context = string_field(row, where, "context", true);
+  s.input = string_field(row, where, "input", true);
+  s.id = string_field(row, where, "_id", true);
+  s.dataset = string_field(row, where, "dataset", false);
+  s.language = string_field(row, where, "language", false);
+  KV_CHECK(row.contains("answers"), where, ": missing field 'answers'");
+  s.answers = string_list(row["answers"], where, "answers");
+  KV_CHECK(row.contains("length") && row["length"].is_number_integer(), where,
+           ": field 'length' must be an integer");
+  s.length = row["length"].get<std::int64_t>();
+  if (row.contains("all_classes") && !row["all_classes"].is_null())
+    s.all_classes = string_list(row["all_classes"], where, "all_classes");
+  if (row.contains("evidence") && !row["evidence"].is_null()) {
+    KV_CHECK(row["evidence"].is_array(), where, ": field 'evidence' must be a list of [start, end) pairs");
+    for (const auto& span : row["evidence"]) {
+      KV_CHECK(span.is_array() && span.size() == 2 && span[0].is_number_integer() && span[1].is_number_integer(), where,
+               ": field 'evidence' must be a list of [start, end) integer pairs");
+      const std::int64_t a = span[0].get<std::int64_t>(), b = span[1].get<std::int64_t>();
+      KV_CHECK(0 <= a && a <= b && b <= static_cast<std::int64_t>(s.context.size()), where, ": evidence span [", a, ", ",
+               b, ") is outside the context (", s.context.size(), " bytes)");
+      s.evidence.emplace_back(a, b);
+    }
+  }
+  return s;
+}
+
+LoadResult load_subset(const std::string& data_dir, const std::string& subset, const LoadOptions& options) {
+  const std::string path = paths::join(data_dir, subset + ".jsonl");
+  KV_CHECK(paths::is_regular_file(path), "LongBench file '", path, "' does not exist (download LongBench and point "
+           "--data-dir or $LONGBENCH_DIR at it)");
+  std::ifstream in(path, std::ios::binary);
+  KV_CHECK(in.good(), "cannot open '", path, "'");
+  LoadResult result;
+  std::string text;
+  std::size_t line = 0;
+  while (std::getline(in, text)) {
+    ++line;
+    if (text.empty() || text == "\r") continue;
+    try {
+      Sample s = parse_sample(text, path, line);
+      if (!options.ids.empty() && std::find(options.ids.begin(), options.ids.end(), s.id) == options.ids.end()) continue;
+      result.samples.push_back(std::move(s));
+    } catch (const Error& e) {
+      if (!options.skip_bad_rows) throw;
+      ++result.skipped;
+      result.problems.emplace_back(e.what());
+    }
+    if (options.limit && result.samples.size() >= *options.limit) break;
+  }
+  return result;
+}
+
+std::string resolve_data_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("LONGBENCH_DIR");
+  KV_CHECK(env != nullptr && *env, "no LongBench data folder: pass --data-dir DIR or set LONGBENCH_DIR");
+  return env;
+}
+
+}  // namespace kvbench

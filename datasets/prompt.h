@@ -1,0 +1,41 @@
+#pragma once
+// Building a LongBench prompt exactly as the official pred.py does: template -> middle truncation by tokens
+// to the model's max length -> chat template where the subset allows it -> token ids.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "datasets/loader.h"
+#include "datasets/subset.h"
+#include "harness/tokenizer/chat_template.h"
+#include "harness/tokenizer/tokenizer.h"
+
+namespace kvbench {
+
+struct PromptOptions {
+  std::int64_t max_length = 3500;      ///< model2maxlen: 3500 for 4k models, 31500 for 32k ...
+  const ChatFormat* chat = nullptr;    ///< the model's chat format (none when null)
+};
+
+struct BuiltPrompt {
+  std::string text;                   ///< after truncation, before the chat template
+  std::vector<TokenId> ids;           ///< what the model is fed
+  std::int64_t untruncated_tokens = 0;
+  bool truncated = false;
+  bool chat_applied = false;
+};
+
+/// Python's `template.format(context=..., input=...)` for LongBench templates ({{ and }} unescaped, any other
+/// field an error).
+std::string format_template(const std::string& tmpl, const std::string& context, const std::string& input);
+
+/// If `prompt` has more than max_length tokens (encoded with special tokens, as the model would see it), keeps
+/// decode(ids[:half]) + decode(ids[-half:]) with half = max_length / 2, special tokens skipped.
+std::string truncate_middle(const Tokenizer& tokenizer, const std::string& prompt, std::int64_t max_length,
+                            std::int64_t* untruncated_tokens = nullptr);
+
+BuiltPrompt build_prompt(const SubsetSpec& subset, const Sample& sample, const Tokenizer& tokenizer,
+                         const PromptOptions& options);
+
+}  // namespace kvbench

@@ -1,0 +1,33 @@
+#pragma once
+// The dataset registry: what a LongBench subset is (prompt template, generation length, metric, and the
+// protocol's per-subset rules). Registered in longbench_subsets.cpp, one entry per subset. No libtorch.
+
+#include <string>
+#include <vector>
+
+namespace kvbench {
+
+struct SubsetSpec {
+  std::string name;      ///< e.g. "narrativeqa"
+  std::string language;  ///< "en" or "zh"
+  std::string category;  ///< the papers' averaging groups: "single-doc QA", "multi-doc QA", ...
+  std::string metric;    ///< metric name in the metrics registry, e.g. "qa_f1"
+  int max_new_tokens = 0;
+  bool chat = true;              ///< the chat template applies (not for trec, triviaqa, samsum, lsht, lcc, repobench-p)
+  bool first_line = false;       ///< score only the first line of the prediction (trec, triviaqa, samsum, lsht)
+  bool stop_at_newline = false;  ///< generation also stops at "\n" and needs one new token (samsum)
+  bool has_e = false;            ///< a LongBench-E file <name>_e.jsonl exists
+  std::string prompt;            ///< the template, with {context} and {input}
+};
+
+/// All registered subsets, in the official order.
+const std::vector<SubsetSpec>& longbench_subsets();
+/// The subset called `name` (a trailing "_e" names its LongBench-E variant); throws listing the known names.
+const SubsetSpec& find_subset(const std::string& name);
+/// Subsets of a group name: "longbench16" (the 16 English subsets of the papers), "longbench21" (all),
+/// "longbench-e" (the 13 with LongBench-E files), or a single subset name.
+std::vector<const SubsetSpec*> subsets_in(const std::string& group);
+/// The papers' category order for averages.
+const std::vector<std::string>& category_order();
+
+}  // namespace kvbench
