@@ -1,6 +1,8 @@
 // classification (trec, lsht): substring matches of the class names, with the official list-mutation quirk.
 #include "metrics/metric.h"
 
+#include <cstdint>
+
 namespace kvbench::metrics {
 
 double classification_score(const std::string& prediction, const std::string& ground_truth,

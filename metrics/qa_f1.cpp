@@ -1,5 +1,7 @@
 // qa_f1 and qa_f1_zh: token-multiset F1 after the official normalizations.
 #include <unordered_map>
+
+#include <cstdint>
 #include <unordered_set>
 
 #include "metrics/jieba.h"

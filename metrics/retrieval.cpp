@@ -1,5 +1,7 @@
 // retrieval, retrieval_zh and count: the share of the numbers in the prediction that equal the gold one.
 #include "harness/common/error.h"
+
+#include <cstdint>
 #include "metrics/metric.h"
 #include "metrics/text.h"
 

@@ -1,5 +1,7 @@
 #include "metrics/scorer.h"
 
+#include <cstdint>
+
 #include <dirent.h>
 
 #include <algorithm>

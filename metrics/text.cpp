@@ -1,5 +1,7 @@
 #include "metrics/text.h"
 
+#include <cstdint>
+
 #include <utf8proc.h>
 
 #include <charconv>

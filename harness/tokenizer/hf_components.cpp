@@ -1,5 +1,7 @@
 #include "harness/tokenizer/hf_components.h"
 
+#include <cstdint>
+
 #include <utf8proc.h>
 
 #include <algorithm>
@@ -665,7 +667,8 @@ class NoopPostProcessor : public PostProcessor {
 Pattern::Pattern(const json& spec, const std::string& where) {
   KV_CHECK(spec.is_object() && spec.size() == 1, where, ": a pattern must be {\"String\": ...} or {\"Regex\": ...}");
   const std::string kind = spec.begin().key();
-  const json& value = spec.begin().value();
+  const auto entry = spec.begin();  // a named iterator: binding value() of a temporary one looks dangling to GCC 13
+  const json& value = entry.value();
   KV_CHECK(value.is_string(), where, ": pattern ", kind, " must be a string");
   if (kind == "String") {
     literal_ = value.get<std::string>();
@@ -820,7 +823,8 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::str
       const std::string at = ctx + ".single[" + std::to_string(i) + "]";
       KV_CHECK(item.is_object() && item.size() == 1, at, " must be {\"SpecialToken\": ...} or {\"Sequence\": ...}");
       const std::string kind = item.begin().key();
-      const json& body = item.begin().value();
+      const auto entry = item.begin();
+      const json& body = entry.value();
       KV_CHECK(body.is_object() && body.contains("id") && body["id"].is_string(), at, ".", kind, " has no string 'id'");
       const std::string id = body["id"].get<std::string>();
       if (kind == "Sequence") {

@@ -1,5 +1,7 @@
 #include "harness/tokenizer/hf_regex.h"
 
+#include <cstdint>
+
 #include <pcre2.h>
 
 #include <optional>

@@ -14,6 +14,8 @@
 
 #include "harness/tokenizer/hf_tokenizer.h"
 
+#include <cstdint>
+
 #include <utf8proc.h>
 
 #include <algorithm>

@@ -1,5 +1,7 @@
 #include "harness/tokenizer/sentencepiece_tokenizer.h"
 
+#include <cstdint>
+
 #include <dlfcn.h>
 #include <unistd.h>
 
