@@ -44,9 +44,15 @@ TEST(SentencePiece, SpecialTokensBosAndDecode) {
   EXPECT_EQ(tok->encode("Hello world</s>Hello world", false), (std::vector<TokenId>{15043, 3186, 2, 15043, 3186}));
   EXPECT_TRUE(tok->is_special(1));
   EXPECT_FALSE(tok->is_special(15043));
-  // Decoding drops the dummy prefix; skip_special drops control tokens.
+  // Decoding drops the dummy prefix; skip_special drops control tokens. Without skipping, HF's Llama
+  // decoder keeps the space that "▁Hello" carries after "<s>" (only the very first space is stripped).
   EXPECT_EQ(tok->decode({1, 15043, 3186, 2}, true), "Hello world");
-  EXPECT_EQ(tok->decode({1, 15043, 3186, 2}, false), "<s>Hello world</s>");
+  EXPECT_EQ(tok->decode({1, 15043, 3186, 2}, false), "<s> Hello world</s>");
+  EXPECT_EQ(tok->decode({15043, 2, 15043}, false), "Hello</s> Hello");
+  // Byte-fallback pieces: "<0xF0><0x9F><0xA6><0x99>" is 🦙 (ids 243 162 169 156 in the test vectors);
+  // a lone continuation byte is invalid and becomes U+FFFD.
+  EXPECT_EQ(tok->decode({243, 162, 169, 156}, true), "\xF0\x9F\xA6\x99");
+  EXPECT_EQ(tok->decode({162}, true), "\xEF\xBF\xBD");
   for (const std::string text : {"A longer sentence, with punctuation!", "multi\nline\n\ttext", "数字 123 and ünïcödé 🦙"})
     EXPECT_EQ(tok->decode(tok->encode(text, true), true), text);
   // Invalid UTF-8 is encoded as Python's errors="replace" would decode it: one U+FFFD per maximal subpart.
@@ -155,7 +161,7 @@ TEST(CliTokenize, EncodeDecodeFileAndChat) {
   r = test::run_kvbench("tokenize --tokenizer " + spm + " --file " + dir.file("p.txt") + " --no-bos --json");
   EXPECT_EQ(nlohmann::json::parse(r.out)["ids"], nlohmann::json({15043, 3186, 13}));
   r = test::run_kvbench("tokenize --tokenizer " + spm + " --decode 1,15043,3186");
-  EXPECT_EQ(r.out, "<s>Hello world\n");
+  EXPECT_EQ(r.out, "<s> Hello world\n");
   r = test::run_kvbench("tokenize --tokenizer " + spm + " --decode 1,15043,3186 --skip-special --json");
   EXPECT_EQ(nlohmann::json::parse(r.out)["text"], "Hello world");
   // LongBench's Llama-2 chat wrapping: BOS from the tokenizer, then "[INST]Hello world[/INST]".

@@ -77,6 +77,14 @@ const Bridge& bridge() {
   return b;
 }
 
+// The byte of a byte-fallback piece "<0xNN>", or -1.
+int byte_piece_value(const std::string& piece) {
+  if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece[5] != '>') return -1;
+  auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
+  const int hi = hex(piece[3]), lo = hex(piece[4]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 class SentencePieceTokenizer final : public Tokenizer {
  public:
   SentencePieceTokenizer(const std::string& path, const TokenizerConfig& config) : path_(path), b_(bridge()) {
@@ -91,6 +99,7 @@ class SentencePieceTokenizer final : public Tokenizer {
       pieces_.emplace_back(p, len);
       piece_ids_.emplace(pieces_.back(), id);
       special_.push_back(b_.is_special(model_, id) != 0);
+      byte_value_.push_back(byte_piece_value(pieces_.back()));
       if (special_.back() && len > 0) specials_.push_back(id);
     }
     // Longest first, so that matching takes the longest special token at a position.
@@ -129,28 +138,40 @@ class SentencePieceTokenizer final : public Tokenizer {
     return ids;
   }
 
+  // Decoding follows HF's LlamaTokenizer (its converted `tokenizers` pipeline: Replace "▁" -> " ",
+  // ByteFallback, Fuse, Strip one leading space) rather than SentencePiece's own Decode, which differs for
+  // special tokens in the middle ("<s> Hello" vs "<s>Hello") and for <unk>.
   std::string decode(const std::vector<TokenId>& ids, bool skip_special) const override {
-    std::string out;
-    std::vector<int> run;
-    auto flush = [&] {
-      if (run.empty()) return;
-      char* text = nullptr;
-      std::size_t len = 0;
-      KV_CHECK(b_.decode(model_, run.data(), run.size(), &text, &len) == 0, path_, ": SentencePiece decode failed");
-      out.append(text, len);
-      b_.free_buffer(text);
-      run.clear();
+    std::string out, bytes;
+    auto flush_bytes = [&] {
+      if (bytes.empty()) return;
+      if (unicode::is_valid_utf8(bytes)) {
+        out += bytes;
+      } else {
+        for (std::size_t i = 0; i < bytes.size(); ++i) out += "\xEF\xBF\xBD";  // one U+FFFD per byte, as HF does
+      }
+      bytes.clear();
     };
     for (TokenId id : ids) {
       KV_CHECK(id >= 0 && id < size_, "token id ", id, " is outside the vocabulary [0, ", size_, ")");
-      if (special_[id]) {
-        flush();
-        if (!skip_special) out += pieces_[id];
-      } else {
-        run.push_back(id);
+      if (special_[id] && skip_special) continue;
+      const std::string& piece = pieces_[id];
+      if (byte_value_[id] >= 0) {
+        bytes.push_back(static_cast<char>(byte_value_[id]));
+        continue;
+      }
+      flush_bytes();
+      for (std::size_t i = 0; i < piece.size();) {  // "▁" (E2 96 81) -> " "
+        if (piece.compare(i, 3, "\xE2\x96\x81") == 0) {
+          out.push_back(' ');
+          i += 3;
+        } else {
+          out.push_back(piece[i++]);
+        }
       }
     }
-    flush();
+    flush_bytes();
+    if (!out.empty() && out[0] == ' ') out.erase(0, 1);
     return out;
   }
 
@@ -191,6 +212,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::vector<std::string> pieces_;
   std::unordered_map<std::string, TokenId> piece_ids_;
   std::vector<bool> special_;
+  std::vector<int> byte_value_;  // 0..255 for byte-fallback pieces "<0xNN>", else -1
   std::vector<TokenId> specials_;  // special pieces matched in text, longest first
   bool add_bos_ = true, add_eos_ = false;
 };

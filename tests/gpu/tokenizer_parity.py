@@ -58,17 +58,71 @@ def run_kvbench(kvbench: str, tokenizer: Path, rows: list[dict], extra: list[str
     return [json.loads(line) for line in p.stdout.split("\n") if line], timing
 
 
+def hf_tokenizer_from_spm(path: Path, out_dir: Path | None) -> Tokenizer:
+    """HF's own conversion of a Llama SentencePiece model into a `tokenizers` Tokenizer (what HF users run for
+    Llama-2). transformers 5 reorganised its tokenizer classes, so try the documented routes in turn and keep
+    the first whose result encodes llama.cpp's reference case ("Hello world" -> 15043 3186) correctly."""
+    errors = []
+
+    def via_auto():
+        import shutil
+        from transformers import AutoTokenizer
+        d = Path(tempfile.mkdtemp())
+        shutil.copy(path, d / "tokenizer.model")
+        (d / "tokenizer_config.json").write_text(json.dumps({
+            "tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+            "add_bos_token": True, "add_eos_token": False, "legacy": True}))
+        return AutoTokenizer.from_pretrained(str(d)).backend_tokenizer
+
+    def via_fast_from_slow():
+        from transformers import LlamaTokenizerFast
+        return LlamaTokenizerFast(vocab_file=str(path), from_slow=True, legacy=True).backend_tokenizer
+
+    def via_converter():
+        from transformers.convert_slow_tokenizer import LlamaConverter
+        sp = spm.SentencePieceProcessor(model_file=str(path))
+
+        class Slow:  # the attributes the converter reads from a slow tokenizer
+            vocab_file = str(path)
+            legacy = True
+            add_prefix_space = None
+            bos_token, eos_token, unk_token = "<s>", "</s>", "<unk>"
+            bos_token_id, eos_token_id, unk_token_id = 1, 2, 0
+            add_bos_token, add_eos_token = True, False
+
+            def convert_ids_to_tokens(self, i):
+                return sp.id_to_piece(i)
+
+        return LlamaConverter(Slow()).converted()
+
+    for name, build in (("AutoTokenizer", via_auto), ("LlamaTokenizerFast(from_slow)", via_fast_from_slow),
+                        ("LlamaConverter", via_converter)):
+        try:
+            tok = build()
+            got = tok.encode("Hello world", add_special_tokens=False).ids
+            if got == [15043, 3186]:
+                print(f"  HF oracle for {path.name}: {name}", flush=True)
+                if out_dir is not None:
+                    tok.save(str(out_dir / "llama2_spm_converted_tokenizer.json"))
+                return tok
+            errors.append(f"{name}: 'Hello world' -> {got}")
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"{name}: {type(e).__name__}: {e}")
+    raise RuntimeError("no working HF conversion of " + str(path) + ": " + "; ".join(errors))
+
+
 class HfOracle:
     """encode/decode with HF `tokenizers`. A tokenizer.json loads directly; a SentencePiece .model goes through
-    transformers' LlamaTokenizer conversion, whose backend is a `tokenizers` Tokenizer (what HF users run)."""
+    transformers' conversion (hf_tokenizer_from_spm)."""
+
+    out_dir: Path | None = None
 
     def __init__(self, name: str, path: Path):
         self.name = name
         self.spm = None
         if path.suffix == ".model":
-            from transformers import LlamaTokenizerFast
             self.spm = spm.SentencePieceProcessor(model_file=str(path))
-            self.tok = LlamaTokenizerFast(vocab_file=str(path)).backend_tokenizer
+            self.tok = hf_tokenizer_from_spm(path, HfOracle.out_dir)
         else:
             self.tok = Tokenizer.from_file(str(path))
 
@@ -174,21 +228,27 @@ def main() -> int:
     ap.add_argument("--data", required=True, type=Path)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--random", type=int, default=1500, help="random mixture strings")
+    ap.add_argument("--only", default="", help="comma-separated tokenizer names (default: all four)")
     args = ap.parse_args()
+    HfOracle.out_dir = args.out.parent if args.out else None
     texts, raw, prompts = build_corpus(args.data, args.random)
     tok_dir = args.data / "tokenizers"
     results = {"strings_per_tokenizer": len(texts) + len(raw)}
+    names = ["llama2_spm", "mistral_hf", "llama3_hf", "qwen2_hf"]
+    only = [n for n in args.only.split(",") if n] or names
     for name, path in [("llama2_spm", tok_dir / "llama2_spm/tokenizer.model"), ("mistral_hf", tok_dir / "mistral_hf/tokenizer.json"),
                        ("llama3_hf", tok_dir / "llama3_hf/tokenizer.json"), ("qwen2_hf", tok_dir / "qwen2_hf/tokenizer.json")]:
+        if name not in only:
+            continue
         t0 = time.time()
         results[name] = check_tokenizer(name, path, texts, raw, prompts, args.kvbench)
         print(f"[{name}] {time.time() - t0:.0f}s {json.dumps({k: v for k, v in results[name].items()})[:1500]}", flush=True)
-    results["chat"] = check_chat(args.data, args.kvbench, prompts)
+    results["chat"] = check_chat(args.data, args.kvbench, prompts) if args.only == "" else {}
     print("[chat]", json.dumps(results["chat"])[:2000], flush=True)
 
     ok = True
     print(f"\n{'tokenizer':12} {'strings':>8} {'id mism':>8} {'dec mism':>9} {'rt fail':>8} {'ours MB/s':>10} {'HF MB/s':>8} {'ratio':>6}")
-    for name in ["llama2_spm", "mistral_hf", "llama3_hf", "qwen2_hf"]:
+    for name in only:
         r = results[name]
         mism = sum(r[k]["id_mismatches"] for k in ("add_special=False", "add_special=True"))
         dec = sum(r[k]["decode_mismatches"] for k in ("add_special=False", "add_special=True"))
