@@ -39,6 +39,8 @@ def main() -> int:
     ap.add_argument("--kvbench", required=True)
     ap.add_argument("--shared", type=Path, default=HERE.parent.parent.parent / "shared")
     ap.add_argument("--random", type=int, default=1500)
+    ap.add_argument("--pair", action="append", default=[], metavar="OURS=HF_JSON",
+                    help="also compare our tokenizer OURS (e.g. a SentencePiece .model) with HF's HF_JSON")
     args = ap.parse_args()
     if shutil.which("node") is None or not (HERE / "node_modules" / "tokenizers").is_dir():
         print("SKIP: needs node and `npm install --prefix tests/hf_oracle` (HF tokenizers' Node binding)")
@@ -57,12 +59,14 @@ def main() -> int:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
         print(f"{'tokenizer':12} {'specials':>8} {'strings':>8} {'id mism':>8} {'decode mism':>12}")
-        for name in sorted(p.name for p in (data / "tokenizers").iterdir() if (p / "tokenizer.json").exists()):
-            path = str(data / "tokenizers" / name / "tokenizer.json")
+        pairs = [(name, str(data / "tokenizers" / name / "tokenizer.json"), str(data / "tokenizers" / name / "tokenizer.json"))
+                 for name in sorted(p.name for p in (data / "tokenizers").iterdir() if (p / "tokenizer.json").exists())]
+        pairs += [(Path(a.split("=", 1)[0]).parent.name, *a.split("=", 1)) for a in args.pair]
+        for name, path, hf_path in pairs:
             for flags in ([], ["--no-bos"]):
                 ours, _ = run([args.kvbench, "--log-level", "warn", "tokenize", "--tokenizer", path, "--batch", batch,
                                "--with-decode", *flags])
-                theirs, _ = run(["node", str(HERE / "oracle.js"), path, batch, *flags])
+                theirs, _ = run(["node", str(HERE / "oracle.js"), hf_path, batch, *flags])
                 assert len(ours) == len(theirs) == len(rows)
                 id_bad = [i for i in range(len(rows)) if ours[i]["ids"] != theirs[i]["ids"]]
                 dec_bad = [i for i in range(len(rows)) if i not in id_bad and
