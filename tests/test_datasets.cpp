@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -168,6 +169,38 @@ TEST(Datasets, MiddleTruncationKeepsHeadAndTail) {
   trec.context = "examples";
   trec.input = "question";
   EXPECT_FALSE(build_prompt(find_subset("trec"), trec, *tok, opts).chat_applied);
+}
+
+}  // namespace
+}  // namespace kvbench
+
+namespace kvbench {
+namespace {
+
+TEST(CliPrompts, BuildsPromptsAndStopsOnBadRows) {
+  REQUIRE_SHARED();
+  const std::string tok = shared_path("data/tokenizers/llama2_spm");
+  auto r = test::run_kvbench("prompts --dataset multi_news --data-dir " + shared_path("data/longbench") + " --tokenizer " +
+                             tok + " --chat llama2 --limit 4 --max-length 1000");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int rows = 0;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line); ++rows) {
+    const auto row = nlohmann::json::parse(line);
+    EXPECT_TRUE(row["truncated"].get<bool>());  // every multi_news prompt is longer than 1000 tokens
+    EXPECT_LE(row["tokens"].get<int>(), 1000 + 6 + 2 + 2);
+  }
+  EXPECT_EQ(rows, 4);
+  // A malformed row stops the run before any tokenization, naming file, line and field.
+  test::TempDir dir;
+  test::write_file(dir.file("trec.jsonl"), R"({"input": "q", "context": "c", "answers": ["a"], "length": 1, "_id": "1"})"
+                                           "\n" R"({"input": "q", "context": "c", "length": 1, "_id": "2"})" "\n");
+  r = test::run_kvbench("prompts --dataset trec --data-dir " + dir.path() + " --tokenizer " + tok);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("trec.jsonl:2: missing field 'answers'"), std::string::npos) << r.err;
+  r = test::run_kvbench("prompts --dataset trec --data-dir " + dir.path() + " --tokenizer " + tok + " --skip-bad-rows");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("1 malformed rows skipped"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ Command add_generate_command(CLI::App& app);
 Command add_make_tiny_command(CLI::App& app);
 Command add_run_command(CLI::App& app);
 Command add_tokenize_command(CLI::App& app);
+Command add_prompts_command(CLI::App& app);
 Command add_score_command(CLI::App& app);
 
 }  // namespace kvbench::cli
