@@ -7,8 +7,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "policies/budget.h"
 
 namespace kvbench {
 
@@ -63,10 +66,16 @@ class EvictionPolicy {
   virtual std::string describe() const = 0;
   /// The inputs select() needs; the engine keeps only what some policy asks for.
   virtual PolicyInputs inputs() const { return {}; }
-  /// Called once per prompt before layer 0 (policies with cross-layer state reset it here).
-  virtual void begin_sequence(std::int64_t prompt_len, std::int64_t num_layers) {}
+  /// Called once per prompt before layer 0: resolve the budget, reset cross-layer state.
+  virtual void begin_sequence(const SequenceInfo& info) {}
   /// The positions to keep for every KV head of `layer`.
   virtual KeptPositions select(const LayerView& layer) = 0;
+  /// Called after the last layer. Policies whose allocation needs every layer (CAKE) return, per layer, a
+  /// subset of what select() kept to trim to (std::nullopt: keep as is); the rest return nothing.
+  virtual std::vector<std::optional<KeptPositions>> finish_sequence() { return {}; }
+  /// The budget B (tokens per KV head per layer, window included) resolved for the current sequence, or 0
+  /// when the policy keeps everything.
+  virtual std::int64_t resolved_budget() const { return 0; }
 };
 
 }  // namespace kvbench

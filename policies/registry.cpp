@@ -65,10 +65,19 @@ std::string PolicyParams::get_string(const std::string& key, const std::string& 
   return v.get<std::string>();
 }
 
-std::int64_t PolicyParams::required_budget() const {
-  KV_CHECK(spec_.budget.has_value(), "policy '", spec_.name, "' needs a budget (tokens kept per KV head per layer)");
-  KV_CHECK(*spec_.budget > 0, "policy '", spec_.name, "': budget must be positive, got ", *spec_.budget);
-  return *spec_.budget;
+const BudgetSpec& PolicyParams::required_budget() const {
+  KV_CHECK(spec_.budget.given(), "policy '", spec_.name, "' needs a budget (tokens kept per KV head per layer, an "
+           "eviction rate or KV bytes)");
+  KV_CHECK(spec_.budget.kind != BudgetSpec::Kind::kTokens || spec_.budget.value > 0, "policy '", spec_.name,
+           "': budget must be positive, got ", spec_.budget.value);
+  return spec_.budget;
+}
+
+bool PolicyParams::get_bool(const std::string& key, bool fallback) {
+  const auto& v = lookup(key);
+  if (v.is_null()) return fallback;
+  KV_CHECK(v.is_boolean(), "policy '", spec_.name, "': parameter '", key, "' must be true or false, got ", v.dump());
+  return v.get<bool>();
 }
 
 void PolicyParams::finish() const {

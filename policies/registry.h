@@ -15,10 +15,10 @@
 namespace kvbench {
 
 /// A policy as a config names it: registered name, budget (tokens kept per KV head per layer, window
-/// included) and policy-specific parameters.
+/// included; or an eviction rate or KV bytes, see budget.h) and policy-specific parameters.
 struct PolicySpec {
   std::string name;
-  std::optional<std::int64_t> budget;
+  BudgetSpec budget;
   nlohmann::json params = nlohmann::json::object();
   std::uint64_t seed = 0;
 };
@@ -36,8 +36,9 @@ class PolicyParams {
   std::int64_t get_int(const std::string& key, std::int64_t fallback);
   double get_double(const std::string& key, double fallback);
   std::string get_string(const std::string& key, const std::string& fallback);
-  /// The budget, which must be given and positive.
-  std::int64_t required_budget() const;
+  /// The budget, which must be given.
+  const BudgetSpec& required_budget() const;
+  bool get_bool(const std::string& key, bool fallback);
   /// Throws when `params` holds a key no getter asked for.
   void finish() const;
 

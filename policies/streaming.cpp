@@ -8,33 +8,40 @@ namespace {
 
 class StreamingPolicy final : public EvictionPolicy {
  public:
-  StreamingPolicy(std::int64_t budget, std::int64_t sinks) : budget_(budget), sinks_(sinks) {}
+  StreamingPolicy(BudgetSpec budget, std::int64_t sinks) : budget_(budget), sinks_(sinks) {}
 
   std::string describe() const override {
-    return "streaming(budget=" + std::to_string(budget_) + ", sinks=" + std::to_string(sinks_) + ")";
+    return "streaming(budget=" + budget_.describe() + ", sinks=" + std::to_string(sinks_) + ")";
   }
 
+  void begin_sequence(const SequenceInfo& info) override { resolved_ = budget_.resolve(info); }
+  std::int64_t resolved_budget() const override { return resolved_; }
+
   KeptPositions select(const LayerView& layer) override {
-    const std::int64_t T = layer.prompt_len(), H = layer.num_kv_heads();
-    if (T <= budget_) return KeptPositions::all(H, T, layer.keys.device());
+    const std::int64_t T = layer.prompt_len(), H = layer.num_kv_heads(), B = resolved_;
+    if (T <= B) return KeptPositions::all(H, T, layer.keys.device());
+    const std::int64_t sinks = std::min(sinks_, B - 1);  // a budget of at least one recent token
     const auto opts = at::TensorOptions().dtype(at::kLong).device(layer.keys.device());
-    const at::Tensor kept = at::cat({at::arange(sinks_, opts), at::arange(T - (budget_ - sinks_), T, opts)});
+    const at::Tensor kept = at::cat({at::arange(sinks, opts), at::arange(T - (B - sinks), T, opts)});
     return KeptPositions::uniform(kept.unsqueeze(0).expand({H, kept.numel()}));
   }
 
  private:
-  std::int64_t budget_;
+  BudgetSpec budget_;
   std::int64_t sinks_;
+  std::int64_t resolved_ = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<EvictionPolicy> make_streaming_policy(const PolicySpec& spec) {
   PolicyParams params(spec);
-  const std::int64_t budget = params.required_budget();
+  const BudgetSpec budget = params.required_budget();
   const std::int64_t sinks = params.get_int("sinks", 4);
   params.finish();
-  KV_CHECK(sinks >= 0 && sinks < budget, "policy 'streaming': sinks (", sinks, ") must be in [0, budget=", budget, ")");
+  KV_CHECK(sinks >= 0, "policy 'streaming': sinks must be >= 0, got ", sinks);
+  KV_CHECK(budget.kind != BudgetSpec::Kind::kTokens || sinks < budget.value, "policy 'streaming': sinks (", sinks,
+           ") must be less than the budget (", budget.describe(), ")");
   return std::make_unique<StreamingPolicy>(budget, sinks);
 }
 

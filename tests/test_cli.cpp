@@ -206,7 +206,7 @@ TEST(Cli, RunEmbeddedDefaultAndConfigErrors) {
   expect_clean_failure(run_kvbench("run --config " + dir.file("bad.json"), dir.path()), "unknown key 'dtyp'");
   test::write_file(dir.file("bad2.json"), R"({"name": "x", "model": {"random": {}}, "prompt": {"ids": [1, 2]},
                                              "policies": [{"name": "streaming", "budget": "big"}]})");
-  expect_clean_failure(run_kvbench("run --config " + dir.file("bad2.json"), dir.path()), "'budget' must be an integer");
+  expect_clean_failure(run_kvbench("run --config " + dir.file("bad2.json"), dir.path()), "budget must be an integer");
 }
 
 }  // namespace

@@ -241,6 +241,41 @@ TEST(Engine, RaggedPerHeadCachesEqualMaskedFullAttention) {
   }
 }
 
+// Acceptance: for every registered policy, decoding with its compressed cache equals full attention with
+// exactly the positions it evicted masked (per layer and KV head), read back from the cache itself.
+TEST(Engine, EveryPolicyDecodesLikeMaskedFullAttention) {
+  auto f = make_fixture(family_cases()[0].spec);
+  const std::int64_t T = 120;
+  const auto prompt = random_ids(T, f->spec.vocab_size, 12);
+  const Engine engine(*f->model);
+  for (const std::string& name : policy_names()) {
+    SCOPED_TRACE(name);
+    PolicySpec spec{name, 48};
+    if (name == "full") spec.budget = BudgetSpec{};
+    auto policy = make_policy(spec);
+    PrefillResult pre = engine.prefill(prompt, {policy.get()}, {});
+    KvCache& cache = pre.caches[0];
+    std::vector<std::vector<std::vector<std::int64_t>>> kept;
+    std::int64_t held = 0;
+    for (const auto& layer : cache.layers) {
+      kept.push_back(layer.kept_positions());
+      for (const auto& head : kept.back()) held += static_cast<std::int64_t>(head.size());
+    }
+    if (name != "full") EXPECT_LT(held, T * f->spec.num_layers * f->spec.num_kv_heads) << "nothing was evicted";
+    GenerateOptions gen;
+    gen.max_new_tokens = 8;
+    gen.keep_step_logits = true;
+    const GenerationResult out = engine.decode(cache, pre.last_logits, gen);
+    std::vector<std::int64_t> seq = prompt;
+    seq.insert(seq.end(), out.output_ids.begin(), out.output_ids.end() - 1);
+    const at::Tensor ref = f->reference->logits(seq, f->reference->eviction_mask(static_cast<std::int64_t>(seq.size()), T, kept));
+    for (std::int64_t i = 0; i < gen.max_new_tokens; ++i) {
+      EXPECT_LT(max_abs_diff(out.step_logits[i], ref[T - 1 + i]), 2e-3) << "step " << i;
+      EXPECT_EQ(out.output_ids[i], ref[T - 1 + i].argmax().item<std::int64_t>()) << "step " << i;
+    }
+  }
+}
+
 TEST(Engine, UniformCountsWithDifferentPositionsPerHead) {
   auto f = make_fixture(family_cases()[0].spec);
   const std::int64_t T = 50;

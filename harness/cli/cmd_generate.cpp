@@ -12,6 +12,7 @@
 #include "harness/model/tensor_util.h"
 #include "harness/tokenizer/chat_template.h"
 #include "harness/tokenizer/tokenizer.h"
+#include "policies/coverage.h"
 
 namespace kvbench::cli {
 namespace {
@@ -21,7 +22,8 @@ struct GenerateState {
   PolicyOptions policy;
   std::string prompt, prompt_ids, stop_ids, logits_out, tokenizer, chat = "none";
   std::int64_t max_new = 64, min_new = 0, chunk = 512;
-  bool ignore_eos = false, json = false;
+  bool ignore_eos = false, json = false, no_kept = false;
+  std::int64_t coverage_window = 32;
 };
 
 void write_logits(const std::string& path, const at::Tensor& prompt_logits, const std::vector<at::Tensor>& steps) {
@@ -108,6 +110,16 @@ void run_generate(const GenerateState& st) {
     }
   }
   const std::int64_t prompt_kv_bytes = cache.bytes_used();
+  // What the policy kept (before decoding appends anything) and its coverage statistics.
+  nlohmann::json kept = nlohmann::json::array();
+  std::vector<LayerKeptEntries> entries;
+  for (const auto& layer : cache.layers) {
+    if (!st.no_kept) kept.push_back(layer.kept_positions());
+    entries.push_back({layer.prompt_positions(), layer.prompt_heads()});
+  }
+  const at::Tensor id_tensor = at::tensor(ids, at::TensorOptions().dtype(at::kLong));
+  const CoverageStats coverage =
+      coverage_statistics(entries, static_cast<std::int64_t>(ids.size()), st.coverage_window, id_tensor);
   const GenerationResult out = engine.decode(cache, prefilled.last_logits, gen);
   if (!st.logits_out.empty()) write_logits(st.logits_out, prefilled.logits, out.step_logits);
 
@@ -121,11 +133,15 @@ void run_generate(const GenerateState& st) {
       {"dtype", short_dtype_name(dtype)},
       {"prompt_tokens", ids.size()},
       {"kept_per_head", {{"min", kept_min}, {"max", kept_max}}},
+      {"budget", policy->resolved_budget()},
       {"prompt_kv_bytes", prompt_kv_bytes},
+      {"compression_seconds", prefilled.policy_seconds[0]},
+      {"coverage", coverage.to_json()},
       {"prefill_seconds", prefilled.seconds},
       {"decode_seconds", out.decode_seconds},
       {"decode_tokens_per_second", tps},
   };
+  if (!st.no_kept) result["kept"] = kept;
   std::string text;
   if (tokenizer) {
     text = tokenizer->decode(std::vector<TokenId>(out.output_ids.begin(), out.output_ids.end()), /*skip_special=*/true);
@@ -138,7 +154,10 @@ void run_generate(const GenerateState& st) {
   std::cout << "policy        " << policy->describe() << "\n"
             << "prompt        " << ids.size() << " tokens; kept per head " << kept_min << ".." << kept_max << " ("
             << prompt_kv_bytes << " KV bytes)\n"
-            << "prefill       " << prefilled.seconds * 1e3 << " ms\n"
+            << "prefill       " << prefilled.seconds * 1e3 << " ms (compression " << prefilled.policy_seconds[0] * 1e3
+            << " ms)\n"
+            << "coverage      layer " << coverage.mean_layer_coverage() << ", model " << coverage.model_coverage
+            << ", head overlap " << coverage.mean_head_overlap() << "\n"
             << "decode        " << out.output_ids.size() << " tokens, " << tps << " tok/s (" << out.stop_reason
             << ")\noutput ids    ";
   for (std::size_t i = 0; i < out.output_ids.size(); ++i) std::cout << (i ? "," : "") << out.output_ids[i];
@@ -166,7 +185,11 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--prefill-chunk", st->chunk, "prompt rows per prefill chunk")->capture_default_str();
   cmd->add_option("--logits-out", st->logits_out,
                   "write float32 prompt logits [T, V] and the logits of each chosen token to this safetensors file");
-  cmd->add_flag("--json", st->json, "print one JSON object");
+  cmd->add_flag("--json", st->json, "print one JSON object (with \"kept\": each layer's and KV head's kept prompt "
+                "positions, and \"coverage\")");
+  cmd->add_flag("--no-kept", st->no_kept, "leave \"kept\" out of the JSON (it is large for long prompts)");
+  cmd->add_option("--coverage-window", st->coverage_window, "window w excluded from the coverage statistics")
+      ->capture_default_str();
   return {cmd, [st] { run_generate(*st); }};
 }
 

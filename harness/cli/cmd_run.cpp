@@ -84,7 +84,7 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
     f.expect_only({"name", "budget", "params"});
     PolicySpec spec;
     spec.name = f.get_string("name");
-    if (f.has("budget")) spec.budget = f.get_int("budget");
+    spec.budget = parse_budget(f.raw("budget"), source + ": policies[].budget");
     if (f.has("params")) spec.params = f.raw("params");
     rc.policies.push_back(spec);
   }
@@ -122,8 +122,8 @@ void run_job(const RunConfig& rc) {
   gen.max_new_tokens = rc.max_new_tokens;
   nlohmann::json rows = nlohmann::json::array();
   std::vector<std::int64_t> reference;
-  std::cout << std::left << std::setw(34) << "policy" << std::right << std::setw(12) << "KV bytes" << std::setw(10)
-            << "tok/s" << std::setw(16) << "same as full" << "\n";
+  std::cout << std::left << std::setw(34) << "policy" << std::right << std::setw(12) << "KV bytes" << std::setw(14)
+            << "compress ms" << std::setw(10) << "tok/s" << std::setw(16) << "same as first" << "\n";
   for (std::size_t i = 0; i < raw.size(); ++i) {
     KvCache& cache = prefilled.caches[i];
     const std::int64_t kv_bytes = cache.bytes_used();
@@ -133,15 +133,20 @@ void run_job(const RunConfig& rc) {
     while (agree < out.output_ids.size() && agree < reference.size() && out.output_ids[agree] == reference[agree]) ++agree;
     const double tps = out.decode_seconds > 0 ? out.decode_steps / out.decode_seconds : 0.0;
     rows.push_back({{"policy", raw[i]->describe()},
+                    {"budget", raw[i]->resolved_budget()},
+                    {"compression_seconds", prefilled.policy_seconds[i]},
                     {"prompt_kv_bytes", kv_bytes},
                     {"output_ids", out.output_ids},
                     {"decode_tokens_per_second", tps},
                     {"tokens_matching_first_policy", agree}});
-    std::cout << std::left << std::setw(34) << raw[i]->describe() << std::right << std::setw(12) << kv_bytes
-              << std::setw(10) << std::fixed << std::setprecision(0) << tps << std::setw(10) << agree << "/"
-              << out.output_ids.size() << "\n";
+    std::cout << std::left << std::setw(34) << raw[i]->describe().substr(0, 33) << std::right << std::setw(12) << kv_bytes
+              << std::setw(14) << std::fixed << std::setprecision(2) << prefilled.policy_seconds[i] * 1e3 << std::setw(10)
+              << std::setprecision(0) << tps << std::setw(10) << agree << "/" << out.output_ids.size() << "\n";
   }
+  double compression = 0;
+  for (double s : prefilled.policy_seconds) compression += s;
   const nlohmann::json report = {{"name", rc.name},
+                                 {"prefill_seconds_without_compression", prefilled.seconds - compression},
                                  {"kvbench_version", KVBENCH_VERSION},
                                  {"git_commit", KVBENCH_GIT_COMMIT},
                                  {"model", rc.model_dir},

@@ -19,6 +19,8 @@ Command add_make_tiny_command(CLI::App& app);
 Command add_run_command(CLI::App& app);
 Command add_tokenize_command(CLI::App& app);
 Command add_prompts_command(CLI::App& app);
+Command add_coverage_command(CLI::App& app);
 Command add_score_command(CLI::App& app);
+Command add_plot_command(CLI::App& app);
 
 }  // namespace kvbench::cli

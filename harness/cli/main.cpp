@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
       kvbench::cli::add_model_info_command(app),
       kvbench::cli::add_tokenize_command(app),
       kvbench::cli::add_prompts_command(app),
+      kvbench::cli::add_coverage_command(app),
       kvbench::cli::add_score_command(app),
+      kvbench::cli::add_plot_command(app),
       kvbench::cli::add_make_tiny_command(app),
   };
 

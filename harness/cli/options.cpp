@@ -28,6 +28,8 @@ void PolicyOptions::add_to(CLI::App* cmd) {
   for (const auto& n : policy_names()) names += (names.empty() ? "" : ", ") + n;
   cmd->add_option("--policy", name, "eviction policy: " + names)->capture_default_str();
   cmd->add_option("--budget", budget, "tokens kept per KV head per layer (window included)");
+  cmd->add_option("--evict", evict, "budget as an eviction rate: 0.9 keeps 10% of the prompt (window included)");
+  cmd->add_option("--kv-bytes", kv_bytes, "budget as KV-cache bytes, e.g. 256MiB");
   cmd->add_option("--policy-param", params, "policy parameter key=value (repeatable), e.g. sinks=4");
 }
 
@@ -35,6 +37,14 @@ PolicySpec PolicyOptions::spec() const {
   PolicySpec spec;
   spec.name = name;
   if (budget != 0) spec.budget = budget;
+  if (evict >= 0) {
+    KV_CHECK(budget == 0 && kv_bytes.empty(), "give one of --budget, --evict and --kv-bytes");
+    spec.budget = BudgetSpec::evict_rate(evict);
+  }
+  if (!kv_bytes.empty()) {
+    KV_CHECK(budget == 0, "give one of --budget, --evict and --kv-bytes");
+    spec.budget = BudgetSpec::kv_bytes(parse_bytes(kv_bytes, "--kv-bytes"));
+  }
   for (const auto& kv : params) {
     const auto eq = kv.find('=');
     KV_CHECK(eq != std::string::npos && eq > 0, "--policy-param expects key=value, got '", kv, "'");

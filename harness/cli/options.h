@@ -31,6 +31,8 @@ struct ModelOptions {
 struct PolicyOptions {
   std::string name = "full";
   std::int64_t budget = 0;  // 0: not given
+  double evict = -1;        // < 0: not given
+  std::string kv_bytes;
   std::vector<std::string> params;
 
   void add_to(CLI::App* cmd);

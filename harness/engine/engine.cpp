@@ -62,7 +62,15 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
     cache.prompt_len = T;
     cache.next_position = T;
   }
-  for (EvictionPolicy* p : policies) p->begin_sequence(T, c.num_layers);
+  SequenceInfo info;
+  info.prompt_len = T;
+  info.num_layers = c.num_layers;
+  info.num_heads = Hq;
+  info.num_kv_heads = Hkv;
+  info.head_dim = d;
+  info.element_bytes = static_cast<std::int64_t>(c10::elementSize(model_.dtype()));
+  for (EvictionPolicy* p : policies) p->begin_sequence(info);
+  result.policy_seconds.assign(policies.size(), 0.0);
 
   const auto [cos, sin] = model_.rope().tables(at::arange(T, long_opts), model_.dtype());
   at::Tensor hidden = model_.embed(ids);  // [T, D]
@@ -87,14 +95,30 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
     view.token_ids = ids;
     view.scale = scale;
     for (std::size_t i = 0; i < policies.size(); ++i) {
+      // The compression cost is measured per policy; on CUDA that needs a device sync around it.
+      if (options.time_policies) synchronize(dev);
+      const auto t_policy = Clock::now();
       const KeptPositions kept = policies[i]->select(view);
       result.caches[i].layers[l].set_prompt(k, v, kept);
+      if (options.time_policies) synchronize(dev);
+      result.policy_seconds[i] += seconds_since(t_policy);
     }
 
     for (std::int64_t s = 0; s < T; s += chunk) {
       const std::int64_t n = std::min(chunk, T - s);
       hidden.narrow(0, s, n).copy_(model_.finish_layer(l, hidden.narrow(0, s, n), attn.narrow(0, s, n)));
     }
+  }
+
+  // Policies whose allocation needs every layer (CAKE) trim earlier layers now.
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    const auto t_policy = Clock::now();
+    const auto trims = policies[i]->finish_sequence();
+    KV_CHECK(trims.empty() || static_cast<std::int64_t>(trims.size()) == c.num_layers, "policy ",
+             policies[i]->describe(), " returned ", trims.size(), " trims for ", c.num_layers, " layers");
+    for (std::size_t l = 0; l < trims.size(); ++l)
+      if (trims[l]) result.caches[i].layers[l].keep_subset(*trims[l]);
+    result.policy_seconds[i] += seconds_since(t_policy);
   }
 
   if (options.all_logits) {

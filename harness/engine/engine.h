@@ -23,13 +23,15 @@ namespace kvbench {
 struct PrefillOptions {
   std::int64_t chunk_size = 512;  ///< prompt rows processed at a time (projections, MLP, plain attention)
   bool all_logits = false;        ///< also return the logits of every prompt position
+  bool time_policies = true;      ///< measure each policy's compression time (syncs the device around it)
 };
 
 struct PrefillResult {
   at::Tensor last_logits;       ///< float32 [V]: logits of the last prompt position
   at::Tensor logits;            ///< float32 [T, V] when PrefillOptions::all_logits
   std::vector<KvCache> caches;  ///< one per policy, in the order given
-  double seconds = 0.0;         ///< wall time of the prefill (device synchronized)
+  double seconds = 0.0;         ///< wall time of the prefill (device synchronized), compression included
+  std::vector<double> policy_seconds;  ///< per policy: time spent choosing and storing the kept entries
 };
 
 struct GenerateOptions {

@@ -9,6 +9,7 @@ void LayerCache::set_prompt(const at::Tensor& keys, const at::Tensor& values, co
   KV_CHECK(kept.num_heads() == H, "policy kept positions for ", kept.num_heads(), " heads, the layer has ", H);
   offsets_ = kept.offsets;
   uniform_ = kept.is_uniform();
+  prompt_len_ = T;
   const auto long_opts = at::TensorOptions().dtype(at::kLong).device(keys.device());
   std::vector<at::Tensor> owner;
   for (std::int64_t h = 0; h < H; ++h) owner.push_back(at::full({kept.count(h)}, h, long_opts));
@@ -22,6 +23,37 @@ void LayerCache::set_prompt(const at::Tensor& keys, const at::Tensor& values, co
   const at::Tensor flat = heads_ * T + positions_;  // row index into [H * T, d]
   keys_ = keys.reshape({H * T, d}).index_select(0, flat);
   values_ = values.reshape({H * T, d}).index_select(0, flat);
+}
+
+void LayerCache::keep_subset(const KeptPositions& kept) {
+  KV_CHECK(tail_len_ == 0, "internal error: trimming a cache after decoding started");
+  KV_CHECK(kept.num_heads() == num_heads(), "trim for ", kept.num_heads(), " heads, the layer has ", num_heads());
+  // Entries are ordered by (head, position), so head * T + position is sorted: search the new keys in it.
+  const auto long_opts = heads_.options();
+  std::vector<at::Tensor> owner;
+  for (std::int64_t h = 0; h < kept.num_heads(); ++h) owner.push_back(at::full({kept.count(h)}, h, long_opts));
+  const at::Tensor new_heads = at::cat(owner);
+  const at::Tensor new_positions = kept.indices.to(heads_.device());
+  const at::Tensor current = heads_ * prompt_len_ + positions_;
+  const at::Tensor wanted = new_heads * prompt_len_ + new_positions;
+  const at::Tensor rows = at::searchsorted(current, wanted);
+  KV_CHECK(rows.numel() == 0 || (rows.max().item<std::int64_t>() < current.numel() &&
+                                 at::equal(current.index_select(0, rows), wanted)),
+           "policy trimmed to positions it had not kept");
+  keys_ = keys_.index_select(0, rows);
+  values_ = values_.index_select(0, rows);
+  heads_ = new_heads;
+  positions_ = new_positions;
+  offsets_ = kept.offsets;
+  uniform_ = kept.is_uniform();
+}
+
+std::vector<std::vector<std::int64_t>> LayerCache::kept_positions() const {
+  const at::Tensor host = positions_.to(at::kCPU).contiguous();
+  const auto* p = host.data_ptr<std::int64_t>();
+  std::vector<std::vector<std::int64_t>> out;
+  for (std::int64_t h = 0; h < num_heads(); ++h) out.emplace_back(p + offsets_[h], p + offsets_[h + 1]);
+  return out;
 }
 
 at::Tensor LayerCache::prompt_keys_by_head() const {

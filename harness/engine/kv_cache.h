@@ -23,6 +23,10 @@ class LayerCache {
  public:
   /// Stores the entries `kept` selects from the layer's full prefill keys/values [Hkv, T, d].
   void set_prompt(const at::Tensor& keys, const at::Tensor& values, const KeptPositions& kept);
+  /// Keeps only `kept`, a subset (per head) of the prompt positions held now. Only before decoding starts.
+  void keep_subset(const KeptPositions& kept);
+  /// The kept prompt positions of each head (sorted), on the host.
+  std::vector<std::vector<std::int64_t>> kept_positions() const;
   /// Preallocates room for `capacity` decode entries per head.
   void reserve_tail(std::int64_t capacity);
   /// Appends one entry per head: k and v [Hkv, d]. Decode entries are at positions prompt_len, prompt_len+1, ...
@@ -49,6 +53,7 @@ class LayerCache {
   std::int64_t bytes_allocated() const;
 
  private:
+  std::int64_t prompt_len_ = 0;
   at::Tensor keys_, values_;   // [N, d]
   at::Tensor heads_;           // int64 [N], owning KV head of each entry
   at::Tensor positions_;       // int64 [N], original prompt position of each entry

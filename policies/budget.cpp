@@ -1,0 +1,106 @@
+#include "policies/budget.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "harness/common/error.h"
+
+namespace kvbench {
+
+BudgetSpec BudgetSpec::evict_rate(double rate) {
+  KV_CHECK(rate >= 0 && rate < 1, "eviction rate must be in [0, 1), got ", rate);
+  BudgetSpec b;
+  b.kind = Kind::kEvictRate;
+  b.value = rate;
+  return b;
+}
+
+BudgetSpec BudgetSpec::kv_bytes(double bytes) {
+  KV_CHECK(bytes > 0, "KV byte budget must be positive, got ", bytes);
+  BudgetSpec b;
+  b.kind = Kind::kKvBytes;
+  b.value = bytes;
+  return b;
+}
+
+std::int64_t BudgetSpec::resolve(const SequenceInfo& info) const {
+  switch (kind) {
+    case Kind::kNone: fail("internal error: resolving an absent budget");
+    case Kind::kTokens: return std::max<std::int64_t>(1, static_cast<std::int64_t>(value));
+    case Kind::kEvictRate:
+      return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::floor((1.0 - value) * info.prompt_len + 0.5)));
+    case Kind::kKvBytes: {
+      const double per_token = 2.0 * info.num_layers * info.num_kv_heads * info.head_dim * info.element_bytes;
+      KV_CHECK(per_token > 0, "internal error: KV bytes per token unknown");
+      const auto tokens = static_cast<std::int64_t>(std::floor(value / per_token));
+      KV_CHECK(tokens >= 1, "KV byte budget ", value, " holds less than one token per head (", per_token,
+               " bytes per token)");
+      return tokens;
+    }
+  }
+  return 1;
+}
+
+std::string BudgetSpec::describe() const {
+  switch (kind) {
+    case Kind::kNone: return "none";
+    case Kind::kTokens: return std::to_string(static_cast<std::int64_t>(value));
+    case Kind::kEvictRate: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "evict=%g", value);
+      return buf;
+    }
+    case Kind::kKvBytes: return "kv_bytes=" + std::to_string(static_cast<std::int64_t>(value));
+  }
+  return "?";
+}
+
+nlohmann::json BudgetSpec::to_json() const {
+  switch (kind) {
+    case Kind::kNone: return nullptr;
+    case Kind::kTokens: return static_cast<std::int64_t>(value);
+    case Kind::kEvictRate: return {{"evict", value}};
+    case Kind::kKvBytes: return {{"kv_bytes", static_cast<std::int64_t>(value)}};
+  }
+  return nullptr;
+}
+
+double parse_bytes(const std::string& text, const std::string& where) {
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  KV_CHECK(end != text.c_str() && number > 0, where, ": '", text, "' is not a byte size (e.g. 256MiB, 1.5GB)");
+  std::string unit(end);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1024.0 * 1024},
+      {"GiB", 1024.0 * 1024 * 1024}};
+  for (const auto& [name, scale] : kUnits)
+    if (unit == name) return number * scale;
+  fail(where, ": unknown byte unit '", unit, "' (use B, KB, MB, GB, KiB, MiB or GiB)");
+}
+
+BudgetSpec parse_budget(const nlohmann::json& v, const std::string& where) {
+  if (v.is_null()) return {};
+  if (v.is_number_integer()) {
+    KV_CHECK(v.get<std::int64_t>() > 0, where, ": budget must be a positive number of tokens, got ", v.dump());
+    return BudgetSpec(v.get<std::int64_t>());
+  }
+  KV_CHECK(v.is_object() && v.size() == 1, where, ": budget must be an integer (tokens per head) or one of ",
+           "{\"tokens\": n}, {\"evict\": rate}, {\"kv_bytes\": n | \"256MiB\"}, got ", v.dump());
+  const auto entry = v.begin();
+  const std::string key = entry.key();
+  const nlohmann::json& value = entry.value();
+  if (key == "tokens") return parse_budget(value, where);
+  if (key == "evict") {
+    KV_CHECK(value.is_number(), where, ": evict must be a number in [0, 1)");
+    return BudgetSpec::evict_rate(value.get<double>());
+  }
+  if (key == "kv_bytes") {
+    if (value.is_number()) return BudgetSpec::kv_bytes(value.get<double>());
+    KV_CHECK(value.is_string(), where, ": kv_bytes must be a number or a string such as \"256MiB\"");
+    return BudgetSpec::kv_bytes(parse_bytes(value.get<std::string>(), where));
+  }
+  fail(where, ": unknown budget kind '", key, "' (use tokens, evict or kv_bytes)");
+}
+
+}  // namespace kvbench

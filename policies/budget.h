@@ -1,0 +1,50 @@
+#pragma once
+// Memory budgets, three ways, all resolved to B = tokens kept per KV head per layer, window included:
+//   tokens     `128` or {"tokens": 128}
+//   eviction   {"evict": 0.9}          keep round((1 - 0.9) * T) tokens of a T-token prompt
+//   KV bytes   {"kv_bytes": "256MiB"}  B = floor(bytes / (2 * L * Hkv * d * element size))
+// The report records both the spec and the effective B.
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace kvbench {
+
+/// What a policy learns about the sequence before layer 0: enough to resolve budgets and size state.
+struct SequenceInfo {
+  std::int64_t prompt_len = 0;
+  std::int64_t num_layers = 0;
+  std::int64_t num_heads = 0;
+  std::int64_t num_kv_heads = 0;
+  std::int64_t head_dim = 0;
+  std::int64_t element_bytes = 2;  ///< bytes of one K or V element in the cache
+};
+
+struct BudgetSpec {
+  enum class Kind { kNone, kTokens, kEvictRate, kKvBytes };
+  Kind kind = Kind::kNone;
+  double value = 0;  ///< tokens, eviction rate in [0, 1), or bytes
+
+  BudgetSpec() = default;
+  /// A plain number of tokens per head (so that `{"snapkv", 128}` reads naturally).
+  BudgetSpec(std::int64_t tokens) : kind(Kind::kTokens), value(static_cast<double>(tokens)) {}  // NOLINT
+  static BudgetSpec evict_rate(double rate);
+  static BudgetSpec kv_bytes(double bytes);
+
+  bool given() const { return kind != Kind::kNone; }
+  /// Tokens per KV head per layer (window included) for this sequence; at least 1.
+  std::int64_t resolve(const SequenceInfo& info) const;
+  /// "128", "evict=0.9" or "kv_bytes=268435456" (for names and reports).
+  std::string describe() const;
+  nlohmann::json to_json() const;
+};
+
+/// Parses a budget: an integer, {"tokens": n}, {"evict": r} or {"kv_bytes": n | "256MiB"}. `where` names the
+/// config key in errors.
+BudgetSpec parse_budget(const nlohmann::json& value, const std::string& where);
+/// Parses "256MiB", "1.5GB", "4096" into bytes.
+double parse_bytes(const std::string& text, const std::string& where);
+
+}  // namespace kvbench

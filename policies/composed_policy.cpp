@@ -1,0 +1,190 @@
+#include "policies/composed_policy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "harness/common/error.h"
+
+namespace kvbench {
+namespace {
+
+bool one_of(const std::string& v, std::initializer_list<const char*> options) {
+  for (const char* o : options)
+    if (v == o) return true;
+  return false;
+}
+
+class ComposedPolicy final : public EvictionPolicy {
+ public:
+  ComposedPolicy(std::string name, BudgetSpec budget, CompositionConfig c)
+      : name_(std::move(name)), budget_(budget), c_(std::move(c)) {}
+
+  std::string describe() const override {
+    std::ostringstream s;
+    s << name_ << "(budget=" << budget_.describe() << ", window=" << c_.score.window;
+    if (c_.scorer == "window" || c_.scorer == "cake") s << ", kernel=" << c_.score.kernel << ", pool=" << c_.score.pool;
+    if (c_.layer_allocator == "pyramid") s << ", beta=" << c_.pyramid_beta;
+    if (c_.head_allocator == "ada") s << ", alpha=" << c_.ada_alpha;
+    if (c_.selector == "kvec")
+      s << ", rho=" << c_.kvec.rho << ", lambda=" << c_.kvec.lambda << ", gamma=" << c_.kvec.gamma
+        << ", cross_head=" << (c_.kvec.cross_head ? "on" : "off") << ", cross_layer=" << (c_.kvec.cross_layer ? "on" : "off");
+    return s.str() + ")";
+  }
+
+  PolicyInputs inputs() const override {
+    if (c_.scorer == "h2o") return {0, true};
+    if (c_.scorer == "window" || c_.scorer == "cake") return {c_.score.window, false};
+    if (c_.scorer == "tova") return {1, false};
+    return {};
+  }
+
+  void begin_sequence(const SequenceInfo& info) override {
+    info_ = info;
+    B_ = budget_.resolve(info);
+    b_ = B_ - c_.score.window;
+    E_ = info.prompt_len - c_.score.window;
+    kvec_state_ = KvecState{};
+    cake_.clear();
+    if (evicts() && c_.layer_allocator == "pyramid")
+      pyramid_ = pyramid_budgets(b_, E_, info.num_layers, c_.pyramid_beta);
+  }
+  std::int64_t resolved_budget() const override { return B_; }
+
+  KeptPositions select(const LayerView& view) override {
+    const std::int64_t T = view.prompt_len(), H = view.num_kv_heads();
+    if (!evicts()) return KeptPositions::all(H, T, view.keys.device());
+    if (b_ <= 0) {  // the budget does not exceed the window: keep the most recent B positions
+      const at::Tensor recent = at::arange(T - B_, T, at::TensorOptions().dtype(at::kLong).device(view.keys.device()));
+      return KeptPositions::uniform(recent.unsqueeze(0).expand({H, B_}));
+    }
+    const at::Tensor scores = compute_scores(c_.scorer, view, c_.score);  // [H, E]
+
+    std::int64_t layer_budget = b_;
+    if (c_.layer_allocator == "pyramid") layer_budget = pyramid_[view.layer];
+    if (c_.layer_allocator == "cake") {
+      // Provisional: keep up to max_ratio x the mean budget; finish_sequence trims once every layer's
+      // preference is known.
+      const double preference = cake_preference(window_attention(view, c_.score.window), E_, c_.cake_tau1, c_.cake_tau2);
+      layer_budget = std::min<std::int64_t>(E_, static_cast<std::int64_t>(std::floor(c_.cake_max_ratio * b_)));
+      const std::int64_t cap = layer_budget;
+      cake_.push_back({preference, std::get<1>(scores.topk(cap, 1))});
+    }
+    layer_budget = std::min(layer_budget, E_);
+
+    std::vector<std::int64_t> head_budgets(H, layer_budget);
+    if (c_.head_allocator == "ada") head_budgets = ada_head_budgets(scores, layer_budget, c_.ada_alpha);
+
+    const std::vector<at::Tensor> chosen = c_.selector == "kvec"
+                                               ? select_kvec(scores, head_budgets, view.token_ids, c_.kvec, kvec_state_)
+                                               : select_top(scores, head_budgets);
+    return with_window(chosen, E_, T);
+  }
+
+  std::vector<std::optional<KeptPositions>> finish_sequence() override {
+    if (c_.layer_allocator != "cake" || cake_.empty()) return {};
+    std::vector<double> preferences;
+    std::vector<std::int64_t> caps;
+    for (const auto& layer : cake_) {
+      preferences.push_back(layer.preference);
+      caps.push_back(layer.order.size(1));
+    }
+    const std::int64_t L = static_cast<std::int64_t>(cake_.size());
+    const std::vector<std::int64_t> budgets = proportional_allocation(preferences, caps, L * b_);
+    last_layer_budgets_ = budgets;
+    std::vector<std::optional<KeptPositions>> trims;
+    for (std::int64_t l = 0; l < L; ++l) {
+      std::vector<at::Tensor> heads;
+      for (std::int64_t h = 0; h < cake_[l].order.size(0); ++h)
+        heads.push_back(std::get<0>(cake_[l].order[h].narrow(0, 0, budgets[l]).sort()));
+      trims.emplace_back(with_window(heads, E_, info_.prompt_len));
+    }
+    return trims;
+  }
+
+ private:
+  bool evicts() const { return info_.prompt_len > B_; }
+
+  struct CakeLayer {
+    double preference;
+    at::Tensor order;  // [H, cap]: each head's positions in descending score order
+  };
+
+  std::string name_;
+  BudgetSpec budget_;
+  CompositionConfig c_;
+  SequenceInfo info_;
+  std::int64_t B_ = 0, b_ = 0, E_ = 0;
+  std::vector<std::int64_t> pyramid_, last_layer_budgets_;
+  std::vector<CakeLayer> cake_;
+  KvecState kvec_state_;
+};
+
+}  // namespace
+
+CompositionConfig read_composition(PolicyParams& p, CompositionConfig d) {
+  CompositionConfig c = d;
+  c.scorer = p.get_string("scorer", d.scorer);
+  c.layer_allocator = p.get_string("layer_allocator", d.layer_allocator);
+  c.head_allocator = p.get_string("head_allocator", d.head_allocator);
+  c.selector = p.get_string("selector", d.selector);
+  c.score.window = p.get_int("window", d.score.window);
+  c.score.kernel = p.get_int("kernel", d.score.kernel);
+  c.score.pool = p.get_string("pool", d.score.pool);
+  c.score.reduction = p.get_string("reduction", d.score.reduction);
+  c.score.cake_gamma = p.get_double("cake_gamma", d.score.cake_gamma);
+  c.score.h2o_query_chunk = p.get_int("query_chunk", d.score.h2o_query_chunk);
+  c.pyramid_beta = p.get_double("beta", d.pyramid_beta);
+  c.ada_alpha = p.get_double("alpha", d.ada_alpha);
+  c.cake_tau1 = p.get_double("tau1", d.cake_tau1);
+  c.cake_tau2 = p.get_double("tau2", d.cake_tau2);
+  c.cake_max_ratio = p.get_double("cake_max_ratio", d.cake_max_ratio);
+  c.kvec.rho = p.get_double("rho", d.kvec.rho);
+  c.kvec.lambda = p.get_double("lambda", d.kvec.lambda);
+  c.kvec.gamma = p.get_double("gamma", d.kvec.gamma);
+  c.kvec.normalization = p.get_string("normalization", d.kvec.normalization);
+  c.kvec.unit = p.get_string("unit", d.kvec.unit);
+  c.kvec.cross_head = p.get_bool("cross_head", d.kvec.cross_head);
+  c.kvec.cross_layer = p.get_bool("cross_layer", d.kvec.cross_layer);
+  p.finish();
+
+  KV_CHECK(one_of(c.scorer, {"window", "h2o", "tova", "knorm", "random", "cake"}), "unknown scorer '", c.scorer,
+           "' (use window, h2o, tova, knorm, random or cake)");
+  KV_CHECK(one_of(c.layer_allocator, {"uniform", "pyramid", "cake"}), "unknown layer_allocator '", c.layer_allocator,
+           "' (use uniform, pyramid or cake)");
+  KV_CHECK(one_of(c.head_allocator, {"uniform", "ada"}), "unknown head_allocator '", c.head_allocator,
+           "' (use uniform or ada)");
+  KV_CHECK(one_of(c.selector, {"topk", "kvec"}), "unknown selector '", c.selector, "' (use topk or kvec)");
+  KV_CHECK(c.layer_allocator != "cake" || c.scorer == "cake", "the cake layer allocator needs the cake scorer");
+  KV_CHECK(c.layer_allocator != "cake" || c.head_allocator == "uniform", "the cake layer allocator works with the "
+           "uniform head allocator");
+  KV_CHECK(c.score.window >= 1, "window must be >= 1, got ", c.score.window);
+  KV_CHECK(c.score.kernel >= 1 && c.score.kernel % 2 == 1, "kernel must be odd and >= 1, got ", c.score.kernel);
+  KV_CHECK(one_of(c.score.pool, {"max", "avg"}), "pool must be max or avg, got '", c.score.pool, "'");
+  KV_CHECK(one_of(c.score.reduction, {"mean", "max", "sum"}), "reduction must be mean, max or sum, got '",
+           c.score.reduction, "'");
+  KV_CHECK(c.score.h2o_query_chunk >= 1, "query_chunk must be >= 1");
+  KV_CHECK(c.pyramid_beta > 0, "beta must be positive");
+  KV_CHECK(c.ada_alpha >= 0 && c.ada_alpha <= 1, "alpha must be in [0, 1]");
+  KV_CHECK(c.cake_tau1 > 0 && c.cake_tau2 > 0, "tau1 and tau2 must be positive");
+  KV_CHECK(c.cake_max_ratio >= 1, "cake_max_ratio must be >= 1");
+  KV_CHECK(c.kvec.rho >= 0 && c.kvec.rho <= 1, "rho must be in [0, 1]");
+  KV_CHECK(c.kvec.lambda >= 0 && c.kvec.gamma >= 0, "lambda and gamma must be >= 0");
+  KV_CHECK(one_of(c.kvec.normalization, {"rank", "sum"}), "normalization must be rank or sum");
+  KV_CHECK(one_of(c.kvec.unit, {"position", "token_id"}), "unit must be position or token_id");
+  return c;
+}
+
+std::unique_ptr<EvictionPolicy> make_composed_policy(const std::string& name, const BudgetSpec& budget,
+                                                     const CompositionConfig& config) {
+  return std::make_unique<ComposedPolicy>(name, budget, config);
+}
+
+std::unique_ptr<EvictionPolicy> make_preset(const PolicySpec& spec, CompositionConfig defaults) {
+  PolicyParams params(spec);
+  const BudgetSpec budget = params.required_budget();
+  const CompositionConfig config = read_composition(params, std::move(defaults));
+  return make_composed_policy(spec.name, budget, config);
+}
+
+}  // namespace kvbench

@@ -1,0 +1,37 @@
+#pragma once
+// A policy assembled from components.h's parts; every named baseline and K-VEC variant is one of these with
+// different defaults (see the preset files and policy_list.h).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policies/components.h"
+#include "policies/registry.h"
+
+namespace kvbench {
+
+struct CompositionConfig {
+  std::string scorer = "window";           ///< window | h2o | tova | knorm | random | cake
+  std::string layer_allocator = "uniform"; ///< uniform | pyramid | cake
+  std::string head_allocator = "uniform";  ///< uniform | ada
+  std::string selector = "topk";           ///< topk | kvec
+  ScoreConfig score;
+  double pyramid_beta = 20.0;
+  double ada_alpha = 0.2;
+  double cake_tau1 = 1.0, cake_tau2 = 1.0;
+  double cake_max_ratio = 2.0;  ///< CAKE: a layer keeps at most this many times the mean budget
+  KvecConfig kvec;
+};
+
+/// Reads every knob from `params` (defaults from `defaults`), rejecting unknown keys.
+CompositionConfig read_composition(PolicyParams& params, CompositionConfig defaults);
+
+/// Builds the composed policy `name` with `config` and the spec's budget.
+std::unique_ptr<EvictionPolicy> make_composed_policy(const std::string& name, const BudgetSpec& budget,
+                                                     const CompositionConfig& config);
+
+/// The usual factory body: parse the spec's params over `defaults`, then build.
+std::unique_ptr<EvictionPolicy> make_preset(const PolicySpec& spec, CompositionConfig defaults);
+
+}  // namespace kvbench

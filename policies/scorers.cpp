@@ -1,0 +1,99 @@
+// Scorers: how important each evictable prompt position is to each KV head.
+#include <cmath>
+#include <limits>
+
+#include "harness/common/error.h"
+#include "policies/components.h"
+
+namespace kvbench {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Softmax attention of queries [Hq, n, d] (prompt positions start .. start + n - 1) over keys [Hkv, T', d]
+// with T' >= start + n, causal: float32 [Hkv, g, n, T'].
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, std::int64_t start, double scale) {
+  const std::int64_t Hq = q.size(0), n = q.size(1), d = q.size(2), Hkv = k.size(0), g = Hq / Hkv, Tk = k.size(1);
+  const at::Tensor scores = at::matmul(q.reshape({Hkv, g * n, d}), k.transpose(1, 2)).to(at::kFloat) * scale;
+  const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
+  const at::Tensor future = at::arange(Tk, opts).unsqueeze(0) > at::arange(start, start + n, opts).unsqueeze(1);
+  return at::softmax(scores.view({Hkv, g, n, Tk}).masked_fill(future, kNegInf), -1);
+}
+
+std::int64_t evictable_of(const LayerView& view, std::int64_t window) { return view.prompt_len() - window; }
+
+}  // namespace
+
+at::Tensor window_attention(const LayerView& view, std::int64_t window) {
+  KV_CHECK(view.queries.defined() && view.queries.size(1) >= window, "internal error: the window scorer needs the "
+           "last ", window, " queries");
+  const std::int64_t T = view.prompt_len(), Tq = view.queries.size(1);
+  return causal_attention(view.queries.narrow(1, Tq - window, window), view.keys, T - window, view.scale);
+}
+
+at::Tensor reduce_group(const at::Tensor& x, const std::string& reduction) {
+  if (reduction == "mean") return x.mean(1);
+  if (reduction == "max") return std::get<0>(x.max(1));
+  if (reduction == "sum") return x.sum(1);
+  fail("unknown GQA reduction '", reduction, "' (use mean, max or sum)");
+}
+
+at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, const std::string& pool) {
+  if (kernel <= 1) return scores;
+  KV_CHECK(kernel % 2 == 1, "pooling kernel must be odd, got ", kernel);
+  const at::Tensor x = scores.unsqueeze(1);  // [H, 1, E]
+  if (pool == "max") return at::max_pool1d(x, {kernel}, {1}, {kernel / 2}).squeeze(1);
+  if (pool == "avg") return at::avg_pool1d(x, {kernel}, {1}, {kernel / 2}).squeeze(1);
+  fail("unknown pooling '", pool, "' (use max or avg)");
+}
+
+at::Tensor compute_scores(const std::string& scorer, const LayerView& view, const ScoreConfig& c) {
+  const std::int64_t E = evictable_of(view, c.window), Hkv = view.num_kv_heads();
+  if (scorer == "window") {
+    const at::Tensor a = window_attention(view, c.window);               // [Hkv, g, w, T]
+    const at::Tensor s = a.narrow(3, 0, E).sum(2);                        // [Hkv, g, E]
+    return pool_positions(reduce_group(s, c.reduction), c.kernel, c.pool);
+  }
+  if (scorer == "cake") {
+    const at::Tensor a = window_attention(view, c.window).narrow(3, 0, E);  // [Hkv, g, w, E]
+    const at::Tensor s = a.mean(2) + c.cake_gamma * a.var(2, /*unbiased=*/false);
+    return pool_positions(reduce_group(s, c.reduction), c.kernel, c.pool);
+  }
+  if (scorer == "h2o") {
+    // Column sums of the full causal attention, one chunk of queries at a time.
+    KV_CHECK(view.queries.defined() && view.queries.size(1) == view.prompt_len(), "internal error: h2o needs every query");
+    const std::int64_t T = view.prompt_len(), g = view.queries.size(0) / Hkv;
+    at::Tensor sums = at::zeros({Hkv, g, T}, view.keys.options().dtype(at::kFloat));
+    for (std::int64_t start = 0; start < T; start += c.h2o_query_chunk) {
+      const std::int64_t n = std::min(c.h2o_query_chunk, T - start), end = start + n;
+      const at::Tensor a = causal_attention(view.queries.narrow(1, start, n), view.keys.narrow(1, 0, end), start, view.scale);
+      sums.narrow(2, 0, end).add_(a.sum(2));
+    }
+    return pool_positions(reduce_group(sums.narrow(2, 0, E), c.reduction), c.kernel, c.pool);
+  }
+  if (scorer == "tova") {
+    // The last prompt query's attention, averaged over every query head: one score shared by all heads.
+    const at::Tensor a = window_attention(view, 1);  // [Hkv, g, 1, T]
+    const at::Tensor shared = a.narrow(3, 0, E).mean({0, 1, 2});  // [E]
+    return shared.unsqueeze(0).expand({Hkv, E}).contiguous();
+  }
+  if (scorer == "knorm") return -view.keys.narrow(1, 0, E).to(at::kFloat).norm(2, -1);  // keep small-norm keys
+  if (scorer == "random") {
+    at::Generator gen = at::detail::createCPUGenerator(c.seed * 1000003ULL + static_cast<std::uint64_t>(view.layer));
+    return at::rand({Hkv, E}, gen, at::TensorOptions().dtype(at::kFloat)).to(view.keys.device());
+  }
+  fail("unknown scorer '", scorer, "' (use window, h2o, tova, knorm, random or cake)");
+}
+
+double cake_preference(const at::Tensor& window_attn, std::int64_t evictable, double tau1, double tau2) {
+  // Spatial dispersion: entropy of the mean attention distribution over the evictable positions; temporal
+  // shift: variance over the window's queries, averaged over positions and heads.
+  const at::Tensor a = window_attn.narrow(3, 0, evictable);               // [Hkv, g, w, E]
+  at::Tensor dist = a.mean({0, 1, 2});
+  dist = dist / dist.sum().clamp_min(1e-30);
+  const double entropy = -(dist * (dist + 1e-30).log()).sum().item<double>();
+  const double variance = a.var(2, /*unbiased=*/false).mean().item<double>();
+  return std::pow(std::max(entropy, 1e-12), 1.0 / tau1) * std::pow(std::max(variance, 1e-30), 1.0 / tau2);
+}
+
+}  // namespace kvbench

@@ -1,0 +1,131 @@
+// Selectors: which positions fill each head's budget.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "harness/common/error.h"
+#include "policies/components.h"
+
+namespace kvbench {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// The positions of the `k` largest entries of `values` [E] that are > -inf (fewer if not enough).
+at::Tensor top_finite(const at::Tensor& values, std::int64_t k) {
+  if (k <= 0) return at::empty({0}, values.options().dtype(at::kLong));
+  const auto [v, i] = values.topk(std::min<std::int64_t>(k, values.numel()));
+  return i.masked_select(v > kNegInf);
+}
+
+}  // namespace
+
+std::vector<at::Tensor> select_top(const at::Tensor& scores, const std::vector<std::int64_t>& budgets) {
+  const std::int64_t H = scores.size(0);
+  const std::int64_t most = *std::max_element(budgets.begin(), budgets.end());
+  const at::Tensor order = most > 0 ? std::get<1>(scores.topk(most, 1)) : at::empty({H, 0}, scores.options().dtype(at::kLong));
+  std::vector<at::Tensor> out;
+  for (std::int64_t h = 0; h < H; ++h) out.push_back(std::get<0>(order[h].narrow(0, 0, budgets[h]).sort()));
+  return out;
+}
+
+std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<std::int64_t>& budgets,
+                                    const at::Tensor& token_ids, const KvecConfig& c, KvecState& state) {
+  const std::int64_t H = scores.size(0), E = scores.size(1);
+  const auto dev = scores.device();
+  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(dev);
+
+  // 1. Normalized scores: percentile rank within the head, or share of the head's total.
+  at::Tensor normalized;
+  if (c.normalization == "rank") {
+    const at::Tensor ranks = scores.argsort(/*dim=*/1, /*descending=*/false).argsort(/*dim=*/1, /*descending=*/false).to(at::kFloat);
+    normalized = ranks / static_cast<double>(std::max<std::int64_t>(E - 1, 1));
+  } else if (c.normalization == "sum") {
+    const at::Tensor shifted = scores - std::get<0>(scores.min(1, true));  // non-negative
+    normalized = shifted / shifted.sum(1, true).clamp_min(1e-30);
+  } else {
+    fail("K-VEC normalization must be rank or sum, got '", c.normalization, "'");
+  }
+
+  // 2. Core: each head's top b - floor(rho b) by its own score (heads may share core tokens).
+  std::vector<std::int64_t> core_size, coverage_slots;
+  for (std::int64_t b : budgets) {
+    const auto slots = static_cast<std::int64_t>(std::floor(c.rho * static_cast<double>(b)));
+    coverage_slots.push_back(slots);
+    core_size.push_back(b - slots);
+  }
+  at::Tensor kept = at::zeros({H, E}, at::TensorOptions().dtype(at::kBool).device(dev));
+  {
+    const at::Tensor rank_desc = at::empty({H, E}, long_opts).scatter_(1, scores.argsort(/*dim=*/1, /*descending=*/true),
+                                                                         at::arange(E, long_opts).expand({H, E}));
+    const at::Tensor k = at::tensor(core_size, at::kLong).to(dev).unsqueeze(1);
+    kept = rank_desc < k;
+  }
+
+  // 3. Covered set: positions some core keeps (token_id unit: any position whose token id a core keeps).
+  at::Tensor covered = kept.any(0);
+  if (c.unit == "token_id") {
+    const at::Tensor ids = token_ids.narrow(0, 0, E).to(dev);
+    covered = at::isin(ids, ids.masked_select(covered));
+  } else {
+    KV_CHECK(c.unit == "position", "K-VEC unit must be position or token_id, got '", c.unit, "'");
+  }
+
+  // 4. Priority: normalized score damped by how often earlier layers kept the position.
+  at::Tensor priority = normalized;
+  if (c.cross_layer && state.counts.defined()) priority = normalized / (1.0 + c.lambda * state.counts.unsqueeze(0));
+
+  // 5. Coverage slots.
+  if (c.cross_head) {
+    at::Tensor candidates = covered.logical_not();
+    // Each candidate goes to the head that values it most; each head takes its best assigned candidates.
+    const at::Tensor owner = std::get<1>(priority.masked_fill(candidates.logical_not().unsqueeze(0), kNegInf).max(0));
+    for (std::int64_t h = 0; h < H; ++h) {
+      const at::Tensor mine = candidates.logical_and(owner == h);
+      const at::Tensor take = top_finite(priority[h].masked_fill(mine.logical_not(), kNegInf), coverage_slots[h]);
+      kept[h].index_fill_(0, take, true);
+      coverage_slots[h] -= take.numel();
+    }
+    candidates = candidates.logical_and(kept.any(0).logical_not());
+    // Slots left empty: still-unkept candidates by the head's own priority, one head after another so that
+    // no candidate goes to two heads; when candidates run out, the head's next best positions.
+    for (std::int64_t h = 0; h < H; ++h) {
+      if (coverage_slots[h] <= 0) continue;
+      const at::Tensor take = top_finite(priority[h].masked_fill(candidates.logical_not(), kNegInf), coverage_slots[h]);
+      kept[h].index_fill_(0, take, true);
+      candidates.index_fill_(0, take, false);
+      coverage_slots[h] -= take.numel();
+      if (coverage_slots[h] > 0) {
+        const at::Tensor more = top_finite(priority[h].masked_fill(kept[h], kNegInf), coverage_slots[h]);
+        kept[h].index_fill_(0, more, true);
+      }
+    }
+  } else {
+    for (std::int64_t h = 0; h < H; ++h) {
+      const at::Tensor take = top_finite(priority[h].masked_fill(kept[h], kNegInf), coverage_slots[h]);
+      kept[h].index_fill_(0, take, true);
+    }
+  }
+
+  // 6. Cross-layer counts for the next layer.
+  const at::Tensor kept_any = kept.any(0).to(at::kFloat);
+  state.counts = state.counts.defined() ? c.gamma * state.counts + kept_any : kept_any;
+
+  std::vector<at::Tensor> out;
+  for (std::int64_t h = 0; h < H; ++h) out.push_back(kept[h].nonzero().squeeze(1));
+  return out;
+}
+
+KeptPositions with_window(const std::vector<at::Tensor>& per_head, std::int64_t evictable, std::int64_t prompt_len) {
+  KV_CHECK(!per_head.empty(), "internal error: no heads");
+  const at::Tensor window = at::arange(evictable, prompt_len, per_head[0].options().dtype(at::kLong));
+  std::vector<at::Tensor> heads;
+  bool uniform = true;
+  for (const auto& p : per_head) {
+    heads.push_back(at::cat({p.to(at::kLong), window}));
+    uniform = uniform && p.numel() == per_head[0].numel();
+  }
+  return uniform ? KeptPositions::uniform(at::stack(heads)) : KeptPositions::ragged(heads);
+}
+
+}  // namespace kvbench
