@@ -23,10 +23,18 @@ at::Tensor top_finite(const at::Tensor& values, std::int64_t k) {
 std::vector<at::Tensor> select_top(const at::Tensor& scores, const std::vector<std::int64_t>& budgets) {
   const std::int64_t H = scores.size(0);
   const std::int64_t most = *std::max_element(budgets.begin(), budgets.end());
-  const at::Tensor order = most > 0 ? std::get<1>(scores.topk(most, 1)) : at::empty({H, 0}, scores.options().dtype(at::kLong));
-  std::vector<at::Tensor> out;
-  for (std::int64_t h = 0; h < H; ++h) out.push_back(std::get<0>(order[h].narrow(0, 0, budgets[h]).sort()));
-  return out;
+  if (most == 0) return std::vector<at::Tensor>(H, at::empty({0}, scores.options().dtype(at::kLong)));
+  // One top-k over every head, then one sort of the kept positions (per head, ascending).
+  const at::Tensor order = std::get<1>(scores.topk(most, 1));  // [H, most], best first
+  if (std::all_of(budgets.begin(), budgets.end(), [&](std::int64_t b) { return b == most; }))
+    return std::get<0>(order.sort(1)).unbind(0);
+  // Ragged: drop each head's entries past its budget, sort the rest by (head, position).
+  const at::Tensor rank = at::arange(most, order.options()).unsqueeze(0);
+  const at::Tensor limit = at::tensor(budgets, at::kLong).to(order.device()).unsqueeze(1);
+  const std::int64_t E = scores.size(1);
+  const at::Tensor head = at::arange(H, order.options()).unsqueeze(1).expand({H, most});
+  const at::Tensor keys = std::get<0>((head * E + order).masked_select(rank < limit).sort());
+  return (keys.remainder(E)).split_with_sizes(budgets);
 }
 
 std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<std::int64_t>& budgets,
@@ -79,12 +87,22 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
   if (c.cross_head) {
     at::Tensor candidates = covered.logical_not();
     // Each candidate goes to the head that values it most; each head takes its best assigned candidates.
+    // All heads at once: a head's top slots among the candidates it owns.
     const at::Tensor owner = std::get<1>(priority.masked_fill(candidates.logical_not().unsqueeze(0), kNegInf).max(0));
-    for (std::int64_t h = 0; h < H; ++h) {
-      const at::Tensor mine = candidates.logical_and(owner == h);
-      const at::Tensor take = top_finite(priority[h].masked_fill(mine.logical_not(), kNegInf), coverage_slots[h]);
-      kept[h].index_fill_(0, take, true);
-      coverage_slots[h] -= take.numel();
+    const at::Tensor mine = candidates.unsqueeze(0).logical_and(
+        owner.unsqueeze(0) == at::arange(H, long_opts).unsqueeze(1));  // [H, E]
+    const std::int64_t most = *std::max_element(coverage_slots.begin(), coverage_slots.end());
+    if (most > 0) {
+      const auto [values, where] = priority.masked_fill(mine.logical_not(), kNegInf).topk(most, 1);
+      const at::Tensor slots = at::tensor(coverage_slots, at::kLong).to(dev).unsqueeze(1);
+      const at::Tensor valid = (values > kNegInf).logical_and(at::arange(most, long_opts).unsqueeze(0) < slots);
+      kept.logical_or_(at::zeros_like(kept).scatter_(1, where, valid));
+      // One host read per layer: how many slots each head still has to fill.
+      const std::vector<std::int64_t> filled = [&] {
+        const at::Tensor c = valid.sum(1).to(at::kCPU);
+        return std::vector<std::int64_t>(c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + H);
+      }();
+      for (std::int64_t h = 0; h < H; ++h) coverage_slots[h] -= filled[h];
     }
     candidates = candidates.logical_and(kept.any(0).logical_not());
     // Slots left empty: still-unkept candidates by the head's own priority, one head after another so that
@@ -111,21 +129,22 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
   const at::Tensor kept_any = kept.any(0).to(at::kFloat);
   state.counts = state.counts.defined() ? c.gamma * state.counts + kept_any : kept_any;
 
-  std::vector<at::Tensor> out;
-  for (std::int64_t h = 0; h < H; ++h) out.push_back(kept[h].nonzero().squeeze(1));
-  return out;
+  // Each head's kept positions, ascending: nonzero() lists them head by head.
+  const at::Tensor counts = kept.sum(1).to(at::kCPU);
+  const at::Tensor positions = kept.nonzero().select(1, 1);
+  return positions.split_with_sizes(std::vector<std::int64_t>(counts.data_ptr<std::int64_t>(), counts.data_ptr<std::int64_t>() + H));
 }
 
 KeptPositions with_window(const std::vector<at::Tensor>& per_head, std::int64_t evictable, std::int64_t prompt_len) {
   KV_CHECK(!per_head.empty(), "internal error: no heads");
+  const std::int64_t H = static_cast<std::int64_t>(per_head.size());
   const at::Tensor window = at::arange(evictable, prompt_len, per_head[0].options().dtype(at::kLong));
-  std::vector<at::Tensor> heads;
   bool uniform = true;
-  for (const auto& p : per_head) {
-    heads.push_back(at::cat({p.to(at::kLong), window}));
-    uniform = uniform && p.numel() == per_head[0].numel();
-  }
-  return uniform ? KeptPositions::uniform(at::stack(heads)) : KeptPositions::ragged(heads);
+  for (const auto& p : per_head) uniform = uniform && p.numel() == per_head[0].numel();
+  if (uniform) return KeptPositions::uniform(at::cat({at::stack(per_head), window.unsqueeze(0).expand({H, window.numel()})}, 1));
+  std::vector<at::Tensor> heads;
+  for (const auto& p : per_head) heads.push_back(at::cat({p, window}));
+  return KeptPositions::ragged(heads);
 }
 
 }  // namespace kvbench

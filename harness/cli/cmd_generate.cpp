@@ -21,7 +21,7 @@ struct GenerateState {
   ModelOptions model;
   PolicyOptions policy;
   std::string prompt, prompt_ids, stop_ids, logits_out, tokenizer, chat = "none";
-  std::int64_t max_new = 64, min_new = 0, chunk = 512;
+  std::int64_t max_new = 64, min_new = 0, chunk = 0;
   bool ignore_eos = false, json = false, no_kept = false;
   std::int64_t coverage_window = 32;
 };
@@ -182,7 +182,8 @@ Command add_generate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--stop-ids", st->stop_ids, "stop token ids (default: the config's eos_token_id)");
   cmd->add_flag("--ignore-eos", st->ignore_eos, "no stop tokens: always generate --max-new tokens");
-  cmd->add_option("--prefill-chunk", st->chunk, "prompt rows per prefill chunk")->capture_default_str();
+  cmd->add_option("--prefill-chunk", st->chunk, "prompt rows per prefill chunk (0: 512 on CPU, 8192 on CUDA)")
+      ->capture_default_str();
   cmd->add_option("--logits-out", st->logits_out,
                   "write float32 prompt logits [T, V] and the logits of each chosen token to this safetensors file");
   cmd->add_flag("--json", st->json, "print one JSON object (with \"kept\": each layer's and KV head's kept prompt "

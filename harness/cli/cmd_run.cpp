@@ -28,16 +28,19 @@ struct RunConfig {
   std::int64_t random_prompt_tokens = 0;
   std::uint64_t random_prompt_seed = 0;
   std::int64_t max_new_tokens = 32;
+  std::int64_t warmup_tokens = 0;  ///< an untimed prefill of this many tokens first (kernel and allocator warm-up)
   std::vector<PolicySpec> policies;
 };
 
 RunConfig parse_run_config(const nlohmann::json& json, const std::string& source) {
   const JsonFields top(json, source);
-  top.expect_only({"name", "output_dir", "model", "prompt", "max_new_tokens", "policies"});
+  top.expect_only({"name", "output_dir", "model", "prompt", "max_new_tokens", "warmup_tokens", "policies"});
   RunConfig rc;
   rc.name = top.get_string("name", "run");
   rc.output_dir = top.get_string("output_dir", "results/" + rc.name);
   rc.max_new_tokens = top.get_int("max_new_tokens", 32);
+  rc.warmup_tokens = top.get_int("warmup_tokens", 0);
+  KV_CHECK(rc.warmup_tokens >= 0, source, ": warmup_tokens must be >= 0");
 
   const JsonFields model(top.raw("model"), source + ": model");
   model.expect_only({"path", "random", "device", "dtype"});
@@ -114,6 +117,10 @@ void run_job(const RunConfig& rc) {
 
   std::vector<EvictionPolicy*> raw;
   for (auto& p : policies) raw.push_back(p.get());
+  if (rc.warmup_tokens > 0) {
+    const std::vector<std::int64_t> warm(ids.begin(), ids.begin() + std::min<std::int64_t>(rc.warmup_tokens, ids.size()));
+    engine.prefill(warm, raw, PrefillOptions{});
+  }
   PrefillResult prefilled = engine.prefill(ids, raw, PrefillOptions{});
   log::info("prefilled ", ids.size(), " tokens once for ", raw.size(), " policies in ", log::fixed(prefilled.seconds * 1e3, 1),
             " ms");

@@ -34,7 +34,7 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   const ModelConfig& c = model_.config();
   const std::int64_t T = static_cast<std::int64_t>(prompt_ids.size());
   KV_CHECK(T > 0, "the prompt is empty");
-  KV_CHECK(options.chunk_size > 0, "prefill chunk size must be positive, got ", options.chunk_size);
+  KV_CHECK(options.chunk_size >= 0, "prefill chunk size must be positive, got ", options.chunk_size);
   for (std::int64_t id : prompt_ids)
     KV_CHECK(id >= 0 && id < c.vocab_size, "prompt token id ", id, " is outside the vocabulary [0, ", c.vocab_size, ")");
   check_window(c, T);
@@ -45,7 +45,8 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   const at::Device dev = model_.device();
   const auto long_opts = at::TensorOptions().dtype(at::kLong).device(dev);
   const at::Tensor ids = at::tensor(prompt_ids, at::TensorOptions().dtype(at::kLong)).to(dev);
-  const std::int64_t Hq = c.num_heads, Hkv = c.num_kv_heads, d = c.head_dim, chunk = options.chunk_size;
+  const std::int64_t Hq = c.num_heads, Hkv = c.num_kv_heads, d = c.head_dim;
+  const std::int64_t chunk = options.chunk_size > 0 ? options.chunk_size : (dev.is_cuda() ? 8192 : 512);
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
 
   // What the policies need to see: the largest trailing query window any of them asks for, or all queries.

@@ -3,6 +3,15 @@
 #include "harness/common/error.h"
 
 namespace kvbench {
+namespace {
+// The owning KV head of each flat entry: [0]*count(0) ++ [1]*count(1) ++ ...
+at::Tensor owner_heads(const KeptPositions& kept, at::Device device) {
+  std::vector<std::int64_t> counts;
+  for (std::int64_t h = 0; h < kept.num_heads(); ++h) counts.push_back(kept.count(h));
+  const auto opts = at::TensorOptions().dtype(at::kLong);
+  return at::repeat_interleave(at::arange(kept.num_heads(), opts), at::tensor(counts, opts)).to(device);
+}
+}  // namespace
 
 void LayerCache::set_prompt(const at::Tensor& keys, const at::Tensor& values, const KeptPositions& kept) {
   const std::int64_t H = keys.size(0), T = keys.size(1), d = keys.size(2);
@@ -10,10 +19,7 @@ void LayerCache::set_prompt(const at::Tensor& keys, const at::Tensor& values, co
   offsets_ = kept.offsets;
   uniform_ = kept.is_uniform();
   prompt_len_ = T;
-  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(keys.device());
-  std::vector<at::Tensor> owner;
-  for (std::int64_t h = 0; h < H; ++h) owner.push_back(at::full({kept.count(h)}, h, long_opts));
-  heads_ = at::cat(owner);
+  heads_ = owner_heads(kept, keys.device());
   positions_ = kept.indices.to(keys.device());
   if (kept.everything) {
     keys_ = keys.reshape({H * T, d});
@@ -29,10 +35,7 @@ void LayerCache::keep_subset(const KeptPositions& kept) {
   KV_CHECK(tail_len_ == 0, "internal error: trimming a cache after decoding started");
   KV_CHECK(kept.num_heads() == num_heads(), "trim for ", kept.num_heads(), " heads, the layer has ", num_heads());
   // Entries are ordered by (head, position), so head * T + position is sorted: search the new keys in it.
-  const auto long_opts = heads_.options();
-  std::vector<at::Tensor> owner;
-  for (std::int64_t h = 0; h < kept.num_heads(); ++h) owner.push_back(at::full({kept.count(h)}, h, long_opts));
-  const at::Tensor new_heads = at::cat(owner);
+  const at::Tensor new_heads = owner_heads(kept, heads_.device());
   const at::Tensor new_positions = kept.indices.to(heads_.device());
   const at::Tensor current = heads_ * prompt_len_ + positions_;
   const at::Tensor wanted = new_heads * prompt_len_ + new_positions;
