@@ -43,11 +43,14 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
   const auto dev = scores.device();
   const auto long_opts = at::TensorOptions().dtype(at::kLong).device(dev);
 
-  // 1. Normalized scores: percentile rank within the head, or share of the head's total.
+  // One descending sort serves both the core (top ranks) and the rank normalization.
+  const at::Tensor order = scores.argsort(/*dim=*/1, /*descending=*/true);
+  const at::Tensor rank_desc = at::empty({H, E}, long_opts).scatter_(1, order, at::arange(E, long_opts).expand({H, E}));
+
+  // 1. Normalized scores: percentile rank within the head (E - 1 for the best), or share of the head's total.
   at::Tensor normalized;
   if (c.normalization == "rank") {
-    const at::Tensor ranks = scores.argsort(/*dim=*/1, /*descending=*/false).argsort(/*dim=*/1, /*descending=*/false).to(at::kFloat);
-    normalized = ranks / static_cast<double>(std::max<std::int64_t>(E - 1, 1));
+    normalized = (E - 1 - rank_desc).to(at::kFloat) / static_cast<double>(std::max<std::int64_t>(E - 1, 1));
   } else if (c.normalization == "sum") {
     const at::Tensor shifted = scores - std::get<0>(scores.min(1, true));  // non-negative
     normalized = shifted / shifted.sum(1, true).clamp_min(1e-30);
@@ -62,13 +65,7 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
     coverage_slots.push_back(slots);
     core_size.push_back(b - slots);
   }
-  at::Tensor kept = at::zeros({H, E}, at::TensorOptions().dtype(at::kBool).device(dev));
-  {
-    const at::Tensor rank_desc = at::empty({H, E}, long_opts).scatter_(1, scores.argsort(/*dim=*/1, /*descending=*/true),
-                                                                         at::arange(E, long_opts).expand({H, E}));
-    const at::Tensor k = at::tensor(core_size, at::kLong).to(dev).unsqueeze(1);
-    kept = rank_desc < k;
-  }
+  at::Tensor kept = rank_desc < at::tensor(core_size, at::kLong).to(dev).unsqueeze(1);
 
   // 3. Covered set: positions some core keeps (token_id unit: any position whose token id a core keeps).
   at::Tensor covered = kept.any(0);
