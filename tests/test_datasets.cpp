@@ -17,21 +17,13 @@
 namespace kvbench {
 namespace {
 
-std::string shared_path(const std::string& rel) { return paths::join(*test::shared_dir(), rel); }
-#define REQUIRE_SHARED() \
-  if (!test::shared_dir()) GTEST_SKIP() << "../shared (LongBench config, data and tokenizers) is not present"
+using test::error_of;
+using test::shared_path;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+
 
 TEST(Datasets, RegistryMatchesTheOfficialConfigByteForByte) {
-  REQUIRE_SHARED();
+  KVBENCH_REQUIRE_SHARED();
   const auto prompts = read_json_file(shared_path("data/longbench/dataset2prompt.json"));
   const auto maxlen = read_json_file(shared_path("data/longbench/dataset2maxlen.json"));
   ASSERT_EQ(longbench_subsets().size(), prompts.size());
@@ -103,7 +95,7 @@ TEST(Datasets, LoaderValidatesEveryRow) {
 }
 
 TEST(Datasets, RealFilesLoadAndFilter) {
-  REQUIRE_SHARED();
+  KVBENCH_REQUIRE_SHARED();
   const std::string dir = shared_path("data/longbench");
   for (const char* name : {"multi_news", "multifieldqa_zh", "passage_retrieval_zh"}) {
     const auto r = load_subset(dir, name);
@@ -127,7 +119,7 @@ TEST(Datasets, RealFilesLoadAndFilter) {
 // allow 2. The chat wrapper adds its own tokens (again +-2 at its edges). Truncated prompts keep the
 // untruncated prompt's head and tail.
 TEST(Datasets, MiddleTruncationKeepsHeadAndTail) {
-  REQUIRE_SHARED();
+  KVBENCH_REQUIRE_SHARED();
   const auto tok = load_tokenizer(shared_path("data/tokenizers/llama2_spm"));
   const ChatFormat& chat = chat_format("llama2");
   const SubsetSpec& subset = find_subset("multi_news");
@@ -178,7 +170,7 @@ namespace kvbench {
 namespace {
 
 TEST(CliPrompts, BuildsPromptsAndStopsOnBadRows) {
-  REQUIRE_SHARED();
+  KVBENCH_REQUIRE_SHARED();
   const std::string tok = shared_path("data/tokenizers/llama2_spm");
   auto r = test::run_kvbench("prompts --dataset multi_news --data-dir " + shared_path("data/longbench") + " --tokenizer " +
                              tok + " --chat llama2 --limit 4 --max-length 1000");

@@ -16,6 +16,9 @@
 
 namespace kvbench {
 namespace {
+
+using test::error_of;
+using test::shared_path;
 using test::TempDir;
 
 RandomModelSpec tiny() {
@@ -30,14 +33,6 @@ RandomModelSpec tiny() {
   return s;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 void edit_config(const std::string& dir, const std::function<void(nlohmann::json&)>& edit) {
   nlohmann::json c = read_json_file(dir + "/config.json");

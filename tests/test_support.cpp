@@ -1,5 +1,6 @@
 #include "tests/test_support.h"
 
+#include "harness/common/error.h"
 #include "harness/common/paths.h"
 
 #include <sys/wait.h>
@@ -54,6 +55,17 @@ std::optional<std::string> shared_dir() {
   const std::string beside = paths::join(paths::parent(KVBENCH_SOURCE_DIR), "shared");
   if (paths::is_directory(paths::join(beside, "data"))) return beside;
   return std::nullopt;
+}
+
+std::string shared_path(const std::string& rel) { return paths::join(*shared_dir(), rel); }
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
 }
 
 }  // namespace kvbench::test

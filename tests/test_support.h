@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -37,6 +38,16 @@ CommandResult run_kvbench(const std::string& args, const std::string& workdir = 
 
 /// The shared data folder (../shared beside the checkout, or $KVBENCH_SHARED), if present.
 std::optional<std::string> shared_dir();
+
+/// `rel` inside the shared data folder (call only when shared_dir() has a value).
+std::string shared_path(const std::string& rel);
+
+/// The message of the kvbench::Error `f` throws, or "<no error>".
+std::string error_of(const std::function<void()>& f);
+
+/// Skips the current test, with the reason, when ../shared is absent.
+#define KVBENCH_REQUIRE_SHARED() \
+  if (!::kvbench::test::shared_dir()) GTEST_SKIP() << "../shared (real data for this test) is not present"
 
 /// Reads a whole file; empty string if it cannot be read.
 std::string read_file(const std::string& path);

@@ -16,13 +16,13 @@
 namespace kvbench {
 namespace {
 
-std::string shared_path(const std::string& rel) { return paths::join(*test::shared_dir(), rel); }
+using test::error_of;
+using test::shared_path;
 
-#define REQUIRE_SHARED() \
-  if (!test::shared_dir()) GTEST_SKIP() << "../shared (real tokenizers and test vectors) is not present"
+
 
 TEST(SentencePiece, LlamaSpmTestVectors) {
-  REQUIRE_SHARED();
+  KVBENCH_REQUIRE_SHARED();
   const auto tok = load_tokenizer(shared_path("data/tokenizers/llama2_spm"));
   const auto cases = test::read_tokenizer_cases(shared_path("data/tokenizer-tests/ggml-vocab-llama-spm.gguf"));
   ASSERT_EQ(cases.size(), 46u);
@@ -30,7 +30,7 @@ TEST(SentencePiece, LlamaSpmTestVectors) {
 }
 
 TEST(SentencePiece, SpecialTokensBosAndDecode) {
-  REQUIRE_SHARED();
+  KVBENCH_REQUIRE_SHARED();
   const auto tok = load_tokenizer(shared_path("data/tokenizers/llama2_spm/tokenizer.model"));
   EXPECT_EQ(tok->vocab_size(), 32000);
   ASSERT_TRUE(tok->bos_id() && tok->eos_id());
@@ -60,7 +60,7 @@ TEST(SentencePiece, SpecialTokensBosAndDecode) {
 }
 
 TEST(TokenizerLoader, PicksTheRightKindAndFailsClearly) {
-  REQUIRE_SHARED();
+  KVBENCH_REQUIRE_SHARED();
   test::TempDir dir;
   // A directory with only tokenizer.model loads SentencePiece.
   test::write_file(dir.file("tokenizer.model"), test::read_file(shared_path("data/tokenizers/llama2_spm/tokenizer.model")));
@@ -133,7 +133,7 @@ TEST(ChatFormats, RenderLikeTheJinjaTemplates) {
 }
 
 TEST(ChatFormats, DetectedFromConfigOrArchitecture) {
-  REQUIRE_SHARED();
+  KVBENCH_REQUIRE_SHARED();
   TokenizerConfig c;
   c.chat_template = test::read_file(shared_path("data/chat-templates/meta-llama-Llama-3.1-8B-Instruct.jinja"));
   EXPECT_EQ(detect_chat_format(c, ""), "llama3.1");
@@ -148,7 +148,7 @@ TEST(ChatFormats, DetectedFromConfigOrArchitecture) {
 }
 
 TEST(CliTokenize, EncodeDecodeFileAndChat) {
-  REQUIRE_SHARED();
+  KVBENCH_REQUIRE_SHARED();
   const std::string spm = shared_path("data/tokenizers/llama2_spm");
   auto r = test::run_kvbench("tokenize --tokenizer " + spm + " --text 'Hello world' --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
