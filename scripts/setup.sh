@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 bash scripts/build.sh
+rm -rf results/smoke  # the smoke run's outputs are disposable; a real run refuses to overwrite its folder
 ./build/kvbench run

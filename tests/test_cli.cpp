@@ -194,12 +194,17 @@ TEST(Cli, RunEmbeddedDefaultAndConfigErrors) {
   const auto r = run_kvbench("run --log-level warn", dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto report = nlohmann::json::parse(test::read_file(dir.file("results/smoke/report.json")));
-  ASSERT_EQ(report["variants"].size(), 4u);
-  EXPECT_EQ(report["variants"][0]["policy"], "full");
+  ASSERT_EQ(report["variants"].size(), 8u);
+  EXPECT_EQ(report["variants"][0]["name"], "full");
+  EXPECT_EQ(report["variants"][3]["name"], "streaming-512");
+  auto row = [&](const std::string& variant) {
+    return nlohmann::json::parse(test::read_file(dir.file("results/smoke/predictions/" + variant + "/prompt.jsonl")));
+  };
   // streaming at a budget above the prompt length (384) evicts nothing: same tokens as full.
-  EXPECT_EQ(report["variants"][3]["output_ids"], report["variants"][0]["output_ids"]);
-  EXPECT_LT(report["variants"][1]["prompt_kv_bytes"].get<std::int64_t>(),
-            report["variants"][0]["prompt_kv_bytes"].get<std::int64_t>());
+  EXPECT_EQ(row("streaming-512")["output_ids"], row("full")["output_ids"]);
+  EXPECT_EQ(row("full")["output_ids"].size(), 32u);
+  EXPECT_LT(row("streaming-64")["kv_bytes"].get<std::int64_t>(), row("full")["kv_bytes"].get<std::int64_t>());
+  EXPECT_EQ(row("kvec-64")["kept_tokens"], 2 * 2 * 64);  // 2 layers x 2 KV heads x 64
 
   test::write_file(dir.file("bad.json"), R"({"name": "x", "model": {"random": {}, "dtyp": "f32"},
                                             "prompt": {"ids": [1, 2]}, "policies": [{"name": "full"}]})");

@@ -1,0 +1,155 @@
+// report.json from a run's files (docs/report-format.md): scores by the official scorer, averages recomputed,
+// LongBench-E buckets, coverage aggregates, timing, memory.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+
+#include "datasets/subset.h"
+#include "harness/common/json_util.h"
+#include "harness/common/jsonl.h"
+#include "harness/common/paths.h"
+#include "harness/runner/runner.h"
+#include "kvbench/version.h"
+#include "metrics/scorer.h"
+
+namespace kvbench {
+namespace {
+
+// mean, and the 10th/50th/90th percentiles with linear interpolation (numpy's default).
+nlohmann::json summarize(std::vector<double> values) {
+  if (values.empty()) return nullptr;
+  std::sort(values.begin(), values.end());
+  auto pct = [&](double q) {
+    const double pos = q * static_cast<double>(values.size() - 1);
+    const auto lo = static_cast<std::size_t>(std::floor(pos));
+    const std::size_t hi = std::min(lo + 1, values.size() - 1);
+    return values[lo] + (pos - static_cast<double>(lo)) * (values[hi] - values[lo]);
+  };
+  const double mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+  return {{"mean", mean}, {"p10", pct(0.1)}, {"p50", pct(0.5)}, {"p90", pct(0.9)}};
+}
+
+std::string base_name(const std::string& subset) {
+  return subset.size() > 2 && subset.compare(subset.size() - 2, 2, "_e") == 0 ? subset.substr(0, subset.size() - 2) : subset;
+}
+
+}  // namespace
+
+nlohmann::json build_report(const RunConfig& rc) {
+  const RunLayout layout(rc.output_dir);
+  const std::vector<std::string> subsets = rc.uses_datasets() ? rc.subsets : std::vector<std::string>{"prompt"};
+  nlohmann::json variants = nlohmann::json::array();
+  for (const auto& v : rc.variants) {
+    nlohmann::json scores = nlohmann::json::object(), n = nlohmann::json::object(), errors = nlohmann::json::object();
+    nlohmann::json buckets = nlohmann::json::object();
+    std::map<std::string, std::vector<double>> stats;  // coverage statistic -> per sample
+    std::vector<std::vector<double>> layer_curves, overlap_curves;
+    std::vector<double> kv_bytes, budgets;
+    double prefill = 0, compression = 0, decode = 0, prompt_tokens = 0, new_tokens = 0, decode_steps = 0;
+    for (const auto& subset : subsets) {
+      const std::string preds = layout.predictions(v.name, subset);
+      const auto rows = read_jsonl_rows(preds);
+      n[subset] = rows.size();
+      errors[subset] = read_jsonl_rows(layout.errors(v.name, subset)).size();
+      if (!rows.empty() && rc.uses_datasets()) {
+        scores[subset] = metrics::score_file(base_name(subset), preds, false).score;
+        if (base_name(subset) != subset) {
+          const auto e = metrics::score_file(base_name(subset), preds, true);
+          nlohmann::json b = nlohmann::json::object();
+          for (std::size_t i = 0; i < metrics::kLengthBuckets.size(); ++i)
+            b[metrics::kLengthBuckets[i]] = std::isnan(e.buckets.score[i]) ? nlohmann::json(nullptr) : nlohmann::json(e.buckets.score[i]);
+          buckets[subset] = b;
+        }
+      }
+      for (const auto& row : rows) {
+        kv_bytes.push_back(row.value("kv_bytes", 0.0));
+        budgets.push_back(row.value("budget", 0.0));
+        if (!row.contains("coverage")) continue;
+        const auto& c = row["coverage"];
+        for (const char* key : {"model_coverage", "mean_layer_coverage", "mean_head_overlap", "vocab_coverage", "evidence_recall"})
+          if (c.contains(key) && c[key].is_number()) stats[key].push_back(c[key].get<double>());
+        if (c.contains("layer_coverage")) layer_curves.push_back(c["layer_coverage"].get<std::vector<double>>());
+        if (c.contains("head_overlap")) overlap_curves.push_back(c["head_overlap"].get<std::vector<double>>());
+      }
+      for (const auto& t : read_jsonl_rows(layout.timing(v.name, subset))) {
+        prefill += t.value("prefill_seconds", 0.0);
+        compression += t.value("compression_seconds", 0.0);
+        decode += t.value("decode_seconds", 0.0);
+        prompt_tokens += t.value("prompt_tokens", 0.0);
+        new_tokens += t.value("new_tokens", 0.0);
+        decode_steps += t.value("decode_steps", 0.0);
+      }
+    }
+    // Category and overall averages, recomputed from the per-subset scores.
+    std::map<std::string, std::vector<double>> by_category;
+    std::vector<double> all;
+    for (const auto& [subset, score] : scores.items()) {
+      by_category[find_subset(subset).category].push_back(score.get<double>());
+      all.push_back(score.get<double>());
+    }
+    nlohmann::json categories = nlohmann::json::object();
+    for (const auto& c : category_order())
+      if (by_category.count(c))
+        categories[c] = std::accumulate(by_category[c].begin(), by_category[c].end(), 0.0) / static_cast<double>(by_category[c].size());
+    nlohmann::json coverage = nlohmann::json::object();
+    for (const auto& [key, values] : stats) coverage[key] = summarize(values);
+    auto mean_curve = [](const std::vector<std::vector<double>>& curves) {
+      std::vector<double> mean;
+      if (curves.empty()) return mean;
+      mean.assign(curves[0].size(), 0.0);
+      for (const auto& c : curves)
+        for (std::size_t i = 0; i < mean.size() && i < c.size(); ++i) mean[i] += c[i] / static_cast<double>(curves.size());
+      return mean;
+    };
+    coverage["layer_coverage_curve"] = mean_curve(layer_curves);
+    coverage["head_overlap_curve"] = mean_curve(overlap_curves);
+    const auto budget_summary = summarize(budgets);
+    variants.push_back({
+        {"name", v.name},
+        {"policy", v.spec.name},
+        {"describe", make_policy(v.spec)->describe()},
+        {"budget", v.spec.budget.to_json()},
+        {"params", v.spec.params},
+        {"scores", scores},
+        {"n", n},
+        {"errors", errors},
+        {"buckets", buckets},
+        {"categories", categories},
+        {"average", all.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::accumulate(all.begin(), all.end(), 0.0) / static_cast<double>(all.size()))},
+        {"coverage", coverage},
+        {"timing", {{"prefill_seconds", prefill},
+                    {"compression_seconds", compression},
+                    {"decode_seconds", decode},
+                    {"prompt_tokens", prompt_tokens},
+                    {"new_tokens", new_tokens},
+                    {"prefill_tokens_per_second", prefill > 0 ? prompt_tokens / prefill : 0.0},
+                    {"decode_tokens_per_second", decode > 0 ? decode_steps / decode : 0.0}}},
+        {"kv_bytes", {{"mean", kv_bytes.empty() ? 0.0 : std::accumulate(kv_bytes.begin(), kv_bytes.end(), 0.0) / static_cast<double>(kv_bytes.size())},
+                      {"max", kv_bytes.empty() ? 0.0 : *std::max_element(kv_bytes.begin(), kv_bytes.end())}}},
+        {"budget_tokens", budget_summary.is_null() ? nlohmann::json(nullptr)
+                                                   : nlohmann::json{{"mean", budget_summary["mean"]},
+                                                                    {"min", *std::min_element(budgets.begin(), budgets.end())},
+                                                                    {"max", *std::max_element(budgets.begin(), budgets.end())}}},
+    });
+  }
+  // Peak memory and wall time over every session of the run.
+  std::int64_t peak = 0;
+  double wall = 0;
+  if (paths::exists(layout.manifest())) {
+    const auto manifest = read_json_file(layout.manifest());
+    for (const auto& s : manifest.value("sessions", nlohmann::json::array())) {
+      peak = std::max<std::int64_t>(peak, s.value("peak_host_rss_bytes", std::int64_t{0}));
+      wall += s.value("wall_seconds", 0.0);
+    }
+  }
+  return {{"run", rc.name},
+          {"kvbench_version", KVBENCH_VERSION},
+          {"subsets", subsets},
+          {"variants", variants},
+          {"peak_host_rss_bytes", peak},
+          {"peak_device_memory_bytes", nullptr},
+          {"wall_seconds", wall}};
+}
+
+}  // namespace kvbench

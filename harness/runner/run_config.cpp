@@ -1,0 +1,217 @@
+#include "harness/runner/run_config.h"
+
+#include <set>
+
+#include "datasets/subset.h"
+#include "harness/common/error.h"
+#include "harness/common/json_util.h"
+#include "harness/common/paths.h"
+
+namespace kvbench {
+namespace {
+
+std::vector<std::string> string_list(const nlohmann::json& v, const std::string& where) {
+  if (v.is_string()) return {v.get<std::string>()};
+  KV_CHECK(v.is_array(), where, " must be a string or a list of strings");
+  std::vector<std::string> out;
+  for (const auto& x : v) {
+    KV_CHECK(x.is_string(), where, " must be a list of strings, found ", x.dump());
+    out.push_back(x.get<std::string>());
+  }
+  return out;
+}
+
+// "128", "evict0.9", "kv268435456": short, file-name safe.
+std::string budget_label(const BudgetSpec& b) {
+  switch (b.kind) {
+    case BudgetSpec::Kind::kNone: return "";
+    case BudgetSpec::Kind::kTokens: return std::to_string(static_cast<std::int64_t>(b.value));
+    case BudgetSpec::Kind::kEvictRate: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "evict%g", b.value);
+      return buf;
+    }
+    case BudgetSpec::Kind::kKvBytes: return "kv" + std::to_string(static_cast<std::int64_t>(b.value));
+  }
+  return "";
+}
+
+bool takes_budget(const std::string& policy) { return policy != "full"; }
+
+}  // namespace
+
+void apply_overrides(nlohmann::json& config, const std::vector<std::string>& overrides) {
+  for (const auto& o : overrides) {
+    const auto eq = o.find('=');
+    KV_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '", o, "'");
+    const std::string key = o.substr(0, eq), text = o.substr(eq + 1);
+    nlohmann::json value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (value.is_discarded()) value = text;
+    nlohmann::json* node = &config;
+    std::size_t start = 0;
+    while (true) {
+      const auto dot = key.find('.', start);
+      const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      KV_CHECK(!part.empty(), "--set: empty key part in '", key, "'");
+      if (!node->is_object()) *node = nlohmann::json::object();
+      if (dot == std::string::npos) {
+        (*node)[part] = value;
+        break;
+      }
+      node = &(*node)[part];
+      start = dot + 1;
+    }
+  }
+}
+
+RunConfig parse_run_config(const nlohmann::json& json, const std::string& source) {
+  const JsonFields top(json, source);
+  top.expect_only({"name", "output_dir", "seed", "model", "datasets", "prompt", "max_new_tokens", "warmup_tokens",
+                   "policies", "budgets"});
+  RunConfig rc;
+  rc.name = top.get_string("name", "run");
+  KV_CHECK(!rc.name.empty() && rc.name.find('/') == std::string::npos, source, ": 'name' must be a plain name");
+  rc.output_dir = top.get_string("output_dir", paths::join("results", rc.name));
+  rc.seed = static_cast<std::uint64_t>(top.get_int("seed", 0));
+  if (top.has("max_new_tokens")) {
+    rc.max_new_tokens = top.get_int("max_new_tokens");
+    KV_CHECK(*rc.max_new_tokens >= 1, source, ": 'max_new_tokens' must be >= 1");
+  }
+  rc.warmup_tokens = top.get_int("warmup_tokens", 0);
+  KV_CHECK(rc.warmup_tokens >= 0, source, ": 'warmup_tokens' must be >= 0");
+
+  // model
+  KV_CHECK(top.has("model"), source, ": missing required key 'model'");
+  const JsonFields model(top.raw("model"), source + ": model");
+  model.expect_only({"path", "random", "tokenizer", "device", "dtype", "max_length", "chat", "prefill_chunk"});
+  KV_CHECK(model.has("path") != model.has("random"), source, ": model needs exactly one of 'path' and 'random'");
+  rc.device = model.get_string("device", "cpu");
+  rc.dtype = model.get_string("dtype", "auto");
+  rc.tokenizer = model.get_string("tokenizer", "");
+  rc.max_length = model.get_int("max_length", 3500);
+  KV_CHECK(rc.max_length > 0, source, ": model.max_length must be positive");
+  rc.chat = model.get_string("chat", "auto");
+  rc.prefill_chunk = model.get_int("prefill_chunk", 0);
+  KV_CHECK(rc.prefill_chunk >= 0, source, ": model.prefill_chunk must be >= 0");
+  if (model.has("path")) {
+    rc.model_path = model.get_string("path");
+  } else {
+    const JsonFields r(model.raw("random"), source + ": model.random");
+    r.expect_only({"family", "layers", "hidden", "intermediate", "heads", "kv_heads", "vocab", "seed"});
+    RandomModelSpec s;
+    s.family = r.get_string("family", s.family);
+    s.num_layers = r.get_int("layers", s.num_layers);
+    s.hidden_size = r.get_int("hidden", s.hidden_size);
+    s.intermediate_size = r.get_int("intermediate", s.intermediate_size);
+    s.num_heads = r.get_int("heads", s.num_heads);
+    s.num_kv_heads = r.get_int("kv_heads", s.num_kv_heads);
+    s.vocab_size = r.get_int("vocab", s.vocab_size);
+    s.seed = static_cast<std::uint64_t>(r.get_int("seed", 0));
+    rc.random_model = s;
+    rc.model_path = paths::join(rc.output_dir, "model");
+  }
+
+  // what to evaluate
+  KV_CHECK(top.has("datasets") != top.has("prompt"), source, ": give exactly one of 'datasets' (LongBench subsets) "
+           "and 'prompt' (one raw prompt of token ids)");
+  if (top.has("datasets")) {
+    const JsonFields d(top.raw("datasets"), source + ": datasets");
+    d.expect_only({"names", "data_dir", "limit", "ids", "skip_bad_rows"});
+    KV_CHECK(d.has("names"), source, ": datasets: missing required key 'names'");
+    std::set<std::string> seen;
+    for (const auto& group : string_list(d.raw("names"), source + ": datasets.names")) {
+      for (const SubsetSpec* s : subsets_in(group)) {
+        const std::string name = group.size() > 2 && group.compare(group.size() - 2, 2, "_e") == 0 ? group : s->name;
+        if (group == "longbench-e") {
+          if (seen.insert(s->name + "_e").second) rc.subsets.push_back(s->name + "_e");
+        } else if (seen.insert(name).second) {
+          rc.subsets.push_back(name);
+        }
+      }
+    }
+    rc.data_dir = d.get_string("data_dir", "");
+    if (d.has("limit")) {
+      const std::int64_t limit = d.get_int("limit");
+      KV_CHECK(limit >= 1, source, ": datasets.limit must be >= 1");
+      rc.limit = static_cast<std::size_t>(limit);
+    }
+    if (d.has("ids")) rc.ids = string_list(d.raw("ids"), source + ": datasets.ids");
+    rc.skip_bad_rows = d.get_bool("skip_bad_rows", false);
+  } else {
+    const JsonFields p(top.raw("prompt"), source + ": prompt");
+    p.expect_only({"ids", "random_ids"});
+    KV_CHECK(p.has("ids") != p.has("random_ids"), source, ": prompt needs exactly one of 'ids' and 'random_ids'");
+    if (p.has("ids")) {
+      for (const auto& id : p.raw("ids")) {
+        KV_CHECK(id.is_number_integer(), source, ": prompt.ids must be a list of integers");
+        rc.prompt_ids.push_back(id.get<std::int64_t>());
+      }
+      KV_CHECK(!rc.prompt_ids.empty(), source, ": prompt.ids is empty");
+    } else {
+      const JsonFields r(p.raw("random_ids"), source + ": prompt.random_ids");
+      r.expect_only({"tokens", "seed"});
+      rc.random_prompt_tokens = r.get_int("tokens");
+      rc.random_prompt_seed = static_cast<std::uint64_t>(r.get_int("seed", 0));
+      KV_CHECK(rc.random_prompt_tokens > 0, source, ": prompt.random_ids.tokens must be positive");
+    }
+  }
+
+  // variants: every policy x every budget (its own "budgets" if it has them; none for full)
+  std::vector<BudgetSpec> budgets;
+  if (top.has("budgets")) {
+    KV_CHECK(top.raw("budgets").is_array(), source, ": 'budgets' must be a list");
+    for (const auto& b : top.raw("budgets")) budgets.push_back(parse_budget(b, source + ": budgets[]"));
+  }
+  const auto& policies = top.raw("policies");
+  KV_CHECK(policies.is_array() && !policies.empty(), source, ": 'policies' must be a non-empty list");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    const std::string where = source + ": policies[" + std::to_string(i) + "]";
+    const JsonFields f(policies[i], where);
+    f.expect_only({"name", "params", "budget", "budgets", "label", "seed"});
+    const std::string policy = f.get_string("name");
+    std::vector<BudgetSpec> own = budgets;
+    if (f.has("budget")) own = {parse_budget(f.raw("budget"), where + ".budget")};
+    if (f.has("budgets")) {
+      own.clear();
+      KV_CHECK(f.raw("budgets").is_array(), where, ".budgets must be a list");
+      for (const auto& b : f.raw("budgets")) own.push_back(parse_budget(b, where + ".budgets[]"));
+    }
+    if (!takes_budget(policy)) own = {BudgetSpec{}};
+    KV_CHECK(!own.empty(), where, ": '", policy, "' needs a budget: give top-level 'budgets' or its own 'budget'");
+    const std::string label = f.get_string("label", policy);
+    for (const BudgetSpec& b : own) {
+      Variant v;
+      v.name = b.given() ? label + "-" + budget_label(b) : label;
+      v.spec.name = policy;
+      v.spec.budget = b;
+      v.spec.params = f.has("params") ? f.raw("params") : nlohmann::json::object();
+      v.spec.seed = static_cast<std::uint64_t>(f.get_int("seed", static_cast<std::int64_t>(rc.seed)));
+      make_policy(v.spec);  // validates the name and every parameter now, before any work
+      KV_CHECK(names.insert(v.name).second, where, ": variant name '", v.name, "' is used twice (set a 'label')");
+      rc.variants.push_back(std::move(v));
+    }
+  }
+
+  // The resolved configuration, for config.resolved.json.
+  nlohmann::json resolved = json;
+  resolved["name"] = rc.name;
+  resolved["output_dir"] = rc.output_dir;
+  resolved["seed"] = rc.seed;
+  resolved["model"]["device"] = rc.device;
+  resolved["model"]["dtype"] = rc.dtype;
+  resolved["model"]["max_length"] = rc.max_length;
+  resolved["model"]["chat"] = rc.chat;
+  resolved["model"]["prefill_chunk"] = rc.prefill_chunk;
+  if (rc.uses_datasets()) resolved["datasets"]["resolved_subsets"] = rc.subsets;
+  resolved["warmup_tokens"] = rc.warmup_tokens;
+  nlohmann::json variants = nlohmann::json::array();
+  for (const auto& v : rc.variants)
+    variants.push_back({{"name", v.name}, {"policy", v.spec.name}, {"budget", v.spec.budget.to_json()},
+                        {"params", v.spec.params}, {"seed", v.spec.seed}});
+  resolved["resolved_variants"] = variants;
+  rc.resolved = resolved;
+  return rc;
+}
+
+}  // namespace kvbench

@@ -1,0 +1,279 @@
+// kvbench run: configs (errors name the key), the LongBench loop with shared prefill, crash safety (kill -9
+// then --resume gives byte-identical predictions and the same report), failing samples, dry runs, and the
+// scores of report.json equal `kvbench score` on the prediction folders.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/common/error.h"
+#include "harness/common/paths.h"
+#include "harness/model/random_checkpoint.h"
+#include "harness/runner/run_config.h"
+#include "tests/test_support.h"
+
+namespace kvbench {
+namespace {
+
+using test::TempDir;
+
+// A byte-level tokenizer.json: one token per byte (GPT-2's byte alphabet, no merges) plus "<eos>" = 256.
+std::string byte_tokenizer_json() {
+  nlohmann::json vocab = nlohmann::json::object();
+  int extra = 0;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+    const char32_t cp = printable ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + extra++);
+    std::string s;
+    if (cp < 0x80) {
+      s.push_back(static_cast<char>(cp));
+    } else {
+      s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+    vocab[s] = b;
+  }
+  return nlohmann::json{{"version", "1.0"},
+                        {"truncation", nullptr},
+                        {"padding", nullptr},
+                        {"added_tokens", {{{"id", 256}, {"content", "<eos>"}, {"single_word", false}, {"lstrip", false},
+                                           {"rstrip", false}, {"normalized", false}, {"special", true}}}},
+                        {"normalizer", nullptr},
+                        {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
+                                           {"use_regex", false}}},
+                        {"post_processor", nullptr},
+                        {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
+                                     {"use_regex", false}}},
+                        {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
+                                   {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
+                                   {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", vocab},
+                                   {"merges", nlohmann::json::array()}}}}
+      .dump();
+}
+
+// A tiny model with that tokenizer, and LongBench-format files for narrativeqa and trec.
+struct Bench {
+  TempDir dir;
+  std::string model, data;
+  Bench(int samples, int context_chars) : model(dir.file("model")), data(dir.file("data")) {
+    RandomModelSpec s;
+    s.vocab_size = 260;
+    s.hidden_size = 64;
+    s.intermediate_size = 96;
+    s.num_layers = 2;
+    s.num_heads = 4;
+    s.num_kv_heads = 2;
+    s.seed = 9;
+    write_random_checkpoint(model, s);
+    test::write_file(paths::join(model, "tokenizer.json"), byte_tokenizer_json());
+    paths::create_directories(data);
+    std::ostringstream qa, trec;
+    for (int i = 0; i < samples; ++i) {
+      std::string context;
+      while (static_cast<int>(context.size()) < context_chars) context += "The river " + std::to_string(i) + " runs past stone " + std::to_string(context.size() % 97) + ". ";
+      qa << nlohmann::json{{"input", "Where does river " + std::to_string(i) + " run?"}, {"context", context},
+                           {"answers", {"past stone"}}, {"length", 100 + i}, {"all_classes", nullptr},
+                           {"_id", "qa" + std::to_string(i)}}.dump() << "\n";
+      trec << nlohmann::json{{"input", "What is a river?"}, {"context", "Question: What is X?\nType: Definition\n"},
+                             {"answers", {"Definition"}}, {"length", 50}, {"all_classes", {"Definition", "Location"}},
+                             {"_id", "t" + std::to_string(i)}}.dump() << "\n";
+    }
+    test::write_file(paths::join(data, "narrativeqa.jsonl"), qa.str());
+    test::write_file(paths::join(data, "trec.jsonl"), trec.str());
+  }
+  std::string config(const std::string& name, const std::string& extra = "") const {
+    const std::string path = dir.file(name + ".json");
+    test::write_file(path, R"({
+      // comments are allowed
+      "name": ")" + name + R"(", "output_dir": ")" + dir.file(name) + R"(",
+      "model": {"path": ")" + model + R"(", "max_length": 600, "chat": "none"},
+      "datasets": {"names": ["narrativeqa", "trec"], "data_dir": ")" + data + R"("},
+      "max_new_tokens": 12,
+      "policies": [{"name": "full"}, {"name": "snapkv"}, {"name": "kvec", "params": {"rho": 0.5}}],
+      "budgets": [48])" + extra + "}");
+    return path;
+  }
+};
+
+std::string read_tree(const std::string& root, const std::vector<std::string>& variants, const std::vector<std::string>& subsets) {
+  std::string all;
+  for (const auto& v : variants)
+    for (const auto& s : subsets) all += "== " + v + "/" + s + "\n" + test::read_file(paths::join(root, "predictions/" + v + "/" + s + ".jsonl"));
+  return all;
+}
+
+// report.json without the fields that measure time.
+nlohmann::json without_timing(nlohmann::json report) {
+  report.erase("wall_seconds");
+  report.erase("peak_host_rss_bytes");
+  for (auto& v : report["variants"]) v.erase("timing");
+  return report;
+}
+
+TEST(RunConfig, ErrorsNameTheKey) {
+  auto parse = [](const std::string& text) { return parse_run_config(nlohmann::json::parse(text), "c.json"); };
+  const std::string model = R"("model": {"path": "m"}, "prompt": {"ids": [1, 2]})";
+  EXPECT_NE(test::error_of([&] { parse(R"({)" + model + R"(, "polices": []})"); }).find("unknown key 'polices'"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { parse(R"({)" + model + R"(, "policies": [{"name": "snapkv", "budget": "big"}]})"); })
+                .find("c.json: policies[0].budget: budget must be"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { parse(R"({)" + model + R"(, "policies": [{"name": "snapkv"}]})"); }).find("needs a budget"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { parse(R"({)" + model + R"(, "policies": [{"name": "snapkv", "budget": 64, "params": {"windw": 8}}]})"); })
+                .find("unknown parameter 'windw'"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { parse(R"({)" + model + R"(, "policies": [{"name": "full"}, {"name": "full"}]})"); })
+                .find("used twice"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { parse(R"({"model": {"path": "m", "dtype": 16}, "prompt": {"ids": [1]}, "policies": [{"name": "full"}]})"); })
+                .find("c.json: model: key 'dtype' must be a string"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { parse(R"({"model": {"path": "m"}, "policies": [{"name": "full"}]})"); })
+                .find("exactly one of 'datasets'"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { parse(R"({"model": {"path": "m"}, "datasets": {"names": ["squad"]}, "policies": [{"name": "full"}]})"); })
+                .find("unknown LongBench subset 'squad'"), std::string::npos);
+  // Groups expand, budgets multiply, --set overrides by dotted key.
+  nlohmann::json j = nlohmann::json::parse(R"({"model": {"path": "m"}, "datasets": {"names": ["longbench16", "qasper_e"]},
+                                               "policies": [{"name": "full"}, {"name": "adakv"}], "budgets": [64, {"evict": 0.9}]})");
+  apply_overrides(j, {"model.dtype=bf16", "budgets=[128]", "datasets.limit=5", "name=sweep"});
+  const RunConfig rc = parse_run_config(j, "c.json");
+  EXPECT_EQ(rc.subsets.size(), 17u);
+  EXPECT_EQ(rc.subsets.back(), "qasper_e");
+  ASSERT_EQ(rc.variants.size(), 2u);
+  EXPECT_EQ(rc.variants[1].name, "adakv-128");
+  EXPECT_EQ(rc.dtype, "bf16");
+  EXPECT_EQ(*rc.limit, 5u);
+  EXPECT_EQ(rc.output_dir, "results/sweep");
+}
+
+TEST(Runner, ScoresEqualKvbenchScoreOnThePredictionFolders) {
+  Bench b(4, 900);
+  const auto r = test::run_kvbench("run --log-level warn --config " + b.config("r1"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = nlohmann::json::parse(test::read_file(b.dir.file("r1/report.json")));
+  ASSERT_EQ(report["variants"].size(), 3u);
+  for (const auto& v : report["variants"]) {
+    SCOPED_TRACE(v["name"].get<std::string>());
+    EXPECT_EQ(v["n"]["narrativeqa"], 4);
+    EXPECT_EQ(v["errors"]["trec"], 0);
+    const auto s = test::run_kvbench("score --pred-dir " + b.dir.file("r1/predictions/" + v["name"].get<std::string>()));
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    EXPECT_EQ(nlohmann::json::parse(s.out), v["scores"]);
+    // The average is the mean of the subset scores; each category holds one subset here.
+    EXPECT_DOUBLE_EQ(v["average"].get<double>(), (v["scores"]["narrativeqa"].get<double>() + v["scores"]["trec"].get<double>()) / 2);
+    EXPECT_EQ(v["categories"]["single-doc QA"], v["scores"]["narrativeqa"]);
+    EXPECT_EQ(v["categories"]["few-shot"], v["scores"]["trec"]);
+  }
+  EXPECT_EQ(report["variants"][1]["name"], "snapkv-48");
+  EXPECT_LT(report["variants"][1]["kv_bytes"]["mean"].get<double>(), report["variants"][0]["kv_bytes"]["mean"].get<double>());
+  // Prediction rows carry the official fields and ours.
+  const std::string row_text = test::read_file(b.dir.file("r1/predictions/kvec-48/trec.jsonl"));
+  const auto row = nlohmann::json::parse(row_text.substr(0, row_text.find('\n')));
+  for (const char* key : {"pred", "answers", "all_classes", "length", "_id", "prompt_tokens", "kept_tokens", "kv_bytes", "coverage"})
+    EXPECT_TRUE(row.contains(key)) << key;
+  EXPECT_TRUE(paths::exists(b.dir.file("r1/manifest.json")));
+  EXPECT_TRUE(paths::exists(b.dir.file("r1/config.resolved.json")));
+  // A second run into the same folder refuses; --resume has nothing left to do and keeps the predictions.
+  EXPECT_EQ(test::run_kvbench("run --log-level warn --config " + b.config("r1")).exit_code, 1);
+  const std::string before = read_tree(b.dir.file("r1"), {"full", "snapkv-48", "kvec-48"}, {"narrativeqa", "trec"});
+  EXPECT_EQ(test::run_kvbench("run --log-level warn --resume --config " + b.config("r1")).exit_code, 0);
+  EXPECT_EQ(read_tree(b.dir.file("r1"), {"full", "snapkv-48", "kvec-48"}, {"narrativeqa", "trec"}), before);
+}
+
+TEST(Runner, KilledAndResumedEqualsUninterrupted) {
+  Bench b(40, 1500);
+  const std::vector<std::string> variants = {"full", "snapkv-48", "kvec-48"}, subsets = {"narrativeqa", "trec"};
+  ASSERT_EQ(test::run_kvbench("run --log-level warn --config " + b.config("clean")).exit_code, 0);
+
+  // Start the same run, kill -9 it once some rows are on disk, then resume.
+  const std::string config = b.config("killed");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::freopen("/dev/null", "w", stdout);
+    ::freopen("/dev/null", "w", stderr);
+    ::execl(KVBENCH_BINARY, KVBENCH_BINARY, "run", "--config", config.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const std::string watched = b.dir.file("killed/predictions/kvec-48/narrativeqa.jsonl");
+  for (int i = 0; i < 20000; ++i) {
+    const std::string text = test::read_file(watched);
+    if (std::count(text.begin(), text.end(), '\n') >= 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+  const std::string partial = read_tree(b.dir.file("killed"), variants, subsets);
+  ASSERT_LT(partial.size(), read_tree(b.dir.file("clean"), variants, subsets).size());
+  // A torn last line, as a kill in the middle of a write leaves it.
+  test::write_file(watched, test::read_file(watched) + "{\"pred\": \"half a ro");
+
+  const auto resumed = test::run_kvbench("run --log-level warn --resume --config " + config);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(read_tree(b.dir.file("killed"), variants, subsets), read_tree(b.dir.file("clean"), variants, subsets));
+  auto clean = without_timing(nlohmann::json::parse(test::read_file(b.dir.file("clean/report.json"))));
+  auto killed = without_timing(nlohmann::json::parse(test::read_file(b.dir.file("killed/report.json"))));
+  clean.erase("run");
+  killed.erase("run");
+  EXPECT_EQ(killed, clean);
+}
+
+TEST(Runner, FailedSamplesAreRecordedAndDryRunLoadsNoModel) {
+  TempDir dir;
+  RandomModelSpec s;
+  s.vocab_size = 64;
+  write_random_checkpoint(dir.file("m"), s);
+  // Token id 999 does not fit the vocabulary: the sample fails for every variant, the run goes on.
+  test::write_file(dir.file("bad.json"), R"({"name": "bad", "output_dir": ")" + dir.file("bad") + R"(", "model": {"path": ")" +
+                                             dir.file("m") + R"("}, "prompt": {"ids": [1, 2, 999]},
+                                             "policies": [{"name": "full"}, {"name": "streaming", "budget": 8}]})");
+  auto r = test::run_kvbench("run --log-level error --config " + dir.file("bad.json"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const std::string errors = test::read_file(dir.file("bad/errors/streaming-8/prompt.jsonl"));
+  EXPECT_NE(errors.find("outside the vocabulary"), std::string::npos) << errors;
+  EXPECT_NE(r.out.find("2 failed samples"), std::string::npos) << r.out;
+  r = test::run_kvbench("run --log-level error --fail-fast --set output_dir=\\\"" + dir.file("bad2") + "\\\" --config " + dir.file("bad.json"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
+  // A dry run prints the plan and loads no model (this path does not even exist).
+  test::write_file(dir.file("dry.json"), R"({"model": {"path": "/nonexistent"}, "prompt": {"random_ids": {"tokens": 100}},
+                                             "policies": [{"name": "snapkv"}, {"name": "h2o"}], "budgets": [16, 32]})");
+  r = test::run_kvbench("run --dry-run --config " + dir.file("dry.json"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("4 variants: snapkv-16 snapkv-32 h2o-16 h2o-32"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("100 prompt tokens"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace kvbench
+
+#include <dirent.h>
+
+#include "harness/common/json_util.h"
+
+namespace kvbench {
+namespace {
+
+TEST(RunConfig, ShippedConfigsParse) {
+  const std::string dir = paths::join(KVBENCH_SOURCE_DIR, "configs");
+  DIR* d = ::opendir(dir.c_str());
+  ASSERT_NE(d, nullptr);
+  int parsed = 0;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() < 6 || name.compare(name.size() - 5, 5, ".json") != 0) continue;
+    SCOPED_TRACE(name);
+    const RunConfig rc = parse_run_config(read_json_file(paths::join(dir, name), true), name);
+    EXPECT_FALSE(rc.variants.empty());
+    ++parsed;
+  }
+  ::closedir(d);
+  EXPECT_GE(parsed, 4);
+}
+
+}  // namespace
+}  // namespace kvbench
