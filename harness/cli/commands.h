@@ -22,5 +22,7 @@ Command add_prompts_command(CLI::App& app);
 Command add_coverage_command(CLI::App& app);
 Command add_score_command(CLI::App& app);
 Command add_plot_command(CLI::App& app);
+Command add_table_command(CLI::App& app);
+Command add_check_command(CLI::App& app);
 
 }  // namespace kvbench::cli

@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
       kvbench::cli::add_coverage_command(app),
       kvbench::cli::add_score_command(app),
       kvbench::cli::add_plot_command(app),
+      kvbench::cli::add_table_command(app),
+      kvbench::cli::add_check_command(app),
       kvbench::cli::add_make_tiny_command(app),
   };
 

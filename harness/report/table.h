@@ -1,0 +1,78 @@
+#pragma once
+// The paper-style LongBench table of one or more report.json files (kvbench table), optionally beside the
+// published numbers of a CSV such as ../shared/docs/anchor-numbers.csv.
+//
+// Rows: the variants of every report, in order; with published rows, each variant is followed by the CSV
+// rows of the same method and budget (policy full→FullKV, streaming→StreamingLLM, h2o→H2O, snapkv→SnapKV,
+// pyramidkv→PyramidKV, adakv→Ada-SnapKV; budget null→"full", N tokens→"N"; other policies and budgets
+// match nothing). Columns: the subsets any variant has a score for (order_subsets: English 16 in the official order
+// first), then the category averages (categories_of), then the average. Every average is recomputed as the
+// plain mean of the row's scores in the columns shown (a missing score is left out), never copied: a
+// published row is averaged over the same columns as ours. Published rows also carry
+// delta = mean over the subsets both rows have of (ours − published) — the difference of the two averages
+// when neither row misses a score.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/report/report_file.h"
+
+namespace kvbench::report {
+
+/// One row of a published-results CSV: columns source, model, cache_granularity, budget, method, then one
+/// column per subset (empty = not reported); avg_computed and avg_reported are ignored (we recompute).
+struct PaperRow {
+  std::string source, model, cache_granularity, budget, method;
+  std::map<std::string, double> scores;
+  int line = 0;  ///< 1-based line in the CSV
+};
+
+/// Reads and validates the CSV; throws kvbench::Error naming file, line and column on anything malformed.
+std::vector<PaperRow> load_paper_csv(const std::string& path);
+/// Parses CSV text (RFC 4180 quoting); `source` names it in errors.
+std::vector<PaperRow> parse_paper_csv(const std::string& text, const std::string& source);
+/// The CSV method name of one of our policies ("snapkv" → "SnapKV"), or "" when there is none.
+std::string paper_method(const std::string& policy);
+
+struct TableRow {
+  bool published = false;
+  std::string run, report_path, variant, policy, budget;  ///< published: variant = method, run = "published"
+  nlohmann::json budget_json;                             ///< ours: as configured; published: the CSV text
+  std::string source, model, cache_granularity;           ///< published rows only
+  int note = 0;                                           ///< published rows: footnote number (1-based)
+  std::string compared_to;                                ///< published rows: the variant of the row above
+  std::vector<std::optional<double>> scores;              ///< per subset column
+  std::vector<std::optional<double>> categories;          ///< per category column
+  std::optional<double> average;
+  std::optional<double> delta;                            ///< published rows: ours − published (see above)
+};
+
+struct Table {
+  std::vector<std::string> subsets, categories;
+  std::vector<TableRow> rows;
+  bool multi_run = false;   ///< rows come from more than one report: md/latex show a run column
+  bool with_paper = false;  ///< published rows requested: md/csv/json show the delta
+  std::vector<std::string> notes;  ///< footnote i+1: "source; model; cache granularity"
+};
+
+struct TableOptions {
+  std::optional<std::vector<PaperRow>> paper;  ///< --paper: rows to match
+  std::string model;                           ///< --model: only paper rows of this model ("" = any)
+};
+
+Table build_table(const std::vector<ReportFile>& reports, const TableOptions& options = {});
+
+enum class TableFormat { kMarkdown, kCsv, kLatex, kJson };
+/// "md", "csv", "latex" or "json"; throws otherwise.
+TableFormat parse_table_format(const std::string& name);
+/// Numbers with `digits` decimals (0..6). Missing: "–" (md, latex), empty (csv), null (json).
+std::string render_table(const Table& table, TableFormat format, int digits = 2);
+
+/// `value` with `digits` decimals, never "-0.00".
+std::string format_fixed(double value, int digits);
+
+}  // namespace kvbench::report

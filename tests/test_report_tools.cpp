@@ -1,0 +1,577 @@
+// The report.json tools: loading and validation (report_file.h), `kvbench table` in all four formats and
+// beside published numbers (table.h), `kvbench check` and its exit codes (check.h), and
+// `kvbench plot --report` (report_plots.h).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/common/error.h"
+#include "harness/report/check.h"
+#include "harness/report/report_file.h"
+#include "harness/report/report_plots.h"
+#include "harness/report/table.h"
+#include "tests/test_support.h"
+
+namespace kvbench {
+namespace {
+
+using nlohmann::json;
+using report::ReportFile;
+using test::TempDir;
+
+bool have_program(const std::string& name) {
+  return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+// Two hand-made reports. alpha scores narrativeqa, qasper, hotpotqa; beta narrativeqa and trec, and has a
+// variant whose budget is an eviction rate (resolved to 300.5 tokens on average).
+json alpha_json() {
+  return json::parse(R"json({
+    "run": "alpha", "kvbench_version": "0.1.0", "subsets": ["qasper", "narrativeqa", "hotpotqa"],
+    "variants": [
+      {"name": "full", "policy": "full", "describe": "full()", "budget": null, "params": {},
+       "scores": {"narrativeqa": 20.0, "qasper": 30.0, "hotpotqa": 40.0}, "average": 30.0,
+       "n": {"narrativeqa": 2, "qasper": 2, "hotpotqa": 2}, "errors": {"narrativeqa": 0, "qasper": 0, "hotpotqa": 0},
+       "an_unknown_field": [1, 2, 3]},
+      {"name": "snapkv-128", "policy": "snapkv", "budget": 128, "params": {"window": 32},
+       "scores": {"narrativeqa": 18.5, "qasper": 25.3, "hotpotqa": 33.0}, "average": 25.6,
+       "categories": {"single-doc QA": 21.9, "multi-doc QA": 33.0},
+       "buckets": {"qasper_e": {"0-4k": 22.05, "4-8k": 21.52, "8k+": 19.21}},
+       "coverage": {"model_coverage": {"mean": 0.3, "p10": 0.2, "p50": 0.3, "p90": 0.4},
+                    "layer_coverage_curve": [0.5, 0.4, 0.3, 0.35], "head_overlap_curve": [0.1, 0.1, 0.1, 0.1]},
+       "timing": {"prefill_seconds": 1.5, "decode_seconds": 3.0},
+       "kv_bytes": {"mean": 1.2e8, "max": 1.4e8},
+       "budget_tokens": {"mean": 128, "min": 128, "max": 128}}
+    ],
+    "peak_device_memory_bytes": 17000000000, "wall_seconds": 12.5})json");
+}
+
+json beta_json() {
+  return json::parse(R"json({
+    "run": "beta", "subsets": ["narrativeqa", "trec"],
+    "variants": [
+      {"name": "streaming-64", "policy": "streaming", "budget": 64,
+       "scores": {"narrativeqa": 10.0, "trec": 55.5}, "average": 32.75,
+       "coverage": {"layer_coverage_curve": [0.2, 0.2, 0.25, 0.2]}},
+      {"name": "snapkv_evict", "policy": "snapkv", "budget": {"evict": 0.75},
+       "scores": {"narrativeqa": 15.0, "trec": 50.0}, "budget_tokens": {"mean": 300.5, "min": 200, "max": 400}}
+    ]})json");
+}
+
+std::vector<ReportFile> both() {
+  return {report::parse_report(alpha_json(), "alpha.json"), report::parse_report(beta_json(), "beta.json")};
+}
+
+// Writes alpha.json and beta.json into `dir`.
+void write_fixtures(const TempDir& dir) {
+  test::write_file(dir.file("alpha.json"), alpha_json().dump(2));
+  test::write_file(dir.file("beta.json"), beta_json().dump(2));
+}
+
+// --- report.json ------------------------------------------------------------------------------------------
+
+TEST(ReportFile, ParsesEveryField) {
+  const ReportFile r = report::parse_report(alpha_json(), "alpha.json");
+  EXPECT_EQ(r.run, "alpha");
+  EXPECT_EQ(r.kvbench_version, "0.1.0");
+  EXPECT_EQ(r.subsets, (std::vector<std::string>{"qasper", "narrativeqa", "hotpotqa"}));
+  ASSERT_EQ(r.variants.size(), 2u);
+  EXPECT_DOUBLE_EQ(*r.wall_seconds, 12.5);
+  const auto& full = r.variants[0];
+  EXPECT_TRUE(full.is_full());
+  EXPECT_TRUE(full.budget.is_null());
+  EXPECT_EQ(full.n.at("qasper"), 2);
+  EXPECT_FALSE(full.coverage.has_value());
+  const auto& s = *r.find("snapkv-128");
+  EXPECT_FALSE(s.is_full());
+  EXPECT_EQ(s.params, json({{"window", 32}}));
+  EXPECT_DOUBLE_EQ(s.scores.at("qasper"), 25.3);
+  EXPECT_DOUBLE_EQ(*s.average, 25.6);
+  EXPECT_DOUBLE_EQ(s.buckets.at("qasper_e").at("8k+"), 19.21);
+  EXPECT_DOUBLE_EQ(s.categories.at("single-doc QA"), 21.9);
+  ASSERT_TRUE(s.coverage.has_value());
+  EXPECT_DOUBLE_EQ(s.coverage->stats.at("model_coverage").p90, 0.4);
+  EXPECT_EQ(s.coverage->layer_coverage_curve, (std::vector<double>{0.5, 0.4, 0.3, 0.35}));
+  EXPECT_DOUBLE_EQ(s.timing.at("decode_seconds"), 3.0);
+  EXPECT_DOUBLE_EQ(*s.kv_bytes_max, 1.4e8);
+  EXPECT_DOUBLE_EQ(*s.token_budget(), 128);
+  EXPECT_EQ(r.find("nope"), nullptr);
+
+  const ReportFile b = report::parse_report(beta_json(), "beta.json");
+  EXPECT_FALSE(b.variants[1].token_budget().has_value());
+  EXPECT_DOUBLE_EQ(*b.variants[1].budget_for_axis(), 300.5);  // the resolved mean budget
+}
+
+// Shapes the runner writes (harness/runner/report_builder.cpp): null for a LongBench-E bucket without samples,
+// for budget_tokens without samples, for peak_device_memory_bytes on the CPU and for the average of a variant
+// without scores; extra top-level fields; a {"tokens": n} budget from a hand-written file.
+TEST(ReportFile, AcceptsNullsTheRunnerWrites) {
+  json j = alpha_json();
+  j["peak_device_memory_bytes"] = nullptr;
+  j["peak_host_rss_bytes"] = 123;
+  j["variants"][1]["buckets"]["qasper_e"]["8k+"] = nullptr;
+  j["variants"][1]["budget_tokens"] = nullptr;
+  j["variants"][1]["coverage"]["evidence_recall"] = nullptr;
+  j["variants"][1]["budget"] = {{"tokens", 128}};
+  j["variants"][0]["scores"] = json::object();
+  j["variants"][0]["average"] = nullptr;
+  const ReportFile r = report::parse_report(j, "r.json");
+  EXPECT_FALSE(r.peak_device_memory_bytes.has_value());
+  const auto& s = r.variants[1];
+  EXPECT_EQ(s.buckets.at("qasper_e").size(), 2u);
+  EXPECT_FALSE(s.budget_tokens.has_value());
+  EXPECT_EQ(s.coverage->stats.count("evidence_recall"), 0u);
+  EXPECT_DOUBLE_EQ(*s.token_budget(), 128);
+  EXPECT_EQ(report::budget_label(s.budget), "128");
+  EXPECT_FALSE(r.variants[0].average.has_value());
+  // A variant without scores: a row of dashes, and columns only for subsets somebody scored.
+  const auto table = report::build_table({r});
+  EXPECT_EQ(table.subsets, (std::vector<std::string>{"narrativeqa", "qasper", "hotpotqa"}));
+  EXPECT_NE(report::render_table(table, report::TableFormat::kCsv).find("alpha,full,full,full,,,,,,\n"),
+            std::string::npos);
+}
+
+TEST(ReportFile, ErrorsNameFileAndJsonPath) {
+  const auto error_with = [](const std::function<void(json&)>& edit) {
+    json j = alpha_json();
+    edit(j);
+    return test::error_of([&] { report::parse_report(j, "r.json"); });
+  };
+  EXPECT_EQ(error_with([](json& j) { j["variants"][1]["scores"]["qasper"] = "25.3"; }),
+            "r.json: variants[1].scores.qasper must be a number, got string \"25.3\"");
+  EXPECT_EQ(error_with([](json& j) { j["variants"][0].erase("policy"); }), "r.json: missing field variants[0].policy");
+  EXPECT_EQ(error_with([](json& j) { j.erase("run"); }), "r.json: missing field run");
+  EXPECT_EQ(error_with([](json& j) { j["subsets"][1] = 7; }), "r.json: subsets[1] must be a string, got number 7");
+  EXPECT_EQ(error_with([](json& j) { j["variants"][0]["n"]["qasper"] = -1; }),
+            "r.json: variants[0].n.qasper must be a non-negative integer, got number -1");
+  EXPECT_EQ(error_with([](json& j) { j["variants"][1]["categories"]["single-doc QA"] = nullptr; }),
+            "r.json: variants[1].categories.\"single-doc QA\" must be a number, got null");
+  EXPECT_EQ(error_with([](json& j) { j["variants"][1]["coverage"]["layer_coverage_curve"][2] = true; }),
+            "r.json: variants[1].coverage.layer_coverage_curve[2] must be a number, got boolean true");
+  EXPECT_EQ(error_with([](json& j) { j["variants"][1]["coverage"]["model_coverage"].erase("p50"); }),
+            "r.json: missing field variants[1].coverage.model_coverage.p50");
+  EXPECT_EQ(error_with([](json& j) { j["variants"][1]["budget"] = "128"; }),
+            "r.json: variants[1].budget must be null (full cache), a number of tokens, or an object such as "
+            "{\"evict\": 0.9}, got string \"128\"");
+  EXPECT_EQ(error_with([](json& j) { j["variants"][1]["budget_tokens"] = {{"mean", 1}}; }),
+            "r.json: missing field variants[1].budget_tokens.min");
+  EXPECT_EQ(error_with([](json& j) { j["variants"][1]["name"] = "full"; }),
+            "r.json: variants[1].name \"full\" is used by an earlier variant (variant names must be unique)");
+  EXPECT_EQ(error_with([](json& j) { j["variants"] = json::object(); }),
+            "r.json: variants must be an array, got object {}");
+  EXPECT_EQ(error_with([](json& j) { j["variants"][0]["average"] = "x"; }),
+            "r.json: variants[0].average must be a number or null, got string \"x\"");
+  EXPECT_EQ(test::error_of([] { report::parse_report(json::array(), "r.json"); }),
+            "r.json: expected a JSON object (a kvbench report.json), got array []");
+
+  TempDir dir;
+  test::write_file(dir.file("broken.json"), "{\"run\": ");
+  EXPECT_NE(test::error_of([&] { report::load_report(dir.file("broken.json")); }).find(dir.file("broken.json") + ": invalid JSON"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { report::load_report(dir.file("absent.json")); }).find("absent.json"), std::string::npos);
+}
+
+TEST(ReportFile, SubsetOrderAndCategoriesComeFromTheRegistry) {
+  EXPECT_EQ(report::order_subsets({"custom", "lcc", "dureader", "trec", "narrativeqa", "qasper_e", "trec"}),
+            (std::vector<std::string>{"narrativeqa", "trec", "lcc", "dureader", "custom", "qasper_e"}));
+  EXPECT_EQ(report::subset_category("2wikimqa"), "multi-doc QA");
+  EXPECT_EQ(report::subset_category("qasper_e"), "");
+  EXPECT_EQ(report::categories_of({"lcc", "trec", "qasper"}),
+            (std::vector<std::string>{"single-doc QA", "few-shot", "code"}));
+  EXPECT_EQ(report::budget_label(nullptr), "full");
+  EXPECT_EQ(report::budget_label(128), "128");
+  EXPECT_EQ(report::budget_label(json{{"evict", 0.9}}), "evict=0.9");
+  EXPECT_EQ(report::budget_label(json{{"kv_bytes", "256MiB"}}), "kv_bytes=256MiB");
+}
+
+// --- table ------------------------------------------------------------------------------------------------
+
+// Columns: narrativeqa, qasper, hotpotqa (English, official order), trec; categories single-doc QA
+// (narrativeqa, qasper), multi-doc QA (hotpotqa), few-shot (trec). Averages by hand:
+//   full          single-doc (20 + 30) / 2 = 25      multi-doc 40   avg (20 + 30 + 40) / 3 = 30
+//   snapkv-128    single-doc (18.5 + 25.3) / 2 = 21.9 multi-doc 33   avg (18.5 + 25.3 + 33) / 3 = 25.6
+//   streaming-64  single-doc 10   few-shot 55.5                      avg (10 + 55.5) / 2 = 32.75
+//   snapkv_evict  single-doc 15   few-shot 50                        avg (15 + 50) / 2 = 32.5
+const char* const kExpectedMarkdown =
+    "| run   | variant      |     budget | narrativeqa | qasper | hotpotqa |  trec | single-doc QA | multi-doc QA | few-shot |   avg |\n"
+    "| ----- | ------------ | ---------: | ----------: | -----: | -------: | ----: | ------------: | -----------: | -------: | ----: |\n"
+    "| alpha | full         |       full |       20.00 |  30.00 |    40.00 |     \xE2\x80\x93 |         25.00 |        40.00 |        \xE2\x80\x93 | 30.00 |\n"
+    "| alpha | snapkv-128   |        128 |       18.50 |  25.30 |    33.00 |     \xE2\x80\x93 |         21.90 |        33.00 |        \xE2\x80\x93 | 25.60 |\n"
+    "| beta  | streaming-64 |         64 |       10.00 |      \xE2\x80\x93 |        \xE2\x80\x93 | 55.50 |         10.00 |            \xE2\x80\x93 |    55.50 | 32.75 |\n"
+    "| beta  | snapkv_evict | evict=0.75 |       15.00 |      \xE2\x80\x93 |        \xE2\x80\x93 | 50.00 |         15.00 |            \xE2\x80\x93 |    50.00 | 32.50 |\n";
+
+const char* const kExpectedCsv =
+    "run,variant,policy,budget,narrativeqa,qasper,hotpotqa,trec,single-doc QA,multi-doc QA,few-shot,average\n"
+    "alpha,full,full,full,20.00,30.00,40.00,,25.00,40.00,,30.00\n"
+    "alpha,snapkv-128,snapkv,128,18.50,25.30,33.00,,21.90,33.00,,25.60\n"
+    "beta,streaming-64,streaming,64,10.00,,,55.50,10.00,,55.50,32.75\n"
+    "beta,snapkv_evict,snapkv,evict=0.75,15.00,,,50.00,15.00,,50.00,32.50\n";
+
+TEST(Table, MarkdownAndCsvExactly) {
+  const auto table = report::build_table(both());
+  EXPECT_EQ(table.subsets, (std::vector<std::string>{"narrativeqa", "qasper", "hotpotqa", "trec"}));
+  EXPECT_EQ(table.categories, (std::vector<std::string>{"single-doc QA", "multi-doc QA", "few-shot"}));
+  EXPECT_EQ(report::render_table(table, report::TableFormat::kMarkdown), kExpectedMarkdown);
+  EXPECT_EQ(report::render_table(table, report::TableFormat::kCsv), kExpectedCsv);
+  // One decimal: the same table, rounded.
+  const std::string one = report::render_table(table, report::TableFormat::kCsv, 1);
+  EXPECT_NE(one.find("alpha,snapkv-128,snapkv,128,18.5,25.3,33.0,,21.9,33.0,,25.6\n"), std::string::npos) << one;
+}
+
+TEST(Table, AveragesAreRecomputedNotCopied) {
+  json a = alpha_json();
+  a["variants"][1]["average"] = 99.0;                     // wrong on purpose
+  a["variants"][1]["categories"]["single-doc QA"] = 1.0;  // likewise
+  const auto table = report::build_table({report::parse_report(a, "a.json")});
+  const std::string csv = report::render_table(table, report::TableFormat::kCsv);
+  EXPECT_NE(csv.find("alpha,snapkv-128,snapkv,128,18.50,25.30,33.00,21.90,33.00,25.60\n"), std::string::npos) << csv;
+  // One report: no run column in markdown.
+  const std::string md = report::render_table(table, report::TableFormat::kMarkdown);
+  EXPECT_EQ(md.rfind("| variant ", 0), 0u) << md;
+}
+
+TEST(Table, Latex) {
+  const std::string tex = report::render_table(report::build_table(both()), report::TableFormat::kLatex);
+  EXPECT_NE(tex.find("\\begin{tabular}{llrrrrrrrrr}\n\\toprule\n"
+                     "Run & Method & Budget & narrativeqa & qasper & hotpotqa & trec & single-doc QA & multi-doc QA & "
+                     "few-shot & Avg. \\\\\n\\midrule\n"
+                     "alpha & full & full & 20.00 & 30.00 & 40.00 & \xE2\x80\x93 & 25.00 & 40.00 & \xE2\x80\x93 & 30.00 \\\\\n"),
+            std::string::npos)
+      << tex;
+  EXPECT_NE(tex.find("beta & snapkv\\_evict & evict=0.75 & 15.00 &"), std::string::npos) << tex;  // escaped _
+  EXPECT_NE(tex.find("\\bottomrule\n\\end{tabular}\n"), std::string::npos) << tex;
+  json a = alpha_json();
+  a["variants"][1]["name"] = "a&b_c%d#e$f{g}h~i^j\\k";
+  const std::string esc = report::render_table(report::build_table({report::parse_report(a, "a.json")}),
+                                               report::TableFormat::kLatex);
+  EXPECT_NE(esc.find("a\\&b\\_c\\%d\\#e\\$f\\{g\\}h\\textasciitilde{}i\\textasciicircum{}j\\textbackslash{}k & 128"),
+            std::string::npos)
+      << esc;
+}
+
+TEST(Table, Json) {
+  const json j = json::parse(report::render_table(report::build_table(both()), report::TableFormat::kJson));
+  EXPECT_EQ(j["subsets"], json({"narrativeqa", "qasper", "hotpotqa", "trec"}));
+  ASSERT_EQ(j["rows"].size(), 4u);
+  const json& s = j["rows"][1];
+  EXPECT_EQ(s["variant"], "snapkv-128");
+  EXPECT_EQ(s["run"], "alpha");
+  EXPECT_EQ(s["report"], "alpha.json");
+  EXPECT_EQ(s["published"], false);
+  EXPECT_EQ(s["budget"], 128);
+  EXPECT_DOUBLE_EQ(s["scores"]["qasper"].get<double>(), 25.3);
+  EXPECT_TRUE(s["scores"]["trec"].is_null());
+  EXPECT_DOUBLE_EQ(s["categories"]["single-doc QA"].get<double>(), 21.9);
+  EXPECT_TRUE(s["categories"]["few-shot"].is_null());
+  EXPECT_DOUBLE_EQ(s["average"].get<double>(), 25.6);
+  EXPECT_EQ(j["rows"][3]["budget"], json({{"evict", 0.75}}));
+  EXPECT_TRUE(j["rows"][0]["budget"].is_null());
+}
+
+// Published rows: Paper A (ModelX) has SnapKV at 128, FullKV and StreamingLLM at 64 (and an H2O row nothing
+// matches); Paper B (ModelY) has SnapKV at 128 without qasper. avg_reported is wrong on purpose.
+const char* const kPaperCsv =
+    "source,model,cache_granularity,budget,method,narrativeqa,qasper,hotpotqa,trec,avg_computed,avg_reported\n"
+    "\"Paper A, Table 1\",ModelX,kv_head,128,SnapKV,19.00,24.00,35.00,60.0,34.5,99.9\n"
+    "Paper A,ModelX,kv_head,full,FullKV,21.00,30.00,41.00,70.0,40.5,40.5\n"
+    "Paper B,ModelY,query_head,128,SnapKV,17.00,,30.00,50.0,,\n"
+    "Paper A,ModelX,kv_head,64,StreamingLLM,9.00,12.00,20.00,50.0,,\n"
+    "Paper A,ModelX,kv_head,128,H2O,1,2,3,4,,\n";
+
+// Published averages over the columns shown: FullKV (21 + 30 + 41 + 70) / 4 = 40.5; SnapKV A
+// (19 + 24 + 35 + 60) / 4 = 34.5; StreamingLLM (9 + 12 + 20 + 50) / 4 = 22.75; SnapKV B (17 + 30 + 50) / 3 = 32.33.
+// Deltas over the subsets both rows have: full (20-21 + 30-30 + 40-41) / 3 = -0.67; snapkv-128 vs A
+// (18.5-19 + 25.3-24 + 33-35) / 3 = -0.40; vs B (18.5-17 + 33-30) / 2 = +2.25; streaming-64 (10-9 + 55.5-50) / 2 = +3.25.
+const char* const kExpectedPaperCsv =
+    "run,variant,policy,budget,narrativeqa,qasper,hotpotqa,trec,single-doc QA,multi-doc QA,few-shot,average,source,delta_average\n"
+    "alpha,full,full,full,20.00,30.00,40.00,,25.00,40.00,,30.00,,\n"
+    "published,FullKV,full,full,21.00,30.00,41.00,70.00,25.50,41.00,70.00,40.50,Paper A; ModelX; kv_head,-0.67\n"
+    "alpha,snapkv-128,snapkv,128,18.50,25.30,33.00,,21.90,33.00,,25.60,,\n"
+    "published,SnapKV,snapkv,128,19.00,24.00,35.00,60.00,21.50,35.00,60.00,34.50,\"Paper A, Table 1; ModelX; kv_head\",-0.40\n"
+    "beta,streaming-64,streaming,64,10.00,,,55.50,10.00,,55.50,32.75,,\n"
+    "published,StreamingLLM,streaming,64,9.00,12.00,20.00,50.00,10.50,20.00,50.00,22.75,Paper A; ModelX; kv_head,3.25\n"
+    "beta,snapkv_evict,snapkv,evict=0.75,15.00,,,50.00,15.00,,50.00,32.50,,\n";
+
+TEST(Table, PublishedRows) {
+  const auto paper = report::parse_paper_csv(kPaperCsv, "paper.csv");
+  ASSERT_EQ(paper.size(), 5u);
+  EXPECT_EQ(paper[0].source, "Paper A, Table 1");
+  EXPECT_EQ(paper[0].line, 2);
+  EXPECT_EQ(paper[2].scores.count("qasper"), 0u);
+  EXPECT_EQ(paper[0].scores.count("avg_reported"), 0u);
+
+  report::TableOptions options;
+  options.paper = paper;
+  options.model = "ModelX";
+  const auto table = report::build_table(both(), options);
+  EXPECT_EQ(report::render_table(table, report::TableFormat::kCsv), kExpectedPaperCsv);
+  const std::string md = report::render_table(table, report::TableFormat::kMarkdown);
+  EXPECT_NE(md.find("| published | SnapKV (published [2])       |        128 |       19.00 |  24.00 |    35.00 | "
+                    "60.00 |         21.50 |        35.00 |    60.00 | 34.50 | -0.40 |\n"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("\n[1] Paper A; ModelX; kv_head\n[2] Paper A, Table 1; ModelX; kv_head\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("| \xCE\x94 avg |"), std::string::npos) << md;
+  const json j = json::parse(report::render_table(table, report::TableFormat::kJson));
+  EXPECT_EQ(j["rows"][3]["published"], true);
+  EXPECT_EQ(j["rows"][3]["compared_to"], "snapkv-128");
+  EXPECT_EQ(j["rows"][3]["model"], "ModelX");
+  EXPECT_DOUBLE_EQ(j["rows"][3]["delta_average"].get<double>(), -0.4);
+  const std::string tex = report::render_table(table, report::TableFormat::kLatex);
+  EXPECT_NE(tex.find("published & SnapKV (published [2]) & 128 & 19.00"), std::string::npos) << tex;
+  EXPECT_NE(tex.find("% [2] Paper A, Table 1; ModelX; kv_head\n"), std::string::npos) << tex;  // a comment: unescaped
+
+  // Without --model both papers' SnapKV rows sit under snapkv-128.
+  options.model.clear();
+  const std::string all = report::render_table(report::build_table(both(), options), report::TableFormat::kCsv);
+  EXPECT_NE(all.find("published,SnapKV,snapkv,128,17.00,,30.00,50.00,17.00,30.00,50.00,32.33,Paper B; ModelY; "
+                     "query_head,2.25\n"),
+            std::string::npos)
+      << all;
+
+  options.model = "ModelZ";
+  EXPECT_EQ(test::error_of([&] { report::build_table(both(), options); }),
+            "--model 'ModelZ' matches no row of the --paper CSV (its models: ModelX, ModelY)");
+}
+
+TEST(Table, PaperCsvErrors) {
+  EXPECT_EQ(test::error_of([] { report::parse_paper_csv("source,model,budget,method,qasper\nA,M,128,SnapKV,x1\n", "p.csv"); }),
+            "p.csv:2: column 'qasper' must be a number or empty, got 'x1'");
+  EXPECT_EQ(test::error_of([] { report::parse_paper_csv("source,model,budget,method\nA,M,128\n", "p.csv"); }),
+            "p.csv:2: 3 fields, but the header has 4");
+  EXPECT_EQ(test::error_of([] { report::parse_paper_csv("source,model,budget,qasper\n", "p.csv"); }),
+            "p.csv: the header has no 'method' column (expected source,model,cache_granularity,budget,method,<subsets>...)");
+  EXPECT_EQ(test::error_of([] { report::parse_paper_csv("source,model,budget,method\n\"A,M,128,X\n", "p.csv"); }),
+            "p.csv:3: unterminated quoted field");
+}
+
+TEST(Table, RealAnchorNumbers) {
+  KVBENCH_REQUIRE_SHARED();
+  const std::string csv = test::shared_path("docs/anchor-numbers.csv");
+  const auto paper = report::load_paper_csv(csv);
+  EXPECT_GT(paper.size(), 50u);
+  for (const auto& row : paper) EXPECT_EQ(row.scores.size(), 16u) << "line " << row.line;
+}
+
+// --- kvbench table ----------------------------------------------------------------------------------------
+
+TEST(TableCli, FormatsAndPaper) {
+  TempDir dir;
+  write_fixtures(dir);
+  auto r = test::run_kvbench("table --report " + dir.file("alpha.json") + " " + dir.file("beta.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, kExpectedMarkdown);
+  r = test::run_kvbench("table --report " + dir.file("alpha.json") + " --report " + dir.file("beta.json") +
+                        " --format csv");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, kExpectedCsv);
+  r = test::run_kvbench("table --report " + dir.file("alpha.json") + " --format json --digits 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["digits"], 1);
+  r = test::run_kvbench("table --report " + dir.file("beta.json") + " --format latex");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\\toprule"), std::string::npos);
+
+  test::write_file(dir.file("paper.csv"), kPaperCsv);
+  r = test::run_kvbench("table --report " + dir.file("alpha.json") + " " + dir.file("beta.json") + " --paper " +
+                        dir.file("paper.csv") + " --model ModelX --format csv");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, kExpectedPaperCsv);
+
+  r = test::run_kvbench("table --report " + dir.file("alpha.json") + " --model ModelX");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--model selects rows of --paper"), std::string::npos) << r.err;
+  r = test::run_kvbench("table --report " + dir.file("missing.json"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("missing.json"), std::string::npos) << r.err;
+  r = test::run_kvbench("table --report " + dir.file("alpha.json") + " --format html");
+  EXPECT_NE(r.exit_code, 0);
+}
+
+// --- check ------------------------------------------------------------------------------------------------
+
+TEST(Check, ComparesScoresAndAverages) {
+  const ReportFile base = report::parse_report(alpha_json(), "base.json");
+  auto result = report::check_report(base, base, 0.5);
+  EXPECT_TRUE(result.ok());
+  EXPECT_EQ(result.scores_compared, 6);
+  EXPECT_EQ(result.averages_compared, 2);
+
+  json now = alpha_json();
+  now["variants"][1]["scores"]["narrativeqa"] = 18.0;  // drops exactly tol: fine
+  now["variants"][1]["scores"]["qasper"] = 24.7;       // drops 0.6: a regression
+  now["variants"][1]["scores"]["trec"] = 1.0;          // only in the report: fine, and not in the average
+  result = report::check_report(report::parse_report(now, "now.json"), base, 0.5);
+  ASSERT_EQ(result.regressions.size(), 1u);
+  EXPECT_EQ(report::format_regression(result.regressions[0]),
+            "regression: snapkv-128  qasper  baseline 25.30  now 24.70  delta -0.60");
+
+  // Every score of full, and so its average, drops by 0.6: fine within tol 0.6 (no rounding noise), four
+  // regressions beyond 0.55.
+  now = alpha_json();
+  for (const char* s : {"narrativeqa", "qasper", "hotpotqa"}) {
+    now["variants"][0]["scores"][s] = now["variants"][0]["scores"][s].get<double>() - 0.6;
+  }
+  result = report::check_report(report::parse_report(now, "now.json"), base, 0.6);
+  ASSERT_EQ(result.regressions.size(), 0u);
+  result = report::check_report(report::parse_report(now, "now.json"), base, 0.55);
+  ASSERT_EQ(result.regressions.size(), 4u);
+  EXPECT_EQ(report::format_regression(result.regressions[3]),
+            "regression: full  average  baseline 30.00  now 29.40  delta -0.60");
+
+  // A missing score and a missing variant.
+  now = alpha_json();
+  now["variants"][1]["scores"].erase("hotpotqa");
+  now["variants"].erase(0);
+  result = report::check_report(report::parse_report(now, "now.json"), base, 0.5);
+  std::vector<std::string> lines;
+  for (const auto& r : result.regressions) lines.push_back(report::format_regression(r));
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "regression: full  narrativeqa  baseline 20.00  now missing (variant not in the report)",
+                       "regression: full  qasper  baseline 30.00  now missing (variant not in the report)",
+                       "regression: full  hotpotqa  baseline 40.00  now missing (variant not in the report)",
+                       "regression: full  average  baseline 30.00  now missing (variant not in the report)",
+                       "regression: snapkv-128  hotpotqa  baseline 33.00  now missing (no score in the report)",
+                   }));
+  // The average of a report missing a baseline subset falls back to its own "average" field (25.6: no drop).
+
+  EXPECT_EQ(test::error_of([&] { report::check_report(base, base, -0.1); }),
+            "--tol must be a non-negative number of points, got -0.1");
+}
+
+TEST(CheckCli, ExitCodes) {
+  TempDir dir;
+  write_fixtures(dir);
+  const std::string base = " --baseline " + dir.file("alpha.json");
+  // 0: the same numbers; also a report with extra variants and subsets.
+  auto r = test::run_kvbench("check --report " + dir.file("alpha.json") + base);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ok: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("on all 6 score(s) and 2 average(s)"), std::string::npos) << r.out;
+  json more = alpha_json();
+  more["variants"][0]["scores"]["trec"] = 70.0;
+  more["variants"].push_back(beta_json()["variants"][0]);
+  test::write_file(dir.file("more.json"), more.dump());
+  r = test::run_kvbench("check --report " + dir.file("more.json") + base);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  // 1: one score dropped beyond --tol, listed on stdout; within a wider --tol it passes.
+  json worse = alpha_json();
+  worse["variants"][1]["scores"]["qasper"] = 24.0;
+  test::write_file(dir.file("worse.json"), worse.dump());
+  r = test::run_kvbench("check --report " + dir.file("worse.json") + base + " --tol 0.5");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(r.out, "regression: snapkv-128  qasper  baseline 25.30  now 24.00  delta -1.30\n");
+  EXPECT_NE(r.err.find("1 regression(s) of more than 0.50 point(s)"), std::string::npos) << r.err;
+  r = test::run_kvbench("check --report " + dir.file("worse.json") + base + " --tol 1.5");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  // 1: a baseline variant missing from the report.
+  r = test::run_kvbench("check --report " + dir.file("beta.json") + base);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("regression: full  narrativeqa  baseline 20.00  now missing (variant not in the report)\n"),
+            std::string::npos)
+      << r.out;
+
+  // 2: unusable input.
+  r = test::run_kvbench("check --report " + dir.file("absent.json") + base);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("error: cannot open '" + dir.file("absent.json") + "'"), std::string::npos) << r.err;
+  test::write_file(dir.file("bad.json"), "{\"run\": \"x\", \"subsets\": [], \"variants\": [{\"name\": 3}]}");
+  r = test::run_kvbench("check --report " + dir.file("bad.json") + base);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("bad.json: variants[0].name must be a string, got number 3"), std::string::npos) << r.err;
+  r = test::run_kvbench("check --report " + dir.file("alpha.json") + " --baseline " + dir.file("bad.json"));
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  test::write_file(dir.file("syntax.json"), "{");
+  r = test::run_kvbench("check --report " + dir.file("syntax.json") + base);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  r = test::run_kvbench("check --report " + dir.file("alpha.json") + base + " --tol -1");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--tol must be a non-negative number"), std::string::npos) << r.err;
+  r = test::run_kvbench("check --report " + dir.file("alpha.json") + base + " --tol=-0.5");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+// --- plots ------------------------------------------------------------------------------------------------
+
+TEST(ReportPlots, ScoreVsBudget) {
+  const std::string svg = report::score_vs_budget_svg(both());
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  EXPECT_NE(svg.find(">LongBench average score vs KV cache budget</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">full cache (30.00) \xC2\xB7 alpha</text>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find(">snapkv \xC2\xB7 alpha</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">snapkv (evict) \xC2\xB7 beta</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">streaming \xC2\xB7 beta</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">128</text>"), std::string::npos);  // power-of-two tick labels
+  EXPECT_NE(svg.find(">256</text>"), std::string::npos);
+  EXPECT_NE(svg.find("KV budget (tokens per KV head per layer, log scale)"), std::string::npos);
+
+  report::ReportPlotOptions one;
+  one.subset = "trec";
+  const std::string trec = report::score_vs_budget_svg(both(), one);
+  EXPECT_NE(trec.find(">trec score vs KV cache budget</text>"), std::string::npos);
+  one.subset = "nosuch";
+  EXPECT_EQ(test::error_of([&] { report::score_vs_budget_svg(both(), one); }),
+            "plot: no variant has a nosuch score and a budget to plot");
+  report::ReportPlotOptions filter;
+  filter.variants = {"nope"};
+  EXPECT_EQ(test::error_of([&] { report::score_vs_budget_svg(both(), filter); }),
+            "--variant nope: no report has a variant of that name");
+}
+
+TEST(ReportPlots, CoverageVsLayer) {
+  const std::string svg = report::coverage_vs_layer_svg(both());
+  EXPECT_NE(svg.find(">snapkv-128 \xC2\xB7 alpha</text>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find(">streaming-64 \xC2\xB7 beta</text>"), std::string::npos);
+  EXPECT_EQ(svg.find(">full \xC2\xB7 alpha</text>"), std::string::npos);  // full cache left out
+  EXPECT_NE(svg.find(">layer</text>"), std::string::npos);
+  json a = alpha_json();
+  a["variants"][1].erase("coverage");
+  EXPECT_EQ(test::error_of([&] { report::coverage_vs_layer_svg({report::parse_report(a, "a.json")}); }),
+            "plot: no (non-full-cache) variant has coverage.layer_coverage_curve to plot");
+}
+
+TEST(PlotReportCli, WritesValidSvgAndPng) {
+  TempDir dir;
+  write_fixtures(dir);
+  const std::string reports = " --report " + dir.file("alpha.json") + " " + dir.file("beta.json");
+  for (const std::string kind : {"budget", "coverage"}) {
+    const std::string out = dir.file(kind + ".svg");
+    const auto r = test::run_kvbench("plot" + reports + " --out " + out + " --kind " + kind);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string svg = test::read_file(out);
+    EXPECT_EQ(svg.rfind("<?xml", 0), 0u) << kind;
+    EXPECT_NE(svg.find("</svg>"), std::string::npos) << kind;
+    if (have_program("xmllint")) {
+      EXPECT_EQ(std::system(("xmllint --noout " + out).c_str()), 0) << kind;
+    }
+  }
+  auto r = test::run_kvbench("plot" + reports + " --out " + dir.file("q.svg") + " --subset narrativeqa --variant full"
+                             " --variant snapkv-128 --title 'NarrativeQA'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(test::read_file(dir.file("q.svg")).find(">NarrativeQA</text>"), std::string::npos);
+
+  if (have_program("rsvg-convert")) {
+    r = test::run_kvbench("plot" + reports + " --out " + dir.file("budget.png"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(test::read_file(dir.file("budget.png")).substr(0, 8), "\x89PNG\r\n\x1a\n");
+  }
+
+  r = test::run_kvbench("plot --report " + dir.file("alpha.json") + " --kept " + dir.file("alpha.json") + " --out " +
+                        dir.file("x.svg"));
+  EXPECT_NE(r.exit_code, 0);  // --kept excludes --report
+  r = test::run_kvbench("plot --kept " + dir.file("alpha.json") + " --kind coverage --out " + dir.file("x.svg"));
+  EXPECT_NE(r.exit_code, 0);  // --kind needs --report
+  r = test::run_kvbench("plot --report " + dir.file("alpha.json") + " --kind coverage --subset qasper --out " +
+                        dir.file("x.svg"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--subset applies to --kind budget only"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace kvbench
