@@ -46,6 +46,9 @@ at::Tensor reduce_group(const at::Tensor& per_query_head, const std::string& red
 /// 1-D pooling over the last axis with stride 1 and padding kernel/2 (max | avg, as SnapKV's F.*_pool1d).
 at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, const std::string& pool);
 
+/// CAKE's token scores from the window attention [Hkv, g, w, T]: mean + gamma * variance over the window's
+/// queries, reduced over the group and pooled: [Hkv, E].
+at::Tensor cake_scores(const at::Tensor& window_attn, std::int64_t evictable, const ScoreConfig& config);
 /// CAKE's layer preference from the window attention: entropy^(1/tau1) * variance^(1/tau2).
 double cake_preference(const at::Tensor& window_attn, std::int64_t evictable, double tau1, double tau2);
 

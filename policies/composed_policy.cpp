@@ -58,14 +58,17 @@ class ComposedPolicy final : public EvictionPolicy {
       const at::Tensor recent = at::arange(T - B_, T, at::TensorOptions().dtype(at::kLong).device(view.keys.device()));
       return KeptPositions::uniform(recent.unsqueeze(0).expand({H, B_}));
     }
-    const at::Tensor scores = compute_scores(c_.scorer, view, c_.score);  // [H, E]
+    // CAKE's allocator and scorer read the same window attention: compute it once.
+    const at::Tensor cake_attn = c_.layer_allocator == "cake" ? window_attention(view, c_.score.window) : at::Tensor();
+    const at::Tensor scores = cake_attn.defined() ? cake_scores(cake_attn, E_, c_.score)
+                                                  : compute_scores(c_.scorer, view, c_.score);  // [H, E]
 
     std::int64_t layer_budget = b_;
     if (c_.layer_allocator == "pyramid") layer_budget = pyramid_[view.layer];
     if (c_.layer_allocator == "cake") {
       // Provisional: keep up to max_ratio x the mean budget; finish_sequence trims once every layer's
       // preference is known.
-      const double preference = cake_preference(window_attention(view, c_.score.window), E_, c_.cake_tau1, c_.cake_tau2);
+      const double preference = cake_preference(cake_attn, E_, c_.cake_tau1, c_.cake_tau2);
       layer_budget = std::min<std::int64_t>(E_, static_cast<std::int64_t>(std::floor(c_.cake_max_ratio * b_)));
       const std::int64_t cap = layer_budget;
       cake_.push_back({preference, std::get<1>(scores.topk(cap, 1))});

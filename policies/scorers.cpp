@@ -54,11 +54,7 @@ at::Tensor compute_scores(const std::string& scorer, const LayerView& view, cons
     const at::Tensor s = a.narrow(3, 0, E).sum(2);                        // [Hkv, g, E]
     return pool_positions(reduce_group(s, c.reduction), c.kernel, c.pool);
   }
-  if (scorer == "cake") {
-    const at::Tensor a = window_attention(view, c.window).narrow(3, 0, E);  // [Hkv, g, w, E]
-    const at::Tensor s = a.mean(2) + c.cake_gamma * a.var(2, /*unbiased=*/false);
-    return pool_positions(reduce_group(s, c.reduction), c.kernel, c.pool);
-  }
+  if (scorer == "cake") return cake_scores(window_attention(view, c.window), E, c);
   if (scorer == "h2o") {
     // Column sums of the full causal attention, one chunk of queries at a time.
     KV_CHECK(view.queries.defined() && view.queries.size(1) == view.prompt_len(), "internal error: h2o needs every query");
@@ -83,6 +79,12 @@ at::Tensor compute_scores(const std::string& scorer, const LayerView& view, cons
     return at::rand({Hkv, E}, gen, at::TensorOptions().dtype(at::kFloat)).to(view.keys.device());
   }
   fail("unknown scorer '", scorer, "' (use window, h2o, tova, knorm, random or cake)");
+}
+
+at::Tensor cake_scores(const at::Tensor& window_attn, std::int64_t evictable, const ScoreConfig& c) {
+  const at::Tensor a = window_attn.narrow(3, 0, evictable);  // [Hkv, g, w, E]
+  const at::Tensor s = a.mean(2) + c.cake_gamma * a.var(2, /*unbiased=*/false);
+  return pool_positions(reduce_group(s, c.reduction), c.kernel, c.pool);
 }
 
 double cake_preference(const at::Tensor& window_attn, std::int64_t evictable, double tau1, double tau2) {

@@ -155,8 +155,8 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
       po.max_length = rc.max_length;
       std::int64_t tokens = 0;
       for (const auto& t : tasks) tokens += static_cast<std::int64_t>(build_prompt(*t.spec, t.sample, *tok, po).ids.size());
-      std::cout << tokens << " prompt tokens (before chat templates), " << tokens * static_cast<std::int64_t>(1)
-                << " prefilled once for all " << rc.variants.size() << " variants\n";
+      std::cout << tokens << " prompt tokens (before chat templates), each prefilled once for all "
+                << rc.variants.size() << " variants\n";
     } else if (rc.uses_datasets()) {
       std::cout << "token counts need the tokenizer (" << tok_path << " has none)\n";
     } else {
