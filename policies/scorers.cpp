@@ -11,13 +11,19 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // Softmax attention of queries [Hq, n, d] (prompt positions start .. start + n - 1) over keys [Hkv, T', d]
-// with T' >= start + n, causal: float32 [Hkv, g, n, T'].
+// with T' >= start + n, causal: float32 [Hkv, g, n, T']. Few passes over the big [.., n, T'] tensor: the
+// scale rides in the GEMM, only the last T' - start columns can be in a query's future, and the softmax
+// reads the model dtype and writes float32 directly.
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, std::int64_t start, double scale) {
   const std::int64_t Hq = q.size(0), n = q.size(1), d = q.size(2), Hkv = k.size(0), g = Hq / Hkv, Tk = k.size(1);
-  const at::Tensor scores = at::matmul(q.reshape({Hkv, g * n, d}), k.transpose(1, 2)).to(at::kFloat) * scale;
+  const at::Tensor logits = at::empty({Hkv, g * n, Tk}, q.options())
+                               .baddbmm_(q.reshape({Hkv, g * n, d}), k.transpose(1, 2), /*beta=*/0, /*alpha=*/scale)
+                               .view({Hkv, g, n, Tk});
   const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
-  const at::Tensor future = at::arange(Tk, opts).unsqueeze(0) > at::arange(start, start + n, opts).unsqueeze(1);
-  return at::softmax(scores.view({Hkv, g, n, Tk}).masked_fill(future, kNegInf), -1);
+  const std::int64_t tail = Tk - start;  // key columns start .. Tk - 1
+  const at::Tensor future = at::arange(start, Tk, opts).unsqueeze(0) > at::arange(start, start + n, opts).unsqueeze(1);
+  logits.narrow(3, start, tail).masked_fill_(future, kNegInf);
+  return at::softmax(logits, -1, at::kFloat);
 }
 
 std::int64_t evictable_of(const LayerView& view, std::int64_t window) { return view.prompt_len() - window; }

@@ -11,13 +11,6 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// The positions of the `k` largest entries of `values` [E] that are > -inf (fewer if not enough).
-at::Tensor top_finite(const at::Tensor& values, std::int64_t k) {
-  if (k <= 0) return at::empty({0}, values.options().dtype(at::kLong));
-  const auto [v, i] = values.topk(std::min<std::int64_t>(k, values.numel()));
-  return i.masked_select(v > kNegInf);
-}
-
 }  // namespace
 
 std::vector<at::Tensor> select_top(const at::Tensor& scores, const std::vector<std::int64_t>& budgets) {
@@ -42,10 +35,13 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
   const std::int64_t H = scores.size(0), E = scores.size(1);
   const auto dev = scores.device();
   const auto long_opts = at::TensorOptions().dtype(at::kLong).device(dev);
+  const at::Tensor positions = at::arange(E, long_opts);
+  for (std::int64_t b : budgets)
+    KV_CHECK(b >= 0 && b <= E, "internal error: K-VEC head budget ", b, " outside [0, ", E, "]");
 
   // One descending sort serves both the core (top ranks) and the rank normalization.
   const at::Tensor order = scores.argsort(/*dim=*/1, /*descending=*/true);
-  const at::Tensor rank_desc = at::empty({H, E}, long_opts).scatter_(1, order, at::arange(E, long_opts).expand({H, E}));
+  const at::Tensor rank_desc = at::empty({H, E}, long_opts).scatter_(1, order, positions.expand({H, E}));
 
   // 1. Normalized scores: percentile rank within the head (E - 1 for the best), or share of the head's total.
   at::Tensor normalized;
@@ -65,7 +61,8 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
     coverage_slots.push_back(slots);
     core_size.push_back(b - slots);
   }
-  at::Tensor kept = rank_desc < at::tensor(core_size, at::kLong).to(dev).unsqueeze(1);
+  const std::int64_t most_slots = *std::max_element(coverage_slots.begin(), coverage_slots.end());
+  at::Tensor kept = rank_desc < at::tensor(core_size, at::kLong).to(dev).unsqueeze(1);  // [H, E]
 
   // 3. Covered set: positions some core keeps (token_id unit: any position whose token id a core keeps).
   at::Tensor covered = kept.any(0);
@@ -80,56 +77,42 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
   at::Tensor priority = normalized;
   if (c.cross_layer && state.counts.defined()) priority = normalized / (1.0 + c.lambda * state.counts.unsqueeze(0));
 
-  // 5. Coverage slots.
-  if (c.cross_head) {
+  // 5. Coverage slots. `open` [H] counts each head's unfilled slots on the device.
+  at::Tensor open = at::tensor(coverage_slots, at::kLong).to(dev);
+  const at::Tensor slot_rank = at::arange(std::max<std::int64_t>(most_slots, 1), long_opts).unsqueeze(0);
+  // Each head takes up to its open slots from the positions `allowed` [H, E] marks, best priority first.
+  auto fill = [&](const at::Tensor& allowed) {
+    const auto [values, where] = priority.masked_fill(allowed.logical_not(), kNegInf).topk(most_slots, 1);
+    const at::Tensor taken = (values > kNegInf).logical_and(slot_rank < open.unsqueeze(1));
+    kept.logical_or_(at::zeros_like(kept).scatter_(1, where, taken));
+    open = open - taken.sum(1);
+  };
+  if (most_slots > 0 && c.cross_head) {
+    // Rounds: every candidate goes to the head with open slots that values it most; each head takes its best
+    // assigned candidates. A round either fills some head or uses up every candidate, so at most H rounds
+    // (typically one or two) and one host read per round. No candidate is given to two heads.
     at::Tensor candidates = covered.logical_not();
-    // Each candidate goes to the head that values it most; each head takes its best assigned candidates.
-    // All heads at once: a head's top slots among the candidates it owns.
-    const at::Tensor owner = std::get<1>(priority.masked_fill(candidates.logical_not().unsqueeze(0), kNegInf).max(0));
-    const at::Tensor mine = candidates.unsqueeze(0).logical_and(
-        owner.unsqueeze(0) == at::arange(H, long_opts).unsqueeze(1));  // [H, E]
-    const std::int64_t most = *std::max_element(coverage_slots.begin(), coverage_slots.end());
-    if (most > 0) {
-      const auto [values, where] = priority.masked_fill(mine.logical_not(), kNegInf).topk(most, 1);
-      const at::Tensor slots = at::tensor(coverage_slots, at::kLong).to(dev).unsqueeze(1);
-      const at::Tensor valid = (values > kNegInf).logical_and(at::arange(most, long_opts).unsqueeze(0) < slots);
-      kept.logical_or_(at::zeros_like(kept).scatter_(1, where, valid));
-      // One host read per layer: how many slots each head still has to fill.
-      const std::vector<std::int64_t> filled = [&] {
-        const at::Tensor c = valid.sum(1).to(at::kCPU);
-        return std::vector<std::int64_t>(c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + H);
-      }();
-      for (std::int64_t h = 0; h < H; ++h) coverage_slots[h] -= filled[h];
-    }
-    candidates = candidates.logical_and(kept.any(0).logical_not());
-    // Slots left empty: still-unkept candidates by the head's own priority, one head after another so that
-    // no candidate goes to two heads; when candidates run out, the head's next best positions.
-    for (std::int64_t h = 0; h < H; ++h) {
-      if (coverage_slots[h] <= 0) continue;
-      const at::Tensor take = top_finite(priority[h].masked_fill(candidates.logical_not(), kNegInf), coverage_slots[h]);
-      kept[h].index_fill_(0, take, true);
-      candidates.index_fill_(0, take, false);
-      coverage_slots[h] -= take.numel();
-      if (coverage_slots[h] > 0) {
-        const at::Tensor more = top_finite(priority[h].masked_fill(kept[h], kNegInf), coverage_slots[h]);
-        kept[h].index_fill_(0, more, true);
-      }
-    }
-  } else {
-    for (std::int64_t h = 0; h < H; ++h) {
-      const at::Tensor take = top_finite(priority[h].masked_fill(kept[h], kNegInf), coverage_slots[h]);
-      kept[h].index_fill_(0, take, true);
+    for (std::int64_t round = 0; round < H; ++round) {
+      const at::Tensor eligible = candidates.unsqueeze(0).logical_and((open > 0).unsqueeze(1));  // [H, E]
+      const auto [best, owner] = priority.masked_fill(eligible.logical_not(), kNegInf).max(0);
+      fill(eligible.logical_and(owner.unsqueeze(0) == at::arange(H, long_opts).unsqueeze(1)));
+      candidates = candidates.logical_and(kept.any(0).logical_not());
+      if (!candidates.any().logical_and((open > 0).any()).item<bool>()) break;
     }
   }
+  // Without the cross-head module, or once candidates run out: each head's next best positions by priority.
+  if (most_slots > 0) fill(kept.logical_not());
 
   // 6. Cross-layer counts for the next layer.
   const at::Tensor kept_any = kept.any(0).to(at::kFloat);
   state.counts = state.counts.defined() ? c.gamma * state.counts + kept_any : kept_any;
 
-  // Each head's kept positions, ascending: nonzero() lists them head by head.
-  const at::Tensor counts = kept.sum(1).to(at::kCPU);
-  const at::Tensor positions = kept.nonzero().select(1, 1);
-  return positions.split_with_sizes(std::vector<std::int64_t>(counts.data_ptr<std::int64_t>(), counts.data_ptr<std::int64_t>() + H));
+  // Each head keeps exactly its budget: its kept positions come first when sorting kept-before-evicted,
+  // ascending by position within each group, with no host read.
+  const at::Tensor sorted = std::get<0>(at::where(kept, positions, positions + E).sort(1));
+  std::vector<at::Tensor> heads;
+  for (std::int64_t h = 0; h < H; ++h) heads.push_back(sorted[h].narrow(0, 0, budgets[h]));
+  return heads;
 }
 
 KeptPositions with_window(const std::vector<at::Tensor>& per_head, std::int64_t evictable, std::int64_t prompt_len) {

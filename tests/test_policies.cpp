@@ -202,6 +202,31 @@ TEST(PolicyParts, KvecSelectionByHand) {
   EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{0, 1, 5}));
 }
 
+TEST(PolicyParts, KvecLeftoverSlotsByHand) {
+  // Two heads, six evictable positions, "sum" normalization, identical cores {0, 1}:
+  //   head 0 raw [10, 9, 5, 4, 3, .1]  sum 31.1 -> p0 = [.322, .289, .161, .129, .096, .003]
+  //   head 1 raw [10, 9, 1, .5, .2, 4] sum 24.7 -> p1 = [.405, .364, .040, .020, .008, .162]
+  // Candidates {2, 3, 4, 5}; owners 2, 3, 4 -> h0 and 5 -> h1.
+  const at::Tensor s = at::tensor({10.f, 9.f, 5.f, 4.f, 3.f, .1f, 10.f, 9.f, 1.f, .5f, .2f, 4.f}).view({2, 6});
+  const at::Tensor ids = at::arange(6, at::kLong);
+  KvecConfig c;
+  c.normalization = "sum";
+  // Budget 4, rho .5: core 2, two slots each. h0 takes 2 and 3; h1 takes 5 and has one slot left, which the
+  // next round fills with the only unkept candidate, 4 (its own next best, 2, is already h0's).
+  c.rho = 0.5;
+  KvecState state;
+  auto r = select_kvec(s, {4, 4}, ids, c, state);
+  EXPECT_EQ(as_vector(r[0]), (std::vector<std::int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{0, 1, 4, 5}));
+  // Budget 5, rho .4: core 3 (h0 {0, 1, 2}, h1 {0, 1, 5}), two slots each. Candidates {3, 4} both go to h0,
+  // which takes them; none remain, so h1 fills its two slots by its own next best: 2 (.040) and 3 (.020).
+  c.rho = 0.4;
+  KvecState fresh;
+  r = select_kvec(s, {5, 5}, ids, c, fresh);
+  EXPECT_EQ(as_vector(r[0]), (std::vector<std::int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{0, 1, 2, 3, 5}));
+}
+
 // Every registered policy on random 4-layer inputs: the invariants of acceptance line 1.
 TEST(Policies, InvariantsForEveryPolicy) {
   const std::int64_t L = 4, T = 300, B = 64, w = 32, Hkv = 2;
