@@ -6,10 +6,12 @@
 //    evicted positions masked (the first generated token comes from the full prefill, as in the papers).
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 
 #include "harness/common/error.h"
 #include "harness/engine/engine.h"
+#include "harness/engine/batch_cache.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/transformer.h"
 #include "policies/registry.h"
@@ -308,6 +310,95 @@ TEST(Engine, OnePrefillFeedsSeveralPoliciesLikeSeparatePrefills) {
     const auto alone = engine.generate(prompt, *policies[i], {}, gen).output_ids;
     EXPECT_EQ(together, alone) << policies[i]->describe();
   }
+}
+
+// The variants of a sweep decode together: uniform, ragged (adakv, kvec+ada), full and streaming caches of
+// different sizes in one padded batch give each variant the tokens and logits of its own decode; rows stop
+// independently.
+TEST(Engine, BatchedDecodeEqualsSeparateDecodes) {
+  auto f = make_fixture(family_cases()[0].spec);
+  const auto prompt = random_ids(110, f->spec.vocab_size, 21);
+  const Engine engine(*f->model);
+  std::vector<std::unique_ptr<EvictionPolicy>> policies;
+  policies.push_back(make_policy({"full"}));
+  policies.push_back(make_policy({"streaming", 24}));
+  policies.push_back(make_policy({"snapkv", 48}));
+  policies.push_back(make_policy({"adakv", 40}));
+  policies.push_back(make_policy({"kvec+ada", 56}));
+  policies.push_back(make_policy({"pyramidkv", 48}));
+  std::vector<EvictionPolicy*> raw;
+  for (auto& p : policies) raw.push_back(p.get());
+  GenerateOptions gen;
+  gen.max_new_tokens = 12;
+  gen.keep_step_logits = true;
+  std::vector<GenerationResult> alone;
+  {
+    PrefillResult pre = engine.prefill(prompt, raw, {});
+    for (auto& cache : pre.caches) alone.push_back(engine.decode(cache, pre.last_logits, gen));
+  }
+  // Stop on a token variant 2 produces after its first and some other variant never produces: variant 2
+  // (and any variant producing that id) stops early, the others run on.
+  std::optional<std::int64_t> stop;
+  for (std::size_t t = 1; t < alone[2].output_ids.size() && !stop; ++t) {
+    const std::int64_t id = alone[2].output_ids[t];
+    for (const auto& other : alone)
+      if (std::find(other.output_ids.begin(), other.output_ids.end(), id) == other.output_ids.end()) stop = id;
+  }
+  ASSERT_TRUE(stop.has_value()) << "every variant produced the same tokens";
+  gen.stop_ids = {*stop};
+  for (std::int64_t interval : {1, 5}) {
+    SCOPED_TRACE(interval);
+    gen.sync_interval = interval;
+    PrefillResult pre = engine.prefill(prompt, raw, {});
+    std::vector<const KvCache*> caches;
+    for (const auto& cache : pre.caches) caches.push_back(&cache);
+    const std::vector<GenerationResult> together = engine.decode_batch(caches, pre.last_logits, gen);
+    ASSERT_EQ(together.size(), policies.size());
+    bool someone_stopped = false, someone_ran_on = false;
+    for (std::size_t i = 0; i < policies.size(); ++i) {
+      SCOPED_TRACE(policies[i]->describe());
+      std::vector<std::int64_t> expected;
+      for (std::int64_t id : alone[i].output_ids) {
+        expected.push_back(id);
+        if (id == gen.stop_ids[0]) break;
+      }
+      EXPECT_EQ(together[i].output_ids, expected);
+      EXPECT_EQ(together[i].stop_reason, expected.size() < alone[i].output_ids.size() || expected.back() == gen.stop_ids[0]
+                                             ? "stop_token" : "max_new_tokens");
+      ASSERT_EQ(together[i].step_logits.size(), expected.size());
+      for (std::size_t t = 0; t < expected.size(); ++t)
+        EXPECT_LT(max_abs_diff(together[i].step_logits[t], alone[i].step_logits[t]), 1e-4) << "step " << t;
+      EXPECT_EQ(together[i].batch_size, static_cast<std::int64_t>(policies.size()));
+      someone_stopped |= expected.size() < alone[i].output_ids.size();
+      someone_ran_on |= expected.size() == alone[i].output_ids.size();
+    }
+    EXPECT_TRUE(someone_stopped);
+    EXPECT_TRUE(someone_ran_on) << "pick a stop id that not every variant produces";
+  }
+}
+
+// Grouping for batched decode: a group is padded to its largest cache, at most doubling what it holds.
+TEST(Engine, DecodeBatchesDoNotPadSmallCachesToAFullOne) {
+  auto f = make_fixture(family_cases()[0].spec);
+  const auto prompt = random_ids(200, f->spec.vocab_size, 22);
+  const Engine engine(*f->model);
+  std::vector<std::unique_ptr<EvictionPolicy>> policies;
+  policies.push_back(make_policy({"snapkv", 40}));
+  policies.push_back(make_policy({"full"}));
+  policies.push_back(make_policy({"streaming", 40}));
+  policies.push_back(make_policy({"adakv", 48}));
+  std::vector<EvictionPolicy*> raw;
+  for (auto& p : policies) raw.push_back(p.get());
+  PrefillResult pre = engine.prefill(prompt, raw, {});
+  std::vector<const KvCache*> caches;
+  for (const auto& cache : pre.caches) caches.push_back(&cache);
+  // Padded sizes (sum over layers of the largest head): 40 x 2 layers for snapkv and streaming, 200 x 2 for
+  // full, and adakv's largest ragged head per layer (> 48, < 96): the three small ones fit together
+  // (3 x adakv's size <= 2 x (80 + 80 + adakv's)), the full cache alone (4 x 400 > 2 x ~560).
+  const auto groups = plan_decode_batches(caches);
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0], (std::vector<std::size_t>{0, 2, 3}));
+  EXPECT_EQ(groups[1], (std::vector<std::size_t>{1}));
 }
 
 TEST(Engine, StopTokensMinNewAndSyncInterval) {

@@ -222,6 +222,30 @@ TEST(Runner, KilledAndResumedEqualsUninterrupted) {
   EXPECT_EQ(killed, clean);
 }
 
+// Decoding a sample's variants together gives the predictions of decoding them one by one.
+TEST(Runner, BatchedDecodeGivesTheSamePredictions) {
+  Bench b(3, 1200);
+  const std::vector<std::string> variants = {"full", "snapkv-48", "kvec-48"}, subsets = {"narrativeqa", "trec"};
+  for (const char* mode : {"off", "on"}) {
+    const auto r = test::run_kvbench("run --log-level warn --config " + b.config(std::string("batch_") + mode) +
+                                     " --set model.batch_decode=" + mode);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_EQ(read_tree(b.dir.file("batch_on"), variants, subsets), read_tree(b.dir.file("batch_off"), variants, subsets));
+  // snapkv and kvec (48 tokens) shared their decode; the full cache (~300 tokens) decoded alone.
+  const auto first_row = [&](const std::string& run, const std::string& variant) {
+    const std::string text = test::read_file(b.dir.file(run + "/timing/" + variant + "/narrativeqa.jsonl"));
+    return nlohmann::json::parse(text.substr(0, text.find('\n')));
+  };
+  EXPECT_EQ(first_row("batch_on", "snapkv-48")["decode_batch_size"], 2);
+  EXPECT_EQ(first_row("batch_on", "kvec-48")["decode_batch_size"], 2);
+  EXPECT_EQ(first_row("batch_on", "full")["decode_batch_size"], 1);
+  EXPECT_EQ(first_row("batch_off", "kvec-48")["decode_batch_size"], 1);
+  EXPECT_NE(test::run_kvbench("run --dry-run --config " + b.config("bad_mode") + " --set model.batch_decode=maybe").err.find(
+                "model.batch_decode"),
+            std::string::npos);
+}
+
 TEST(Runner, FailedSamplesAreRecordedAndDryRunLoadsNoModel) {
   TempDir dir;
   RandomModelSpec s;

@@ -8,6 +8,7 @@
 #include "harness/common/error.h"
 #include "harness/common/log.h"
 #include "harness/engine/attention.h"
+#include "harness/engine/batch_cache.h"
 #include "harness/model/tensor_util.h"
 
 
@@ -210,6 +211,99 @@ GenerationResult Engine::decode(KvCache& cache, const at::Tensor& last_logits, c
   synchronize(dev);
   result.decode_seconds = seconds_since(t0);
   return result;
+}
+
+std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCache*>& caches,
+                                                   const at::Tensor& last_logits, const GenerateOptions& options) const {
+  KV_CHECK(options.max_new_tokens >= 0, "max new tokens must be >= 0");
+  KV_CHECK(options.min_new_tokens >= 0 && options.min_new_tokens <= options.max_new_tokens,
+           "min new tokens must be in [0, max new tokens]");
+  KV_CHECK(!caches.empty(), "internal error: decode_batch without caches");
+  const ModelConfig& c = model_.config();
+  const at::Device dev = model_.device();
+  const std::int64_t B = static_cast<std::int64_t>(caches.size()), max_new = options.max_new_tokens;
+  const std::int64_t first_position = caches[0]->next_position;
+  for (const KvCache* cache : caches)
+    KV_CHECK(cache->next_position == first_position && cache->layers.size() == caches[0]->layers.size(),
+             "internal error: batched caches must continue the same prompt");
+  std::vector<GenerationResult> results(B);
+  for (auto& r : results) {
+    r.stop_reason = "max_new_tokens";
+    r.batch_size = B;
+  }
+  if (max_new == 0) return results;
+  check_window(c, first_position + max_new);
+
+  std::vector<BatchLayerCache> layers;
+  for (std::int64_t l = 0; l < c.num_layers; ++l) {
+    std::vector<const LayerCache*> members;
+    for (const KvCache* cache : caches) members.push_back(&cache->layers[l]);
+    layers.emplace_back(members, max_new);
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
+  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(dev);
+  const at::Tensor positions = at::arange(first_position, first_position + max_new, long_opts);
+  const auto [cos_all, sin_all] = model_.rope().tables(positions, model_.dtype());
+  const std::int64_t interval = options.sync_interval > 0 ? options.sync_interval : (dev.is_cuda() ? 16 : 1);
+  const at::Tensor stop_ids =
+      at::tensor(options.stop_ids.empty() ? std::vector<std::int64_t>{} : options.stop_ids, at::kLong).to(dev);
+  at::Tensor tokens = at::empty({max_new, B}, long_opts);  // generated ids stay on the device between scans
+
+  auto choose = [&](at::Tensor logits, std::int64_t step) {  // logits [B, V]
+    if (step < options.min_new_tokens && stop_ids.numel() > 0)
+      logits = logits.index_fill(1, stop_ids, -std::numeric_limits<float>::infinity());
+    if (options.keep_step_logits) {
+      const at::Tensor host = logits.to(at::kCPU);
+      for (std::int64_t b = 0; b < B; ++b) results[b].step_logits.push_back(host[b]);
+    }
+    return logits.argmax(1);
+  };
+
+  const auto t0 = Clock::now();
+  tokens[0].copy_(choose(last_logits.reshape({1, -1}).expand({B, last_logits.size(-1)}), 0));
+  std::int64_t checked = 0, produced = 1, steps = 0, running = B;
+  std::vector<bool> stopped(B, false);
+  auto scan = [&]() {
+    const at::Tensor host = tokens.narrow(0, checked, produced - checked).to(at::kCPU).contiguous();
+    const auto* p = host.data_ptr<std::int64_t>();
+    for (std::int64_t b = 0; b < B; ++b) {
+      for (std::int64_t i = 0; i < produced - checked && !stopped[b]; ++i) {
+        const std::int64_t id = p[i * B + b];
+        results[b].output_ids.push_back(id);
+        if (std::find(options.stop_ids.begin(), options.stop_ids.end(), id) != options.stop_ids.end()) {
+          stopped[b] = true;
+          results[b].stop_reason = "stop_token";
+          --running;
+        }
+      }
+    }
+    checked = produced;
+  };
+  while (true) {
+    if (produced - checked >= interval || produced == max_new) scan();
+    if (running == 0 || produced == max_new) break;
+    // One forward pass for every sequence: the same position, each its own cache.
+    const std::int64_t step = produced - 1;
+    const at::Tensor cos = cos_all.narrow(0, step, 1).expand({B, cos_all.size(1)});
+    const at::Tensor sin = sin_all.narrow(0, step, 1).expand({B, sin_all.size(1)});
+    at::Tensor x = model_.embed(tokens[step]);  // [B, D]
+    for (std::int64_t l = 0; l < c.num_layers; ++l) {
+      const QkvProjection p = model_.project_qkv(l, x, cos, sin);
+      layers[l].append(p.k, p.v);
+      x = model_.finish_layer(l, x, layers[l].attend(p.q, scale));
+    }
+    ++steps;
+    tokens[produced].copy_(choose(model_.logits(x), produced));
+    ++produced;
+  }
+  synchronize(dev);
+  const double seconds = seconds_since(t0);
+  for (auto& r : results) {
+    if (options.keep_step_logits) r.step_logits.resize(r.output_ids.size());
+    r.decode_seconds = seconds;
+    r.decode_steps = steps;
+  }
+  return results;
 }
 
 GenerationResult Engine::generate(const std::vector<std::int64_t>& prompt_ids, EvictionPolicy& policy,

@@ -49,6 +49,7 @@ struct GenerationResult {
   std::vector<at::Tensor> step_logits;   ///< float32 [V] per generated token, when asked for
   double decode_seconds = 0.0;           ///< wall time of the decode loop (device synchronized)
   std::int64_t decode_steps = 0;         ///< forward passes run by the decode loop
+  std::int64_t batch_size = 1;           ///< sequences that shared those forward passes (decode_batch)
 };
 
 class Engine {
@@ -61,6 +62,12 @@ class Engine {
 
   /// Greedy decoding from a prefilled cache; the first token comes from `last_logits` of the prefill.
   GenerationResult decode(KvCache& cache, const at::Tensor& last_logits, const GenerateOptions& options) const;
+
+  /// Greedy decoding of several caches of the same prompt in one batch (see batch_cache.h): each result
+  /// is what decode() would give, up to floating-point summation order. The caches are read, not extended;
+  /// decode_seconds and decode_steps are those of the whole batch.
+  std::vector<GenerationResult> decode_batch(const std::vector<const KvCache*>& caches, const at::Tensor& last_logits,
+                                             const GenerateOptions& options) const;
 
   /// prefill with one policy, then decode.
   GenerationResult generate(const std::vector<std::int64_t>& prompt_ids, EvictionPolicy& policy,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <optional>
 
 #include "datasets/subset.h"
 #include "harness/common/json_util.h"
@@ -47,6 +48,7 @@ nlohmann::json build_report(const RunConfig& rc) {
     std::vector<std::vector<double>> layer_curves, overlap_curves;
     std::vector<double> kv_bytes, budgets;
     double prefill = 0, compression = 0, decode = 0, prompt_tokens = 0, new_tokens = 0, decode_steps = 0;
+    std::optional<std::int64_t> variant_peak;  // largest per-sample peak (shared by the sample's variants)
     for (const auto& subset : subsets) {
       const std::string preds = layout.predictions(v.name, subset);
       const auto rows = read_jsonl_rows(preds);
@@ -79,6 +81,8 @@ nlohmann::json build_report(const RunConfig& rc) {
         prompt_tokens += t.value("prompt_tokens", 0.0);
         new_tokens += t.value("new_tokens", 0.0);
         decode_steps += t.value("decode_steps", 0.0);
+        if (t.contains("peak_device_memory_bytes") && t["peak_device_memory_bytes"].is_number())
+          variant_peak = std::max(variant_peak.value_or(0), t["peak_device_memory_bytes"].get<std::int64_t>());
       }
     }
     // Category and overall averages, recomputed from the per-subset scores.
@@ -125,6 +129,7 @@ nlohmann::json build_report(const RunConfig& rc) {
                     {"new_tokens", new_tokens},
                     {"prefill_tokens_per_second", prefill > 0 ? prompt_tokens / prefill : 0.0},
                     {"decode_tokens_per_second", decode > 0 ? decode_steps / decode : 0.0}}},
+        {"peak_device_memory_bytes", variant_peak ? nlohmann::json(*variant_peak) : nlohmann::json(nullptr)},
         {"kv_bytes", {{"mean", kv_bytes.empty() ? 0.0 : std::accumulate(kv_bytes.begin(), kv_bytes.end(), 0.0) / static_cast<double>(kv_bytes.size())},
                       {"max", kv_bytes.empty() ? 0.0 : *std::max_element(kv_bytes.begin(), kv_bytes.end())}}},
         {"budget_tokens", budget_summary.is_null() ? nlohmann::json(nullptr)
@@ -135,11 +140,14 @@ nlohmann::json build_report(const RunConfig& rc) {
   }
   // Peak memory and wall time over every session of the run.
   std::int64_t peak = 0;
+  std::optional<std::int64_t> peak_device;
   double wall = 0;
   if (paths::exists(layout.manifest())) {
     const auto manifest = read_json_file(layout.manifest());
     for (const auto& s : manifest.value("sessions", nlohmann::json::array())) {
       peak = std::max<std::int64_t>(peak, s.value("peak_host_rss_bytes", std::int64_t{0}));
+      if (s.contains("peak_device_memory_bytes") && s["peak_device_memory_bytes"].is_number())
+        peak_device = std::max(peak_device.value_or(0), s["peak_device_memory_bytes"].get<std::int64_t>());
       wall += s.value("wall_seconds", 0.0);
     }
   }
@@ -148,7 +156,7 @@ nlohmann::json build_report(const RunConfig& rc) {
           {"subsets", subsets},
           {"variants", variants},
           {"peak_host_rss_bytes", peak},
-          {"peak_device_memory_bytes", nullptr},
+          {"peak_device_memory_bytes", peak_device ? nlohmann::json(*peak_device) : nlohmann::json(nullptr)},
           {"wall_seconds", wall}};
 }
 

@@ -83,7 +83,8 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
   // model
   KV_CHECK(top.has("model"), source, ": missing required key 'model'");
   const JsonFields model(top.raw("model"), source + ": model");
-  model.expect_only({"path", "random", "tokenizer", "device", "dtype", "max_length", "chat", "prefill_chunk"});
+  model.expect_only({"path", "random", "tokenizer", "device", "dtype", "max_length", "chat", "prefill_chunk",
+                     "batch_decode"});
   KV_CHECK(model.has("path") != model.has("random"), source, ": model needs exactly one of 'path' and 'random'");
   rc.device = model.get_string("device", "cpu");
   rc.dtype = model.get_string("dtype", "auto");
@@ -93,6 +94,9 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
   rc.chat = model.get_string("chat", "auto");
   rc.prefill_chunk = model.get_int("prefill_chunk", 0);
   KV_CHECK(rc.prefill_chunk >= 0, source, ": model.prefill_chunk must be >= 0");
+  rc.batch_decode = model.get_string("batch_decode", "auto");
+  KV_CHECK(rc.batch_decode == "auto" || rc.batch_decode == "on" || rc.batch_decode == "off", source,
+           ": model.batch_decode must be auto, on or off, got '", rc.batch_decode, "'");
   if (model.has("path")) {
     rc.model_path = model.get_string("path");
   } else {
@@ -149,8 +153,10 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
       KV_CHECK(!rc.prompt_ids.empty(), source, ": prompt.ids is empty");
     } else {
       const JsonFields r(p.raw("random_ids"), source + ": prompt.random_ids");
-      r.expect_only({"tokens", "seed"});
+      r.expect_only({"tokens", "seed", "count"});
       rc.random_prompt_tokens = r.get_int("tokens");
+      rc.random_prompt_count = r.get_int("count", 1);
+      KV_CHECK(rc.random_prompt_count >= 1, source, ": prompt.random_ids.count must be >= 1");
       rc.random_prompt_seed = static_cast<std::uint64_t>(r.get_int("seed", 0));
       KV_CHECK(rc.random_prompt_tokens > 0, source, ": prompt.random_ids.tokens must be positive");
     }
@@ -203,6 +209,7 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
   resolved["model"]["max_length"] = rc.max_length;
   resolved["model"]["chat"] = rc.chat;
   resolved["model"]["prefill_chunk"] = rc.prefill_chunk;
+  resolved["model"]["batch_decode"] = rc.batch_decode;
   if (rc.uses_datasets()) resolved["datasets"]["resolved_subsets"] = rc.subsets;
   resolved["warmup_tokens"] = rc.warmup_tokens;
   nlohmann::json variants = nlohmann::json::array();

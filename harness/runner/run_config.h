@@ -35,6 +35,7 @@ struct RunConfig {
   std::int64_t max_length = 3500;  ///< LongBench middle truncation (model2maxlen)
   std::string chat = "auto";       ///< a chat format, "auto" (tokenizer_config / architecture) or "none"
   std::int64_t prefill_chunk = 0;
+  std::string batch_decode = "auto";  ///< decode a sample's variants together: on, off, auto (on for CUDA)
 
   // what to evaluate: LongBench subsets, or one raw prompt of token ids (smoke runs)
   std::vector<std::string> subsets;  ///< resolved from datasets.names (groups expanded)
@@ -44,6 +45,7 @@ struct RunConfig {
   bool skip_bad_rows = false;
   std::vector<std::int64_t> prompt_ids;
   std::int64_t random_prompt_tokens = 0;
+  std::int64_t random_prompt_count = 1;  ///< random prompts: this many samples, prompt i from seed + i
   std::uint64_t random_prompt_seed = 0;
 
   std::optional<std::int64_t> max_new_tokens;  ///< overrides the subsets' (raw prompts: 32)

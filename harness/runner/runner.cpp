@@ -22,6 +22,8 @@
 #include "harness/common/jsonl.h"
 #include "harness/common/log.h"
 #include "harness/common/paths.h"
+#include "harness/engine/batch_cache.h"
+#include "harness/engine/device_memory.h"
 #include "harness/engine/engine.h"
 #include "harness/model/tensor_util.h"
 #include "harness/runner/progress.h"
@@ -52,6 +54,7 @@ struct Task {
   std::string subset;
   const SubsetSpec* spec = nullptr;
   Sample sample;
+  std::size_t prompt_index = 0;  ///< raw-prompt runs: which prompt
 };
 
 std::string utc_now() {
@@ -70,10 +73,13 @@ std::int64_t peak_rss_bytes() {
 std::vector<Task> load_tasks(const RunConfig& rc, std::size_t* skipped_rows) {
   std::vector<Task> tasks;
   if (!rc.uses_datasets()) {
-    Task t;
-    t.subset = "prompt";
-    t.sample.id = "prompt";
-    tasks.push_back(std::move(t));
+    for (std::int64_t i = 0; i < rc.random_prompt_count; ++i) {
+      Task t;
+      t.subset = "prompt";
+      t.sample.id = rc.random_prompt_count == 1 ? "prompt" : "prompt-" + std::to_string(i);
+      t.prompt_index = static_cast<std::size_t>(i);
+      tasks.push_back(std::move(t));
+    }
     return tasks;
   }
   const std::string dir = resolve_data_dir(rc.data_dir);
@@ -160,7 +166,8 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
     } else if (rc.uses_datasets()) {
       std::cout << "token counts need the tokenizer (" << tok_path << " has none)\n";
     } else {
-      std::cout << (rc.prompt_ids.empty() ? rc.random_prompt_tokens : static_cast<std::int64_t>(rc.prompt_ids.size()))
+      std::cout << (rc.prompt_ids.empty() ? rc.random_prompt_tokens * rc.random_prompt_count
+                                          : static_cast<std::int64_t>(rc.prompt_ids.size()))
                 << " prompt tokens\n";
     }
     return;
@@ -224,11 +231,14 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
   PrefillOptions prefill_options;
   prefill_options.chunk_size = rc.prefill_chunk;
 
-  // The raw prompt of a smoke run.
-  std::vector<std::int64_t> raw_prompt = rc.prompt_ids;
-  if (!rc.uses_datasets() && raw_prompt.empty()) {
-    at::Generator gen = at::detail::createCPUGenerator(rc.random_prompt_seed);
-    raw_prompt = to_int_vector(at::randint(3, mconfig.vocab_size, {rc.random_prompt_tokens}, gen, at::kLong));
+  // The raw prompts of a smoke run: the given ids, or random ids (prompt i from seed + i).
+  std::vector<std::vector<std::int64_t>> raw_prompts;
+  if (!rc.uses_datasets() && !rc.prompt_ids.empty()) raw_prompts.push_back(rc.prompt_ids);
+  if (!rc.uses_datasets() && rc.prompt_ids.empty()) {
+    for (std::int64_t i = 0; i < rc.random_prompt_count; ++i) {
+      at::Generator gen = at::detail::createCPUGenerator(rc.random_prompt_seed + static_cast<std::uint64_t>(i));
+      raw_prompts.push_back(to_int_vector(at::randint(3, mconfig.vocab_size, {rc.random_prompt_tokens}, gen, at::kLong)));
+    }
   }
   if (rc.warmup_tokens > 0 && !tasks.empty()) {
     std::vector<std::unique_ptr<EvictionPolicy>> warm;
@@ -240,6 +250,9 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
     engine.prefill(ids, raw, prefill_options);
   }
 
+  const bool batch_decode = rc.batch_decode == "on" || (rc.batch_decode == "auto" && device.is_cuda());
+  std::optional<std::int64_t> session_peak_device;
+  const auto t_samples = std::chrono::steady_clock::now();
   Appenders files;
   Progress progress(static_cast<std::int64_t>(tasks.size()), static_cast<std::int64_t>(rc.variants.size()));
   std::size_t failures = 0;
@@ -271,7 +284,7 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
         for (TokenId id : build_prompt(*task.spec, task.sample, *tok, po).ids) ids.push_back(id);
         gen.max_new_tokens = rc.max_new_tokens.value_or(task.spec->max_new_tokens);
       } else {
-        ids = raw_prompt;
+        ids = raw_prompts.at(task.prompt_index);
         gen.max_new_tokens = rc.max_new_tokens.value_or(32);
       }
       gen.stop_ids = mconfig.eos_token_ids;
@@ -294,6 +307,7 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
     std::vector<EvictionPolicy*> raw;
     for (const Variant* v : pending) policies.push_back(make_policy(v->spec));
     for (auto& p : policies) raw.push_back(p.get());
+    reset_peak_device_memory(device);
     PrefillResult prefilled;
     try {
       prefilled = engine.prefill(ids, raw, prefill_options);
@@ -303,37 +317,92 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
       continue;
     }
     const at::Tensor id_tensor = at::tensor(ids, at::TensorOptions().dtype(at::kLong));
+
+    // What each variant's cache holds, before decoding.
+    struct Outcome {
+      bool ok = true;
+      nlohmann::json coverage;
+      std::int64_t kept = 0, kv_bytes = 0;
+      GenerationResult out;
+    };
+    std::vector<Outcome> outcomes(pending.size());
     for (std::size_t i = 0; i < pending.size(); ++i) {
-      const Variant& v = *pending[i];
       try {
-        KvCache& cache = prefilled.caches[i];
+        const KvCache& cache = prefilled.caches[i];
         std::vector<LayerKeptEntries> entries;
-        std::int64_t kept = 0;
         for (const auto& layer : cache.layers) {
           entries.push_back({layer.prompt_positions(), layer.prompt_heads()});
-          kept += layer.prompt_positions().numel();
+          outcomes[i].kept += layer.prompt_positions().numel();
         }
-        const CoverageStats coverage = coverage_statistics(entries, static_cast<std::int64_t>(ids.size()), 32, id_tensor);
-        const std::int64_t kv_bytes = cache.bytes_used();
-        const GenerationResult out = engine.decode(cache, prefilled.last_logits, gen);
-        cache = KvCache{};  // free this variant's cache before the next one decodes
-        nlohmann::json row = {{"pred", tok ? tok->decode(std::vector<TokenId>(out.output_ids.begin(), out.output_ids.end()), true) : ""},
+        outcomes[i].coverage =
+            coverage_statistics(entries, static_cast<std::int64_t>(ids.size()), 32, id_tensor).to_json();
+        outcomes[i].kv_bytes = cache.bytes_used();
+      } catch (const std::exception& e) {
+        outcomes[i].ok = false;
+        record_error(*pending[i], e);
+      }
+    }
+
+    // Decode: the variants together in batches (one forward pass per step for a whole batch), or one by one.
+    std::vector<std::vector<std::size_t>> batches;
+    std::vector<std::size_t> usable;
+    for (std::size_t i = 0; i < pending.size(); ++i)
+      if (outcomes[i].ok) usable.push_back(i);
+    if (batch_decode && usable.size() > 1) {
+      std::vector<const KvCache*> caches;
+      for (std::size_t i : usable) caches.push_back(&prefilled.caches[i]);
+      for (const auto& group : plan_decode_batches(caches)) {
+        batches.emplace_back();
+        for (std::size_t j : group) batches.back().push_back(usable[j]);
+      }
+    } else {
+      for (std::size_t i : usable) batches.push_back({i});
+    }
+    for (const auto& batch : batches) {
+      try {
+        if (batch.size() == 1) {
+          outcomes[batch[0]].out = engine.decode(prefilled.caches[batch[0]], prefilled.last_logits, gen);
+        } else {
+          std::vector<const KvCache*> caches;
+          for (std::size_t i : batch) caches.push_back(&prefilled.caches[i]);
+          std::vector<GenerationResult> outs = engine.decode_batch(caches, prefilled.last_logits, gen);
+          for (std::size_t j = 0; j < batch.size(); ++j) outcomes[batch[j]].out = std::move(outs[j]);
+        }
+      } catch (const std::exception& e) {
+        for (std::size_t i : batch) {
+          outcomes[i].ok = false;
+          record_error(*pending[i], e);
+        }
+      }
+      for (std::size_t i : batch) prefilled.caches[i] = KvCache{};  // free what this batch held
+    }
+    const std::optional<std::int64_t> peak = peak_device_memory(device);
+    if (peak) session_peak_device = std::max(session_peak_device.value_or(0), *peak);
+
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      if (!outcomes[i].ok) continue;
+      const Variant& v = *pending[i];
+      const Outcome& o = outcomes[i];
+      try {
+        nlohmann::json row = {{"pred", tok ? tok->decode(std::vector<TokenId>(o.out.output_ids.begin(), o.out.output_ids.end()), true) : ""},
                               {"answers", task.sample.answers},
                               {"all_classes", task.sample.all_classes ? nlohmann::json(*task.sample.all_classes) : nlohmann::json(nullptr)},
                               {"length", task.sample.length},
                               {"_id", task.sample.id},
                               {"prompt_tokens", ids.size()},
-                              {"kept_tokens", kept},
-                              {"kv_bytes", kv_bytes},
+                              {"kept_tokens", o.kept},
+                              {"kv_bytes", o.kv_bytes},
                               {"budget", raw[i]->resolved_budget()},
-                              {"new_tokens", out.output_ids.size()},
-                              {"coverage", coverage.to_json()}};
-        if (task.spec == nullptr) row["output_ids"] = out.output_ids;
+                              {"new_tokens", o.out.output_ids.size()},
+                              {"coverage", o.coverage}};
+        if (task.spec == nullptr) row["output_ids"] = o.out.output_ids;
         files.get(layout.predictions(v.name, task.subset)).append(row);
         files.get(layout.timing(v.name, task.subset))
-            .append({{"_id", task.sample.id}, {"prompt_tokens", ids.size()}, {"new_tokens", out.output_ids.size()},
+            .append({{"_id", task.sample.id}, {"prompt_tokens", ids.size()}, {"new_tokens", o.out.output_ids.size()},
                      {"prefill_seconds", prefilled.seconds}, {"compression_seconds", prefilled.policy_seconds[i]},
-                     {"decode_seconds", out.decode_seconds}, {"decode_steps", out.decode_steps}});
+                     {"decode_seconds", o.out.decode_seconds}, {"decode_steps", o.out.decode_steps},
+                     {"decode_batch_size", o.out.batch_size},
+                     {"peak_device_memory_bytes", peak ? nlohmann::json(*peak) : nlohmann::json(nullptr)}});
       } catch (const std::exception& e) {
         record_error(v, e);
       }
@@ -344,9 +413,14 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
   progress.finish();
 
   manifest["sessions"].back()["end"] = utc_now();
+  // The sample loop alone (no model load or warm-up): what a sweep costs beside a single-variant run.
+  manifest["sessions"].back()["samples_wall_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_samples).count();
   manifest["sessions"].back()["wall_seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   manifest["sessions"].back()["peak_host_rss_bytes"] = peak_rss_bytes();
+  manifest["sessions"].back()["peak_device_memory_bytes"] =
+      session_peak_device ? nlohmann::json(*session_peak_device) : nlohmann::json(nullptr);
   manifest["sessions"].back()["failed_samples"] = failures;
   write_file_atomic(layout.manifest(), manifest.dump(2) + "\n");
   const nlohmann::json report = build_report(rc);
