@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "harness/common/error.h"
+#include "policies/stage_profile.h"
 
 namespace kvbench {
 namespace {
@@ -58,10 +59,12 @@ class ComposedPolicy final : public EvictionPolicy {
       const at::Tensor recent = at::arange(T - B_, T, at::TensorOptions().dtype(at::kLong).device(view.keys.device()));
       return KeptPositions::uniform(recent.unsqueeze(0).expand({H, B_}));
     }
+    StageClock clock(view.keys.device());
     // CAKE's allocator and scorer read the same window attention: compute it once.
     const at::Tensor cake_attn = c_.layer_allocator == "cake" ? window_attention(view, c_.score.window) : at::Tensor();
     const at::Tensor scores = cake_attn.defined() ? cake_scores(cake_attn, E_, c_.score)
                                                   : compute_scores(c_.scorer, view, c_.score);  // [H, E]
+    clock.lap("policy: scores");
 
     std::int64_t layer_budget = b_;
     if (c_.layer_allocator == "pyramid") layer_budget = pyramid_[view.layer];
@@ -77,11 +80,15 @@ class ComposedPolicy final : public EvictionPolicy {
 
     std::vector<std::int64_t> head_budgets(H, layer_budget);
     if (c_.head_allocator == "ada") head_budgets = ada_head_budgets(scores, layer_budget, c_.ada_alpha);
+    clock.lap("policy: allocation");
 
     const std::vector<at::Tensor> chosen = c_.selector == "kvec"
                                                ? select_kvec(scores, head_budgets, view.token_ids, c_.kvec, kvec_state_)
                                                : select_top(scores, head_budgets);
-    return with_window(chosen, E_, T);
+    clock.lap(c_.selector == "kvec" ? "policy: select (kvec)" : "policy: select (topk)");
+    KeptPositions kept = with_window(chosen, E_, T);
+    clock.lap("policy: with_window");
+    return kept;
   }
 
   std::vector<std::optional<KeptPositions>> finish_sequence() override {

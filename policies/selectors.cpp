@@ -5,6 +5,7 @@
 
 #include "harness/common/error.h"
 #include "policies/components.h"
+#include "policies/stage_profile.h"
 
 namespace kvbench {
 namespace {
@@ -23,7 +24,7 @@ std::vector<at::Tensor> select_top(const at::Tensor& scores, const std::vector<s
     return std::get<0>(order.sort(1)).unbind(0);
   // Ragged: drop each head's entries past its budget, sort the rest by (head, position).
   const at::Tensor rank = at::arange(most, order.options()).unsqueeze(0);
-  const at::Tensor limit = at::tensor(budgets, at::kLong).to(order.device()).unsqueeze(1);
+  const at::Tensor limit = device_longs(budgets, order.device()).unsqueeze(1);
   const std::int64_t E = scores.size(1);
   const at::Tensor head = at::arange(H, order.options()).unsqueeze(1).expand({H, most});
   const at::Tensor keys = std::get<0>((head * E + order).masked_select(rank < limit).sort());
@@ -39,6 +40,7 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
   for (std::int64_t b : budgets)
     KV_CHECK(b >= 0 && b <= E, "internal error: K-VEC head budget ", b, " outside [0, ", E, "]");
 
+  StageClock clock(dev);
   // One descending sort serves both the core (top ranks) and the rank normalization.
   const at::Tensor order = scores.argsort(/*dim=*/1, /*descending=*/true);
   const at::Tensor rank_desc = at::empty({H, E}, long_opts).scatter_(1, order, positions.expand({H, E}));
@@ -62,7 +64,7 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
     core_size.push_back(b - slots);
   }
   const std::int64_t most_slots = *std::max_element(coverage_slots.begin(), coverage_slots.end());
-  at::Tensor kept = rank_desc < at::tensor(core_size, at::kLong).to(dev).unsqueeze(1);  // [H, E]
+  at::Tensor kept = rank_desc < device_longs(core_size, dev).unsqueeze(1);  // [H, E]
 
   // 3. Covered set: positions some core keeps (token_id unit: any position whose token id a core keeps).
   at::Tensor covered = kept.any(0);
@@ -77,8 +79,9 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
   at::Tensor priority = normalized;
   if (c.cross_layer && state.counts.defined()) priority = normalized / (1.0 + c.lambda * state.counts.unsqueeze(0));
 
+  clock.lap("kvec: rank, core, priority");
   // 5. Coverage slots. `open` [H] counts each head's unfilled slots on the device.
-  at::Tensor open = at::tensor(coverage_slots, at::kLong).to(dev);
+  at::Tensor open = device_longs(coverage_slots, dev);
   const at::Tensor slot_rank = at::arange(std::max<std::int64_t>(most_slots, 1), long_opts).unsqueeze(0);
   // Each head takes up to its open slots from the positions `allowed` [H, E] marks, best priority first.
   auto fill = [&](const at::Tensor& allowed) {
@@ -87,22 +90,27 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
     kept.logical_or_(at::zeros_like(kept).scatter_(1, where, taken));
     open = open - taken.sum(1);
   };
-  if (most_slots > 0 && c.cross_head) {
+  bool slots_open = most_slots > 0;
+  if (slots_open && c.cross_head) {
     // Rounds: every candidate goes to the head with open slots that values it most; each head takes its best
     // assigned candidates. A round either fills some head or uses up every candidate, so at most H rounds
-    // (typically one or two) and one host read per round. No candidate is given to two heads.
+    // (typically one) and one host read per round. No candidate is given to two heads.
     at::Tensor candidates = covered.logical_not();
     for (std::int64_t round = 0; round < H; ++round) {
       const at::Tensor eligible = candidates.unsqueeze(0).logical_and((open > 0).unsqueeze(1));  // [H, E]
       const auto [best, owner] = priority.masked_fill(eligible.logical_not(), kNegInf).max(0);
       fill(eligible.logical_and(owner.unsqueeze(0) == at::arange(H, long_opts).unsqueeze(1)));
       candidates = candidates.logical_and(kept.any(0).logical_not());
-      if (!candidates.any().logical_and((open > 0).any()).item<bool>()) break;
+      const at::Tensor left = at::stack({(open > 0).any(), candidates.any()}).to(at::kCPU);  // one read
+      slots_open = left[0].item<bool>();
+      if (!slots_open || !left[1].item<bool>()) break;
     }
   }
+  clock.lap("kvec: coverage rounds");
   // Without the cross-head module, or once candidates run out: each head's next best positions by priority.
-  if (most_slots > 0) fill(kept.logical_not());
+  if (slots_open) fill(kept.logical_not());
 
+  clock.lap("kvec: next-best fill");
   // 6. Cross-layer counts for the next layer.
   const at::Tensor kept_any = kept.any(0).to(at::kFloat);
   state.counts = state.counts.defined() ? c.gamma * state.counts + kept_any : kept_any;
@@ -112,6 +120,7 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
   const at::Tensor sorted = std::get<0>(at::where(kept, positions, positions + E).sort(1));
   std::vector<at::Tensor> heads;
   for (std::int64_t h = 0; h < H; ++h) heads.push_back(sorted[h].narrow(0, 0, budgets[h]));
+  clock.lap("kvec: counts, positions");
   return heads;
 }
 

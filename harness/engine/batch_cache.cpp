@@ -34,7 +34,7 @@ BatchLayerCache::BatchLayerCache(const std::vector<const LayerCache*>& layers, s
   for (std::int64_t b = 0; b < B; ++b) {
     const LayerCache& l = *layers[b];
     // Entry i of the flat prompt part goes to slot i - offsets[head] of its head.
-    const at::Tensor offsets = at::tensor(l.prompt_offsets(), at::kLong).to(like.device());
+    const at::Tensor offsets = device_longs(l.prompt_offsets(), like.device());
     const at::Tensor heads = l.prompt_heads();
     const at::Tensor slot = at::arange(heads.numel(), heads.options()) - offsets.index_select(0, heads);
     keys_[b].index_put_({heads, slot}, l.prompt_keys());

@@ -10,6 +10,7 @@
 #include "harness/engine/attention.h"
 #include "harness/engine/batch_cache.h"
 #include "harness/model/tensor_util.h"
+#include "policies/stage_profile.h"
 
 
 namespace kvbench {
@@ -101,7 +102,9 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
       if (options.time_policies) synchronize(dev);
       const auto t_policy = Clock::now();
       const KeptPositions kept = policies[i]->select(view);
+      StageClock clock(dev);
       result.caches[i].layers[l].set_prompt(k, v, kept);
+      clock.lap("engine: set_prompt");
       if (options.time_policies) synchronize(dev);
       result.policy_seconds[i] += seconds_since(t_policy);
     }

@@ -6,10 +6,13 @@ namespace kvbench {
 namespace {
 // The owning KV head of each flat entry: [0]*count(0) ++ [1]*count(1) ++ ...
 at::Tensor owner_heads(const KeptPositions& kept, at::Device device) {
+  // Built on the device (output size known on the host), so storing a layer never waits for the device.
+  const auto opts = at::TensorOptions().dtype(at::kLong).device(device);
+  const at::Tensor heads = at::arange(kept.num_heads(), opts);
+  if (kept.is_uniform()) return heads.repeat_interleave(kept.num_heads() > 0 ? kept.count(0) : 0);
   std::vector<std::int64_t> counts;
   for (std::int64_t h = 0; h < kept.num_heads(); ++h) counts.push_back(kept.count(h));
-  const auto opts = at::TensorOptions().dtype(at::kLong);
-  return at::repeat_interleave(at::arange(kept.num_heads(), opts), at::tensor(counts, opts)).to(device);
+  return at::repeat_interleave(heads, device_longs(counts, device), /*dim=*/0, /*output_size=*/kept.total());
 }
 }  // namespace
 
