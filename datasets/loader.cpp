@@ -58,13 +58,19 @@ Sample parse_sample(const std::string& text, const std::string& file, std::size_
     s.all_classes = string_list(row["all_classes"], where, "all_classes");
   if (row.contains("evidence") && !row["evidence"].is_null()) {
     KV_CHECK(row["evidence"].is_array(), where, ": field 'evidence' must be a list of [start, end) pairs");
+    // Spans count characters (code points, as Python indexes `context`); stored as byte offsets.
+    std::vector<std::int64_t> byte_of_char;  // byte offset of every code point, plus the end
+    for (std::size_t i = 0; i < s.context.size(); ++i)
+      if ((static_cast<unsigned char>(s.context[i]) & 0xC0) != 0x80) byte_of_char.push_back(static_cast<std::int64_t>(i));
+    byte_of_char.push_back(static_cast<std::int64_t>(s.context.size()));
+    const std::int64_t chars = static_cast<std::int64_t>(byte_of_char.size()) - 1;
     for (const auto& span : row["evidence"]) {
       KV_CHECK(span.is_array() && span.size() == 2 && span[0].is_number_integer() && span[1].is_number_integer(), where,
                ": field 'evidence' must be a list of [start, end) integer pairs");
       const std::int64_t a = span[0].get<std::int64_t>(), b = span[1].get<std::int64_t>();
-      KV_CHECK(0 <= a && a <= b && b <= static_cast<std::int64_t>(s.context.size()), where, ": evidence span [", a, ", ",
-               b, ") is outside the context (", s.context.size(), " bytes)");
-      s.evidence.emplace_back(a, b);
+      KV_CHECK(0 <= a && a <= b && b <= chars, where, ": evidence span [", a, ", ", b, ") is outside the context (",
+               chars, " characters)");
+      s.evidence.emplace_back(byte_of_char[a], byte_of_char[b]);
     }
   }
   return s;

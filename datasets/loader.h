@@ -18,7 +18,7 @@ struct Sample {
   std::optional<std::vector<std::string>> all_classes;  ///< trec / lsht label sets
   std::int64_t length = 0;                              ///< words (en) or characters (zh), not tokens
   std::string dataset, language;
-  std::vector<std::pair<std::int64_t, std::int64_t>> evidence;  ///< [start_char, end_char) spans in context
+  std::vector<std::pair<std::int64_t, std::int64_t>> evidence;  ///< evidence spans as [start, end) byte offsets into context (the file gives characters)
   std::size_t line = 0;                                         ///< 1-based line in its file
 };
 

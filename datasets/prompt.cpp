@@ -54,4 +54,36 @@ BuiltPrompt build_prompt(const SubsetSpec& subset, const Sample& sample, const T
   return out;
 }
 
+std::vector<std::pair<std::int64_t, std::int64_t>> evidence_token_spans(const SubsetSpec& subset, const Sample& sample,
+                                                                        const Tokenizer& tokenizer,
+                                                                        const BuiltPrompt& built,
+                                                                        std::int64_t max_length) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> spans;
+  if (sample.evidence.empty() || built.chat_applied) return spans;
+  // The template's text before {context}, found through a marker the template cannot contain.
+  const std::string marker = "\x01kvbench-context\x01";
+  const std::string marked = format_template(subset.prompt, marker, sample.input);
+  const std::size_t at = marked.find(marker);
+  if (at == std::string::npos) return spans;
+  const std::string before = marked.substr(0, at);
+  auto tokens_up_to = [&](std::int64_t byte) {
+    return static_cast<std::int64_t>(
+        tokenizer.encode(before + sample.context.substr(0, static_cast<std::size_t>(byte)), /*add_special=*/true).size());
+  };
+  const std::int64_t n = built.untruncated_tokens, T = static_cast<std::int64_t>(built.ids.size());
+  const std::int64_t half = max_length / 2, removed = built.truncated ? n - 2 * half : 0;
+  // Original position -> position in the fed prompt (middle truncation keeps [0, half) and [n - half, n)).
+  auto place = [&](std::int64_t p) -> std::int64_t {
+    if (!built.truncated || p < half) return p;
+    if (p >= n - half) return p - removed;
+    return half;  // inside the removed middle: clamp to the cut
+  };
+  for (const auto& [a, b] : sample.evidence) {
+    const std::int64_t start = std::max<std::int64_t>(0, tokens_up_to(a) - 1), end = tokens_up_to(b);
+    const std::int64_t s = std::min(place(start), T), e = std::min(place(end), T);
+    if (e > s) spans.emplace_back(s, e);
+  }
+  return spans;
+}
+
 }  // namespace kvbench

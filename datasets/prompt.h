@@ -38,4 +38,14 @@ std::string truncate_middle(const Tokenizer& tokenizer, const std::string& promp
 BuiltPrompt build_prompt(const SubsetSpec& subset, const Sample& sample, const Tokenizer& tokenizer,
                          const PromptOptions& options);
 
+/// Prompt token positions [start, end) covered by each evidence span of `sample`, as `built` placed them:
+/// token counts of the prompt text up to each span boundary (boundary tokens merge differently in the
+/// whole text, so a span may gain one token at its start). Spans that middle truncation removed are dropped,
+/// cut ones keep their surviving part. Empty when the sample marks no evidence, or when a chat template
+/// wrapped the prompt (not mapped).
+std::vector<std::pair<std::int64_t, std::int64_t>> evidence_token_spans(const SubsetSpec& subset, const Sample& sample,
+                                                                        const Tokenizer& tokenizer,
+                                                                        const BuiltPrompt& built,
+                                                                        std::int64_t max_length);
+
 }  // namespace kvbench

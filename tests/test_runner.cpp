@@ -15,7 +15,9 @@
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
 #include "harness/model/random_checkpoint.h"
+#include "datasets/prompt.h"
 #include "harness/runner/run_config.h"
+#include "harness/tokenizer/tokenizer.h"
 #include "tests/test_support.h"
 
 namespace kvbench {
@@ -244,6 +246,64 @@ TEST(Runner, BatchedDecodeGivesTheSamePredictions) {
   EXPECT_NE(test::run_kvbench("run --dry-run --config " + b.config("bad_mode") + " --set model.batch_decode=maybe").err.find(
                 "model.batch_decode"),
             std::string::npos);
+}
+
+// Evidence spans (characters of the context) become prompt token positions. With the byte-level tokenizer
+// every byte is one token, so the expected positions are byte offsets in the formatted prompt (the
+// narrativeqa template puts a fixed text before {context}), plus the one boundary token each span gains.
+TEST(Runner, EvidenceSpansMapToPromptTokens) {
+  Bench b(1, 100);
+  const auto tok = load_tokenizer(b.model);
+  const SubsetSpec& spec = find_subset("narrativeqa");
+  Sample sample;
+  sample.context = "aaaa NEEDLE bbbb \xc3\xa9\xc3\xa9 SECOND cccc";  // two 2-byte characters before SECOND
+  sample.input = "q";
+  sample.evidence = {{5, 11}, {22, 28}};  // byte offsets of NEEDLE and SECOND (the loader converts characters)
+  const BuiltPrompt built = build_prompt(spec, sample, *tok, {});
+  const std::size_t before = format_template(spec.prompt, sample.context, sample.input).find("aaaa NEEDLE");
+  ASSERT_NE(before, std::string::npos);
+  const auto spans = evidence_token_spans(spec, sample, *tok, built, 3500);
+  ASSERT_EQ(spans.size(), 2u);
+  const auto B = static_cast<std::int64_t>(before);
+  EXPECT_EQ(spans[0], std::make_pair(B + 5 - 1, B + 11));
+  EXPECT_EQ(spans[1], std::make_pair(B + 22 - 1, B + 28));
+  for (const auto& [s, e] : spans)  // the tokens really spell the span (after the boundary token)
+    EXPECT_TRUE(tok->decode({built.ids.begin() + s + 1, built.ids.begin() + e}, true) == "NEEDLE" ||
+                tok->decode({built.ids.begin() + s + 1, built.ids.begin() + e}, true) == "SECOND");
+  // Middle truncation to 2 x 20 tokens: the first span (near the start of the prompt) survives only if it
+  // lies in the kept head; spans in the removed middle are dropped, never placed elsewhere.
+  PromptOptions small;
+  small.max_length = 40;
+  const BuiltPrompt cut = build_prompt(spec, sample, *tok, small);
+  ASSERT_TRUE(cut.truncated);
+  for (const auto& [s, e] : evidence_token_spans(spec, sample, *tok, cut, 40)) {
+    EXPECT_LT(s, e);
+    EXPECT_LE(e, static_cast<std::int64_t>(cut.ids.size()));
+  }
+}
+
+// Rows with evidence get evidence recall: 1 for the full cache; streaming with a small budget keeps only
+// the sinks and the recent window, so evidence in the middle of a long context is lost.
+TEST(Runner, EvidenceRecallInPredictions) {
+  Bench b(1, 100);
+  std::string context;
+  while (context.size() < 600) context += "filler text goes here. ";
+  const std::int64_t at = static_cast<std::int64_t>(context.size()) / 2;
+  context.insert(static_cast<std::size_t>(at), "THE NEEDLE IS 4242. ");
+  test::write_file(paths::join(b.data, "narrativeqa.jsonl"),
+                   nlohmann::json{{"input", "What is the needle?"}, {"context", context}, {"answers", {"4242"}},
+                                  {"length", 300}, {"all_classes", nullptr}, {"_id", "ev0"},
+                                  {"evidence", {{at, at + 19}}}}.dump() + "\n");
+  const std::string config = b.config("ev", R"(, "datasets": {"names": ["narrativeqa"], "data_dir": ")" + b.data + R"("},
+      "policies": [{"name": "full"}, {"name": "streaming", "budget": 48}])");
+  const auto r = test::run_kvbench("run --log-level warn --config " + config + " --set model.max_length=2000");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row_of = [&](const std::string& variant) {
+    const std::string text = test::read_file(b.dir.file("ev/predictions/" + variant + "/narrativeqa.jsonl"));
+    return nlohmann::json::parse(text.substr(0, text.find('\n')));
+  };
+  EXPECT_DOUBLE_EQ(row_of("full")["coverage"]["evidence_recall"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(row_of("streaming-48")["coverage"]["evidence_recall"].get<double>(), 0.0);
 }
 
 TEST(Runner, FailedSamplesAreRecordedAndDryRunLoadsNoModel) {

@@ -274,6 +274,7 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
 
     // Prompt ids and generation settings of this sample.
     std::vector<std::int64_t> ids;
+    std::vector<std::pair<std::int64_t, std::int64_t>> evidence_spans;  // prompt token positions
     GenerateOptions gen;
     gen.sync_interval = 0;
     try {
@@ -281,7 +282,9 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
         PromptOptions po;
         po.max_length = rc.max_length;
         po.chat = chat;
-        for (TokenId id : build_prompt(*task.spec, task.sample, *tok, po).ids) ids.push_back(id);
+        const BuiltPrompt built = build_prompt(*task.spec, task.sample, *tok, po);
+        for (TokenId id : built.ids) ids.push_back(id);
+        evidence_spans = evidence_token_spans(*task.spec, task.sample, *tok, built, rc.max_length);
         gen.max_new_tokens = rc.max_new_tokens.value_or(task.spec->max_new_tokens);
       } else {
         ids = raw_prompts.at(task.prompt_index);
@@ -317,6 +320,11 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
       continue;
     }
     const at::Tensor id_tensor = at::tensor(ids, at::TensorOptions().dtype(at::kLong));
+    at::Tensor evidence;  // bool [T] when the sample marks evidence
+    if (!evidence_spans.empty()) {
+      evidence = at::zeros({static_cast<std::int64_t>(ids.size())}, at::kBool);
+      for (const auto& [a, b] : evidence_spans) evidence.narrow(0, a, b - a).fill_(true);
+    }
 
     // What each variant's cache holds, before decoding.
     struct Outcome {
@@ -335,7 +343,7 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
           outcomes[i].kept += layer.prompt_positions().numel();
         }
         outcomes[i].coverage =
-            coverage_statistics(entries, static_cast<std::int64_t>(ids.size()), 32, id_tensor).to_json();
+            coverage_statistics(entries, static_cast<std::int64_t>(ids.size()), 32, id_tensor, evidence).to_json();
         outcomes[i].kv_bytes = cache.bytes_used();
       } catch (const std::exception& e) {
         outcomes[i].ok = false;
