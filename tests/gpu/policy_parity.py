@@ -12,7 +12,8 @@
    Tokens must be identical; the step logits difference is reported; and HF's masked step logits must differ
    from its unmasked ones, so a mask HF ignored would fail the check.
 2. cost (unless --skip-cost): a random-weights checkpoint with the exact Llama-3.1-8B shape in bf16, one
-   32,768-token prompt prefilled once by `kvbench run` for snapkv, adakv, kvec and h2o at budget 128 (each
+   32,768-token prompt prefilled once by `kvbench run` for snapkv, adakv, kvec and h2o at budget 128, after a
+   warm-up of the same length (CUDA loads kernels on first use; that one-time cost is not compression) (each
    policy's compression timed with the device synchronized around it). Reports compression time / prefill
    time per policy (the acceptance bound: < 5% for snapkv, adakv, kvec; h2o reported).
 """
@@ -166,7 +167,7 @@ def cost(args) -> dict:
     config_path.write_text(json.dumps({
         "name": "compression-cost", "output_dir": str(run_dir),
         "model": {"path": str(model_dir), "device": "cuda", "dtype": "bf16"},
-        "prompt": {"random_ids": {"tokens": 32768, "seed": 3}}, "max_new_tokens": 4, "warmup_tokens": 2048,
+        "prompt": {"random_ids": {"tokens": 32768, "seed": 3}}, "max_new_tokens": 4, "warmup_tokens": 32768,
         "policies": [{"name": p, "budget": BUDGET} for p in policies]}))
     proc = subprocess.run([args.kvbench, "--log-level", "warn", "run", "--config", str(config_path)],
                           capture_output=True, text=True)

@@ -4,8 +4,8 @@
     python3 tests/gpu/sweep_bench.py --kvbench build-gpu/kvbench --workdir /tmp/pp [--samples 4] [--out FILE]
 
 The Llama-3.1-8B-shaped random checkpoint (bf16; written by policy_parity.write_8b_checkpoint unless the
-workdir has it), N random 8,192-token prompts, 64 new tokens each (no stop token), after a 2,048-token
-warm-up. Three runs over the same samples:
+workdir has it), N random 8,192-token prompts, 64 new tokens each (no stop token), after a warm-up of the same
+length (prefill and a 2-token decode: CUDA loads each kernel on first use, which should not land in a timing). Three runs over the same samples:
   single   snapkv at budget 128;
   sweep    snapkv, pyramidkv, adakv, kvec x budgets 128 and 512 (8 variants), one prefill per sample,
            the variants' decodes batched;
@@ -37,7 +37,7 @@ def run(args, name: str, policies: list[str], budgets: list[int], extra: dict | 
     config = {"name": name, "output_dir": str(run_dir), "model": model,
               "prompt": {"random_ids": {"tokens": tokens or args.tokens, "seed": 11,
                                         "count": samples or args.samples}},
-              "max_new_tokens": args.new_tokens, "warmup_tokens": 2048,
+              "max_new_tokens": args.new_tokens, "warmup_tokens": tokens or args.tokens,
               "policies": [{"name": p} for p in policies], "budgets": budgets}
     path = args.workdir / f"{name}.json"
     path.write_text(json.dumps(config))
