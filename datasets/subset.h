@@ -22,10 +22,13 @@ struct SubsetSpec {
 
 /// All registered subsets, in the official order.
 const std::vector<SubsetSpec>& longbench_subsets();
-/// The subset called `name` (a trailing "_e" names its LongBench-E variant); throws listing the known names.
+/// The synthetic RULER-style tasks written by `kvbench synth` (datasets/synth_subsets.cpp), in suite order.
+const std::vector<SubsetSpec>& synth_subsets();
+/// The subset called `name` (a LongBench subset, where a trailing "_e" names its LongBench-E variant, or a
+/// synthetic task); throws listing the known names.
 const SubsetSpec& find_subset(const std::string& name);
 /// Subsets of a group name: "longbench16" (the 16 English subsets of the papers), "longbench21" (all),
-/// "longbench-e" (the 13 with LongBench-E files), or a single subset name.
+/// "longbench-e" (the 13 with LongBench-E files), "synth" (the nine synthetic tasks), or a single subset name.
 std::vector<const SubsetSpec*> subsets_in(const std::string& group);
 /// The papers' category order for averages.
 const std::vector<std::string>& category_order();

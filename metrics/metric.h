@@ -26,9 +26,18 @@ double retrieval_zh_score(const std::string& prediction, const std::string& grou
 double count_score(const std::string& prediction, const std::string& ground_truth, const std::vector<std::string>&);
 double code_sim_score(const std::string& prediction, const std::string& ground_truth, const std::vector<std::string>&);
 
+/// metric(prediction, every gold answer) → score in [0, 1], for metrics that judge the answers together.
+using AnswerListMetricFn = double (*)(const std::string& prediction, const std::vector<std::string>& answers);
+
+double ruler_any_score(const std::string& prediction, const std::string& ground_truth, const std::vector<std::string>&);
+double ruler_all_score(const std::string& prediction, const std::vector<std::string>& answers);
+
 struct MetricInfo {
   const char* name;
-  MetricFn fn;
+  MetricFn fn;  ///< scored against each answer, the scorer keeps the max (null when whole_list is set)
+  /// Set for metrics that need all answers at once (RULER's string_match_all: the share of answers found);
+  /// the scorer calls it once per sample instead of taking a max over fn.
+  AnswerListMetricFn whole_list = nullptr;
 };
 
 /// The registry: one line per metric.
@@ -42,6 +51,8 @@ inline constexpr MetricInfo kMetrics[] = {
     {"retrieval_zh", &retrieval_zh_score},
     {"count", &count_score},
     {"code_sim", &code_sim_score},
+    {"ruler_any", &ruler_any_score},
+    {"ruler_all", nullptr, &ruler_all_score},
 };
 
 /// The metric called `name`, or nullptr.

@@ -54,14 +54,20 @@ std::vector<std::string> string_list(const nlohmann::json& value, const std::str
   return out;
 }
 
+// The subset rules come from the dataset registry (datasets/longbench_subsets.cpp, and synth_subsets.cpp for
+// the synthetic tasks, scored the same way), the one place that says what each subset is.
+const SubsetSpec* registered_subset(const std::string& dataset) {
+  for (const auto* list : {&longbench_subsets(), &synth_subsets()})
+    for (const auto& s : *list)
+      if (dataset == s.name) return &s;
+  return nullptr;
+}
+
 }  // namespace
 
-// The subset rules come from the dataset registry (datasets/longbench_subsets.cpp), the one place that says
-// what each subset is.
 const char* subset_metric(const std::string& dataset) {
-  for (const auto& s : longbench_subsets())
-    if (dataset == s.name) return s.metric.c_str();
-  return nullptr;
+  const SubsetSpec* s = registered_subset(dataset);
+  return s ? s->metric.c_str() : nullptr;
 }
 
 std::vector<std::string> known_subsets() {
@@ -71,9 +77,8 @@ std::vector<std::string> known_subsets() {
 }
 
 bool uses_first_line(const std::string& dataset) {
-  for (const auto& s : longbench_subsets())
-    if (dataset == s.name) return s.first_line;
-  return false;
+  const SubsetSpec* s = registered_subset(dataset);
+  return s && s->first_line;
 }
 
 PredictionFile parse_prediction_jsonl(const std::string& text, const std::string& source) {
@@ -155,9 +160,13 @@ std::vector<double> sample_scores(const std::string& dataset, const PredictionFi
     const std::string pred = first_line ? py::first_line(row.pred) : row.pred;
     double score = 0.;
     try {
-      for (const std::string& answer : row.answers) {
-        const double s = metric->fn(pred, answer, all_classes);
-        if (s > score) score = s;  // Python's max(score, s) keeps the first of equal values
+      if (metric->whole_list) {
+        score = metric->whole_list(pred, row.answers);
+      } else {
+        for (const std::string& answer : row.answers) {
+          const double s = metric->fn(pred, answer, all_classes);
+          if (s > score) score = s;  // Python's max(score, s) keeps the first of equal values
+        }
       }
     } catch (const Error& e) {
       fail(file.path, ":", i + 1, ": ", e.what());

@@ -7,6 +7,8 @@
 
 #include <iostream>
 
+#include <c10/core/InferenceMode.h>
+
 #include "harness/cli/commands.h"
 #include "harness/common/error.h"
 #include "harness/common/log.h"
@@ -29,6 +31,8 @@ std::string version_text() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // kvbench never trains: no autograd bookkeeping on any tensor op of this process.
+  c10::InferenceMode inference_mode;
   CLI::App app{"kvbench: evaluation harness and experiment runner for KV-cache eviction"};
   app.require_subcommand(0, 1);
   app.fallthrough();  // root options such as --log-level may also follow the subcommand
@@ -51,6 +55,7 @@ int main(int argc, char** argv) {
       kvbench::cli::add_table_command(app),
       kvbench::cli::add_check_command(app),
       kvbench::cli::add_make_tiny_command(app),
+      kvbench::cli::add_synth_command(app),
   };
 
   try {

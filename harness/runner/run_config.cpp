@@ -120,7 +120,7 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
            "and 'prompt' (one raw prompt of token ids)");
   if (top.has("datasets")) {
     const JsonFields d(top.raw("datasets"), source + ": datasets");
-    d.expect_only({"names", "data_dir", "limit", "ids", "skip_bad_rows"});
+    d.expect_only({"names", "data_dir", "limit", "ids", "skip_bad_rows", "synth"});
     KV_CHECK(d.has("names"), source, ": datasets: missing required key 'names'");
     std::set<std::string> seen;
     for (const auto& group : string_list(d.raw("names"), source + ": datasets.names")) {
@@ -141,6 +141,20 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
     }
     if (d.has("ids")) rc.ids = string_list(d.raw("ids"), source + ": datasets.ids");
     rc.skip_bad_rows = d.get_bool("skip_bad_rows", false);
+    if (d.has("synth")) {
+      const JsonFields y(d.raw("synth"), source + ": datasets.synth");
+      y.expect_only({"tokens", "count", "seed", "haystack"});
+      RunConfig::Synth synth;
+      synth.tokens = y.get_int("tokens", synth.tokens);
+      synth.count = y.get_int("count", synth.count);
+      synth.seed = static_cast<std::uint64_t>(y.get_int("seed", static_cast<std::int64_t>(synth.seed)));
+      synth.haystack = y.get_string("haystack", "");
+      KV_CHECK(synth.tokens > 0 && synth.count > 0, source, ": datasets.synth.tokens and .count must be positive");
+      for (const auto& subset : rc.subsets)
+        KV_CHECK(find_subset(subset).category == "ruler", source, ": datasets.synth generates kvbench's synthetic "
+                 "tasks only, but datasets.names has '", subset, "' (use the group 'synth' or its task names)");
+      rc.synth = synth;
+    }
   } else {
     const JsonFields p(top.raw("prompt"), source + ": prompt");
     p.expect_only({"ids", "random_ids"});

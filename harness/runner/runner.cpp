@@ -16,6 +16,7 @@
 #include "datasets/loader.h"
 #include "datasets/prompt.h"
 #include "datasets/subset.h"
+#include "datasets/synth.h"
 #include "harness/common/error.h"
 #include "harness/common/files.h"
 #include "harness/common/json_util.h"
@@ -80,6 +81,22 @@ std::vector<Task> load_tasks(const RunConfig& rc, std::size_t* skipped_rows) {
       t.prompt_index = static_cast<std::size_t>(i);
       tasks.push_back(std::move(t));
     }
+    return tasks;
+  }
+  if (rc.synth) {
+    // Generated here, deterministically: the same config gives the same samples (and ids), so --resume works.
+    const std::string tok_path = rc.tokenizer.empty() ? rc.model_path : rc.tokenizer;
+    const auto tok = load_tokenizer(tok_path);
+    const synth::Haystack haystack =
+        rc.synth->haystack.empty() ? synth::Haystack() : synth::Haystack::from_directory(rc.synth->haystack);
+    for (const auto& subset : rc.subsets)
+      for (std::int64_t i = 0; i < rc.synth->count; ++i) {
+        synth::SynthResult r = synth::generate_sample(subset, rc.synth->tokens, rc.synth->seed,
+                                                      static_cast<std::size_t>(i), *tok, haystack);
+        if (!rc.ids.empty() && std::find(rc.ids.begin(), rc.ids.end(), r.sample.id) == rc.ids.end()) continue;
+        tasks.push_back({subset, &find_subset(subset), std::move(r.sample)});
+      }
+    log::info("generated ", tasks.size(), " synthetic samples of ", rc.synth->tokens, " tokens");
     return tasks;
   }
   const std::string dir = resolve_data_dir(rc.data_dir);
