@@ -190,7 +190,8 @@ def main() -> int:
         print("[eval-final]", json.dumps(log["evals"][-1]), flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    model.to(torch.bfloat16).save_pretrained(args.out, safe_serialization=True)
+    # Shards under 15 MB: the device tool returns files of at most 16 MiB.
+    model.to(torch.bfloat16).save_pretrained(args.out, safe_serialization=True, max_shard_size="15MB")
     shutil.copy(args.tokenizer, args.out / "tokenizer.model")
     (args.out / "train_log.json").write_text(json.dumps(log, indent=1))
     print(f"[train] saved {args.out} after {step} steps, {seen_tokens / 1e6:.1f}M tokens", flush=True)
