@@ -60,10 +60,15 @@ class ComposedPolicy final : public EvictionPolicy {
       return KeptPositions::uniform(recent.unsqueeze(0).expand({H, B_}));
     }
     StageClock clock(view.keys.device());
-    // CAKE's allocator and scorer read the same window attention: compute it once.
-    const at::Tensor cake_attn = c_.layer_allocator == "cake" ? window_attention(view, c_.score.window) : at::Tensor();
-    const at::Tensor scores = cake_attn.defined() ? cake_scores(cake_attn, E_, c_.score)
-                                                  : compute_scores(c_.scorer, view, c_.score);  // [H, E]
+    // CAKE's allocator and scorer read the same window attention: compute it once. Scores and window
+    // attention are shared through the layer's memo with every policy of the prefill that scores alike.
+    const at::Tensor cake_attn = c_.layer_allocator == "cake"
+                                     ? memoized(view, "window_attention/" + std::to_string(c_.score.window),
+                                                [&] { return window_attention(view, c_.score.window); })
+                                     : at::Tensor();
+    const at::Tensor scores = memoized(view, score_key(), [&] {
+      return cake_attn.defined() ? cake_scores(cake_attn, E_, c_.score) : compute_scores(c_.scorer, view, c_.score);
+    });  // [H, E]
     clock.lap("policy: scores");
 
     std::int64_t layer_budget = b_;
@@ -114,6 +119,25 @@ class ComposedPolicy final : public EvictionPolicy {
 
  private:
   bool evicts() const { return info_.prompt_len > B_; }
+
+  // Everything the scores depend on besides the layer.
+  std::string score_key() const {
+    std::ostringstream k;
+    const ScoreConfig& s = c_.score;
+    k << "scores/" << c_.scorer << "/w" << s.window << "/k" << s.kernel << "/" << s.pool << "/" << s.reduction;
+    if (c_.scorer == "h2o") k << "/chunk" << s.h2o_query_chunk;
+    if (c_.scorer == "cake") k << "/gamma" << s.cake_gamma;
+    if (c_.scorer == "random") k << "/seed" << s.seed;
+    return k.str();
+  }
+
+  template <typename F>
+  static at::Tensor memoized(const LayerView& view, const std::string& key, F compute) {
+    if (view.memo == nullptr) return compute();
+    auto it = view.memo->tensors.find(key);
+    if (it == view.memo->tensors.end()) it = view.memo->tensors.emplace(key, compute()).first;
+    return it->second;
+  }
 
   struct CakeLayer {
     double preference;

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,12 @@ struct PolicyInputs {
   bool all_queries = false;       ///< every prompt query (e.g. H2O's column sums)
 };
 
+/// Tensors the policies of one prefill share for one layer, by key: policies with equal scoring settings
+/// (a sweep over budgets, snapkv beside kvec) compute their scores once. Read-only once stored.
+struct LayerMemo {
+  std::map<std::string, at::Tensor> tensors;
+};
+
 /// One layer of a prefill, as a policy sees it. Tensors live on the model's device.
 struct LayerView {
   std::int64_t layer = 0;
@@ -56,6 +63,7 @@ struct LayerView {
   at::Tensor queries;    ///< [Hq, Tq, d], RoPE applied: the last Tq prompt positions (undefined if none asked)
   at::Tensor token_ids;  ///< int64 [T]
   double scale = 1.0;    ///< the attention scale, 1/sqrt(d)
+  LayerMemo* memo = nullptr;  ///< shared by the prefill's policies for this layer (may be null)
 
   std::int64_t prompt_len() const { return keys.size(1); }
   std::int64_t num_kv_heads() const { return keys.size(0); }

@@ -2,7 +2,8 @@
 # Installs kvbench's build dependencies from Debian 12's apt (skipped when they are already there).
 set -euo pipefail
 packages=(cmake ninja-build g++ libtorch-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev
-          libspdlog-dev libfmt-dev libgtest-dev libpcre2-dev libutf8proc-dev)
+          libspdlog-dev libfmt-dev libgtest-dev libpcre2-dev libutf8proc-dev
+          libopenblas0-pthread)  # OpenBLAS: libtorch's CPU matmuls are ~12x faster than with the reference BLAS
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

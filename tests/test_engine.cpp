@@ -401,6 +401,28 @@ TEST(Engine, DecodeBatchesDoNotPadSmallCachesToAFullOne) {
   EXPECT_EQ(groups[1], (std::vector<std::size_t>{1}));
 }
 
+// Policies of one prefill share scores through the layer memo; each still keeps exactly what it keeps alone.
+TEST(Engine, SharedScoresKeepWhatEachPolicyKeepsAlone) {
+  auto f = make_fixture(family_cases()[0].spec);
+  const auto prompt = random_ids(140, f->spec.vocab_size, 23);
+  const Engine engine(*f->model);
+  const std::vector<PolicySpec> specs = {{"snapkv", 48}, {"snapkv", 64}, {"kvec", 48}, {"adakv", 48}, {"h2o", 48},
+                                         {"h2o", 64}, {"cake", 48}, {"cake", 64}, {"pyramidkv", 48},
+                                         {"snapkv", 48, {{"kernel", 3}}}};
+  std::vector<std::unique_ptr<EvictionPolicy>> together;
+  std::vector<EvictionPolicy*> raw;
+  for (const auto& s : specs) together.push_back(make_policy(s));
+  for (auto& p : together) raw.push_back(p.get());
+  const PrefillResult shared = engine.prefill(prompt, raw, {});
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    auto alone = make_policy(specs[i]);
+    const PrefillResult single = engine.prefill(prompt, {alone.get()}, {});
+    for (std::size_t l = 0; l < shared.caches[i].layers.size(); ++l)
+      EXPECT_EQ(shared.caches[i].layers[l].kept_positions(), single.caches[0].layers[l].kept_positions())
+          << alone->describe() << " layer " << l;
+  }
+}
+
 TEST(Engine, StopTokensMinNewAndSyncInterval) {
   auto f = make_fixture(family_cases()[0].spec);
   const auto prompt = random_ids(30, f->spec.vocab_size, 8);

@@ -89,7 +89,9 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
     }
     const at::Tensor attn = prefill_attention(q, k, v, scale, chunk);  // [T, Hq d]
 
+    LayerMemo memo;  // scores shared by the policies of this layer
     LayerView view;
+    view.memo = &memo;
     view.layer = l;
     view.num_layers = c.num_layers;
     view.keys = k;
