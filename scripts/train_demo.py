@@ -9,6 +9,9 @@ per sample `uint32 prompt_len, uint32 answer_len, uint32 ids[prompt_len + answer
 kvbench feeds it and the answer followed by EOS. --eval holds records from disjoint seeds, scored during
 training (exact match of the teacher-forced greedy answer, per task).
 
+--recall-minutes M first trains M minutes on multi-query associative recall over random tokens (recall_batch),
+so that retrieval heads form before the tasks (the tasks alone did not get there: docs/demo-model.md).
+
 Model: Llama with GQA (hidden 384, 8 layers, 6 query / 2 KV heads of 64, MLP 1024), the tokenizer's vocabulary,
 RoPE theta 10000, context 8192. Loss: cross-entropy on the answer tokens plus 0.1 x the language-model loss on
 the prompt (it teaches copying from context early). AdamW (lr 1e-3, betas .9/.95, weight decay .1), warm-up
@@ -65,6 +68,24 @@ def make_batch(samples, device):
     return ids.to(device), answer.to(device), prompt.to(device)
 
 
+def recall_batch(tokens_per_step: int, length: int, vocab: int, device):
+    """Multi-query associative recall (MQAR): `k1 v1 k2 v2 ... kn vn` then queries `ka va kb vb ...`, the loss on
+    each queried value. Retrieval by key in its purest form: it makes the model form the induction-style heads
+    that the needle tasks need, which the tasks alone did not (docs/demo-model.md, attempts 1 and 2)."""
+    batch = max(1, tokens_per_step // length)
+    pairs = length // 4                      # half the sequence holds pairs, half queries
+    keys = torch.rand(batch, vocab - 3, device=device).argsort(dim=1)[:, :pairs] + 3   # distinct keys per row
+    values = torch.randint(3, vocab, (batch, pairs), device=device)
+    asked = torch.randint(0, pairs, (batch, pairs), device=device)
+    context = torch.stack([keys, values], dim=2).reshape(batch, 2 * pairs)
+    queries = torch.stack([keys.gather(1, asked), values.gather(1, asked)], dim=2).reshape(batch, 2 * pairs)
+    ids = torch.cat([context, queries], dim=1)
+    answer = torch.zeros_like(ids, dtype=torch.bool)
+    answer[:, 2 * pairs::2] = True           # a query key's position predicts its value
+    prompt = torch.zeros_like(answer)        # no LM loss on random tokens
+    return ids, answer, prompt
+
+
 def losses(model, ids, answer, prompt):
     logits = model(input_ids=ids).logits[:, :-1].float()
     target = ids[:, 1:]
@@ -105,6 +126,9 @@ def main() -> int:
     ap.add_argument("--vocab", type=int, required=True)
     ap.add_argument("--bos", type=int, default=1)
     ap.add_argument("--eos", type=int, default=2)
+    ap.add_argument("--recall-minutes", type=float, default=0.0,
+                    help="first train this long on associative recall (recall_batch) before the tasks")
+    ap.add_argument("--recall-length", type=int, default=512)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     random.seed(args.seed)
@@ -138,6 +162,7 @@ def main() -> int:
     budget = args.minutes * 60
     warmup = 100
     log = {"recipe": dict(recipe, lr=args.lr, tokens_per_step=args.tokens_per_step, minutes=args.minutes,
+                          recall_minutes=args.recall_minutes, recall_length=args.recall_length,
                           loss="answer CE + 0.1 x prompt LM CE", optimizer="AdamW(.9,.95) wd .1",
                           schedule=f"linear warm-up {warmup} steps, cosine to 10% over the time budget",
                           curriculum="samples sorted by length; at a fraction f of the time, 70% of batches come from around the f-quantile, 30% from a random shorter quantile"),
@@ -151,16 +176,22 @@ def main() -> int:
         elapsed = time.time() - t0
         if elapsed > budget:
             break
-        # Curriculum: at a fraction f of the time budget, batches come from around the f-quantile of the
-        # samples sorted by length (similar lengths in a batch, so little padding).
-        # 30% of the batches revisit shorter lengths, so the early skills stay in the mix.
-        center = int((len(train) - 1) * min(1.0, elapsed / budget))
-        if random.random() < 0.3:
-            center = random.randint(0, center)
-        length = len(train[center][0]) + len(train[center][1])
-        window = train[max(0, center - 2048):center + 2048]
-        batch = random.sample(window, min(max(1, args.tokens_per_step // length), len(window)))
-        ids, answer, prompt = make_batch(batch, device)
+        phase = "recall" if elapsed < args.recall_minutes * 60 else "tasks"
+        if phase == "recall":
+            ids, answer, prompt = recall_batch(args.tokens_per_step, args.recall_length, args.vocab, device)
+        else:
+            # Curriculum over the time left after the recall phase: at a fraction f of it, batches come from
+            # around the f-quantile of the samples sorted by length (similar lengths in a batch, so little
+            # padding); 30% of the batches revisit shorter lengths, so the early skills stay in the mix.
+            task_time = budget - args.recall_minutes * 60
+            f = min(1.0, max(0.0, elapsed - args.recall_minutes * 60) / max(task_time, 1.0))
+            center = int((len(train) - 1) * f)
+            if random.random() < 0.3:
+                center = random.randint(0, center)
+            length = len(train[center][0]) + len(train[center][1])
+            window = train[max(0, center - 2048):center + 2048]
+            batch = random.sample(window, min(max(1, args.tokens_per_step // length), len(window)))
+            ids, answer, prompt = make_batch(batch, device)
         lr = args.lr * (step + 1) / warmup if step < warmup else \
             args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / budget))))
         for g in opt.param_groups:
@@ -175,7 +206,8 @@ def main() -> int:
         seen_tokens += int(ids.numel())
         step += 1
         if step % 20 == 0:
-            rec = {"step": step, "seconds": round(time.time() - t0, 1), "tokens": seen_tokens, "length": ids.size(1),
+            rec = {"step": step, "phase": phase, "seconds": round(time.time() - t0, 1), "tokens": seen_tokens,
+                   "length": ids.size(1),
                    "lr": lr, "answer_loss": round(la.item(), 4), "lm_loss": round(lp.item(), 4)}
             log["steps"].append(rec)
             print("[train]", json.dumps(rec), flush=True)
