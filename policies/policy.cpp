@@ -34,12 +34,6 @@ KeptPositions KeptPositions::ragged(const std::vector<at::Tensor>& per_head) {
   return k;
 }
 
-at::Tensor device_longs(const std::vector<std::int64_t>& values, at::Device device) {
-  const at::Tensor host = at::tensor(values, at::kLong);
-  if (!device.is_cuda()) return host.to(device);
-  return host.pin_memory().to(device, at::kLong, /*non_blocking=*/true);
-}
-
 bool KeptPositions::is_uniform() const {
   for (std::int64_t h = 1; h < num_heads(); ++h)
     if (count(h) != count(0)) return false;

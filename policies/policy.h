@@ -38,10 +38,6 @@ struct KeptPositions {
   at::Tensor head(std::int64_t head) const { return indices.narrow(0, offsets[head], count(head)); }
 };
 
-/// int64 `values` on `device`. On CUDA the copy goes through pinned memory without waiting for the work
-/// queued on the device (a plain copy from pageable memory synchronizes the stream).
-at::Tensor device_longs(const std::vector<std::int64_t>& values, at::Device device);
-
 /// What a policy wants to see of each layer's prefill, beyond keys and values.
 struct PolicyInputs {
   std::int64_t query_window = 0;  ///< this many trailing prompt queries (post-RoPE); 0 for none

@@ -5,6 +5,7 @@
 
 #include "harness/common/error.h"
 #include "policies/components.h"
+#include "policies/device.h"
 #include "policies/stage_profile.h"
 
 namespace kvbench {

@@ -5,6 +5,8 @@
 #include <map>
 #include <mutex>
 
+#include "policies/device.h"
+
 namespace kvbench {
 namespace {
 struct Totals {
@@ -20,9 +22,6 @@ Totals& totals() {
   static Totals t;
   return t;
 }
-void sync(at::Device device) {
-  if (device.is_cuda()) (void)at::zeros({1}, at::TensorOptions().device(device)).item<float>();
-}
 }  // namespace
 
 bool StageClock::enabled() {
@@ -35,13 +34,13 @@ bool StageClock::enabled() {
 
 StageClock::StageClock(at::Device device) : device_(device) {
   if (!enabled()) return;
-  sync(device_);
+  synchronize(device_);
   last_ = std::chrono::steady_clock::now();
 }
 
 void StageClock::lap(const char* stage) {
   if (!enabled()) return;
-  sync(device_);
+  synchronize(device_);
   const auto now = std::chrono::steady_clock::now();
   Totals& t = totals();
   std::lock_guard<std::mutex> lock(t.mutex);

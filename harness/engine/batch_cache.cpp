@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "harness/common/error.h"
+#include "policies/device.h"
 
 namespace kvbench {
 namespace {

@@ -9,17 +9,11 @@
 #include "harness/common/log.h"
 #include "harness/engine/attention.h"
 #include "harness/engine/batch_cache.h"
-#include "harness/model/tensor_util.h"
+#include "policies/device.h"
 #include "policies/stage_profile.h"
 
 
 namespace kvbench {
-
-void synchronize(at::Device device) {
-  if (!device.is_cuda()) return;
-  // A device-to-host copy waits for the work queued before it (and needs no CUDA headers here).
-  (void)at::zeros({1}, at::TensorOptions().device(device)).item<float>();
-}
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -28,6 +22,81 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 void check_window(const ModelConfig& c, std::int64_t positions) {
   KV_CHECK(c.sliding_window <= 0 || positions <= c.sliding_window, "this model uses sliding-window attention (window ",
            c.sliding_window, "), which kvbench does not implement; the sequence reaches ", positions, " tokens");
+}
+
+void check_generate_options(const GenerateOptions& options) {
+  KV_CHECK(options.max_new_tokens >= 0, "max new tokens must be >= 0");
+  KV_CHECK(options.min_new_tokens >= 0 && options.min_new_tokens <= options.max_new_tokens,
+           "min new tokens must be in [0, max new tokens]");
+}
+
+// Greedy decoding of B sequences that share their forward passes (B = 1: decode(); more: decode_batch()).
+// `step(previous tokens [B])` runs one pass and returns float32 logits [B, V]; the first token comes from
+// `last_logits` [V] of the prefill. Generated ids stay on the device; the host looks at them only every
+// `interval` steps, so the loop does not wait for the device each token. Steps run past a sequence's stop
+// are discarded, so results do not change.
+template <typename Step>
+std::vector<GenerationResult> greedy_decode(std::int64_t B, const at::Tensor& last_logits,
+                                            const GenerateOptions& options, at::Device dev, Step&& step) {
+  std::vector<GenerationResult> results(B);
+  for (auto& r : results) {
+    r.stop_reason = "max_new_tokens";
+    r.batch_size = B;
+  }
+  const std::int64_t max_new = options.max_new_tokens;
+  if (max_new == 0) return results;
+  const std::int64_t interval = options.sync_interval > 0 ? options.sync_interval : (dev.is_cuda() ? 16 : 1);
+  const at::Tensor stop_ids =
+      at::tensor(options.stop_ids.empty() ? std::vector<std::int64_t>{} : options.stop_ids, at::kLong).to(dev);
+  at::Tensor tokens = at::empty({max_new, B}, at::TensorOptions().dtype(at::kLong).device(dev));
+
+  auto choose = [&](at::Tensor logits, std::int64_t index) {  // logits [B, V]
+    if (index < options.min_new_tokens && stop_ids.numel() > 0)
+      logits = logits.index_fill(1, stop_ids, -std::numeric_limits<float>::infinity());
+    if (options.keep_step_logits) {
+      const at::Tensor host = logits.to(at::kCPU);
+      for (std::int64_t b = 0; b < B; ++b) results[b].step_logits.push_back(host[b]);
+    }
+    return logits.argmax(1);
+  };
+
+  const auto t0 = Clock::now();
+  tokens[0].copy_(choose(last_logits.reshape({1, -1}).expand({B, last_logits.size(-1)}), 0));
+  std::int64_t checked = 0, produced = 1, steps = 0, running = B;  // tokens[0, checked) seen by the host
+  std::vector<bool> stopped(B, false);
+  auto scan = [&]() {
+    const at::Tensor host = tokens.narrow(0, checked, produced - checked).to(at::kCPU).contiguous();
+    const auto* p = host.data_ptr<std::int64_t>();
+    for (std::int64_t b = 0; b < B; ++b) {
+      for (std::int64_t i = 0; i < produced - checked && !stopped[b]; ++i) {
+        const std::int64_t id = p[i * B + b];
+        results[b].output_ids.push_back(id);
+        // choose() masks stop ids before min_new_tokens, so any stop id seen here ends that sequence.
+        if (std::find(options.stop_ids.begin(), options.stop_ids.end(), id) != options.stop_ids.end()) {
+          stopped[b] = true;
+          results[b].stop_reason = "stop_token";
+          --running;
+        }
+      }
+    }
+    checked = produced;
+  };
+  while (true) {
+    if (produced - checked >= interval || produced == max_new) scan();
+    if (running == 0 || produced == max_new) break;
+    const at::Tensor logits = step(tokens[produced - 1]);
+    ++steps;
+    tokens[produced].copy_(choose(logits, produced));
+    ++produced;
+  }
+  synchronize(dev);
+  const double seconds = seconds_since(t0);
+  for (auto& r : results) {
+    if (options.keep_step_logits) r.step_logits.resize(r.output_ids.size());
+    r.decode_seconds = seconds;
+    r.decode_steps = steps;
+  }
+  return results;
 }
 }  // namespace
 
@@ -162,67 +231,17 @@ at::Tensor Engine::decode_step(KvCache& cache, const at::Tensor& token) const {
 }
 
 GenerationResult Engine::decode(KvCache& cache, const at::Tensor& last_logits, const GenerateOptions& options) const {
-  KV_CHECK(options.max_new_tokens >= 0, "max new tokens must be >= 0");
-  KV_CHECK(options.min_new_tokens >= 0 && options.min_new_tokens <= options.max_new_tokens,
-           "min new tokens must be in [0, max new tokens]");
-  const at::Device dev = model_.device();
-  GenerationResult result;
-  result.stop_reason = "max_new_tokens";
-  const std::int64_t max_new = options.max_new_tokens;
-  if (max_new == 0) return result;
-  for (auto& layer : cache.layers) layer.reserve_tail(max_new);
-
-  const std::int64_t interval = options.sync_interval > 0 ? options.sync_interval : (dev.is_cuda() ? 16 : 1);
-  const at::Tensor stop_ids =
-      at::tensor(options.stop_ids.empty() ? std::vector<std::int64_t>{} : options.stop_ids, at::kLong).to(dev);
-  // Generated ids stay on the device; the host looks at them only every `interval` steps, so the decode loop
-  // does not wait for the device each token. Steps run past a stop are discarded, so results do not change.
-  at::Tensor tokens = at::empty({max_new}, at::TensorOptions().dtype(at::kLong).device(dev));
-
-  auto choose = [&](at::Tensor logits, std::int64_t step) {
-    if (step < options.min_new_tokens && stop_ids.numel() > 0)
-      logits = logits.index_fill(0, stop_ids, -std::numeric_limits<float>::infinity());
-    if (options.keep_step_logits) result.step_logits.push_back(logits.to(at::kCPU));
-    return logits.argmax();
-  };
-
-  const auto t0 = Clock::now();
-  tokens[0].copy_(choose(last_logits, 0));
-  std::int64_t checked = 0;  // tokens[0, checked) have been looked at by the host
-  std::int64_t produced = 1;
-  bool stopped = false;
-  auto scan = [&]() {
-    const std::vector<std::int64_t> host = to_int_vector(tokens.narrow(0, checked, produced - checked));
-    for (std::size_t i = 0; i < host.size(); ++i) {
-      result.output_ids.push_back(host[i]);
-      // choose() masks stop ids before min_new_tokens, so any stop id seen here ends the generation.
-      if (std::find(options.stop_ids.begin(), options.stop_ids.end(), host[i]) != options.stop_ids.end()) {
-        stopped = true;
-        result.stop_reason = "stop_token";
-        break;
-      }
-    }
-    checked = produced;
-  };
-  while (true) {
-    if (produced - checked >= interval || produced == max_new) scan();
-    if (stopped || produced == max_new) break;
-    const at::Tensor logits = decode_step(cache, tokens[produced - 1]);
-    ++result.decode_steps;
-    tokens[produced].copy_(choose(logits, produced));
-    ++produced;
-  }
-  if (options.keep_step_logits) result.step_logits.resize(result.output_ids.size());
-  synchronize(dev);
-  result.decode_seconds = seconds_since(t0);
-  return result;
+  check_generate_options(options);
+  if (options.max_new_tokens > 0)
+    for (auto& layer : cache.layers) layer.reserve_tail(options.max_new_tokens);
+  return greedy_decode(1, last_logits, options, model_.device(), [&](const at::Tensor& previous) {
+    return decode_step(cache, previous[0]).unsqueeze(0);
+  })[0];
 }
 
 std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCache*>& caches,
                                                    const at::Tensor& last_logits, const GenerateOptions& options) const {
-  KV_CHECK(options.max_new_tokens >= 0, "max new tokens must be >= 0");
-  KV_CHECK(options.min_new_tokens >= 0 && options.min_new_tokens <= options.max_new_tokens,
-           "min new tokens must be in [0, max new tokens]");
+  check_generate_options(options);
   KV_CHECK(!caches.empty(), "internal error: decode_batch without caches");
   const ModelConfig& c = model_.config();
   const at::Device dev = model_.device();
@@ -231,12 +250,7 @@ std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCac
   for (const KvCache* cache : caches)
     KV_CHECK(cache->next_position == first_position && cache->layers.size() == caches[0]->layers.size(),
              "internal error: batched caches must continue the same prompt");
-  std::vector<GenerationResult> results(B);
-  for (auto& r : results) {
-    r.stop_reason = "max_new_tokens";
-    r.batch_size = B;
-  }
-  if (max_new == 0) return results;
+  if (max_new == 0) return greedy_decode(B, last_logits, options, dev, [](const at::Tensor& t) { return t; });
   check_window(c, first_position + max_new);
 
   std::vector<BatchLayerCache> layers;
@@ -246,69 +260,23 @@ std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCac
     layers.emplace_back(members, max_new);
   }
   const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
-  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(dev);
-  const at::Tensor positions = at::arange(first_position, first_position + max_new, long_opts);
+  const at::Tensor positions =
+      at::arange(first_position, first_position + max_new, at::TensorOptions().dtype(at::kLong).device(dev));
   const auto [cos_all, sin_all] = model_.rope().tables(positions, model_.dtype());
-  const std::int64_t interval = options.sync_interval > 0 ? options.sync_interval : (dev.is_cuda() ? 16 : 1);
-  const at::Tensor stop_ids =
-      at::tensor(options.stop_ids.empty() ? std::vector<std::int64_t>{} : options.stop_ids, at::kLong).to(dev);
-  at::Tensor tokens = at::empty({max_new, B}, long_opts);  // generated ids stay on the device between scans
-
-  auto choose = [&](at::Tensor logits, std::int64_t step) {  // logits [B, V]
-    if (step < options.min_new_tokens && stop_ids.numel() > 0)
-      logits = logits.index_fill(1, stop_ids, -std::numeric_limits<float>::infinity());
-    if (options.keep_step_logits) {
-      const at::Tensor host = logits.to(at::kCPU);
-      for (std::int64_t b = 0; b < B; ++b) results[b].step_logits.push_back(host[b]);
-    }
-    return logits.argmax(1);
-  };
-
-  const auto t0 = Clock::now();
-  tokens[0].copy_(choose(last_logits.reshape({1, -1}).expand({B, last_logits.size(-1)}), 0));
-  std::int64_t checked = 0, produced = 1, steps = 0, running = B;
-  std::vector<bool> stopped(B, false);
-  auto scan = [&]() {
-    const at::Tensor host = tokens.narrow(0, checked, produced - checked).to(at::kCPU).contiguous();
-    const auto* p = host.data_ptr<std::int64_t>();
-    for (std::int64_t b = 0; b < B; ++b) {
-      for (std::int64_t i = 0; i < produced - checked && !stopped[b]; ++i) {
-        const std::int64_t id = p[i * B + b];
-        results[b].output_ids.push_back(id);
-        if (std::find(options.stop_ids.begin(), options.stop_ids.end(), id) != options.stop_ids.end()) {
-          stopped[b] = true;
-          results[b].stop_reason = "stop_token";
-          --running;
-        }
-      }
-    }
-    checked = produced;
-  };
-  while (true) {
-    if (produced - checked >= interval || produced == max_new) scan();
-    if (running == 0 || produced == max_new) break;
-    // One forward pass for every sequence: the same position, each its own cache.
-    const std::int64_t step = produced - 1;
+  std::int64_t step = 0;
+  // One forward pass for every sequence: the same position, each its own cache.
+  return greedy_decode(B, last_logits, options, dev, [&](const at::Tensor& previous) {
     const at::Tensor cos = cos_all.narrow(0, step, 1).expand({B, cos_all.size(1)});
     const at::Tensor sin = sin_all.narrow(0, step, 1).expand({B, sin_all.size(1)});
-    at::Tensor x = model_.embed(tokens[step]);  // [B, D]
+    ++step;
+    at::Tensor x = model_.embed(previous);  // [B, D]
     for (std::int64_t l = 0; l < c.num_layers; ++l) {
       const QkvProjection p = model_.project_qkv(l, x, cos, sin);
       layers[l].append(p.k, p.v);
       x = model_.finish_layer(l, x, layers[l].attend(p.q, scale));
     }
-    ++steps;
-    tokens[produced].copy_(choose(model_.logits(x), produced));
-    ++produced;
-  }
-  synchronize(dev);
-  const double seconds = seconds_since(t0);
-  for (auto& r : results) {
-    if (options.keep_step_logits) r.step_logits.resize(r.output_ids.size());
-    r.decode_seconds = seconds;
-    r.decode_steps = steps;
-  }
-  return results;
+    return model_.logits(x);
+  });
 }
 
 GenerationResult Engine::generate(const std::vector<std::int64_t>& prompt_ids, EvictionPolicy& policy,

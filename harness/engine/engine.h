@@ -80,7 +80,4 @@ class Engine {
   const Transformer& model_;
 };
 
-/// Blocks until all queued work on `device` is done (no-op on CPU).
-void synchronize(at::Device device);
-
 }  // namespace kvbench

@@ -1,6 +1,7 @@
 #include "harness/engine/kv_cache.h"
 
 #include "harness/common/error.h"
+#include "policies/device.h"
 
 namespace kvbench {
 namespace {

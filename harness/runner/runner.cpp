@@ -9,6 +9,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <set>
 
 #include <torch/version.h>
@@ -111,6 +112,33 @@ std::vector<Task> load_tasks(const RunConfig& rc, std::size_t* skipped_rows) {
     for (auto& s : r.samples) tasks.push_back({subset, &find_subset(subset), std::move(s)});
   }
   return tasks;
+}
+
+// Which of a prefill's caches (`usable`, indices into prefilled.caches) decode together: plan_decode_batches
+// groups when batching, else one cache per group.
+std::vector<std::vector<std::size_t>> decode_groups(const PrefillResult& prefilled,
+                                                    const std::vector<std::size_t>& usable, bool batch) {
+  std::vector<std::vector<std::size_t>> groups;
+  if (!batch || usable.size() < 2) {
+    for (std::size_t i : usable) groups.push_back({i});
+    return groups;
+  }
+  std::vector<const KvCache*> caches;
+  for (std::size_t i : usable) caches.push_back(&prefilled.caches[i]);
+  for (const auto& group : plan_decode_batches(caches)) {
+    groups.emplace_back();
+    for (std::size_t j : group) groups.back().push_back(usable[j]);
+  }
+  return groups;
+}
+
+// Decodes one group of a prefill's caches: together, or a lone cache with the plain decode.
+std::vector<GenerationResult> decode_group(const Engine& engine, PrefillResult& prefilled,
+                                           const std::vector<std::size_t>& group, const GenerateOptions& gen) {
+  if (group.size() == 1) return {engine.decode(prefilled.caches[group[0]], prefilled.last_logits, gen)};
+  std::vector<const KvCache*> caches;
+  for (std::size_t i : group) caches.push_back(&prefilled.caches[i]);
+  return engine.decode_batch(caches, prefilled.last_logits, gen);
 }
 
 // Finished (variant, subset, _id) triples: rows already in the prediction or error files.
@@ -271,17 +299,10 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
     PrefillResult warm_pre = engine.prefill(ids, raw, prefill_options);
     GenerateOptions warm_gen;
     warm_gen.max_new_tokens = 2;
-    std::vector<const KvCache*> caches;
-    for (const auto& c : warm_pre.caches) caches.push_back(&c);
-    const auto groups = batch_decode && caches.size() > 1
-                            ? plan_decode_batches(caches)
-                            : std::vector<std::vector<std::size_t>>(1, std::vector<std::size_t>{0});
-    for (const auto& g : groups) {
-      std::vector<const KvCache*> members;
-      for (std::size_t j : g) members.push_back(caches[j]);
-      if (members.size() == 1) engine.decode(warm_pre.caches[g[0]], warm_pre.last_logits, warm_gen);
-      else engine.decode_batch(members, warm_pre.last_logits, warm_gen);
-    }
+    std::vector<std::size_t> all(warm_pre.caches.size());
+    std::iota(all.begin(), all.end(), 0);
+    for (const auto& group : decode_groups(warm_pre, all, batch_decode))
+      decode_group(engine, warm_pre, group, warm_gen);
   }
 
   std::optional<std::int64_t> session_peak_device;
@@ -385,30 +406,13 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
     }
 
     // Decode: the variants together in batches (one forward pass per step for a whole batch), or one by one.
-    std::vector<std::vector<std::size_t>> batches;
     std::vector<std::size_t> usable;
     for (std::size_t i = 0; i < pending.size(); ++i)
       if (outcomes[i].ok) usable.push_back(i);
-    if (batch_decode && usable.size() > 1) {
-      std::vector<const KvCache*> caches;
-      for (std::size_t i : usable) caches.push_back(&prefilled.caches[i]);
-      for (const auto& group : plan_decode_batches(caches)) {
-        batches.emplace_back();
-        for (std::size_t j : group) batches.back().push_back(usable[j]);
-      }
-    } else {
-      for (std::size_t i : usable) batches.push_back({i});
-    }
-    for (const auto& batch : batches) {
+    for (const auto& batch : decode_groups(prefilled, usable, batch_decode)) {
       try {
-        if (batch.size() == 1) {
-          outcomes[batch[0]].out = engine.decode(prefilled.caches[batch[0]], prefilled.last_logits, gen);
-        } else {
-          std::vector<const KvCache*> caches;
-          for (std::size_t i : batch) caches.push_back(&prefilled.caches[i]);
-          std::vector<GenerationResult> outs = engine.decode_batch(caches, prefilled.last_logits, gen);
-          for (std::size_t j = 0; j < batch.size(); ++j) outcomes[batch[j]].out = std::move(outs[j]);
-        }
+        std::vector<GenerationResult> outs = decode_group(engine, prefilled, batch, gen);
+        for (std::size_t j = 0; j < batch.size(); ++j) outcomes[batch[j]].out = std::move(outs[j]);
       } catch (const std::exception& e) {
         for (std::size_t i : batch) {
           outcomes[i].ok = false;
