@@ -261,16 +261,26 @@ TEST(Policies, InvariantsForEveryPolicy) {
         for (std::int64_t t = T - window; t < T; ++t) EXPECT_TRUE(s.count(t)) << "window position " << t << " missing";
         const bool per_head_exact = name != "adakv" && name != "kvec+ada" && name != "pyramidkv" &&
                                     name != "kvec+pyramid" && name != "cake";
-        if (per_head_exact) EXPECT_EQ(static_cast<std::int64_t>(pos.size()), B) << "layer " << l << " head " << h;
+        if (per_head_exact) {
+          EXPECT_EQ(static_cast<std::int64_t>(pos.size()), B) << "layer " << l << " head " << h;
+        }
       }
-      if (name == "adakv" || name == "kvec+ada") EXPECT_EQ(layer_total, Hkv * B) << "layer " << l;
+      if (name == "adakv" || name == "kvec+ada") {
+        EXPECT_EQ(layer_total, Hkv * B) << "layer " << l;
+      }
       total += layer_total;
     }
     if (name == "full") continue;
     // Layer allocators: CAKE splits exactly L * B; PyramidKV's integer schedule lands within L tokens per head.
-    if (name == "cake") EXPECT_EQ(total, L * Hkv * B);
-    if (name == "pyramidkv" || name == "kvec+pyramid") EXPECT_LE(std::abs(total - L * Hkv * B), L * Hkv);
-    if (name != "cake" && name != "pyramidkv" && name != "kvec+pyramid") EXPECT_EQ(total, L * Hkv * B);
+    if (name == "cake") {
+      EXPECT_EQ(total, L * Hkv * B);
+    }
+    if (name == "pyramidkv" || name == "kvec+pyramid") {
+      EXPECT_LE(std::abs(total - L * Hkv * B), L * Hkv);
+    }
+    if (name != "cake" && name != "pyramidkv" && name != "kvec+pyramid") {
+      EXPECT_EQ(total, L * Hkv * B);
+    }
   }
 }
 
