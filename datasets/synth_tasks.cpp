@@ -182,13 +182,16 @@ Draft build_niah_multivalue(const TaskInput& in, std::size_t units, std::size_t 
   const auto values = distinct_values(rng, 4);
   std::vector<Insert> inserts;
   for (const auto& v : values) inserts.push_back({rng.unit(), needle(key, v), true});
+  // The answers in the order the text gives them (the scoring ignores order; a training target needs one).
+  std::vector<std::size_t> order = {0, 1, 2, 3};
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return inserts[a].depth < inserts[b].depth; });
   Draft d;
   auto filler = essay(in, units);
   trim_tail(filler, trim, d);
   assemble(filler, inserts, d);
   d.input = "What are all the special magic numbers for " + key + " mentioned in the provided text? Answer: The "
             "special magic numbers for " + key + " mentioned in the provided text are";
-  d.answers = values;
+  for (std::size_t i : order) d.answers.push_back(values[i]);
   return d;
 }
 
