@@ -8,15 +8,17 @@
 #      quickstart and CI evaluations use seeds 1 and 2 as well, never a training seed).
 # Output: OUT/tokenizer.model, OUT/train/L<len>.bin.gz, OUT/eval/<task>.bin.gz (about 60 MB at COUNT=500:
 # under the 64 MiB a device call may carry together with .deps).
-#   bash scripts/demo_data.sh OUT [COUNT]
+#   bash scripts/demo_data.sh OUT [SCALE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scripts/demo_data.sh OUT [COUNT]}
-COUNT=${2:-500}
+SCALE=${2:-100}   # samples per task and length = a length's factor x SCALE (80 x 100 at 256 tokens)
 K=./build/kvbench
 mkdir -p "$OUT/train" "$OUT/eval" "$OUT/work"
 
-# 1. Tokenizer: any tokenizer sizes the samples for its training text (only the text matters here).
+# 1. Tokenizer (skipped when OUT/tokenizer.model exists: spm_train's sampling makes a new one differ). Any
+#    tokenizer sizes the samples for its training text (only the text matters here).
+if [ ! -f "$OUT/tokenizer.model" ]; then
 $K synth --task all --tokens 4096 --count 40 --seed 777001 --tokenizer ../shared/data/tokenizers/llama2_spm \
   --out "$OUT/work/spm_src" 2>/dev/null
 python3 - "$OUT/work" <<'PY'
@@ -35,23 +37,35 @@ spm_train --input="$OUT/work/spm_text.txt" --model_prefix="$OUT/work/tokenizer" 
   --split_digits=true --byte_fallback=true --character_coverage=1.0 --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1 \
   --input_sentence_size=2000000 --shuffle_input_sentence=true --num_threads=2 > "$OUT/work/spm.log" 2>&1
 cp "$OUT/work/tokenizer.model" "$OUT/tokenizer.model"
+fi
 
-# 2. Training records, two lengths at a time (two cores).
-gen() {
-  $K synth --task all --tokens "$1" --count "$COUNT" --seed "$2" --tokenizer "$OUT/tokenizer.model" \
-    --out "$OUT/work/rows_$1" --train-out "$OUT/train/L$1.bin" 2> "$OUT/work/log_$1.txt"
-  gzip -f "$OUT/train/L$1.bin"
-  rm -rf "$OUT/work/rows_$1"
+# 2. Training records, one file per task and length (short lengths first: the curriculum starts with 256-token
+#    prompts, where a needle is a large share of the context, so retrieval is learnt before it must scale; the
+#    passage tasks need at least 512 tokens). Packed as uint16 + xz (scripts/pack_records.py). Seeds 100010+.
+gen() {  # gen LENGTH COUNT SEED TASK...
+  local len=$1 count=$2 seed=$3; shift 3
+  mkdir -p "$OUT/train/L$len"
+  for t in "$@"; do
+    $K synth --task "$t" --tokens "$len" --count "$count" --seed "$seed" --tokenizer "$OUT/tokenizer.model" \
+      --out "$OUT/work/rows_${len}_$t.jsonl" --train-out "$OUT/train/L$len/$t.bin" 2>> "$OUT/work/log_$len.txt"
+    python3 scripts/pack_records.py "$OUT/train/L$len/$t.bin"
+    rm -f "$OUT/work/rows_${len}_$t.jsonl"
+  done
 }
-(gen 1024 100001; gen 8192 100004) &
-(gen 2048 100002; gen 4096 100003) &
+SHORT="passkey niah_single niah_multikey niah_multivalue niah_multiquery variable_tracking common_words"
+ALL="$SHORT synth_passage_count synth_passage_retrieval"
+S=$((SCALE))
+(gen 256 $((80 * S)) 100010 $SHORT; gen 1024 $((15 * S)) 100012 $ALL; gen 4096 $((9 * S)) 100014 $ALL) &
+(gen 512 $((30 * S)) 100011 $ALL; gen 2048 $((10 * S)) 100013 $ALL; gen 8192 $((35 * S / 10)) 100015 $ALL) &
 wait
 
-# 3. Held-out evaluation records, one file per task.
-for t in passkey niah_single niah_multikey niah_multivalue niah_multiquery variable_tracking common_words \
-         synth_passage_count synth_passage_retrieval; do
-  $K synth --task "$t" --tokens 4096 --count 48 --seed 1 --tokenizer "$OUT/tokenizer.model" \
-    --out "$OUT/work/eval_$t.jsonl" --train-out "$OUT/eval/$t.bin" 2>/dev/null
-  gzip -f "$OUT/eval/$t.bin"
+# 3. Held-out evaluation records, one folder per length, one file per task, seed 1.
+for len in 512 1024 4096 8192; do
+  mkdir -p "$OUT/eval/L$len"
+  for t in $ALL; do
+    $K synth --task "$t" --tokens "$len" --count 48 --seed 1 --tokenizer "$OUT/tokenizer.model" \
+      --out "$OUT/work/eval_${len}_$t.jsonl" --train-out "$OUT/eval/L$len/$t.bin" 2>/dev/null
+    python3 scripts/pack_records.py "$OUT/eval/L$len/$t.bin" 2>/dev/null
+  done
 done
 du -sh "$OUT/train" "$OUT/eval"

@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import lzma
+import signal
 import math
 import random
 import shutil
@@ -37,8 +39,12 @@ import torch.nn.functional as F
 
 
 def read_records(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    words = np.frombuffer(raw, dtype="<u4")
+    """Records of `kvbench synth --train-out`: .bin (uint32), .bin.gz, or .u16.xz (scripts/pack_records.py)."""
+    if path.name.endswith(".u16.xz"):
+        words = np.frombuffer(lzma.decompress(path.read_bytes()), dtype="<u2").astype(np.uint32)
+    else:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        words = np.frombuffer(raw, dtype="<u4")
     out, i = [], 0
     while i < len(words):
         p, a = int(words[i]), int(words[i + 1])
@@ -48,11 +54,22 @@ def read_records(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def load_dir(d: Path) -> dict[str, list]:
-    by_file = {}
-    for f in sorted(d.glob("*.bin*")):
-        by_file[f.name.split(".")[0]] = read_records(f)
-    return by_file
+def record_name(path: Path) -> str:
+    return path.name.split(".")[0]
+
+
+def load_dir(d: Path) -> dict[str, dict[str, list]]:
+    """{length bucket: {task: records}} from DIR/L<length>/<task>.<ext> (flat DIR/<task>.<ext> files: bucket '')."""
+    out: dict[str, dict[str, list]] = defaultdict(dict)
+    for f in sorted(d.rglob("*")):
+        if f.is_file() and (f.name.endswith(".u16.xz") or ".bin" in f.name):
+            bucket = f.parent.name if f.parent != d else ""
+            out[bucket][record_name(f)] = read_records(f)
+    return dict(out)
+
+
+def bucket_length(bucket: str) -> int:
+    return int(bucket[1:]) if bucket.startswith("L") and bucket[1:].isdigit() else 0
 
 
 def make_batch(samples, device):
@@ -86,42 +103,114 @@ def recall_batch(tokens_per_step: int, length: int, vocab: int, device):
     return ids, answer, prompt
 
 
+def keyed_recall_rows(table, n_rows: int, length: int, rng: random.Random, bos: int):
+    """Many niah needles with distinct keys in filler, then several questions in the niah wording, the loss on
+    each answer's digits: the key-matching skill of niah_multikey/multiquery, densely (scripts/
+    keyed_recall_tables.py makes the token tables)."""
+    P, digits, space, period = table["pieces"], table["digits"], table["space"], table["period"]
+    rows = []
+    for _ in range(n_rows):
+        n = rng.randint(4, 16)
+        keys = rng.sample(range(len(table["keys"])), n)
+        values = [[space] + [digits[int(c)] for c in str(rng.randint(1000000, 9999999))] for _ in keys]
+        asked = rng.sample(range(n), rng.randint(2, min(n, 6)))
+        questions = []
+        for q in asked:
+            k = table["keys"][keys[q]]
+            questions.append((P["question"] + k + P["answer"] + k + P["tail"], values[q] + [period]))
+        needles = [P["needle"] + table["keys"][k] + P["is"] + v + [period] for k, v in zip(keys, values)]
+        room = length - 1 - len(P["instruction"]) - sum(len(a) + len(b) for a, b in questions) - \
+            sum(len(x) for x in needles)
+        body = []
+        while room > 0:
+            sent = table["sentences"][rng.randrange(len(table["sentences"]))]
+            body.append(sent)
+            room -= len(sent)
+        for x in needles:
+            body.insert(rng.randint(0, len(body)), x)
+        ids = [bos] + P["instruction"] + [t for part in body for t in part]
+        is_answer = [False] * len(ids)
+        for q, (a, v) in zip(asked, questions):
+            ids += a
+            is_answer += [False] * len(a)
+            ids += v
+            is_answer += [True] * (len(v) - 1) + [False]   # the digits (and their space), not the period
+        rows.append((ids, is_answer))
+    return rows
+
+
+def keyed_recall_batch(table, tokens_per_step: int, length: int, rng: random.Random, bos: int, device):
+    rows = keyed_recall_rows(table, max(1, tokens_per_step // length), length, rng, bos)
+    T = max(len(r) for r, _ in rows)
+    ids = torch.zeros(len(rows), T, dtype=torch.long)
+    answer = torch.zeros(len(rows), T, dtype=torch.bool)
+    prompt = torch.zeros(len(rows), T, dtype=torch.bool)
+    for i, (r, is_answer) in enumerate(rows):
+        ids[i, :len(r)] = torch.tensor(r)
+        nxt = torch.tensor(is_answer[1:] + [False])
+        answer[i, :len(r)] = nxt
+        prompt[i, :len(r) - 1] = ~nxt[:len(r) - 1]
+    return ids.to(device), answer.to(device), prompt.to(device)
+
+
 def losses(model, ids, answer, prompt):
+    """Mean answer CE, mean prompt LM CE, and per-row answer CE (for per-task logging); logits for evaluation."""
     logits = model(input_ids=ids).logits[:, :-1].float()
     target = ids[:, 1:]
     ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), reduction="none").view_as(target)
     a, p = answer[:, :-1], prompt[:, :-1]
-    return (ce * a).sum() / a.sum().clamp_min(1), (ce * p).sum() / p.sum().clamp_min(1), logits, target, a
+    per_row = (ce * a).sum(1) / a.sum(1).clamp_min(1)
+    return (ce * a).sum() / a.sum().clamp_min(1), (ce * p).sum() / p.sum().clamp_min(1), per_row, logits, target, a
 
 
 @torch.no_grad()
-def evaluate(model, eval_sets, device, per_task=64, batch=8):
+def evaluate(model, eval_sets, device, per_task=48, tokens_per_batch=65536):
+    """Teacher-forced exact match (every answer token, EOS included, is the argmax) per eval set."""
     model.eval()
     acc = {}
-    for task, samples in eval_sets.items():
-        right = total = 0
-        for s in range(0, min(per_task, len(samples)), batch):
+    for name, samples in eval_sets.items():
+        samples = samples[:per_task]
+        batch = max(1, tokens_per_batch // max(len(p) + len(a) for p, a in samples))
+        right = 0
+        for s in range(0, len(samples), batch):
             chunk = samples[s:s + batch]
             ids, answer, prompt = make_batch(chunk, device)
             with torch.autocast("cuda", dtype=torch.bfloat16):
-                _, _, logits, target, a = losses(model, ids, answer, prompt)
-            ok = ((logits.argmax(-1) == target) | ~a).all(dim=1)
-            right += int(ok.sum())
-            total += len(chunk)
-        acc[task] = right / max(total, 1)
+                _, _, _, logits, target, a = losses(model, ids, answer, prompt)
+            right += int(((logits.argmax(-1) == target) | ~a).all(dim=1).sum())
+        acc[name] = round(right / max(len(samples), 1), 4)
     model.train()
     return acc
 
 
+def parse_stages(text: str) -> list[tuple[str, float]]:
+    """'256:0.1,512:0.2,...' -> [('L256', 0.1), ...], shares normalized to 1."""
+    stages = []
+    for part in text.split(","):
+        length, share = part.split(":")
+        stages.append((f"L{int(length)}", float(share)))
+    total = sum(sh for _, sh in stages)
+    return [(b, sh / total) for b, sh in stages]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--eval", type=Path)
+    ap.add_argument("--data", type=Path, required=True, help="training records: DIR/L<length>/<task>.u16.xz")
+    ap.add_argument("--eval", type=Path, help="held-out records, same layout (evaluated once a minute)")
     ap.add_argument("--tokenizer", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--minutes", type=float, default=6.0)
+    ap.add_argument("--minutes", type=float, default=8.0, help="training time (evaluation and saving come after)")
+    ap.add_argument("--stages", default="256:0.12,512:0.13,1024:0.15,2048:0.15,4096:0.3,8192:0.15",
+                    help="length:share of the task time, in order; a stage draws its batches from that length")
+    ap.add_argument("--replay", type=float, default=0.25, help="share of batches drawn from an earlier stage")
+    ap.add_argument("--task-weights", default="",
+                    help="task:weight,... how often a batch row comes from a task (default 1 each)")
     ap.add_argument("--tokens-per-step", type=int, default=65536)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--answer-weight", type=float, default=1.0)
+    ap.add_argument("--lm-weight", type=float, default=0.1)
+    ap.add_argument("--layers", type=int, default=8)
+    ap.add_argument("--hidden", type=int, default=384)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--vocab", type=int, required=True)
     ap.add_argument("--bos", type=int, default=1)
@@ -129,15 +218,24 @@ def main() -> int:
     ap.add_argument("--recall-minutes", type=float, default=0.0,
                     help="first train this long on associative recall (recall_batch) before the tasks")
     ap.add_argument("--recall-length", type=int, default=512)
+    ap.add_argument("--init", type=Path, help="continue from this HF checkpoint (its config replaces the recipe)")
+    ap.add_argument("--keyed-recall", type=Path, help="token tables of scripts/keyed_recall_tables.py")
+    ap.add_argument("--keyed-recall-share", type=float, default=0.0, help="share of batches of keyed recall")
+    ap.add_argument("--eval-every", type=float, default=60.0, help="seconds between evaluations")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
-    random.seed(args.seed)
+    rng = random.Random(args.seed)
     device = "cuda"
     torch.backends.cuda.matmul.allow_tf32 = True
+    # A kill (the device call's time limit) stops training and still saves: nothing is lost.
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
 
     from transformers import LlamaConfig, LlamaForCausalLM
-    recipe = dict(vocab_size=args.vocab, hidden_size=384, intermediate_size=1024, num_hidden_layers=8,
-                  num_attention_heads=6, num_key_value_heads=2, head_dim=64, max_position_embeddings=8192,
+    heads = args.hidden // 64
+    recipe = dict(vocab_size=args.vocab, hidden_size=args.hidden, intermediate_size=args.hidden * 8 // 3 // 64 * 64,
+                  num_hidden_layers=args.layers, num_attention_heads=heads, num_key_value_heads=max(1, heads // 3),
+                  head_dim=64, max_position_embeddings=8192,
                   rope_theta=10000.0, rms_norm_eps=1e-5, hidden_act="silu", tie_word_embeddings=False,
                   bos_token_id=args.bos, eos_token_id=args.eos, attention_bias=False, mlp_bias=False)
     fields = {k: v for k, v in recipe.items() if k != "rope_theta"}
@@ -146,78 +244,110 @@ def main() -> int:
     except (TypeError, ValueError):
         config = LlamaConfig(**recipe)
     config._attn_implementation = "sdpa"
-    model = LlamaForCausalLM(config).to(device)
+    if args.init:
+        model = LlamaForCausalLM.from_pretrained(args.init, torch_dtype=torch.float32).to(device)
+        config = model.config
+        recipe = dict(recipe, init=str(args.init), **{k: getattr(config, k) for k in (
+            "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+            "num_key_value_heads", "max_position_embeddings")})
+    else:
+        model = LlamaForCausalLM(config).to(device)
+    table = json.loads(args.keyed_recall.read_text()) if args.keyed_recall else None
     params = sum(p.numel() for p in model.parameters())
-    print(f"[train] {params / 1e6:.1f}M parameters", flush=True)
+    print(f"[train] {params / 1e6:.1f}M parameters, {recipe}", flush=True)
 
     t_load = time.time()
-    train = [s for recs in load_dir(args.data).values() for s in recs]
-    eval_sets = load_dir(args.eval) if args.eval else {}
-    train.sort(key=lambda s: len(s[0]) + len(s[1]))  # curriculum: short prompts first
-    tokens = sum(len(p) + len(a) for p, a in train)
-    print(f"[train] {len(train)} training samples, {tokens / 1e6:.1f}M tokens, loaded in {time.time() - t_load:.0f}s",
-          flush=True)
+    data = load_dir(args.data)
+    stages = [(b, sh) for b, sh in parse_stages(args.stages) if b in data]
+    if not stages:
+        raise SystemExit(f"no training records for the stages {args.stages} under {args.data} (have {sorted(data)})")
+    weights = {t: float(w) for t, w in (kv.split(":") for kv in args.task_weights.split(",") if kv)}
+    pools = {b: [(t, recs) for t, recs in sorted(data[b].items()) if weights.get(t, 1.0) > 0] for b, _ in stages}
+    pool_weights = {b: [weights.get(t, 1.0) for t, _ in pools[b]] for b in pools}
+    evals = load_dir(args.eval) if args.eval else {}
+    eval_sets = {f"{b}/{t}" if b else t: recs for b, tasks in sorted(evals.items(), key=lambda kv: bucket_length(kv[0]))
+                 for t, recs in tasks.items()}
+    tokens = sum(len(p) + len(a) for pool in pools.values() for _, recs in pool for p, a in recs)
+    print(f"[train] stages {[(b, round(sh, 3), sum(len(r) for _, r in pools[b])) for b, sh in stages]}, "
+          f"task weights {weights or 'equal'}, {tokens / 1e6:.1f}M tokens, "
+          f"loaded in {time.time() - t_load:.0f}s", flush=True)
 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.1, fused=True)
     budget = args.minutes * 60
     warmup = 100
     log = {"recipe": dict(recipe, lr=args.lr, tokens_per_step=args.tokens_per_step, minutes=args.minutes,
-                          recall_minutes=args.recall_minutes, recall_length=args.recall_length,
-                          loss="answer CE + 0.1 x prompt LM CE", optimizer="AdamW(.9,.95) wd .1",
-                          schedule=f"linear warm-up {warmup} steps, cosine to 10% over the time budget",
-                          curriculum="samples sorted by length; at a fraction f of the time, 70% of batches come from around the f-quantile, 30% from a random shorter quantile"),
-           "parameters": params, "train_samples": len(train), "train_tokens": tokens, "steps": [], "evals": []}
+                          stages=args.stages, replay=args.replay, task_weights=args.task_weights,
+                          keyed_recall_share=args.keyed_recall_share if table else 0.0, recall_minutes=args.recall_minutes,
+                          recall_length=args.recall_length,
+                          loss=f"{args.answer_weight} x answer CE + {args.lm_weight} x prompt LM CE",
+                          optimizer="AdamW(.9,.95) wd .1",
+                          schedule=f"linear warm-up {warmup} steps, cosine to 10% over the time budget"),
+           "parameters": params, "train_tokens": tokens, "steps": [], "evals": []}
 
     t0 = time.time()
-    step = 0
-    next_eval = 60.0
-    seen_tokens = 0
-    while True:
+    step = seen_tokens = 0
+    next_eval = args.eval_every
+    task_loss: dict[str, list[float]] = defaultdict(list)
+    while not stop["now"]:
         elapsed = time.time() - t0
         if elapsed > budget:
             break
-        phase = "recall" if elapsed < args.recall_minutes * 60 else "tasks"
-        if phase == "recall":
+        recall = elapsed < args.recall_minutes * 60
+        if recall:
             ids, answer, prompt = recall_batch(args.tokens_per_step, args.recall_length, args.vocab, device)
+            tasks, bucket = ["recall"] * ids.size(0), f"L{args.recall_length}"
+        elif table and rng.random() < args.keyed_recall_share:
+            bucket = f"L{rng.choice([512, 1024, 2048])}"
+            ids, answer, prompt = keyed_recall_batch(table, args.tokens_per_step, bucket_length(bucket), rng, args.bos,
+                                                     device)
+            tasks = ["keyed_recall"] * ids.size(0)
         else:
-            # Curriculum over the time left after the recall phase: at a fraction f of it, batches come from
-            # around the f-quantile of the samples sorted by length (similar lengths in a batch, so little
-            # padding); 30% of the batches revisit shorter lengths, so the early skills stay in the mix.
-            task_time = budget - args.recall_minutes * 60
-            f = min(1.0, max(0.0, elapsed - args.recall_minutes * 60) / max(task_time, 1.0))
-            center = int((len(train) - 1) * f)
-            if random.random() < 0.3:
-                center = random.randint(0, center)
-            length = len(train[center][0]) + len(train[center][1])
-            window = train[max(0, center - 2048):center + 2048]
-            batch = random.sample(window, min(max(1, args.tokens_per_step // length), len(window)))
-            ids, answer, prompt = make_batch(batch, device)
+            f = (elapsed - args.recall_minutes * 60) / max(budget - args.recall_minutes * 60, 1.0)
+            k, acc = 0, stages[0][1]
+            while k + 1 < len(stages) and f >= acc:
+                k += 1
+                acc += stages[k][1]
+            if k > 0 and rng.random() < args.replay:
+                k = rng.randrange(k)
+            bucket = stages[k][0]
+            pool = pools[bucket]
+            length = bucket_length(bucket) or max(len(p) + len(a) for p, a in pool[0][1][:64])
+            rows = max(1, args.tokens_per_step // int(length * 1.05))
+            picked = []
+            for t, recs in rng.choices(pool, weights=pool_weights[bucket], k=rows):
+                picked.append((t, recs[rng.randrange(len(recs))]))
+            tasks = [t for t, _ in picked]
+            ids, answer, prompt = make_batch([s for _, s in picked], device)
         lr = args.lr * (step + 1) / warmup if step < warmup else \
             args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / budget))))
         for g in opt.param_groups:
             g["lr"] = lr
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            la, lp, _, _, _ = losses(model, ids, answer, prompt)
-            loss = la + 0.1 * lp
+            la, lp, per_row, _, _, _ = losses(model, ids, answer, prompt)
+            loss = args.answer_weight * la + args.lm_weight * lp
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         seen_tokens += int(ids.numel())
         step += 1
-        if step % 20 == 0:
-            rec = {"step": step, "phase": phase, "seconds": round(time.time() - t0, 1), "tokens": seen_tokens,
-                   "length": ids.size(1),
-                   "lr": lr, "answer_loss": round(la.item(), 4), "lm_loss": round(lp.item(), 4)}
+        if step % 10 == 0:
+            for t, l in zip(tasks, per_row.tolist()):
+                task_loss[t].append(l)
+        if step % 50 == 0:
+            rec = {"step": step, "seconds": round(time.time() - t0, 1), "tokens": seen_tokens, "stage": bucket,
+                   "lr": round(lr, 6), "answer_loss": round(la.item(), 4), "lm_loss": round(lp.item(), 4),
+                   "task_answer_loss": {t: round(sum(v) / len(v), 3) for t, v in sorted(task_loss.items())}}
+            task_loss.clear()
             log["steps"].append(rec)
             print("[train]", json.dumps(rec), flush=True)
         if eval_sets and time.time() - t0 > next_eval:
             acc = evaluate(model, eval_sets, device)
             log["evals"].append({"step": step, "seconds": round(time.time() - t0, 1), "accuracy": acc})
             print("[eval]", json.dumps(log["evals"][-1]), flush=True)
-            next_eval += 60.0
+            next_eval = time.time() - t0 + args.eval_every
     if eval_sets:
-        acc = evaluate(model, eval_sets, device, per_task=256)
+        acc = evaluate(model, eval_sets, device)
         log["evals"].append({"step": step, "seconds": round(time.time() - t0, 1), "accuracy": acc, "final": True})
         print("[eval-final]", json.dumps(log["evals"][-1]), flush=True)
 
