@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Data for the demo model (run HERE, on the CPU machine; the GPU machine trains on what this writes):
+# Data for the demo model (run HERE, on the CPU machine; the GPU machine trains on what this writes;
+# docs/demo-model.md has the whole recipe):
 #   1. a SentencePiece BPE tokenizer (2,048 pieces, digits split, byte fallback) trained with Debian's spm_train
 #      on generated synthetic samples (the project's own filler text: nothing copyrighted);
-#   2. training records, `kvbench synth --train-out`, gzipped: every task at 1k, 2k, 4k and 8k tokens,
-#      COUNT samples per task and length, seeds 100001..100004;
-#   3. held-out evaluation records at 4k tokens, 48 per task, seed 1 (disjoint from the training seeds; the
-#      quickstart and CI evaluations use seeds 1 and 2 as well, never a training seed).
-# Output: OUT/tokenizer.model, OUT/train/L<len>.bin.gz, OUT/eval/<task>.bin.gz (about 60 MB at COUNT=500:
-# under the 64 MiB a device call may carry together with .deps).
+#   2. training records, `kvbench synth --train-out` packed as uint16 + xz: every task at 256 (no passage
+#      tasks: they need more room), 512, 1k, 2k, 4k and 8k tokens, seeds 100010..100015;
+#   3. held-out evaluation records at 512, 1k, 4k and 8k tokens, 48 per task, seed 1 (disjoint from the
+#      training seeds; the quickstart, CI and the comparison use seeds 1 and 2 as well, never a training seed).
+# Output: OUT/tokenizer.model, OUT/train/L<len>/<task>.u16.xz, OUT/eval/L<len>/<task>.u16.xz and
+# OUT/keyed_recall.json (scripts/keyed_recall_tables.py): 51 MB of training
+# records at SCALE=100 (122M tokens), about 10 minutes on two cores.
 #   bash scripts/demo_data.sh OUT [SCALE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: scripts/demo_data.sh OUT [COUNT]}
+OUT=${1:?usage: scripts/demo_data.sh OUT [SCALE]}
 SCALE=${2:-100}   # samples per task and length = a length's factor x SCALE (80 x 100 at 256 tokens)
 K=./build/kvbench
 mkdir -p "$OUT/train" "$OUT/eval" "$OUT/work"
@@ -68,4 +70,6 @@ for len in 512 1024 4096 8192; do
     python3 scripts/pack_records.py "$OUT/eval/L$len/$t.bin" 2>/dev/null
   done
 done
+# 4. Token tables of the keyed-recall batches (stage 2 of the training).
+python3 scripts/keyed_recall_tables.py "$OUT/tokenizer.model" "$OUT/keyed_recall.json"
 du -sh "$OUT/train" "$OUT/eval"
