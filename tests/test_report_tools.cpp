@@ -573,5 +573,165 @@ TEST(PlotReportCli, WritesValidSvgAndPng) {
   EXPECT_NE(r.err.find("--subset applies to --kind budget only"), std::string::npos) << r.err;
 }
 
+
+// --- table --coverage -------------------------------------------------------------------------------------
+
+// alpha with coverage statistics on snapkv-128: model 0.0138 → 1.38 %, layer 0.25 → 25.00 %, head overlap
+// 0.1234 → 12.34 %, no evidence recall. full has no coverage; beta's streaming-64 has only curves (no
+// statistic) and snapkv_evict none: all missing.
+json alpha_with_coverage_json() {
+  json j = alpha_json();
+  j["variants"][1]["coverage"]["model_coverage"] = {{"mean", 0.0138}, {"p10", 0.01}, {"p50", 0.0135}, {"p90", 0.02}};
+  j["variants"][1]["coverage"]["mean_layer_coverage"] = {{"mean", 0.25}, {"p10", 0.2}, {"p50", 0.25}, {"p90", 0.3}};
+  j["variants"][1]["coverage"]["mean_head_overlap"] = {{"mean", 0.1234}, {"p10", 0.1}, {"p50", 0.12}, {"p90", 0.15}};
+  j["variants"][1]["coverage"]["vocab_coverage"] = {{"mean", 0.9}, {"p10", 0.9}, {"p50", 0.9}, {"p90", 0.9}};
+  return j;
+}
+
+std::vector<ReportFile> both_with_coverage() {
+  return {report::parse_report(alpha_with_coverage_json(), "alpha.json"), report::parse_report(beta_json(), "beta.json")};
+}
+
+report::Table coverage_table(std::vector<ReportFile> reports, report::TableOptions options = {}) {
+  options.coverage = true;
+  return report::build_table(reports, options);
+}
+
+// Every line of a markdown table without its last `n` cells (separator line included).
+std::string drop_last_md_cells(const std::string& md, int n) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < md.size()) {
+    const std::size_t end = md.find('\n', start);
+    std::string line = md.substr(start, end - start);
+    if (!line.empty() && line[0] == '|') {
+      for (int i = 0; i < n; ++i) line.erase(line.rfind('|', line.size() - 2) + 1);
+    }
+    out += line + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+const char* const kExpectedCoverageMarkdown =
+    "| variant    | budget | narrativeqa | qasper | hotpotqa | single-doc QA | multi-doc QA |   avg | model cov. | layer cov. | head overlap | evidence recall |\n"
+    "| ---------- | -----: | ----------: | -----: | -------: | ------------: | -----------: | ----: | ---------: | ---------: | -----------: | --------------: |\n"
+    "| full       |   full |       20.00 |  30.00 |    40.00 |         25.00 |        40.00 | 30.00 |          \xE2\x80\x93 |          \xE2\x80\x93 |            \xE2\x80\x93 |               \xE2\x80\x93 |\n"
+    "| snapkv-128 |    128 |       18.50 |  25.30 |    33.00 |         21.90 |        33.00 | 25.60 |       1.38 |      25.00 |        12.34 |               \xE2\x80\x93 |\n";
+
+const char* const kExpectedCoverageCsv =
+    "run,variant,policy,budget,narrativeqa,qasper,hotpotqa,trec,single-doc QA,multi-doc QA,few-shot,average,"
+    "model_coverage,mean_layer_coverage,mean_head_overlap,evidence_recall\n"
+    "alpha,full,full,full,20.00,30.00,40.00,,25.00,40.00,,30.00,,,,\n"
+    "alpha,snapkv-128,snapkv,128,18.50,25.30,33.00,,21.90,33.00,,25.60,1.38,25.00,12.34,\n"
+    "beta,streaming-64,streaming,64,10.00,,,55.50,10.00,,55.50,32.75,,,,\n"
+    "beta,snapkv_evict,snapkv,evict=0.75,15.00,,,50.00,15.00,,50.00,32.50,,,,\n";
+
+TEST(TableCoverage, MarkdownShowsPercentagesAndMissingMarker) {
+  const auto one = coverage_table({report::parse_report(alpha_with_coverage_json(), "alpha.json")});
+  EXPECT_TRUE(one.with_coverage);
+  EXPECT_EQ(report::render_table(one, report::TableFormat::kMarkdown), kExpectedCoverageMarkdown);
+  // The digits apply to the percentages too.
+  const std::string md1 = report::render_table(one, report::TableFormat::kMarkdown, 1);
+  EXPECT_NE(md1.find("| 25.6 |        1.4 |       25.0 |         12.3 |               \xE2\x80\x93 |\n"), std::string::npos)
+      << md1;
+  // A coverage object with curves only (streaming-64) and none at all (snapkv_evict): every column missing.
+  const std::string md = report::render_table(coverage_table(both_with_coverage()), report::TableFormat::kMarkdown);
+  EXPECT_NE(md.find("| 32.75 |          \xE2\x80\x93 |          \xE2\x80\x93 |            \xE2\x80\x93 |               \xE2\x80\x93 |\n"),
+            std::string::npos)
+      << md;
+  const std::string tex = report::render_table(one, report::TableFormat::kLatex);
+  EXPECT_NE(tex.find("\\begin{tabular}{lrrrrrrrrrrr}\n"), std::string::npos) << tex;
+  EXPECT_NE(tex.find("& Avg. & model cov. & layer cov. & head overlap & evidence recall \\\\\n"), std::string::npos) << tex;
+  EXPECT_NE(tex.find("snapkv-128 & 128 & 18.50 & 25.30 & 33.00 & 21.90 & 33.00 & 25.60 & 1.38 & 25.00 & 12.34 & "
+                     "\xE2\x80\x93 \\\\\n"),
+            std::string::npos)
+      << tex;
+}
+
+TEST(TableCoverage, CsvAndJsonCarryTheSameValues) {
+  const auto table = coverage_table(both_with_coverage());
+  EXPECT_EQ(report::render_table(table, report::TableFormat::kCsv), kExpectedCoverageCsv);
+
+  const json j = json::parse(report::render_table(table, report::TableFormat::kJson));
+  ASSERT_EQ(j["rows"].size(), 4u);
+  const json& s = j["rows"][1]["coverage"];
+  EXPECT_EQ(s.size(), 4u) << s;  // vocab_coverage is not a column
+  EXPECT_DOUBLE_EQ(s["model_coverage"].get<double>(), 1.38);
+  EXPECT_DOUBLE_EQ(s["mean_layer_coverage"].get<double>(), 25.0);
+  EXPECT_DOUBLE_EQ(s["mean_head_overlap"].get<double>(), 12.34);
+  EXPECT_TRUE(s["evidence_recall"].is_null()) << s;
+  for (const int row : {0, 2, 3}) {
+    const json& c = j["rows"][row]["coverage"];
+    ASSERT_EQ(c.size(), 4u) << c;
+    for (const char* key : {"model_coverage", "mean_layer_coverage", "mean_head_overlap", "evidence_recall"}) {
+      EXPECT_TRUE(c[key].is_null()) << "row " << row << " " << key;
+    }
+  }
+  const json j1 = json::parse(report::render_table(table, report::TableFormat::kJson, 1));
+  EXPECT_DOUBLE_EQ(j1["rows"][1]["coverage"]["model_coverage"].get<double>(), 1.4);
+  EXPECT_DOUBLE_EQ(j1["rows"][1]["coverage"]["mean_head_overlap"].get<double>(), 12.3);
+}
+
+TEST(TableCoverage, PublishedRowsHaveNone) {
+  report::TableOptions options;
+  options.paper = report::parse_paper_csv(kPaperCsv, "paper.csv");
+  options.model = "ModelX";
+  const auto table = coverage_table(both_with_coverage(), options);
+  const std::string csv = report::render_table(table, report::TableFormat::kCsv);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "run,variant,policy,budget,narrativeqa,qasper,hotpotqa,trec,single-doc QA,multi-doc QA,few-shot,average,"
+            "model_coverage,mean_layer_coverage,mean_head_overlap,evidence_recall,source,delta_average");
+  EXPECT_NE(csv.find("alpha,snapkv-128,snapkv,128,18.50,25.30,33.00,,21.90,33.00,,25.60,1.38,25.00,12.34,,,\n"
+                     "published,SnapKV,snapkv,128,19.00,24.00,35.00,60.00,21.50,35.00,60.00,34.50,,,,,"
+                     "\"Paper A, Table 1; ModelX; kv_head\",-0.40\n"),
+            std::string::npos)
+      << csv;
+  const std::string md = report::render_table(table, report::TableFormat::kMarkdown);
+  EXPECT_NE(md.find("| 34.50 |          \xE2\x80\x93 |          \xE2\x80\x93 |            \xE2\x80\x93 |               "
+                    "\xE2\x80\x93 | -0.40 |\n"),
+            std::string::npos)
+      << md;
+  const json j = json::parse(report::render_table(table, report::TableFormat::kJson));
+  ASSERT_EQ(j["rows"][3]["published"], true);
+  EXPECT_TRUE(j["rows"][3]["coverage"]["model_coverage"].is_null()) << j["rows"][3];
+  EXPECT_DOUBLE_EQ(j["rows"][2]["coverage"]["model_coverage"].get<double>(), 1.38);
+}
+
+TEST(TableCoverage, WithoutTheFlagNothingChanges) {
+  // Coverage in the reports does not matter unless asked for.
+  const auto plain = report::build_table(both_with_coverage());
+  EXPECT_FALSE(plain.with_coverage);
+  const std::string md = report::render_table(plain, report::TableFormat::kMarkdown);
+  EXPECT_EQ(md, kExpectedMarkdown);
+  EXPECT_EQ(md.find("model cov."), std::string::npos);
+  EXPECT_EQ(report::render_table(plain, report::TableFormat::kCsv), kExpectedCsv);
+  EXPECT_EQ(report::render_table(plain, report::TableFormat::kLatex),
+            report::render_table(report::build_table(both()), report::TableFormat::kLatex));
+  const json j = json::parse(report::render_table(plain, report::TableFormat::kJson));
+  for (const auto& row : j["rows"]) EXPECT_FALSE(row.contains("coverage")) << row;
+  // The coverage table is the plain one plus four columns: the other columns keep their widths and cells.
+  const std::string with = report::render_table(coverage_table(both_with_coverage()), report::TableFormat::kMarkdown);
+  EXPECT_NE(with, md);
+  EXPECT_EQ(drop_last_md_cells(with, 4), md);
+}
+
+TEST(TableCoverageCli, FlagAddsTheColumns) {
+  TempDir dir;
+  test::write_file(dir.file("alpha.json"), alpha_with_coverage_json().dump(2));
+  test::write_file(dir.file("beta.json"), beta_json().dump(2));
+  auto r = test::run_kvbench("table --report " + dir.file("alpha.json") + " --coverage");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, kExpectedCoverageMarkdown);
+  EXPECT_NE(r.out.find("| model cov. | layer cov. | head overlap | evidence recall |\n"), std::string::npos) << r.out;
+  r = test::run_kvbench("table --report " + dir.file("alpha.json") + " " + dir.file("beta.json") +
+                        " --format csv --coverage");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, kExpectedCoverageCsv);
+  r = test::run_kvbench("table --report " + dir.file("alpha.json") + " " + dir.file("beta.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, kExpectedMarkdown);
+}
+
 }  // namespace
 }  // namespace kvbench

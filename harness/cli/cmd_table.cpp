@@ -1,9 +1,9 @@
 // kvbench table: the paper-style LongBench table of report.json files, optionally beside published numbers.
 //   kvbench table --report R... [--format md|csv|latex|json] [--paper anchor-numbers.csv] [--model NAME]
-//                 [--digits 2]
+//                 [--digits 2] [--coverage]
 // Rows: the variants of every report, in order; columns: the subsets scored (English 16 in the official
-// order first), the category averages and the average, all recomputed from the scores shown. See
-// harness/report/table.h.
+// order first), the category averages and the average, all recomputed from the scores shown; with
+// --coverage, then each variant's mean coverage statistics in percent. See harness/report/table.h.
 #include <iostream>
 #include <memory>
 
@@ -20,6 +20,7 @@ Command add_table_command(CLI::App& app) {
     std::vector<std::string> reports;
     std::string format = "md", paper, model;
     int digits = 2;
+    bool coverage = false;
   };
   auto st = std::make_shared<State>();
   cmd->add_option("--report", st->reports, "report.json of kvbench run (several: rows of all, in order)")
@@ -32,6 +33,9 @@ Command add_table_command(CLI::App& app) {
                   "published numbers to show beside ours (CSV: source,model,cache_granularity,budget,method,<subsets>)");
   cmd->add_option("--model", st->model, "with --paper: only published rows of this model (the CSV's model column)");
   cmd->add_option("--digits", st->digits, "decimals of every number")->check(CLI::Range(0, 6))->capture_default_str();
+  cmd->add_flag("--coverage", st->coverage,
+                "after the average: mean model/layer coverage, head overlap and evidence recall in % "
+                "(report.json coverage; missing for published rows)");
 
   return {cmd, [st] {
             KV_CHECK(st->model.empty() || !st->paper.empty(), "--model selects rows of --paper; give --paper too");
@@ -40,6 +44,7 @@ Command add_table_command(CLI::App& app) {
             report::TableOptions options;
             if (!st->paper.empty()) options.paper = report::load_paper_csv(st->paper);
             options.model = st->model;
+            options.coverage = st->coverage;
             const report::Table table = report::build_table(reports, options);
             std::cout << report::render_table(table, report::parse_table_format(st->format), st->digits) << std::flush;
           }};

@@ -118,6 +118,26 @@ std::string budget_key(const ReportVariant& v) {
   return "";  // eviction rates and byte budgets have no published counterpart
 }
 
+// The coverage_columns() of a variant in percent; a statistic the report lacks stays missing (full-cache
+// variants and hand-written baselines often have no coverage at all).
+std::vector<std::optional<double>> coverage_cells(const ReportVariant& v) {
+  std::vector<std::optional<double>> cells;
+  for (const auto& c : coverage_columns()) {
+    std::optional<double> cell;
+    if (v.coverage) {
+      const auto it = v.coverage->stats.find(c.key);
+      if (it != v.coverage->stats.end()) cell = it->second.mean * 100.0;
+    }
+    cells.push_back(cell);
+  }
+  return cells;
+}
+
+// Column i of a row's coverage; missing also for a row built by hand without coverage cells.
+std::optional<double> coverage_cell(const TableRow& row, std::size_t i) {
+  return i < row.coverage.size() ? row.coverage[i] : std::nullopt;
+}
+
 // --- text output -----------------------------------------------------------------------------------------
 
 std::size_t display_width(const std::string& s) {
@@ -176,7 +196,7 @@ std::string row_label(const TableRow& row) {
 }
 
 // The cells of every row as text; `missing` for absent numbers. Columns: [run], variant, budget, subsets,
-// categories, avg, [delta].
+// categories, avg, [coverage], [delta].
 struct TextGrid {
   std::vector<std::string> header;
   std::vector<bool> numeric;
@@ -195,6 +215,9 @@ TextGrid text_grid(const Table& t, int digits, const std::string& missing, bool 
   for (const auto& s : t.subsets) add_col(s, true);
   for (const auto& c : t.categories) add_col(c, true);
   add_col("avg", true);
+  if (t.with_coverage) {
+    for (const auto& c : coverage_columns()) add_col(c.header, true);
+  }
   if (delta_column) add_col("\xCE\x94 avg", true);  // "Δ avg"
   const auto num = [&](const std::optional<double>& v) { return v ? format_fixed(*v, digits) : missing; };
   for (const auto& row : t.rows) {
@@ -205,6 +228,9 @@ TextGrid text_grid(const Table& t, int digits, const std::string& missing, bool 
     for (const auto& v : row.scores) cells.push_back(num(v));
     for (const auto& v : row.categories) cells.push_back(num(v));
     cells.push_back(num(row.average));
+    if (t.with_coverage) {
+      for (std::size_t i = 0; i < coverage_columns().size(); ++i) cells.push_back(num(coverage_cell(row, i)));
+    }
     if (delta_column) cells.push_back(row.published ? (row.delta ? signed_fixed(*row.delta, digits) : missing) : "");
     g.rows.push_back(std::move(cells));
   }
@@ -247,6 +273,9 @@ std::string render_csv(const Table& t, int digits) {
   for (const auto& s : t.subsets) header.push_back(s);
   for (const auto& c : t.categories) header.push_back(c);
   header.push_back("average");
+  if (t.with_coverage) {
+    for (const auto& c : coverage_columns()) header.push_back(c.key);
+  }
   if (t.with_paper) header.insert(header.end(), {"source", "delta_average"});
   const auto line = [](const std::vector<std::string>& fields) {
     std::string out;
@@ -260,6 +289,9 @@ std::string render_csv(const Table& t, int digits) {
     for (const auto& v : row.scores) f.push_back(num(v));
     for (const auto& v : row.categories) f.push_back(num(v));
     f.push_back(num(row.average));
+    if (t.with_coverage) {
+      for (std::size_t i = 0; i < coverage_columns().size(); ++i) f.push_back(num(coverage_cell(row, i)));
+    }
     if (t.with_paper) {
       f.push_back(row.published ? t.notes[row.note - 1] : "");
       f.push_back(row.published ? num(row.delta) : "");
@@ -324,6 +356,13 @@ std::string render_json(const Table& t, int digits) {
     r["scores"] = scores;
     r["categories"] = cats;
     r["average"] = num(row.average);
+    if (t.with_coverage) {
+      nlohmann::ordered_json cov = nlohmann::ordered_json::object();
+      for (std::size_t i = 0; i < coverage_columns().size(); ++i) {
+        cov[coverage_columns()[i].key] = num(coverage_cell(row, i));
+      }
+      r["coverage"] = cov;
+    }
     if (row.published) r["delta_average"] = num(row.delta);
     rows.push_back(r);
   }
@@ -343,6 +382,16 @@ std::string format_fixed(double value, int digits) {
   std::string s = buf;
   if (s[0] == '-' && s.find_first_not_of("-0.") == std::string::npos) s.erase(0, 1);
   return s;
+}
+
+const std::vector<CoverageColumn>& coverage_columns() {
+  // Which context the cache kept; vocab_coverage (which token ids survive) stays in report.json to keep the
+  // table narrow.
+  static const std::vector<CoverageColumn> kColumns = {{"model_coverage", "model cov."},
+                                                       {"mean_layer_coverage", "layer cov."},
+                                                       {"mean_head_overlap", "head overlap"},
+                                                       {"evidence_recall", "evidence recall"}};
+  return kColumns;
 }
 
 std::string paper_method(const std::string& policy) {
@@ -423,6 +472,7 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
   t.categories = categories_of(t.subsets);
   t.multi_run = reports.size() > 1;
   t.with_paper = options.paper.has_value();
+  t.with_coverage = options.coverage;
 
   if (options.paper && !options.model.empty()) {
     const bool known = std::any_of(options.paper->begin(), options.paper->end(),
@@ -452,6 +502,7 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
         row.scores.push_back(it == v.scores.end() ? std::nullopt : std::optional<double>(it->second));
       }
       fill_averages(row, t);
+      if (t.with_coverage) row.coverage = coverage_cells(v);
       const TableRow ours = row;
       t.rows.push_back(std::move(row));
       if (!options.paper) continue;
@@ -487,6 +538,7 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
         }
         fill_averages(pub, t);
         pub.delta = mean_of(deltas);
+        if (t.with_coverage) pub.coverage.assign(coverage_columns().size(), std::nullopt);  // papers report none
         t.rows.push_back(std::move(pub));
       }
     }

@@ -11,6 +11,11 @@
 // published row is averaged over the same columns as ours. Published rows also carry
 // delta = mean over the subsets both rows have of (ours − published) — the difference of the two averages
 // when neither row misses a score.
+//
+// With coverage (--coverage), four more columns follow the average: the `mean` of the variant's report.json
+// coverage statistics (coverage_columns()), as percentages. They describe what the cache kept, not how well
+// the model answered, so they enter no average; a variant without a statistic, and every published row, shows
+// the missing marker.
 
 #include <map>
 #include <optional>
@@ -38,6 +43,16 @@ std::vector<PaperRow> parse_paper_csv(const std::string& text, const std::string
 /// The CSV method name of one of our policies ("snapkv" → "SnapKV"), or "" when there is none.
 std::string paper_method(const std::string& policy);
 
+/// One --coverage column: the report.json statistic (coverage.<key>.mean) and the md/latex header. csv and
+/// json name the column by its key.
+struct CoverageColumn {
+  std::string key, header;
+};
+/// model_coverage "model cov.", mean_layer_coverage "layer cov.", mean_head_overlap "head overlap",
+/// evidence_recall "evidence recall", in that order.
+const std::vector<CoverageColumn>& coverage_columns();
+
+/// One line of the table: a variant of ours, or a published row matched to the variant above it.
 struct TableRow {
   bool published = false;
   std::string run, report_path, variant, policy, budget;  ///< published: variant = method, run = "published"
@@ -49,19 +64,25 @@ struct TableRow {
   std::vector<std::optional<double>> categories;          ///< per category column
   std::optional<double> average;
   std::optional<double> delta;                            ///< published rows: ours − published (see above)
+  std::vector<std::optional<double>> coverage;            ///< with_coverage: per coverage_columns() entry, the
+                                                          ///< mean in percent (0.0138 → 1.38); else empty
 };
 
+/// The whole table: columns, rows in order and what to show beside the scores.
 struct Table {
   std::vector<std::string> subsets, categories;
   std::vector<TableRow> rows;
   bool multi_run = false;   ///< rows come from more than one report: md/latex show a run column
   bool with_paper = false;  ///< published rows requested: md/csv/json show the delta
+  bool with_coverage = false;  ///< --coverage: every format shows the coverage_columns() after the average
   std::vector<std::string> notes;  ///< footnote i+1: "source; model; cache granularity"
 };
 
+/// What build_table adds to our rows.
 struct TableOptions {
   std::optional<std::vector<PaperRow>> paper;  ///< --paper: rows to match
   std::string model;                           ///< --model: only paper rows of this model ("" = any)
+  bool coverage = false;                       ///< --coverage: coverage columns (see the header comment)
 };
 
 Table build_table(const std::vector<ReportFile>& reports, const TableOptions& options = {});
@@ -69,7 +90,9 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
 enum class TableFormat { kMarkdown, kCsv, kLatex, kJson };
 /// "md", "csv", "latex" or "json"; throws otherwise.
 TableFormat parse_table_format(const std::string& name);
-/// Numbers with `digits` decimals (0..6). Missing: "–" (md, latex), empty (csv), null (json).
+/// Numbers with `digits` decimals (0..6). Missing: "–" (md, latex), empty (csv), null (json). Coverage
+/// (with_coverage): columns after the average, md/latex headers from coverage_columns(), csv headers its keys,
+/// json an object "coverage" {key: percent} per row.
 std::string render_table(const Table& table, TableFormat format, int digits = 2);
 
 /// `value` with `digits` decimals, never "-0.00".
