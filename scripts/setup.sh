@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 bash scripts/build.sh
-rm -rf results/smoke  # the smoke run's outputs are disposable; a real run refuses to overwrite its folder
+# The quickstart's outputs are disposable (a real run refuses to overwrite its folder): a second setup reruns it.
+rm -rf results/quickstart
 ./build/kvbench run

@@ -189,9 +189,23 @@ TEST(Cli, BadFlagsFailCleanly) {
   EXPECT_NE(run_kvbench("frobnicate").exit_code, 0);
 }
 
-TEST(Cli, RunEmbeddedDefaultAndConfigErrors) {
+TEST(Cli, EmbeddedDefaultIsTheQuickstart) {
+  // `kvbench run` alone plans the quickstart; from a folder without models/ it finds the demo model in the source
+  // tree. The dry run generates the synthetic suite (with the model's tokenizer) but loads no weights.
   TempDir dir;
-  const auto r = run_kvbench("run --log-level warn", dir.path());
+  const auto r = run_kvbench("run --dry-run", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("run quickstart -> results/quickstart"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(std::string(KVBENCH_SOURCE_DIR) + "/models/kvbench-demo on cpu"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("22 variants: full streaming-64"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("20 samples"), std::string::npos) << r.out;
+  EXPECT_FALSE(kvbench::paths::exists(dir.file("results")));
+}
+
+TEST(Cli, RunSmokeConfigAndConfigErrors) {
+  TempDir dir;
+  const auto r = run_kvbench("run --log-level warn --config " + std::string(KVBENCH_SOURCE_DIR) + "/configs/smoke.json",
+                             dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto report = nlohmann::json::parse(test::read_file(dir.file("results/smoke/report.json")));
   ASSERT_EQ(report["variants"].size(), 8u);

@@ -426,9 +426,12 @@ TEST(SynthCli, RunnerEvaluatesTheSuite) {
               "tokenizer": ")" + llama2_dir() + R"(", "device": "cpu", "dtype": "f32", "chat": "none"},
     "datasets": {"names": ["synth"], "data_dir": ")" + data + R"("},
     "max_new_tokens": 2,
-    "policies": [{"name": "full"}]})");
+    "policies": [{"name": "full"}, {"name": "streaming", "budgets": [64, 128]}]})");
   const auto r = run_kvbench("run --log-level warn --config " + dir.file("run.json"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  // A run over datasets draws its score-vs-budget plot beside the report.
+  EXPECT_NE(r.out.find("plot: " + dir.file("run/budget.svg")), std::string::npos) << r.out;
+  EXPECT_NE(test::read_file(dir.file("run/budget.svg")).find("streaming"), std::string::npos);
   const auto report = nlohmann::json::parse(test::read_file(dir.file("run/report.json")));
   const auto& scores = report["variants"][0]["scores"];
   for (const auto& task : synth::task_names()) EXPECT_TRUE(scores.contains(task) && scores[task].is_number()) << task;

@@ -1,18 +1,52 @@
-// kvbench run: an experiment from a config file, or the embedded default (configs/smoke.json) without one.
+// kvbench run: an experiment from a config file, or the embedded default (configs/quickstart.json) without one.
+// After a run over datasets it draws the score-vs-budget plot beside report.json.
 #include <iostream>
 #include <memory>
 
 #include "harness/cli/commands.h"
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 #include "harness/common/json_util.h"
+#include "harness/common/log.h"
+#include "harness/common/paths.h"
+#include "harness/report/report_plots.h"
 #include "harness/runner/run_config.h"
 #include "harness/runner/runner.h"
 #include "kvbench/embedded_config.h"
 
 namespace kvbench::cli {
+namespace {
+
+// The embedded default names models/kvbench-demo relative to the repository: run from elsewhere, it uses the
+// copy in the source tree the binary was built from.
+void locate_embedded_model(nlohmann::json& json) {
+  auto& model = json["model"];
+  if (!model.contains("path") || !model["path"].is_string()) return;
+  const std::string path = model["path"].get<std::string>();
+  if (path.empty() || path[0] == '/' || paths::exists(path)) return;
+  const std::string in_source = paths::join(kSourceDir, path);
+  if (paths::exists(in_source)) model["path"] = in_source;
+}
+
+// budget.svg beside report.json: what a sweep is for, at a glance. A plot is an extra; failing to draw one
+// (a run with one budget, no scores) is a note, never a failed run.
+void write_budget_plot(const std::string& output_dir) {
+  const std::string report_path = paths::join(output_dir, "report.json");
+  if (!paths::exists(report_path)) return;
+  try {
+    const std::string svg = report::score_vs_budget_svg({report::load_report(report_path)});
+    const std::string out = paths::join(output_dir, "budget.svg");
+    write_file_atomic(out, svg);
+    std::cout << "plot: " << out << std::endl;
+  } catch (const Error& e) {
+    log::info("no score-vs-budget plot: {}", e.what());
+  }
+}
+
+}  // namespace
 
 Command add_run_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("run", "run an experiment from a config file (default: the embedded smoke run)");
+  auto* cmd = app.add_subcommand("run", "run an experiment from a config file (default: the embedded quickstart)");
   struct State {
     std::string config, output_dir;
     std::vector<std::string> overrides;
@@ -31,6 +65,7 @@ Command add_run_command(CLI::App& app) {
                                            : read_json_file(st->config, /*allow_comments=*/true);
             std::vector<std::string> overrides = st->overrides;
             if (!st->output_dir.empty()) overrides.push_back("output_dir=\"" + st->output_dir + "\"");
+            if (embedded) locate_embedded_model(json);
             apply_overrides(json, overrides);
             const RunConfig config = parse_run_config(json, embedded ? kEmbeddedDefaultConfigSource : st->config);
             RunOptions options = st->options;
@@ -38,6 +73,7 @@ Command add_run_command(CLI::App& app) {
             for (const auto& o : st->overrides) options.command_line += " --set " + o;
             if (options.resume) options.command_line += " --resume";
             run_experiment(config, options);
+            if (!options.dry_run && config.uses_datasets()) write_budget_plot(config.output_dir);
           }};
 }
 
