@@ -10,7 +10,7 @@
 # Output: OUT/tokenizer.model, OUT/train/L<len>/<task>.u16.xz, OUT/eval/L<len>/<task>.u16.xz and
 # OUT/keyed_recall.json (scripts/keyed_recall_tables.py): 51 MB of training
 # records at SCALE=100 (122M tokens), about 10 minutes on two cores.
-#   bash scripts/demo_data.sh OUT [SCALE]
+#   bash scripts/demo_data.sh OUT [SCALE]          (DIGITS=group: a tokenizer that groups digits by three, vocab 4096)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scripts/demo_data.sh OUT [SCALE]}
@@ -35,8 +35,16 @@ with open(f"{work}/spm_text.txt", "w") as out:
                     out.write(part.strip() + "\n")
             out.write(r["input"] + " " + ", ".join(r["answers"]) + "\n")
 PY
-spm_train --input="$OUT/work/spm_text.txt" --model_prefix="$OUT/work/tokenizer" --vocab_size=2048 --model_type=bpe \
-  --split_digits=true --byte_fallback=true --character_coverage=1.0 --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1 \
+if [ "${DIGITS:-split}" = group ]; then
+  # Numbers in groups of up to three digits, left to right, as Llama-3's tokenizer writes them ("2845144" ->
+  # 284 514 4): a needle's value is three tokens, within SnapKV's pooled reach of its first (docs/demo-model.md).
+  digit_opts=(--vocab_size=4096 --split_digits=false
+              --user_defined_symbols="$(python3 -c "print(','.join([f'{i:03d}' for i in range(1000)] + [f'{i:02d}' for i in range(100)]))")")
+else
+  digit_opts=(--vocab_size=2048 --split_digits=true)   # the committed model's tokenizer
+fi
+spm_train --input="$OUT/work/spm_text.txt" --model_prefix="$OUT/work/tokenizer" --model_type=bpe "${digit_opts[@]}" \
+  --byte_fallback=true --character_coverage=1.0 --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1 \
   --input_sentence_size=2000000 --shuffle_input_sentence=true --num_threads=2 > "$OUT/work/spm.log" 2>&1
 cp "$OUT/work/tokenizer.model" "$OUT/tokenizer.model"
 fi

@@ -6,15 +6,16 @@ The demo model learnt to copy a needle's number but not to pick the needle whose
 several questions per sample, each in the exact wording and tokens of the niah tasks. SentencePiece never
 merges across a word boundary, so a sample can be assembled from the tokens of its words; this script checks
 that on real needles before writing the tables.
-    python3 scripts/keyed_recall_tables.py TOKENIZER OUT.json"""
+    python3 scripts/keyed_recall_tables.py TOKENIZER OUT.json      ($KVBENCH: the binary, default ./build/kvbench)"""
 import json
+import os
 import random
 import re
 import subprocess
 import sys
 import tempfile
 
-K = "./build/kvbench"
+K = os.environ.get("KVBENCH", "./build/kvbench")
 tok, out = sys.argv[1], sys.argv[2]
 
 
@@ -52,16 +53,23 @@ pieces = {
     "tail": "mentioned in the provided text is",
 }
 ids = dict(zip(pieces, encode(list(pieces.values()))))
-space_digits = encode(["0123456789"])[0]          # "▁" then one piece per digit
-table = {"pieces": ids, "space": space_digits[0], "digits": space_digits[1:], "period": encode(["0."])[0][-1],
+# Values as a bank of encoded numbers: a tokenizer that groups digits (Llama-3 style) may merge the last
+# group with the needle's period, so each value is encoded as the needle writes it ("2845144.") and as an
+# answer ("2845144", followed by its own period in the question block).
+rng = random.Random(1)
+numbers = [str(rng.randint(1000000, 9999999)) for _ in range(20000)]
+with_period, bare = encode([n + "." for n in numbers]), encode(numbers)
+period = encode(["0."])[0][-1]
+table = {"pieces": ids, "period": period, "values": [[a, b] for a, b in zip(with_period, bare)],
          "keys": encode(keys), "sentences": encode(sentences)}
-assert len(table["digits"]) == 10
+space_digits = encode(["0123456789"])[0]
+if len(space_digits) == 11:  # "▁" then one piece per digit: the tables stage 2 of the committed model used
+    table["space"], table["digits"] = space_digits[0], space_digits[1:]
 
 # The check: a needle assembled from pieces equals the needle tokenized whole.
-whole = encode([f"One of the special magic numbers for {k} is: 2845144." for k in keys[:200]])
-for k_ids, w in zip(table["keys"][:200], whole):
-    built = ids["needle"] + k_ids + ids["is"] + [table["space"]] + [table["digits"][int(c)] for c in "2845144"] + \
-        [table["period"]]
+whole = encode([f"One of the special magic numbers for {k} is: {n}." for k, n in zip(keys[:200], numbers)])
+for k_ids, (v_ids, _), w in zip(table["keys"][:200], table["values"], whole):
+    built = ids["needle"] + k_ids + ids["is"] + v_ids
     assert built == w, (built, w)
 json.dump(table, open(out, "w"))
-print(f"{out}: {len(keys)} keys, {len(sentences)} sentences", file=sys.stderr)
+print(f"{out}: {len(keys)} keys, {len(sentences)} sentences, {len(numbers)} values", file=sys.stderr)

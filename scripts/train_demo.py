@@ -1,23 +1,26 @@
 #!/usr/bin/env python3
 """Trains kvbench's demo model on the GPU machine (PyTorch + HF transformers, both there).
 
-    python3 scripts/train_demo.py --data DIR --tokenizer tokenizer.model --out models/kvbench-demo \\
-        --minutes 6 [--eval DIR]
+    python3 scripts/train_demo.py --data DIR --eval DIR --tokenizer tokenizer.model --vocab 2048 \
+        --out models/kvbench-demo --minutes 8 [--stages 256:0.14,...] [--init CHECKPOINT] ...
 
-DIR holds training records written by `kvbench synth --train-out` (optionally gzipped, *.bin or *.bin.gz):
-per sample `uint32 prompt_len, uint32 answer_len, uint32 ids[prompt_len + answer_len]`, the prompt exactly as
-kvbench feeds it and the answer followed by EOS. --eval holds records from disjoint seeds, scored during
-training (exact match of the teacher-forced greedy answer, per task).
+DIR holds the records of `kvbench synth --train-out` as DIR/L<length>/<task>.u16.xz (scripts/pack_records.py;
+.bin and .bin.gz load too): per sample `prompt_len, answer_len, ids[prompt_len + answer_len]`, the prompt
+exactly as kvbench feeds it and the answer followed by EOS. --eval holds records from disjoint seeds, scored
+once a minute (teacher-forced exact match: every answer token is the argmax).
 
---recall-minutes M first trains M minutes on multi-query associative recall over random tokens (recall_batch),
-so that retrieval heads form before the tasks (the tasks alone did not get there: docs/demo-model.md).
+--vocab is the tokenizer's size: 2048 for the committed model's tokenizer, 4096 for DIGITS=group (demo_data.sh).
+--stages gives each length a share of the time, in order (a quarter of the batches revisit earlier lengths);
+--task-weights how often each task fills a batch row. --init continues from a checkpoint; --keyed-recall TABLE
+(scripts/keyed_recall_tables.py) mixes in --keyed-recall-share of keyed-recall batches (keyed_recall_rows).
+--recall-minutes first trains on MQAR over random tokens (recall_batch; it did not help in our probe).
+docs/demo-model.md has both stages' commands and what each setting did.
 
 Model: Llama with GQA (hidden 384, 8 layers, 6 query / 2 KV heads of 64, MLP 1024), the tokenizer's vocabulary,
-RoPE theta 10000, context 8192. Loss: cross-entropy on the answer tokens plus 0.1 x the language-model loss on
-the prompt (it teaches copying from context early). AdamW (lr 1e-3, betas .9/.95, weight decay .1), warm-up
-then cosine decay over the time budget. Curriculum: the shortest prompts first, the longest last. Saves an HF
-checkpoint in bf16 (config.json, model.safetensors, generation_config.json) plus tokenizer.model, and
-train_log.json (loss curve, evaluations, the recipe).
+RoPE theta 10000, context 8192. Loss: answer cross-entropy plus 0.1 x the prompt's language-model loss.
+AdamW (betas .9/.95, weight decay .1), 100 warm-up steps, then cosine decay to 10% over the time budget. A
+SIGTERM stops training and still saves. Saves an HF checkpoint in bf16 in shards under 15 MB (config.json,
+generation_config.json, safetensors) plus tokenizer.model and train_log.json (loss curve, evaluations, recipe).
 """
 from __future__ import annotations
 
@@ -107,19 +110,27 @@ def keyed_recall_rows(table, n_rows: int, length: int, rng: random.Random, bos: 
     """Many niah needles with distinct keys in filler, then several questions in the niah wording, the loss on
     each answer's digits: the key-matching skill of niah_multikey/multiquery, densely (scripts/
     keyed_recall_tables.py makes the token tables)."""
-    P, digits, space, period = table["pieces"], table["digits"], table["space"], table["period"]
+    P, period = table["pieces"], table["period"]
     rows = []
     for _ in range(n_rows):
         n = rng.randint(4, 16)
         keys = rng.sample(range(len(table["keys"])), n)
-        values = [[space] + [digits[int(c)] for c in str(rng.randint(1000000, 9999999))] for _ in keys]
+        if "digits" in table and not table.get("use_value_bank"):
+            # Digit-split tokenizers (the committed model's stage 2): any number, as "▁" + one piece per digit.
+            spelled = [[table["space"]] + [table["digits"][int(c)] for c in str(rng.randint(1000000, 9999999))]
+                       for _ in keys]
+            values = [(v + [period], len(v)) for v in spelled]
+        else:
+            # Any tokenizer: numbers from the bank, as the text writes them ("2845144."). The loss covers the
+            # first len(bare number) tokens: the period, or a last group merged with it ("4."), ends the span.
+            values = [(w, len(b)) for w, b in (table["values"][rng.randrange(len(table["values"]))] for _ in keys)]
         asked = rng.sample(range(n), rng.randint(2, min(n, 6)))
         questions = []
         for q in asked:
             k = table["keys"][keys[q]]
-            questions.append((P["question"] + k + P["answer"] + k + P["tail"], values[q] + [period]))
-        needles = [P["needle"] + table["keys"][k] + P["is"] + v + [period] for k, v in zip(keys, values)]
-        room = length - 1 - len(P["instruction"]) - sum(len(a) + len(b) for a, b in questions) - \
+            questions.append((P["question"] + k + P["answer"] + k + P["tail"], values[q]))
+        needles = [P["needle"] + table["keys"][k] + P["is"] + v[0] for k, v in zip(keys, values)]
+        room = length - 1 - len(P["instruction"]) - sum(len(a) + len(v) for a, (v, _) in questions) - \
             sum(len(x) for x in needles)
         body = []
         while room > 0:
@@ -130,11 +141,11 @@ def keyed_recall_rows(table, n_rows: int, length: int, rng: random.Random, bos: 
             body.insert(rng.randint(0, len(body)), x)
         ids = [bos] + P["instruction"] + [t for part in body for t in part]
         is_answer = [False] * len(ids)
-        for q, (a, v) in zip(asked, questions):
+        for q, (a, (v, answered)) in zip(asked, questions):
             ids += a
             is_answer += [False] * len(a)
             ids += v
-            is_answer += [True] * (len(v) - 1) + [False]   # the digits (and their space), not the period
+            is_answer += [True] * answered + [False] * (len(v) - answered)   # the number, not the period
         rows.append((ids, is_answer))
     return rows
 
