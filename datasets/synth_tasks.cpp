@@ -126,6 +126,22 @@ std::vector<HaystackSentence> essay(const TaskInput& in, std::size_t n) {
   return in.haystack->sentences(mix64(in.seed ^ kFillerStream), n);
 }
 
+// A draft of `filler` (its last sentence cut by `trim` words) with the inserts placed in it.
+Draft place(std::vector<HaystackSentence> filler, std::size_t trim, std::vector<Insert> inserts) {
+  Draft d;
+  trim_tail(filler, trim, d);
+  assemble(filler, std::move(inserts), d);
+  return d;
+}
+
+// RULER's needle question with its answer prefix, for one key ("is") or, `several`, for all values ("are").
+std::string niah_question(const std::string& keys, bool several) {
+  const std::string numbers = several ? "special magic numbers" : "special magic number";
+  return std::string(several ? "What are all the " : "What is the ") + numbers + " for " + keys +
+         " mentioned in the provided text? Answer: The " + numbers + " for " + keys +
+         " mentioned in the provided text " + (several ? "are" : "is");
+}
+
 // --- needle tasks ----------------------------------------------------------------------------------------------
 
 // The classic passkey test: one number in repetitive noise.
@@ -133,10 +149,8 @@ Draft build_passkey(const TaskInput& in, std::size_t units, std::size_t trim) {
   SynthRng rng(in.seed);
   const std::string value = distinct_values(rng, 1)[0];
   const double depth = rng.unit();
-  Draft d;
-  auto filler = noise(units);
-  trim_tail(filler, trim, d);
-  assemble(filler, {{depth, "The pass key is " + value + ". Remember it. " + value + " is the pass key.", true}}, d);
+  Draft d = place(noise(units), trim,
+                  {{depth, "The pass key is " + value + ". Remember it. " + value + " is the pass key.", true}});
   d.input = "What is the pass key? The pass key is";
   d.answers = {value};
   return d;
@@ -148,12 +162,8 @@ Draft build_niah_single(const TaskInput& in, std::size_t units, std::size_t trim
   const std::string key = distinct_keys(rng, 1)[0];
   const std::string value = distinct_values(rng, 1)[0];
   const double depth = rng.unit();
-  Draft d;
-  auto filler = essay(in, units);
-  trim_tail(filler, trim, d);
-  assemble(filler, {{depth, needle(key, value), true}}, d);
-  d.input = "What is the special magic number for " + key + " mentioned in the provided text? Answer: The special "
-            "magic number for " + key + " mentioned in the provided text is";
+  Draft d = place(essay(in, units), trim, {{depth, needle(key, value), true}});
+  d.input = niah_question(key, false);
   d.answers = {value};
   return d;
 }
@@ -165,12 +175,8 @@ Draft build_niah_multikey(const TaskInput& in, std::size_t units, std::size_t tr
   const auto values = distinct_values(rng, 4);
   std::vector<Insert> inserts;
   for (std::size_t k = 0; k < 4; ++k) inserts.push_back({rng.unit(), needle(keys[k], values[k]), k == 0});
-  Draft d;
-  auto filler = essay(in, units);
-  trim_tail(filler, trim, d);
-  assemble(filler, inserts, d);
-  d.input = "What is the special magic number for " + keys[0] + " mentioned in the provided text? Answer: The "
-            "special magic number for " + keys[0] + " mentioned in the provided text is";
+  Draft d = place(essay(in, units), trim, inserts);
+  d.input = niah_question(keys[0], false);
   d.answers = {values[0]};
   return d;
 }
@@ -185,12 +191,8 @@ Draft build_niah_multivalue(const TaskInput& in, std::size_t units, std::size_t 
   // The answers in the order the text gives them (the scoring ignores order; a training target needs one).
   std::vector<std::size_t> order = {0, 1, 2, 3};
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return inserts[a].depth < inserts[b].depth; });
-  Draft d;
-  auto filler = essay(in, units);
-  trim_tail(filler, trim, d);
-  assemble(filler, inserts, d);
-  d.input = "What are all the special magic numbers for " + key + " mentioned in the provided text? Answer: The "
-            "special magic numbers for " + key + " mentioned in the provided text are";
+  Draft d = place(essay(in, units), trim, inserts);
+  d.input = niah_question(key, true);
   for (std::size_t i : order) d.answers.push_back(values[i]);
   return d;
 }
@@ -202,13 +204,8 @@ Draft build_niah_multiquery(const TaskInput& in, std::size_t units, std::size_t 
   const auto values = distinct_values(rng, 4);
   std::vector<Insert> inserts;
   for (std::size_t k = 0; k < 4; ++k) inserts.push_back({rng.unit(), needle(keys[k], values[k]), true});
-  Draft d;
-  auto filler = essay(in, units);
-  trim_tail(filler, trim, d);
-  assemble(filler, inserts, d);
-  const std::string listed = english_list(keys);
-  d.input = "What are all the special magic numbers for " + listed + " mentioned in the provided text? Answer: The "
-            "special magic numbers for " + listed + " mentioned in the provided text are";
+  Draft d = place(essay(in, units), trim, inserts);
+  d.input = niah_question(english_list(keys), true);
   d.answers = values;
   return d;
 }
@@ -227,10 +224,7 @@ Draft build_variable_tracking(const TaskInput& in, std::size_t units, std::size_
     const std::string rhs = k == 0 ? value : "VAR " + vars[k - 1];
     inserts.push_back({depths[k], "VAR " + vars[k] + " = " + rhs + ".", true});
   }
-  Draft d;
-  auto filler = noise(units);
-  trim_tail(filler, trim, d);
-  assemble(filler, inserts, d);
+  Draft d = place(noise(units), trim, inserts);
   d.input = "Question: Find all variables that are assigned the value " + value + " in the text above. Answer: "
             "According to the chain(s) of variable assignment in the text above, " + std::to_string(vars.size()) +
             " variables are assigned the value " + value + ", they are:";
