@@ -630,26 +630,19 @@ TEST(ScoreOracleCoverage, EveryMetricAndSubsetIsInTheFixtures) {
 // CLI errors and speed
 // ---------------------------------------------------------------------------------------------------------------
 
-void expect_clean_failure(const test::CommandResult& r, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  EXPECT_TRUE(r.out.empty()) << r.out;
-}
-
 TEST(ScoreCli, ErrorsAreOneClearLine) {
   TempDir tmp;
   test::write_file(tmp.file("ok.jsonl"), "{\"pred\": \"yes\", \"answers\": [\"Yes.\"], \"all_classes\": null}\n");
   test::write_file(tmp.file("bad.jsonl"), "{\"pred\": \"a\", \"answers\": [\"a\"], \"all_classes\": null}\n{oops\n");
-  expect_clean_failure(run_kvbench("score --dataset nonsense --pred " + tmp.file("ok.jsonl")),
+  test::expect_one_error(run_kvbench("score --dataset nonsense --pred " + tmp.file("ok.jsonl")),
                        "unknown LongBench dataset \"nonsense\"");
-  expect_clean_failure(run_kvbench("score --dataset qasper --pred " + tmp.file("missing.jsonl")),
+  test::expect_one_error(run_kvbench("score --dataset qasper --pred " + tmp.file("missing.jsonl")),
                        "missing.jsonl does not exist");
-  expect_clean_failure(run_kvbench("score --dataset qasper --pred " + tmp.file("bad.jsonl")),
+  test::expect_one_error(run_kvbench("score --dataset qasper --pred " + tmp.file("bad.jsonl")),
                        "bad.jsonl:2: invalid JSON");
-  expect_clean_failure(run_kvbench("score --pred-dir " + tmp.file("nodir")), "does not exist");
+  test::expect_one_error(run_kvbench("score --pred-dir " + tmp.file("nodir")), "does not exist");
   // A directory with a file whose name is not a subset.
-  expect_clean_failure(run_kvbench("score --pred-dir " + tmp.path()), "unknown LongBench dataset \"bad\"");
+  test::expect_one_error(run_kvbench("score --pred-dir " + tmp.path()), "unknown LongBench dataset \"bad\"");
   // Usage errors are CLI11's (non-zero).
   EXPECT_NE(run_kvbench("score --pred " + tmp.file("ok.jsonl")).exit_code, 0);
   EXPECT_NE(run_kvbench("score --pred-dir " + tmp.path() + " --dataset qasper --pred x").exit_code, 0);
@@ -668,7 +661,7 @@ TEST(ScoreCli, ErrorsAreOneClearLine) {
   } else {
     ::unsetenv("KVBENCH_JIEBA_DIR");
   }
-  expect_clean_failure(no_jieba, "KVBENCH_JIEBA_DIR");
+  test::expect_one_error(no_jieba, "KVBENCH_JIEBA_DIR");
   EXPECT_NE(no_jieba.err.find("/nonexistent/jieba-data"), std::string::npos) << no_jieba.err;
   EXPECT_EQ(english.exit_code, 0) << english.err;
 

@@ -49,6 +49,10 @@ std::string error_of(const std::function<void()>& f);
 #define KVBENCH_REQUIRE_SHARED() \
   if (!::kvbench::test::shared_dir()) GTEST_SKIP() << "../shared (real data for this test) is not present"
 
+/// A command that failed cleanly: exit code 1, stderr is one `error: ...` message containing `needle` (nothing
+/// logged before it), nothing on stdout.
+void expect_one_error(const CommandResult& r, const std::string& needle);
+
 /// Reads a whole file; empty string if it cannot be read.
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);
