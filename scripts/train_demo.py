@@ -115,7 +115,7 @@ def keyed_recall_rows(table, n_rows: int, length: int, rng: random.Random, bos: 
     for _ in range(n_rows):
         n = rng.randint(4, 16)
         keys = rng.sample(range(len(table["keys"])), n)
-        if "digits" in table and not table.get("use_value_bank"):
+        if "digits" in table:
             # Digit-split tokenizers (the committed model's stage 2): any number, as "▁" + one piece per digit.
             spelled = [[table["space"]] + [table["digits"][int(c)] for c in str(rng.randint(1000000, 9999999))]
                        for _ in keys]
@@ -141,7 +141,7 @@ def keyed_recall_rows(table, n_rows: int, length: int, rng: random.Random, bos: 
             body.insert(rng.randint(0, len(body)), x)
         ids = [bos] + P["instruction"] + [t for part in body for t in part]
         is_answer = [False] * len(ids)
-        for q, (a, (v, answered)) in zip(asked, questions):
+        for a, (v, answered) in questions:
             ids += a
             is_answer += [False] * len(a)
             ids += v
