@@ -3,7 +3,9 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ libtorch-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev
           libspdlog-dev libfmt-dev libgtest-dev libpcre2-dev libutf8proc-dev
-          libopenblas0-pthread)  # OpenBLAS: libtorch's CPU matmuls are ~12x faster than with the reference BLAS
+          libopenblas0-pthread   # OpenBLAS: libtorch's CPU matmuls are ~12x faster than with the reference BLAS
+          python3-jieba          # jieba's dictionary, read by the Chinese metrics (metrics/jieba.cpp)
+          librsvg2-bin)          # rsvg-convert: `kvbench plot --out X.png`
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
