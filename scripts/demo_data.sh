@@ -11,6 +11,8 @@
 # OUT/keyed_recall.json (scripts/keyed_recall_tables.py): 51 MB of training
 # records at SCALE=100 (122M tokens), about 10 minutes on two cores.
 #   bash scripts/demo_data.sh OUT [SCALE]          (DIGITS=group: a tokenizer that groups digits by three, vocab 4096)
+#   STAGE=3 bash scripts/demo_data.sh OUT          (the stage-3 probe's records only, seeds 100022/100024/100025;
+#                                                   copy the model's tokenizer.model into OUT first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scripts/demo_data.sh OUT [SCALE]}
@@ -21,6 +23,7 @@ mkdir -p "$OUT/train" "$OUT/eval" "$OUT/work"
 # 1. Tokenizer (skipped when OUT/tokenizer.model exists: spm_train's sampling makes a new one differ). Any
 #    tokenizer sizes the samples for its training text (only the text matters here).
 if [ ! -f "$OUT/tokenizer.model" ]; then
+command -v spm_train >/dev/null || { echo "demo_data.sh: spm_train not found (apt-get install sentencepiece)" >&2; exit 1; }
 $K synth --task all --tokens 4096 --count 40 --seed 777001 --tokenizer ../shared/data/tokenizers/llama2_spm \
   --out "$OUT/work/spm_src" 2>/dev/null
 python3 - "$OUT/work" <<'PY'
@@ -64,6 +67,14 @@ gen() {  # gen LENGTH COUNT SEED TASK...
 }
 SHORT="passkey niah_single niah_multikey niah_multivalue niah_multiquery variable_tracking common_words"
 ALL="$SHORT synth_passage_count synth_passage_retrieval"
+if [ "${STAGE:-}" = 3 ]; then
+  # The stage-3 probe (docs/demo-model.md, "Stage 3: head dropout"): 1k, 4k and 8k records of every task from
+  # fresh seeds, and the keyed-recall tables. 14 MB, about 5 minutes on two cores.
+  (gen 4096 400 100024 $ALL) & (gen 1024 600 100022 $ALL; gen 8192 120 100025 $ALL) &
+  wait
+  python3 scripts/keyed_recall_tables.py "$OUT/tokenizer.model" "$OUT/keyed_recall.json"
+  exit 0
+fi
 S=$((SCALE))
 (gen 256 $((80 * S)) 100010 $SHORT; gen 1024 $((15 * S)) 100012 $ALL; gen 4096 $((9 * S)) 100014 $ALL) &
 (gen 512 $((30 * S)) 100011 $ALL; gen 2048 $((10 * S)) 100013 $ALL; gen 8192 $((35 * S / 10)) 100015 $ALL) &

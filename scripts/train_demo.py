@@ -14,6 +14,8 @@ once a minute (teacher-forced exact match: every answer token is the argmax).
 --task-weights how often each task fills a batch row. --init continues from a checkpoint; --keyed-recall TABLE
 (scripts/keyed_recall_tables.py) mixes in --keyed-recall-share of keyed-recall batches (keyed_recall_rows).
 --recall-minutes first trains on MQAR over random tokens (recall_batch; it did not help in our probe).
+--drop-kv-group / --drop-kv-positions add head dropout (add_kv_group_dropout, add_kv_position_dropout), the
+stage-3 probe that spreads retrieval over heads.
 docs/demo-model.md has both stages' commands and what each setting did.
 
 Model: Llama with GQA (hidden 384, 8 layers, 6 query / 2 KV heads of 64, MLP 1024), the tokenizer's vocabulary,
@@ -204,6 +206,63 @@ def parse_stages(text: str) -> list[tuple[str, float]]:
     return [(b, sh / total) for b, sh in stages]
 
 
+def add_kv_group_dropout(model, p: float, where: dict):
+    """Head dropout by KV group: in training, each KV head's whole query group (its slice of o_proj's input)
+    is dropped with probability p, drawn per row and position, the rest scaled by 1/(1-p). `where["positions"]`
+    ([batch, T] bool, set before each forward) limits it to those positions (the ones that predict an answer
+    token), None means everywhere. A model trained so cannot rely on one head to copy a value: retrieval is
+    spread over heads, as in large models, so a policy that keeps a needle in some heads but not in all of
+    them (a per-head selection) leaves it readable (docs/demo-model.md, stage 3)."""
+    cfg = model.config
+    hq, hkv = cfg.num_attention_heads, cfg.num_key_value_heads
+    d = getattr(cfg, "head_dim", None) or cfg.hidden_size // hq
+
+    def hook(module, inputs):
+        (x,) = inputs
+        if not module.training:
+            return None
+        b, t = x.size(0), x.size(1)
+        keep = (torch.rand(b, t, hkv, 1, 1, device=x.device) >= p).to(x.dtype) / (1.0 - p)
+        if where.get("positions") is not None:
+            keep = torch.where(where["positions"].view(b, t, 1, 1, 1), keep, torch.ones_like(keep))
+        return ((x.view(b, t, hkv, hq // hkv, d) * keep).view_as(x),)
+
+    return [layer.self_attn.o_proj.register_forward_pre_hook(hook) for layer in model.model.layers]
+
+
+def add_kv_position_dropout(q: float, where: dict):
+    """Per-head eviction noise: at the positions that predict an answer token (where["positions"]), each KV head
+    of each layer sees only a random (1-q) share of the prompt positions (where["prompt"]), one draw per row,
+    layer and head, fixed over the row's answer tokens as an evicted cache would be. The model learns to read a
+    value from whichever heads still hold it. Wraps the "sdpa" attention function: the other positions are
+    computed by it unchanged."""
+    from transformers import AttentionInterface
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    def attention(module, query, key, value, attention_mask, **kwargs):
+        out, weights = sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+        pos = where.get("positions")
+        if not module.training or pos is None:
+            return out, weights
+        b_idx, t_idx = pos.nonzero(as_tuple=True)                      # answer-predicting positions, N of them
+        n, hq, hkv, t, d = b_idx.numel(), query.size(1), key.size(1), key.size(2), query.size(3)
+        scaling = kwargs.get("scaling") or module.scaling
+        qa = query[b_idx, :, t_idx].reshape(n, hkv, hq // hkv, d)       # [N, Hkv, rep, D]
+        ka, va = key[b_idx], value[b_idx]                               # [N, Hkv, T, D]
+        scores = torch.einsum("ngrd,ngtd->ngrt", qa, ka).float() * scaling
+        keep_row = torch.rand(pos.size(0), hkv, t, device=query.device) >= q
+        evictable = where["prompt"][b_idx][:, None, :]                  # [N, 1, T]
+        causal = (torch.arange(t, device=query.device)[None, :] <= t_idx[:, None])[:, None, :]
+        visible = causal & (keep_row[b_idx] | ~evictable)               # [N, Hkv, T]
+        scores = scores.masked_fill(~visible[:, :, None, :], float("-inf"))
+        probs = torch.softmax(scores, dim=-1).to(va.dtype)
+        oa = torch.einsum("ngrt,ngtd->ngrd", probs, va).reshape(n, hq, d).to(out.dtype)
+        where["position_dropout_calls"] = where.get("position_dropout_calls", 0) + 1
+        return out.index_put((b_idx, t_idx), oa), weights
+
+    AttentionInterface.register("sdpa", attention)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, required=True, help="training records: DIR/L<length>/<task>.u16.xz")
@@ -233,6 +292,12 @@ def main() -> int:
     ap.add_argument("--keyed-recall", type=Path, help="token tables of scripts/keyed_recall_tables.py")
     ap.add_argument("--keyed-recall-share", type=float, default=0.0, help="share of batches of keyed recall")
     ap.add_argument("--eval-every", type=float, default=60.0, help="seconds between evaluations")
+    ap.add_argument("--drop-kv-group", type=float, default=0.0,
+                    help="drop each KV head's query group (its attention output) with this probability")
+    ap.add_argument("--drop-kv-positions", type=float, default=0.0,
+                    help="at answer positions, hide each prompt position from each KV head with this probability")
+    ap.add_argument("--drop-at", choices=["answers", "all"], default="answers",
+                    help="--drop-kv-group at the positions that predict an answer token, or everywhere")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
@@ -263,6 +328,10 @@ def main() -> int:
             "num_key_value_heads", "max_position_embeddings")})
     else:
         model = LlamaForCausalLM(config).to(device)
+    drop_where: dict = {"positions": None}
+    drop_hooks = add_kv_group_dropout(model, args.drop_kv_group, drop_where) if args.drop_kv_group > 0 else []
+    if args.drop_kv_positions > 0:
+        add_kv_position_dropout(args.drop_kv_positions, drop_where)
     table = json.loads(args.keyed_recall.read_text()) if args.keyed_recall else None
     params = sum(p.numel() for p in model.parameters())
     print(f"[train] {params / 1e6:.1f}M parameters, {recipe}", flush=True)
@@ -288,13 +357,16 @@ def main() -> int:
     warmup = 100
     log = {"recipe": dict(recipe, lr=args.lr, tokens_per_step=args.tokens_per_step, minutes=args.minutes,
                           stages=args.stages, replay=args.replay, task_weights=args.task_weights,
-                          keyed_recall_share=args.keyed_recall_share if table else 0.0, recall_minutes=args.recall_minutes,
+                          keyed_recall_share=args.keyed_recall_share if table else 0.0,
+                          drop_kv_group=args.drop_kv_group, drop_at=args.drop_at,
+                          drop_kv_positions=args.drop_kv_positions, recall_minutes=args.recall_minutes,
                           recall_length=args.recall_length,
                           loss=f"{args.answer_weight} x answer CE + {args.lm_weight} x prompt LM CE",
                           optimizer="AdamW(.9,.95) wd .1",
                           schedule=f"linear warm-up {warmup} steps, cosine to 10% over the time budget"),
            "parameters": params, "train_tokens": tokens, "steps": [], "evals": []}
 
+    model.train()  # from_pretrained (--init) returns the model in eval mode
     t0 = time.time()
     step = seen_tokens = 0
     next_eval = args.eval_every
@@ -333,6 +405,8 @@ def main() -> int:
             args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / budget))))
         for g in opt.param_groups:
             g["lr"] = lr
+        drop_where["positions"] = answer if args.drop_at == "answers" else None
+        drop_where["prompt"] = prompt
         with torch.autocast("cuda", dtype=torch.bfloat16):
             la, lp, per_row, _, _, _ = losses(model, ids, answer, prompt)
             loss = args.answer_weight * la + args.lm_weight * lp
@@ -362,6 +436,10 @@ def main() -> int:
         log["evals"].append({"step": step, "seconds": round(time.time() - t0, 1), "accuracy": acc, "final": True})
         print("[eval-final]", json.dumps(log["evals"][-1]), flush=True)
 
+    for h in drop_hooks:
+        h.remove()
+    if args.drop_kv_positions > 0:
+        print(f"[train] kv-position dropout ran in {drop_where.get('position_dropout_calls', 0)} attention calls")
     args.out.mkdir(parents=True, exist_ok=True)
     # Shards under 15 MB: the device tool returns files of at most 16 MiB.
     model.to(torch.bfloat16).save_pretrained(args.out, safe_serialization=True, max_shard_size="15MB")
