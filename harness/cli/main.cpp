@@ -7,6 +7,10 @@
 
 #include <iostream>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <c10/core/InferenceMode.h>
 
 #include "harness/cli/commands.h"
@@ -28,9 +32,22 @@ std::string version_text() {
          "\nCUDA: " + cuda;
 }
 
+// Keeps freed memory in the process. A prefill allocates and frees tensors of tens of MB over and over; with
+// glibc's defaults each one is a fresh mmap that the kernel zero-fills page by page and unmaps again. On the
+// 2-core VM that churn cost more system time than the compute's user time: the quickstart took 5m45s
+// without these settings and 3m20s with them (same machine, same table). Peak RSS is unchanged.
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);  // glibc caps it (32 MB on 64-bit): larger blocks still map, fewer do
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);  // never hand the heap's top back to the kernel below 1 GiB free
+  mallopt(M_TOP_PAD, 256 << 20);       // grow the heap in steps of 256 MB
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory();
   // kvbench never trains: no autograd bookkeeping on any tensor op of this process.
   c10::InferenceMode inference_mode;
   CLI::App app{"kvbench: evaluation harness and experiment runner for KV-cache eviction"};
