@@ -206,11 +206,11 @@ def parse_stages(text: str) -> list[tuple[str, float]]:
     return [(b, sh / total) for b, sh in stages]
 
 
-def add_kv_group_dropout(model, p: float, where: dict):
+def add_kv_group_dropout(model, p: float, where: dict, everywhere: bool):
     """Head dropout by KV group: in training, each KV head's whole query group (its slice of o_proj's input)
-    is dropped with probability p, drawn per row and position, the rest scaled by 1/(1-p). `where["positions"]`
-    ([batch, T] bool, set before each forward) limits it to those positions (the ones that predict an answer
-    token), None means everywhere. A model trained so cannot rely on one head to copy a value: retrieval is
+    is dropped with probability p, drawn per row and position, the rest scaled by 1/(1-p): at every position
+    with `everywhere`, else only where `where["answers"]` ([batch, T] bool, set before each forward: the
+    positions that predict an answer token) is true. A model trained so cannot rely on one head to copy a value: retrieval is
     spread over heads, as in large models, so a policy that keeps a needle in some heads but not in all of
     them (a per-head selection) leaves it readable (docs/demo-model.md, stage 3)."""
     cfg = model.config
@@ -223,15 +223,15 @@ def add_kv_group_dropout(model, p: float, where: dict):
             return None
         b, t = x.size(0), x.size(1)
         keep = (torch.rand(b, t, hkv, 1, 1, device=x.device) >= p).to(x.dtype) / (1.0 - p)
-        if where.get("positions") is not None:
-            keep = torch.where(where["positions"].view(b, t, 1, 1, 1), keep, torch.ones_like(keep))
+        if not everywhere:
+            keep = torch.where(where["answers"].view(b, t, 1, 1, 1), keep, torch.ones_like(keep))
         return ((x.view(b, t, hkv, hq // hkv, d) * keep).view_as(x),)
 
     return [layer.self_attn.o_proj.register_forward_pre_hook(hook) for layer in model.model.layers]
 
 
 def add_kv_position_dropout(q: float, where: dict):
-    """Per-head eviction noise: at the positions that predict an answer token (where["positions"]), each KV head
+    """Per-head eviction noise: at the positions that predict an answer token (where["answers"]), each KV head
     of each layer sees only a random (1-q) share of the prompt positions (where["prompt"]), one draw per row,
     layer and head, fixed over the row's answer tokens as an evicted cache would be. The model learns to read a
     value from whichever heads still hold it. Wraps the "sdpa" attention function: the other positions are
@@ -241,9 +241,9 @@ def add_kv_position_dropout(q: float, where: dict):
 
     def attention(module, query, key, value, attention_mask, **kwargs):
         out, weights = sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-        pos = where.get("positions")
-        if not module.training or pos is None:
+        if not module.training:
             return out, weights
+        pos = where["answers"]
         b_idx, t_idx = pos.nonzero(as_tuple=True)                      # answer-predicting positions, N of them
         n, hq, hkv, t, d = b_idx.numel(), query.size(1), key.size(1), key.size(2), query.size(3)
         scaling = kwargs.get("scaling") or module.scaling
@@ -328,8 +328,10 @@ def main() -> int:
             "num_key_value_heads", "max_position_embeddings")})
     else:
         model = LlamaForCausalLM(config).to(device)
-    drop_where: dict = {"positions": None}
-    drop_hooks = add_kv_group_dropout(model, args.drop_kv_group, drop_where) if args.drop_kv_group > 0 else []
+    drop_where: dict = {}   # this batch's answer and prompt masks, for the head-dropout options
+    drop_hooks = []
+    if args.drop_kv_group > 0:
+        drop_hooks = add_kv_group_dropout(model, args.drop_kv_group, drop_where, everywhere=args.drop_at == "all")
     if args.drop_kv_positions > 0:
         add_kv_position_dropout(args.drop_kv_positions, drop_where)
     table = json.loads(args.keyed_recall.read_text()) if args.keyed_recall else None
@@ -405,8 +407,7 @@ def main() -> int:
             args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / budget))))
         for g in opt.param_groups:
             g["lr"] = lr
-        drop_where["positions"] = answer if args.drop_at == "answers" else None
-        drop_where["prompt"] = prompt
+        drop_where.update(answers=answer, prompt=prompt)
         with torch.autocast("cuda", dtype=torch.bfloat16):
             la, lp, per_row, _, _, _ = losses(model, ids, answer, prompt)
             loss = args.answer_weight * la + args.lm_weight * lp
