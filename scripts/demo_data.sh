@@ -68,7 +68,7 @@ gen() {  # gen LENGTH COUNT SEED TASK...
 SHORT="passkey niah_single niah_multikey niah_multivalue niah_multiquery variable_tracking common_words"
 ALL="$SHORT synth_passage_count synth_passage_retrieval"
 if [ "${STAGE:-}" = 3 ]; then
-  # The stage-3 probe (docs/demo-model.md, "Stage 3: head dropout"): 1k, 4k and 8k records of every task from
+  # The stage-3 probes (docs/demo-model.md, "Head dropout"): 1k, 4k and 8k records of every task from
   # fresh seeds, and the keyed-recall tables. 14 MB, about 5 minutes on two cores.
   (gen 4096 400 100024 $ALL) & (gen 1024 600 100022 $ALL; gen 8192 120 100025 $ALL) &
   wait

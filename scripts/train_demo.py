@@ -14,8 +14,8 @@ once a minute (teacher-forced exact match: every answer token is the argmax).
 --task-weights how often each task fills a batch row. --init continues from a checkpoint; --keyed-recall TABLE
 (scripts/keyed_recall_tables.py) mixes in --keyed-recall-share of keyed-recall batches (keyed_recall_rows).
 --recall-minutes first trains on MQAR over random tokens (recall_batch; it did not help in our probe).
---drop-kv-group / --drop-kv-positions add head dropout (add_kv_group_dropout, add_kv_position_dropout), the
-stage-3 probe that spreads retrieval over heads.
+--drop-kv-group / --drop-kv-positions add head dropout (add_kv_group_dropout, add_kv_position_dropout), which
+spreads retrieval over heads (the committed model's stage 2 uses --drop-kv-group 0.3 --drop-at answers).
 docs/demo-model.md has both stages' commands and what each setting did.
 
 Model: Llama with GQA (hidden 384, 8 layers, 6 query / 2 KV heads of 64, MLP 1024), the tokenizer's vocabulary,
@@ -212,7 +212,7 @@ def add_kv_group_dropout(model, p: float, where: dict, everywhere: bool):
     with `everywhere`, else only where `where["answers"]` ([batch, T] bool, set before each forward: the
     positions that predict an answer token) is true. A model trained so cannot rely on one head to copy a value: retrieval is
     spread over heads, as in large models, so a policy that keeps a needle in some heads but not in all of
-    them (a per-head selection) leaves it readable (docs/demo-model.md, stage 3)."""
+    them (a per-head selection) leaves it readable (docs/demo-model.md, "Head dropout")."""
     cfg = model.config
     hq, hkv = cfg.num_attention_heads, cfg.num_key_value_heads
     d = getattr(cfg, "head_dim", None) or cfg.hidden_size // hq
