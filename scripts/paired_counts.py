@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Sample-by-sample comparison of two policies from a run's predictions (docs/results/synth-comparison.md):
-per budget, on how many samples A scores higher than B, lower, or the same. Scores are RULER's string_match_all
-(the share of references found in the prediction, case-insensitive), so only the RULER-scored subsets count;
-the passage tasks use LongBench's metrics and are skipped.
-    python3 scripts/paired_counts.py RUN_DIR/predictions kvec snapkv [--budgets 64,128,256]"""
+per budget, on how many samples A scores higher than B, lower, or the same. Each sample's score is the one
+kvbench's own metric gives it (`kvbench score --per-sample`), so the counts agree with the report. Only the
+RULER-scored subsets count: the passage tasks are near chance even with the full cache.
+    python3 scripts/paired_counts.py RUN_DIR/predictions kvec snapkv [--budgets 64,128,256] [--kvbench PATH]"""
 import argparse
 import json
+import subprocess
+import tempfile
 from pathlib import Path
 
 RULER_TASKS = {"passkey", "niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery",
@@ -16,21 +18,30 @@ ap.add_argument("predictions", type=Path, help="the run's predictions/ folder (o
 ap.add_argument("a")
 ap.add_argument("b")
 ap.add_argument("--budgets", default="64,128,256")
+ap.add_argument("--kvbench", default=str(Path(__file__).resolve().parent.parent / "build" / "kvbench"),
+                help="the kvbench binary that scores the samples (default: build/kvbench of this checkout)")
 args = ap.parse_args()
 
 
 def scores(variant):
+    """{sample _id: score in [0, 1]} over the variant's RULER-scored subsets."""
     folder = args.predictions / variant
     if not folder.is_dir():
         raise SystemExit(f"paired_counts.py: no predictions for variant '{variant}' in {args.predictions}")
     out = {}
-    for f in sorted(folder.glob("*.jsonl")):
-        if f.stem not in RULER_TASKS:
-            continue
-        for line in f.open():
-            row = json.loads(line)
-            pred = row["pred"].lower()
-            out[row["_id"]] = sum(a.lower() in pred for a in row["answers"]) / len(row["answers"])
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in sorted(folder.glob("*.jsonl")):
+            if f.stem not in RULER_TASKS:
+                continue
+            per_sample = Path(tmp) / f.name
+            run = subprocess.run([args.kvbench, "score", "--dataset", f.stem, "--pred", str(f),
+                                  "--per-sample", str(per_sample)], capture_output=True, text=True)
+            if run.returncode != 0:
+                raise SystemExit(f"paired_counts.py: kvbench score failed on {f}:\n{run.stderr.strip()}")
+            ids = [json.loads(line)["_id"] for line in f.open()]
+            for line in per_sample.open():
+                row = json.loads(line)
+                out[ids[row["index"]]] = row["score"]
     return out
 
 
