@@ -20,7 +20,7 @@ namespace {
 struct GenerateState {
   ModelOptions model;
   PolicyOptions policy;
-  std::string prompt, prompt_ids, stop_ids, logits_out, tokenizer, chat = "none";
+  std::string prompt, prompt_ids, stop_ids, logits_out, tokenizer, chat = "none", decode_path = "auto";
   std::int64_t max_new = 64, min_new = 0, chunk = 0;
   bool ignore_eos = false, json = false, no_kept = false;
   std::int64_t coverage_window = 32;
@@ -95,6 +95,7 @@ void run_generate(const GenerateState& st) {
         if (std::find(gen.stop_ids.begin(), gen.stop_ids.end(), id) == gen.stop_ids.end()) gen.stop_ids.push_back(id);
   }
   gen.keep_step_logits = !st.logits_out.empty();
+  gen.decode_path = st.decode_path;
   PrefillOptions pre;
   pre.chunk_size = st.chunk;
   pre.all_logits = !st.logits_out.empty();
@@ -140,6 +141,7 @@ void run_generate(const GenerateState& st) {
       {"prefill_seconds", prefilled.seconds},
       {"decode_seconds", out.decode_seconds},
       {"decode_tokens_per_second", tps},
+      {"decode_path", out.decode_path},
   };
   if (!st.no_kept) result["kept"] = kept;
   std::string text;
@@ -189,6 +191,8 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_flag("--json", st->json, "print one JSON object (with \"kept\": each layer's and KV head's kept prompt "
                 "positions, and \"coverage\")");
   cmd->add_flag("--no-kept", st->no_kept, "leave \"kept\" out of the JSON (it is large for long prompts)");
+  cmd->add_option("--decode-path", st->decode_path, "auto (graph on CUDA where supported), graph, ragged or reference")
+      ->capture_default_str();
   cmd->add_option("--coverage-window", st->coverage_window, "window w excluded from the coverage statistics")
       ->capture_default_str();
   return {cmd, [st] { run_generate(*st); }};

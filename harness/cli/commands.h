@@ -25,5 +25,6 @@ Command add_plot_command(CLI::App& app);
 Command add_table_command(CLI::App& app);
 Command add_check_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
+Command add_bench_command(CLI::App& app);
 
 }  // namespace kvbench::cli

@@ -2,9 +2,12 @@
 
 #include <torch/version.h>
 
+#include <cstdlib>
 #include <limits>
+#include <string>
 
 #include "harness/common/error.h"
+#include "harness/common/log.h"
 
 // at::scaled_dot_product_attention exists from libtorch 2.0; its enable_gqa argument from 2.5.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
@@ -26,14 +29,79 @@ bool uses_sdpa(const at::Tensor& q) {
 #endif
 }
 
+#if KVBENCH_HAS_SDPA_GQA
+namespace {
+// Which of libtorch's fused attention kernels prefill asks for: KVBENCH_PREFILL_ATTENTION = auto (libtorch's
+// own choice), flash or cudnn. Measured side by side in docs/performance.md.
+const std::string& prefill_backend() {
+  static const std::string backend = [] {
+    const char* v = std::getenv("KVBENCH_PREFILL_ATTENTION");
+    const std::string b = v != nullptr && *v != '\0' ? v : "auto";
+    KV_CHECK(b == "auto" || b == "flash" || b == "cudnn", "KVBENCH_PREFILL_ATTENTION must be auto, flash or cudnn, "
+             "got '", b, "'");
+    return b;
+  }();
+  return backend;
+}
+
+// Enables exactly one SDPA backend for its lifetime (so a refusal is an error, never the T x T math kernel).
+class SdpBackendScope {
+ public:
+  explicit SdpBackendScope(bool cudnn) {
+    auto& ctx = at::globalContext();
+    flash_ = ctx.userEnabledFlashSDP();
+    mem_ = ctx.userEnabledMemEfficientSDP();
+    math_ = ctx.userEnabledMathSDP();
+    cudnn_ = ctx.userEnabledCuDNNSDP();
+    ctx.setSDPUseFlash(!cudnn);
+    ctx.setSDPUseMemEfficient(false);
+    ctx.setSDPUseMath(false);
+    ctx.setSDPUseCuDNN(cudnn);
+  }
+  ~SdpBackendScope() {
+    auto& ctx = at::globalContext();
+    ctx.setSDPUseFlash(flash_);
+    ctx.setSDPUseMemEfficient(mem_);
+    ctx.setSDPUseMath(math_);
+    ctx.setSDPUseCuDNN(cudnn_);
+  }
+
+ private:
+  bool flash_, mem_, math_, cudnn_;
+};
+
+at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+  return at::scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), /*attn_mask=*/{},
+                                          /*dropout_p=*/0.0, /*is_causal=*/true, scale, /*enable_gqa=*/true);
+}
+}  // namespace
+#endif
+
 at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                              std::int64_t query_chunk) {
   const std::int64_t Hq = q.size(0), T = q.size(1), d = q.size(2), Hkv = k.size(0), g = Hq / Hkv;
 #if KVBENCH_HAS_SDPA_GQA
   if (uses_sdpa(q)) {
-    const at::Tensor out = at::scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0),
-                                                            /*attn_mask=*/{}, /*dropout_p=*/0.0,
-                                                            /*is_causal=*/true, scale, /*enable_gqa=*/true);
+    at::Tensor out;
+    const std::string& backend = prefill_backend();
+    if (backend == "cudnn") {
+      try {
+        const SdpBackendScope only(/*cudnn=*/true);
+        out = sdpa(q, k, v, scale);
+      } catch (const std::exception& e) {
+        static bool warned = false;
+        if (!warned) log::warn("cuDNN attention refused these inputs; using flash: ", short_error_message(e));
+        warned = true;
+      }
+    }
+    if (!out.defined()) {
+      if (backend == "auto") {
+        out = sdpa(q, k, v, scale);
+      } else {
+        const SdpBackendScope only(/*cudnn=*/false);
+        out = sdpa(q, k, v, scale);
+      }
+    }
     return out.squeeze(0).transpose(0, 1).reshape({T, Hq * d});
   }
 #endif

@@ -9,6 +9,9 @@
 #include "harness/common/log.h"
 #include "harness/engine/attention.h"
 #include "harness/engine/batch_cache.h"
+#include "harness/engine/ragged_decoder.h"
+#include "harness/kernels/cuda_graph.h"
+#include "harness/model/tensor_util.h"
 #include "policies/device.h"
 #include "policies/stage_profile.h"
 
@@ -61,7 +64,10 @@ std::vector<GenerationResult> greedy_decode(std::int64_t B, const at::Tensor& la
   };
 
   const auto t0 = Clock::now();
+  std::unique_ptr<StepTimer> timer;
+  if (options.time_steps) timer = std::make_unique<StepTimer>(dev);
   tokens[0].copy_(choose(last_logits.reshape({1, -1}).expand({B, last_logits.size(-1)}), 0));
+  if (timer) timer->mark();
   std::int64_t checked = 0, produced = 1, steps = 0, running = B;  // tokens[0, checked) seen by the host
   std::vector<bool> stopped(B, false);
   auto scan = [&]() {
@@ -88,15 +94,89 @@ std::vector<GenerationResult> greedy_decode(std::int64_t B, const at::Tensor& la
     ++steps;
     tokens[produced].copy_(choose(logits, produced));
     ++produced;
+    if (timer) timer->mark();
   }
   synchronize(dev);
   const double seconds = seconds_since(t0);
+  const std::vector<double> step_seconds = timer ? timer->intervals() : std::vector<double>{};
   for (auto& r : results) {
     if (options.keep_step_logits) r.step_logits.resize(r.output_ids.size());
     r.decode_seconds = seconds;
     r.decode_steps = steps;
+    r.step_seconds = step_seconds;
   }
   return results;
+}
+}  // namespace
+
+const std::vector<std::string>& decode_path_names() {
+  static const std::vector<std::string> names = {"auto", "graph", "ragged", "reference"};
+  return names;
+}
+
+Engine::Engine(const Transformer& model) : model_(model), decoders_(std::make_shared<RaggedDecoders>()) {}
+
+std::string Engine::resolve_decode_path(const std::string& requested) const {
+  const auto& names = decode_path_names();
+  KV_CHECK(std::find(names.begin(), names.end(), requested) != names.end(), "unknown decode path '", requested,
+           "' (use auto, graph, ragged or reference)");
+  const bool cuda = model_.device().is_cuda();
+  if (requested == "auto") return cuda && RaggedDecoder::supports(model_) ? "graph" : "reference";
+  if (requested == "reference") return requested;
+  KV_CHECK(requested != "graph" || (cuda && CapturedGraph::available()), "decode path 'graph' needs a CUDA device "
+           "and a libtorch with CUDA (this run: ", model_.device().str(), ")");
+  const ModelConfig& c = model_.config();
+  KV_CHECK(RaggedDecoder::supports(model_), "decode path '", requested, "' has no kernel for this model (head dim ",
+           c.head_dim, ", ", c.num_heads / std::max<std::int64_t>(1, c.num_kv_heads), " query heads per KV head, ",
+           short_dtype_name(model_.dtype()), "); use reference");
+  return requested;
+}
+
+std::vector<GenerationResult> Engine::ragged_decode(const std::vector<const KvCache*>& caches,
+                                                    const at::Tensor& last_logits, const GenerateOptions& options,
+                                                    bool graphs, KvCache* extend) const {
+  const std::int64_t B = static_cast<std::int64_t>(caches.size());
+  RaggedDecoder& decoder = decoders_->get(model_, caches, options.max_new_tokens, graphs);
+  decoder.bind(caches);
+  std::vector<GenerationResult> results = greedy_decode(
+      B, last_logits, options, model_.device(), [&](const at::Tensor& previous) { return decoder.step(previous); });
+  if (extend != nullptr) {
+    decoder.copy_tail_to(0, *extend);
+    extend->next_position += decoder.steps();
+  }
+  for (auto& r : results) r.decode_path = graphs ? "graph" : "ragged";
+  return results;
+}
+
+namespace {
+// Every policy of the prefill chooses what layer `l`'s cache keeps (they share one LayerMemo of scores).
+void compress_layer(std::int64_t l, std::int64_t num_layers, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                    const at::Tensor& ids, std::int64_t query_rows, double scale,
+                    const std::vector<EvictionPolicy*>& policies, const PrefillOptions& options,
+                    PrefillResult& result) {
+  const std::int64_t T = k.size(1);
+  const at::Device dev = k.device();
+  LayerMemo memo;
+  LayerView view;
+  view.memo = &memo;
+  view.layer = l;
+  view.num_layers = num_layers;
+  view.keys = k;
+  view.values = v;
+  if (query_rows > 0) view.queries = q.narrow(1, T - query_rows, query_rows);
+  view.token_ids = ids;
+  view.scale = scale;
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    // The compression cost is measured per policy; on CUDA that needs a device sync around it.
+    if (options.time_policies) synchronize(dev);
+    const auto t_policy = Clock::now();
+    const KeptPositions kept = policies[i]->select(view);
+    StageClock clock(dev);
+    result.caches[i].layers[l].set_prompt(k, v, kept);
+    clock.lap("engine: set_prompt");
+    if (options.time_policies) synchronize(dev);
+    result.policy_seconds[i] += seconds_since(t_policy);
+  }
 }
 }  // namespace
 
@@ -148,41 +228,22 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   at::Tensor hidden = model_.embed(ids);  // [T, D]
   const auto opts = hidden.options();
   for (std::int64_t l = 0; l < c.num_layers; ++l) {
-    at::Tensor q = at::empty({Hq, T, d}, opts), k = at::empty({Hkv, T, d}, opts), v = at::empty({Hkv, T, d}, opts);
+    at::Tensor attn;  // [T, Hq d]
+    {
+      // q, k and v of the whole prompt, head-major; they die with this block unless a cache keeps k and v.
+      at::Tensor q = at::empty({Hq, T, d}, opts), k = at::empty({Hkv, T, d}, opts), v = at::empty({Hkv, T, d}, opts);
+      for (std::int64_t s = 0; s < T; s += chunk) {
+        const std::int64_t n = std::min(chunk, T - s);
+        model_.project_qkv_into(l, hidden.narrow(0, s, n), cos.narrow(0, s, n), sin.narrow(0, s, n),
+                                q.narrow(1, s, n).transpose(0, 1), k.narrow(1, s, n).transpose(0, 1),
+                                v.narrow(1, s, n).transpose(0, 1));
+      }
+      attn = prefill_attention(q, k, v, scale, chunk);
+      compress_layer(l, c.num_layers, q, k, v, ids, query_rows, scale, policies, options, result);
+    }
     for (std::int64_t s = 0; s < T; s += chunk) {
       const std::int64_t n = std::min(chunk, T - s);
-      const QkvProjection p = model_.project_qkv(l, hidden.narrow(0, s, n), cos.narrow(0, s, n), sin.narrow(0, s, n));
-      q.narrow(1, s, n).copy_(p.q.transpose(0, 1));
-      k.narrow(1, s, n).copy_(p.k.transpose(0, 1));
-      v.narrow(1, s, n).copy_(p.v.transpose(0, 1));
-    }
-    const at::Tensor attn = prefill_attention(q, k, v, scale, chunk);  // [T, Hq d]
-
-    LayerMemo memo;  // scores shared by the policies of this layer
-    LayerView view;
-    view.memo = &memo;
-    view.layer = l;
-    view.num_layers = c.num_layers;
-    view.keys = k;
-    view.values = v;
-    if (query_rows > 0) view.queries = q.narrow(1, T - query_rows, query_rows);
-    view.token_ids = ids;
-    view.scale = scale;
-    for (std::size_t i = 0; i < policies.size(); ++i) {
-      // The compression cost is measured per policy; on CUDA that needs a device sync around it.
-      if (options.time_policies) synchronize(dev);
-      const auto t_policy = Clock::now();
-      const KeptPositions kept = policies[i]->select(view);
-      StageClock clock(dev);
-      result.caches[i].layers[l].set_prompt(k, v, kept);
-      clock.lap("engine: set_prompt");
-      if (options.time_policies) synchronize(dev);
-      result.policy_seconds[i] += seconds_since(t_policy);
-    }
-
-    for (std::int64_t s = 0; s < T; s += chunk) {
-      const std::int64_t n = std::min(chunk, T - s);
-      hidden.narrow(0, s, n).copy_(model_.finish_layer(l, hidden.narrow(0, s, n), attn.narrow(0, s, n)));
+      model_.finish_layer_(l, hidden.narrow(0, s, n), attn.narrow(0, s, n));
     }
   }
 
@@ -232,11 +293,18 @@ at::Tensor Engine::decode_step(KvCache& cache, const at::Tensor& token) const {
 
 GenerationResult Engine::decode(KvCache& cache, const at::Tensor& last_logits, const GenerateOptions& options) const {
   check_generate_options(options);
+  const std::string path = resolve_decode_path(options.decode_path);
+  if (path != "reference" && options.max_new_tokens > 0) {
+    check_window(model_.config(), cache.next_position + options.max_new_tokens);
+    return ragged_decode({&cache}, last_logits, options, path == "graph", &cache)[0];
+  }
   if (options.max_new_tokens > 0)
     for (auto& layer : cache.layers) layer.reserve_tail(options.max_new_tokens);
-  return greedy_decode(1, last_logits, options, model_.device(), [&](const at::Tensor& previous) {
+  GenerationResult out = greedy_decode(1, last_logits, options, model_.device(), [&](const at::Tensor& previous) {
     return decode_step(cache, previous[0]).unsqueeze(0);
   })[0];
+  out.decode_path = "reference";
+  return out;
 }
 
 std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCache*>& caches,
@@ -252,6 +320,8 @@ std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCac
              "internal error: batched caches must continue the same prompt");
   if (max_new == 0) return greedy_decode(B, last_logits, options, dev, [](const at::Tensor& t) { return t; });
   check_window(c, first_position + max_new);
+  const std::string path = resolve_decode_path(options.decode_path);
+  if (path != "reference") return ragged_decode(caches, last_logits, options, path == "graph", nullptr);
 
   std::vector<BatchLayerCache> layers;
   for (std::int64_t l = 0; l < c.num_layers; ++l) {
@@ -265,7 +335,7 @@ std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCac
   const auto [cos_all, sin_all] = model_.rope().tables(positions, model_.dtype());
   std::int64_t step = 0;
   // One forward pass for every sequence: the same position, each its own cache.
-  return greedy_decode(B, last_logits, options, dev, [&](const at::Tensor& previous) {
+  std::vector<GenerationResult> results = greedy_decode(B, last_logits, options, dev, [&](const at::Tensor& previous) {
     const at::Tensor cos = cos_all.narrow(0, step, 1).expand({B, cos_all.size(1)});
     const at::Tensor sin = sin_all.narrow(0, step, 1).expand({B, sin_all.size(1)});
     ++step;
@@ -277,12 +347,45 @@ std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCac
     }
     return model_.logits(x);
   });
+  for (auto& r : results) r.decode_path = "reference";
+  return results;
 }
 
 GenerationResult Engine::generate(const std::vector<std::int64_t>& prompt_ids, EvictionPolicy& policy,
                                   const PrefillOptions& prefill_options, const GenerateOptions& options) const {
   PrefillResult prefilled = prefill(prompt_ids, {&policy}, prefill_options);
   return decode(prefilled.caches[0], prefilled.last_logits, options);
+}
+
+std::vector<std::vector<std::size_t>> decode_groups(const Engine& engine, const PrefillResult& prefilled,
+                                                    const std::vector<std::size_t>& usable, bool batch,
+                                                    const GenerateOptions& options) {
+  std::vector<std::vector<std::size_t>> groups;
+  if (!batch || usable.size() < 2) {
+    for (std::size_t i : usable) groups.push_back({i});
+    return groups;
+  }
+  if (engine.decode_path(options) != "reference") {
+    for (std::size_t k = 0; k < usable.size(); k += kMaxRaggedBatch)
+      groups.emplace_back(usable.begin() + static_cast<std::ptrdiff_t>(k),
+                          usable.begin() + static_cast<std::ptrdiff_t>(std::min(usable.size(), k + kMaxRaggedBatch)));
+    return groups;
+  }
+  std::vector<const KvCache*> caches;
+  for (std::size_t i : usable) caches.push_back(&prefilled.caches[i]);
+  for (const auto& group : plan_decode_batches(caches)) {
+    groups.emplace_back();
+    for (std::size_t j : group) groups.back().push_back(usable[j]);
+  }
+  return groups;
+}
+
+std::vector<GenerationResult> decode_group(const Engine& engine, PrefillResult& prefilled,
+                                           const std::vector<std::size_t>& group, const GenerateOptions& options) {
+  if (group.size() == 1) return {engine.decode(prefilled.caches[group[0]], prefilled.last_logits, options)};
+  std::vector<const KvCache*> caches;
+  for (std::size_t i : group) caches.push_back(&prefilled.caches[i]);
+  return engine.decode_batch(caches, prefilled.last_logits, options);
 }
 
 }  // namespace kvbench

@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,15 @@ struct GenerateOptions {
   std::vector<std::int64_t> stop_ids; ///< generation ends after emitting any of these
   std::int64_t sync_interval = 0;     ///< check for stops every k steps (0: 1 on CPU, 16 on CUDA)
   bool keep_step_logits = false;      ///< record the logits each token was chosen from (tests, parity)
+  /// How steps run: "graph" (ragged decode attention, each step a replayed CUDA graph; CUDA only),
+  /// "ragged" (the same launches without graphs; also on the CPU, with reference attention), "reference"
+  /// (the plain libtorch path), or "auto" (graph on CUDA where the kernels support the model, else reference).
+  std::string decode_path = "auto";
+  bool time_steps = false;            ///< record each step's time (GenerationResult::step_seconds)
 };
+
+/// The decode paths GenerateOptions::decode_path accepts.
+const std::vector<std::string>& decode_path_names();
 
 struct GenerationResult {
   std::vector<std::int64_t> output_ids;  ///< generated tokens only, the stop token included if one came
@@ -50,11 +59,15 @@ struct GenerationResult {
   double decode_seconds = 0.0;           ///< wall time of the decode loop (device synchronized)
   std::int64_t decode_steps = 0;         ///< forward passes run by the decode loop
   std::int64_t batch_size = 1;           ///< sequences that shared those forward passes (decode_batch)
+  std::vector<double> step_seconds;      ///< each step's time, when GenerateOptions::time_steps
+  std::string decode_path;               ///< the path that ran ("graph", "ragged" or "reference")
 };
+
+class RaggedDecoders;
 
 class Engine {
  public:
-  explicit Engine(const Transformer& model) : model_(model) {}
+  explicit Engine(const Transformer& model);
 
   /// Runs the prompt through the model once and builds one compressed cache per policy.
   PrefillResult prefill(const std::vector<std::int64_t>& prompt_ids, const std::vector<EvictionPolicy*>& policies,
@@ -76,8 +89,30 @@ class Engine {
   /// float32 logits [V] of the next token after appending `token` to `cache` (one decode step).
   at::Tensor decode_step(KvCache& cache, const at::Tensor& token) const;
 
+  /// The decode path `options` resolves to for this model: "graph", "ragged" or "reference".
+  std::string decode_path(const GenerateOptions& options) const { return resolve_decode_path(options.decode_path); }
+
  private:
+  /// decode_path resolved for this model ("graph", "ragged" or "reference"); bad names are errors.
+  std::string resolve_decode_path(const std::string& requested) const;
+  std::vector<GenerationResult> ragged_decode(const std::vector<const KvCache*>& caches, const at::Tensor& last_logits,
+                                              const GenerateOptions& options, bool graphs, KvCache* extend) const;
+
   const Transformer& model_;
+  std::shared_ptr<RaggedDecoders> decoders_;  // kept between prompts: their tails and captured graphs
 };
+
+/// Which of a prefill's caches (`usable`, indices into prefilled.caches) decode together when `batch` (else one
+/// cache per group). The reference path pads a batch to its largest cache, so it groups as plan_decode_batches
+/// says; the ragged paths read each cache where it is, so every cache joins one batch (of at most
+/// kMaxRaggedBatch).
+std::vector<std::vector<std::size_t>> decode_groups(const Engine& engine, const PrefillResult& prefilled,
+                                                    const std::vector<std::size_t>& usable, bool batch,
+                                                    const GenerateOptions& options);
+constexpr std::size_t kMaxRaggedBatch = 32;
+
+/// Decodes one group of a prefill's caches: decode_batch for several, decode for a lone one.
+std::vector<GenerationResult> decode_group(const Engine& engine, PrefillResult& prefilled,
+                                           const std::vector<std::size_t>& group, const GenerateOptions& options);
 
 }  // namespace kvbench

@@ -1,5 +1,7 @@
 #include "harness/engine/kv_cache.h"
 
+#include <algorithm>
+
 #include "harness/common/error.h"
 #include "policies/device.h"
 
@@ -91,6 +93,17 @@ void LayerCache::append(const at::Tensor& k, const at::Tensor& v) {
   tail_keys_.select(1, tail_len_).copy_(k);
   tail_values_.select(1, tail_len_).copy_(v);
   ++tail_len_;
+}
+
+void LayerCache::set_tail(const at::Tensor& k, const at::Tensor& v) {
+  const std::int64_t t = k.size(1);
+  tail_len_ = 0;
+  tail_keys_ = at::Tensor();
+  tail_values_ = at::Tensor();
+  reserve_tail(std::max<std::int64_t>(16, t));
+  tail_keys_.narrow(1, 0, t).copy_(k);
+  tail_values_.narrow(1, 0, t).copy_(v);
+  tail_len_ = t;
 }
 
 std::int64_t LayerCache::bytes_used() const {

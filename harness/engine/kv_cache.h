@@ -31,6 +31,8 @@ class LayerCache {
   void reserve_tail(std::int64_t capacity);
   /// Appends one entry per head: k and v [Hkv, d]. Decode entries are at positions prompt_len, prompt_len+1, ...
   void append(const at::Tensor& k, const at::Tensor& v);
+  /// Replaces the decode entries with copies of k and v [Hkv, t, d] (a decode that kept them elsewhere).
+  void set_tail(const at::Tensor& k, const at::Tensor& v);
 
   std::int64_t num_heads() const { return static_cast<std::int64_t>(offsets_.size()) - 1; }
   bool uniform() const { return uniform_; }

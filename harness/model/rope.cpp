@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "harness/kernels/ops.h"
+
 namespace kvbench {
 
 at::Tensor rope_inverse_frequencies(const ModelConfig& config) {
@@ -40,11 +42,7 @@ std::pair<at::Tensor, at::Tensor> RotaryEmbedding::tables(const at::Tensor& posi
 }
 
 at::Tensor RotaryEmbedding::apply(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  const std::int64_t half = x.size(-1) / 2;
-  const at::Tensor x1 = x.narrow(-1, 0, half);
-  const at::Tensor x2 = x.narrow(-1, half, half);
-  const at::Tensor rotated = at::cat({-x2, x1}, /*dim=*/-1);
-  return x * cos.unsqueeze(1) + rotated * sin.unsqueeze(1);
+  return ops::rotate(x, cos, sin);
 }
 
 }  // namespace kvbench

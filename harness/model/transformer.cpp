@@ -2,19 +2,22 @@
 
 #include "harness/common/error.h"
 #include "harness/common/log.h"
+#include "harness/kernels/ops.h"
 #include "harness/model/checkpoint.h"
 
 namespace kvbench {
 
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  const at::Tensor xf = x.to(at::kFloat);
-  const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * normed.to(x.scalar_type());
-}
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) { return ops::rms_norm(x, weight, eps); }
 
 namespace {
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   return bias.defined() ? at::addmm(bias, x, weight.t()) : at::matmul(x, weight.t());
+}
+
+// out += x W^T (+ bias), in place.
+void add_linear_(const at::Tensor& out, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  if (bias.defined()) out.add_(bias);
+  out.addmm_(x, weight.t());
 }
 }  // namespace
 
@@ -112,29 +115,65 @@ std::unique_ptr<Transformer> Transformer::load(const std::string& model_dir, at:
 
 at::Tensor Transformer::embed(const at::Tensor& ids) const { return embed_tokens_.index_select(0, ids); }
 
+at::Tensor Transformer::qkv(std::int64_t layer, const at::Tensor& hidden) const {
+  const LayerWeights& w = layers_[layer];
+  return linear(ops::rms_norm(hidden, w.attn_norm, config_.rms_norm_eps), w.qkv_weight, w.qkv_bias);
+}
+
 QkvProjection Transformer::project_qkv(std::int64_t layer, const at::Tensor& hidden, const at::Tensor& cos,
                                        const at::Tensor& sin) const {
-  const LayerWeights& w = layers_[layer];
   const std::int64_t n = hidden.size(0), d = config_.head_dim, Hq = config_.num_heads, Hkv = config_.num_kv_heads;
-  const at::Tensor qkv = linear(rms_norm(hidden, w.attn_norm, config_.rms_norm_eps), w.qkv_weight, w.qkv_bias);
-  const auto parts = qkv.split_with_sizes({Hq * d, Hkv * d, Hkv * d}, /*dim=*/1);
+  const at::Tensor fused = qkv(layer, hidden);
   QkvProjection out;
+  if (ops::fused(fused)) {
+    out.q = at::empty({n, Hq, d}, fused.options());
+    out.k = at::empty({n, Hkv, d}, fused.options());
+    out.v = at::empty({n, Hkv, d}, fused.options());
+    ops::rope_split(fused, cos, sin, Hq, Hkv, out.q, out.k, out.v);
+    return out;
+  }
+  const auto parts = fused.split_with_sizes({Hq * d, Hkv * d, Hkv * d}, /*dim=*/1);
   out.q = RotaryEmbedding::apply(parts[0].view({n, Hq, d}), cos, sin);
   out.k = RotaryEmbedding::apply(parts[1].view({n, Hkv, d}), cos, sin);
   out.v = parts[2].view({n, Hkv, d});
   return out;
 }
 
+void Transformer::project_qkv_into(std::int64_t layer, const at::Tensor& hidden, const at::Tensor& cos,
+                                   const at::Tensor& sin, const at::Tensor& q_out, const at::Tensor& k_out,
+                                   const at::Tensor& v_out) const {
+  const at::Tensor fused = qkv(layer, hidden);
+  if (ops::fused(fused)) {
+    ops::rope_split(fused, cos, sin, config_.num_heads, config_.num_kv_heads, q_out, k_out, v_out);
+    return;
+  }
+  const QkvProjection p = project_qkv(layer, hidden, cos, sin);
+  q_out.copy_(p.q);
+  k_out.copy_(p.k);
+  v_out.copy_(p.v);
+}
+
 at::Tensor Transformer::finish_layer(std::int64_t layer, const at::Tensor& hidden, const at::Tensor& attn) const {
   const LayerWeights& w = layers_[layer];
   const at::Tensor h = hidden + linear(attn, w.o_weight, w.o_bias);
-  const at::Tensor gate_up = linear(rms_norm(h, w.mlp_norm, config_.rms_norm_eps), w.gate_up_weight, w.gate_up_bias);
-  const auto gu = gate_up.chunk(2, /*dim=*/1);
-  return h + linear(at::silu(gu[0]) * gu[1], w.down_weight, w.down_bias);
+  const at::Tensor gate_up = linear(ops::rms_norm(h, w.mlp_norm, config_.rms_norm_eps), w.gate_up_weight, w.gate_up_bias);
+  return h + linear(ops::silu_mul(gate_up), w.down_weight, w.down_bias);
+}
+
+void Transformer::finish_layer_(std::int64_t layer, const at::Tensor& hidden, const at::Tensor& attn) const {
+  if (!ops::fused(hidden)) {  // the CPU keeps the reference arithmetic
+    hidden.copy_(finish_layer(layer, hidden, attn));
+    return;
+  }
+  const LayerWeights& w = layers_[layer];
+  add_linear_(hidden, attn, w.o_weight, w.o_bias);
+  const at::Tensor gate_up =
+      linear(ops::rms_norm(hidden, w.mlp_norm, config_.rms_norm_eps), w.gate_up_weight, w.gate_up_bias);
+  add_linear_(hidden, ops::silu_mul(gate_up), w.down_weight, w.down_bias);
 }
 
 at::Tensor Transformer::logits(const at::Tensor& hidden) const {
-  return at::matmul(rms_norm(hidden, final_norm_, config_.rms_norm_eps), lm_head_.t()).to(at::kFloat);
+  return at::matmul(ops::rms_norm(hidden, final_norm_, config_.rms_norm_eps), lm_head_.t()).to(at::kFloat);
 }
 
 }  // namespace kvbench

@@ -50,11 +50,20 @@ class Transformer {
 
   /// Token embeddings [n, D] for int64 ids [n] on the model's device.
   at::Tensor embed(const at::Tensor& ids) const;
+  /// Pre-attention norm and the fused QKV projection, before RoPE: [n, (Hq + 2 Hkv) d] for rows `hidden` [n, D].
+  at::Tensor qkv(std::int64_t layer, const at::Tensor& hidden) const;
   /// Pre-attention norm, fused QKV projection and RoPE for rows `hidden` [n, D] with tables for their positions.
   QkvProjection project_qkv(std::int64_t layer, const at::Tensor& hidden, const at::Tensor& cos,
                             const at::Tensor& sin) const;
+  /// project_qkv written into q_out [n, Hq, d], k_out and v_out [n, Hkv, d] (views, e.g. rows of head-major
+  /// buffers), without intermediate copies on CUDA.
+  void project_qkv_into(std::int64_t layer, const at::Tensor& hidden, const at::Tensor& cos, const at::Tensor& sin,
+                        const at::Tensor& q_out, const at::Tensor& k_out, const at::Tensor& v_out) const;
   /// The rest of the layer: hidden + o_proj(attn), then + mlp(norm(.)). `attn` is [n, Hq d].
   at::Tensor finish_layer(std::int64_t layer, const at::Tensor& hidden, const at::Tensor& attn) const;
+  /// finish_layer in place: `hidden` [n, D] (contiguous rows) becomes the layer's output. On CUDA the
+  /// residual additions ride in the matrix products (no extra passes, no temporaries of [n, D]).
+  void finish_layer_(std::int64_t layer, const at::Tensor& hidden, const at::Tensor& attn) const;
   /// Final norm and LM head: float32 logits [n, V] for rows `hidden` [n, D].
   at::Tensor logits(const at::Tensor& hidden) const;
 

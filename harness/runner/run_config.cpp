@@ -1,11 +1,13 @@
 #include "harness/runner/run_config.h"
 
+#include <algorithm>
 #include <set>
 
 #include "datasets/subset.h"
 #include "harness/common/error.h"
 #include "harness/common/json_util.h"
 #include "harness/common/paths.h"
+#include "harness/engine/engine.h"
 
 namespace kvbench {
 namespace {
@@ -84,7 +86,7 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
   KV_CHECK(top.has("model"), source, ": missing required key 'model'");
   const JsonFields model(top.raw("model"), source + ": model");
   model.expect_only({"path", "random", "tokenizer", "device", "dtype", "max_length", "chat", "prefill_chunk",
-                     "batch_decode"});
+                     "batch_decode", "decode"});
   KV_CHECK(model.has("path") != model.has("random"), source, ": model needs exactly one of 'path' and 'random'");
   rc.device = model.get_string("device", "cpu");
   rc.dtype = model.get_string("dtype", "auto");
@@ -97,6 +99,10 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
   rc.batch_decode = model.get_string("batch_decode", "auto");
   KV_CHECK(rc.batch_decode == "auto" || rc.batch_decode == "on" || rc.batch_decode == "off", source,
            ": model.batch_decode must be auto, on or off, got '", rc.batch_decode, "'");
+  rc.decode_path = model.get_string("decode", "auto");
+  const auto& paths_allowed = decode_path_names();
+  KV_CHECK(std::find(paths_allowed.begin(), paths_allowed.end(), rc.decode_path) != paths_allowed.end(), source,
+           ": model.decode must be auto, graph, ragged or reference, got '", rc.decode_path, "'");
   if (model.has("path")) {
     rc.model_path = model.get_string("path");
   } else {
@@ -224,6 +230,7 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
   resolved["model"]["chat"] = rc.chat;
   resolved["model"]["prefill_chunk"] = rc.prefill_chunk;
   resolved["model"]["batch_decode"] = rc.batch_decode;
+  resolved["model"]["decode"] = rc.decode_path;
   if (rc.uses_datasets()) resolved["datasets"]["resolved_subsets"] = rc.subsets;
   resolved["warmup_tokens"] = rc.warmup_tokens;
   nlohmann::json variants = nlohmann::json::array();

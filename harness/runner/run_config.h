@@ -36,6 +36,7 @@ struct RunConfig {
   std::string chat = "auto";       ///< a chat format, "auto" (tokenizer_config / architecture) or "none"
   std::int64_t prefill_chunk = 0;
   std::string batch_decode = "auto";  ///< decode a sample's variants together: on, off, auto (on for CUDA)
+  std::string decode_path = "auto";   ///< GenerateOptions::decode_path: auto, graph, ragged or reference
 
   // what to evaluate: LongBench subsets, or one raw prompt of token ids (smoke runs)
   std::vector<std::string> subsets;  ///< resolved from datasets.names (groups expanded)

@@ -114,33 +114,6 @@ std::vector<Task> load_tasks(const RunConfig& rc, std::size_t* skipped_rows) {
   return tasks;
 }
 
-// Which of a prefill's caches (`usable`, indices into prefilled.caches) decode together: plan_decode_batches
-// groups when batching, else one cache per group.
-std::vector<std::vector<std::size_t>> decode_groups(const PrefillResult& prefilled,
-                                                    const std::vector<std::size_t>& usable, bool batch) {
-  std::vector<std::vector<std::size_t>> groups;
-  if (!batch || usable.size() < 2) {
-    for (std::size_t i : usable) groups.push_back({i});
-    return groups;
-  }
-  std::vector<const KvCache*> caches;
-  for (std::size_t i : usable) caches.push_back(&prefilled.caches[i]);
-  for (const auto& group : plan_decode_batches(caches)) {
-    groups.emplace_back();
-    for (std::size_t j : group) groups.back().push_back(usable[j]);
-  }
-  return groups;
-}
-
-// Decodes one group of a prefill's caches: together, or a lone cache with the plain decode.
-std::vector<GenerationResult> decode_group(const Engine& engine, PrefillResult& prefilled,
-                                           const std::vector<std::size_t>& group, const GenerateOptions& gen) {
-  if (group.size() == 1) return {engine.decode(prefilled.caches[group[0]], prefilled.last_logits, gen)};
-  std::vector<const KvCache*> caches;
-  for (std::size_t i : group) caches.push_back(&prefilled.caches[i]);
-  return engine.decode_batch(caches, prefilled.last_logits, gen);
-}
-
 // Finished (variant, subset, _id) triples: rows already in the prediction or error files.
 std::set<std::string> finished_samples(const RunConfig& rc, const RunLayout& layout) {
   std::set<std::string> done;
@@ -299,9 +272,10 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
     PrefillResult warm_pre = engine.prefill(ids, raw, prefill_options);
     GenerateOptions warm_gen;
     warm_gen.max_new_tokens = 2;
+    warm_gen.decode_path = rc.decode_path;
     std::vector<std::size_t> all(warm_pre.caches.size());
     std::iota(all.begin(), all.end(), 0);
-    for (const auto& group : decode_groups(warm_pre, all, batch_decode))
+    for (const auto& group : decode_groups(engine, warm_pre, all, batch_decode, warm_gen))
       decode_group(engine, warm_pre, group, warm_gen);
   }
 
@@ -331,6 +305,7 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
     std::vector<std::pair<std::int64_t, std::int64_t>> evidence_spans;  // prompt token positions
     GenerateOptions gen;
     gen.sync_interval = 0;
+    gen.decode_path = rc.decode_path;
     try {
       if (task.spec != nullptr) {
         PromptOptions po;
@@ -409,7 +384,7 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
     std::vector<std::size_t> usable;
     for (std::size_t i = 0; i < pending.size(); ++i)
       if (outcomes[i].ok) usable.push_back(i);
-    for (const auto& batch : decode_groups(prefilled, usable, batch_decode)) {
+    for (const auto& batch : decode_groups(engine, prefilled, usable, batch_decode, gen)) {
       try {
         std::vector<GenerationResult> outs = decode_group(engine, prefilled, batch, gen);
         for (std::size_t j = 0; j < batch.size(); ++j) outcomes[batch[j]].out = std::move(outs[j]);

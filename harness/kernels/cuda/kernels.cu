@@ -1,0 +1,492 @@
+// kvbench's CUDA kernels: fused RMSNorm, SiLU-and-multiply, RoPE with the q/k/v split, and split-K decode
+// attention over ragged per-head caches. Each one replaces several libtorch launches, and each rounds where HF
+// rounds (values are rounded to the model dtype exactly where HF's eager code materializes a tensor), so the
+// fused paths agree with the reference to float summation order.
+#include "harness/kernels/cuda/kernels.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cfloat>
+#include <cstdint>
+
+namespace kvbench::cuda {
+namespace {
+
+// ---------------------------------------------------------------------------------------------------------
+// Element conversions. Rounding to bf16/f16 is round-to-nearest-even, as c10's conversions.
+template <typename T>
+__device__ __forceinline__ float to_float(T x);
+template <>
+__device__ __forceinline__ float to_float<float>(float x) { return x; }
+template <>
+__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
+template <>
+__device__ __forceinline__ float to_float<__half>(__half x) { return __half2float(x); }
+
+template <typename T>
+__device__ __forceinline__ T from_float(float x);
+template <>
+__device__ __forceinline__ float from_float<float>(float x) { return x; }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+
+/// x rounded to T and back: where HF's eager code stores an intermediate tensor in the model dtype.
+template <typename T>
+__device__ __forceinline__ float round_to(float x) { return to_float(from_float<T>(x)); }
+
+// N consecutive elements as floats, loaded 16 (or 8) bytes at a time. `p` must be aligned to that width.
+template <typename T, int N>
+__device__ __forceinline__ void load(const T* p, float (&out)[N]) {
+  constexpr int kBytes = N * static_cast<int>(sizeof(T));
+  if constexpr (kBytes % 16 == 0) {
+    constexpr int kPer = 16 / sizeof(T);
+#pragma unroll
+    for (int c = 0; c < kBytes / 16; ++c) {
+      const uint4 raw = reinterpret_cast<const uint4*>(p)[c];
+      const T* e = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+      for (int i = 0; i < kPer; ++i) out[c * kPer + i] = to_float(e[i]);
+    }
+  } else if constexpr (kBytes == 8) {
+    const uint2 raw = *reinterpret_cast<const uint2*>(p);
+    const T* e = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+    for (int i = 0; i < N; ++i) out[i] = to_float(e[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; ++i) out[i] = to_float(p[i]);
+  }
+}
+
+template <typename T, int N>
+__device__ __forceinline__ void store(T* p, const float (&in)[N]) {
+  constexpr int kBytes = N * static_cast<int>(sizeof(T));
+  if constexpr (kBytes % 16 == 0) {
+    constexpr int kPer = 16 / sizeof(T);
+#pragma unroll
+    for (int c = 0; c < kBytes / 16; ++c) {
+      uint4 raw;
+      T* e = reinterpret_cast<T*>(&raw);
+#pragma unroll
+      for (int i = 0; i < kPer; ++i) e[i] = from_float<T>(in[c * kPer + i]);
+      reinterpret_cast<uint4*>(p)[c] = raw;
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; ++i) p[i] = from_float<T>(in[i]);
+  }
+}
+
+__device__ __forceinline__ float warp_sum(float x) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+  return x;
+}
+__device__ __forceinline__ float warp_max(float x) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+  return x;
+}
+
+int status() { return static_cast<int>(cudaGetLastError()); }
+
+// ---------------------------------------------------------------------------------------------------------
+// RMSNorm: one block per row. HF: xf = x.float(); n = xf * rsqrt(mean(xf^2) + eps); out = w * n.to(dtype).
+constexpr int kNormThreads = 256;
+
+template <typename T, int V>
+__global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(const T* __restrict__ x, std::int64_t x_stride,
+                                                                const T* __restrict__ w, T* __restrict__ out,
+                                                                int cols, float eps) {
+  const T* row = x + blockIdx.x * x_stride;
+  T* dst = out + static_cast<std::int64_t>(blockIdx.x) * cols;
+  float sum = 0.f;
+  for (int c = threadIdx.x * V; c < cols; c += kNormThreads * V) {
+    float v[V];
+    load<T, V>(row + c, v);
+#pragma unroll
+    for (int i = 0; i < V; ++i) sum += v[i] * v[i];
+  }
+  __shared__ float partial[kNormThreads / 32];
+  sum = warp_sum(sum);
+  if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = sum;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float s = threadIdx.x < kNormThreads / 32 ? partial[threadIdx.x] : 0.f;
+    s = warp_sum(s);
+    if (threadIdx.x == 0) partial[0] = s;
+  }
+  __syncthreads();
+  const float r = rsqrtf(partial[0] / static_cast<float>(cols) + eps);
+  for (int c = threadIdx.x * V; c < cols; c += kNormThreads * V) {
+    float v[V], g[V];
+    load<T, V>(row + c, v);
+    load<T, V>(w + c, g);
+#pragma unroll
+    for (int i = 0; i < V; ++i) v[i] = g[i] * round_to<T>(v[i] * r);
+    store<T, V>(dst + c, v);
+  }
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
+
+template <typename T>
+int rms_norm_typed(const void* x, std::int64_t x_stride, const void* w, void* out, std::int64_t rows,
+                   std::int64_t cols, float eps, cudaStream_t stream) {
+  if (rows == 0) return 0;
+  constexpr int V = 16 / sizeof(T);
+  const bool vec = cols % V == 0 && x_stride % V == 0 && aligned16(x) && aligned16(w) && aligned16(out);
+  const auto* xt = static_cast<const T*>(x);
+  const auto* wt = static_cast<const T*>(w);
+  auto* ot = static_cast<T*>(out);
+  if (vec)
+    rms_norm_kernel<T, V><<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(xt, x_stride, wt, ot,
+                                                                                    static_cast<int>(cols), eps);
+  else
+    rms_norm_kernel<T, 1><<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(xt, x_stride, wt, ot,
+                                                                                    static_cast<int>(cols), eps);
+  return status();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// SiLU(gate) * up. HF: act(gate_proj(x)) * up_proj(x): silu rounds to the dtype, then the product does.
+template <typename T, int V>
+__global__ void silu_mul_kernel(const T* __restrict__ gu, T* __restrict__ out, std::int64_t rows,
+                                std::int64_t half) {
+  const std::int64_t per_row = half / V;
+  const std::int64_t total = rows * per_row;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t r = i / per_row, c = (i - r * per_row) * V;
+    float g[V], u[V];
+    load<T, V>(gu + r * 2 * half + c, g);
+    load<T, V>(gu + r * 2 * half + half + c, u);
+#pragma unroll
+    for (int k = 0; k < V; ++k) g[k] = round_to<T>(g[k] / (1.f + expf(-g[k]))) * u[k];
+    store<T, V>(out + r * half + c, g);
+  }
+}
+
+unsigned grid_for(std::int64_t items, int threads) {
+  const std::int64_t blocks = (items + threads - 1) / threads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 16 ? 65535 * 16 : blocks));
+}
+
+template <typename T>
+int silu_mul_typed(const void* gu, void* out, std::int64_t rows, std::int64_t half, cudaStream_t stream) {
+  if (rows == 0 || half == 0) return 0;
+  constexpr int V = 16 / sizeof(T);
+  const auto* g = static_cast<const T*>(gu);
+  auto* o = static_cast<T*>(out);
+  if (half % V == 0 && aligned16(gu) && aligned16(out))
+    silu_mul_kernel<T, V><<<grid_for(rows * half / V, 256), 256, 0, stream>>>(g, o, rows, half);
+  else
+    silu_mul_kernel<T, 1><<<grid_for(rows * half, 256), 256, 0, stream>>>(g, o, rows, half);
+  return status();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// RoPE and the q/k/v split. One thread per (row, head, i < d/2): rotates the pair (i, i + d/2) as HF's
+// x * cos + rotate_half(x) * sin, each product and the sum rounded to the dtype. v heads are copied.
+template <typename T>
+__global__ void rope_split_kernel(const T* __restrict__ qkv, std::int64_t qkv_stride, const T* __restrict__ cos,
+                                  const T* __restrict__ sin, const std::int64_t* __restrict__ position,
+                                  std::int64_t rows, int hq, int hkv, int d, HeadsOut q, HeadsOut k, HeadsOut v) {
+  const int half = d / 2, heads = hq + 2 * hkv;
+  const std::int64_t total = rows * heads * half;
+  for (std::int64_t idx = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; idx < total;
+       idx += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const int i = static_cast<int>(idx % half);
+    const std::int64_t rh = idx / half;
+    const int head = static_cast<int>(rh % heads);
+    const std::int64_t r = rh / heads;
+    const T* src = qkv + r * qkv_stride + static_cast<std::int64_t>(head) * d;
+    const HeadsOut& o = head < hq ? q : (head < hq + hkv ? k : v);
+    const int h = head < hq ? head : (head < hq + hkv ? head - hq : head - hq - hkv);
+    T* dst = static_cast<T*>(o.base) + r * o.row_stride + static_cast<std::int64_t>(h) * o.head_stride +
+             (o.slot ? *o.slot * o.slot_stride : 0);
+    if (head >= hq + hkv) {  // v: no rotation
+      dst[i] = src[i];
+      dst[i + half] = src[i + half];
+      continue;
+    }
+    const std::int64_t trow = position ? *position : r;
+    const T* c = cos + trow * d;
+    const T* s = sin + trow * d;
+    const float x1 = to_float(src[i]), x2 = to_float(src[i + half]);
+    const float a = round_to<T>(x1 * to_float(c[i])), b = round_to<T>(-x2 * to_float(s[i]));
+    const float e = round_to<T>(x2 * to_float(c[i + half])), f = round_to<T>(x1 * to_float(s[i + half]));
+    dst[i] = from_float<T>(a + b);
+    dst[i + half] = from_float<T>(e + f);
+  }
+}
+
+template <typename T>
+int rope_split_typed(const void* qkv, std::int64_t qkv_stride, const void* cos, const void* sin,
+                     const std::int64_t* position, std::int64_t rows, int hq, int hkv, int d, HeadsOut q, HeadsOut k,
+                     HeadsOut v, cudaStream_t stream) {
+  if (rows == 0) return 0;
+  const std::int64_t items = rows * (hq + 2 * hkv) * (d / 2);
+  rope_split_kernel<T><<<grid_for(items, 256), 256, 0, stream>>>(
+      static_cast<const T*>(qkv), qkv_stride, static_cast<const T*>(cos), static_cast<const T*>(sin), position, rows,
+      hq, hkv, d, q, k, v);
+  return status();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Decode attention, split-K. A block takes `chunk` consecutive entries of one (sequence, KV head) and all G
+// query heads of that KV head: 128 threads in 8 groups of 16 lanes; a group reads one entry (16 lanes x D/16
+// elements, so each key or value row is read once, coalesced), each lane holding its slice of the G queries.
+// Scores go to shared memory; then per query head the chunk's max and sum of exponentials; then the
+// probability-weighted sum of the values, reduced over the 8 groups in a fixed order (deterministic).
+constexpr int kAttnThreads = 128;
+constexpr int kGroups = kAttnThreads / 16;
+constexpr int kUnroll = 4;  // entries per group in flight
+
+template <typename T, int D, int G>
+__global__ void __launch_bounds__(kAttnThreads) decode_attention_split(DecodeAttention a) {
+  constexpr int V = D / 16;
+  const int c = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int lane = threadIdx.x & 15, grp = threadIdx.x >> 4;
+  const std::int64_t* meta = a.meta + static_cast<std::int64_t>(b) * a.meta_stride;
+  const T* pk = reinterpret_cast<const T*>(meta[0]);
+  const T* pv = reinterpret_cast<const T*>(meta[1]);
+  const std::int64_t first = meta[2 + h];
+  const int n_prompt = static_cast<int>(meta[3 + h] - first);
+  const int n = n_prompt + static_cast<int>(*a.tail_count);
+  const int start = c * a.chunk;
+  const int count = min(a.chunk, n - start);  // entries of this block (may be <= 0)
+  const std::int64_t tail_row0 = (static_cast<std::int64_t>(b) * a.hkv + h) * a.tail_capacity;
+  const T* tk = static_cast<const T*>(a.tail_k) + tail_row0 * D;
+  const T* tv = static_cast<const T*>(a.tail_v) + tail_row0 * D;
+  const std::int64_t head0 = static_cast<std::int64_t>(b) * a.hq + static_cast<std::int64_t>(h) * G;
+
+  extern __shared__ float smem[];
+  float* scores = smem;                        // [G][chunk]
+  float* stats = smem + G * a.chunk;           // [G][2]
+  float* reduce = stats + 2 * G;               // [kGroups][D]
+
+  if (count <= 0) {  // nothing here: an empty partial the combine skips
+    if (threadIdx.x < G) {
+      float* ml = a.partial_ml + ((head0 + threadIdx.x) * a.num_chunks + c) * 2;
+      ml[0] = -FLT_MAX;
+      ml[1] = 0.f;
+    }
+    return;
+  }
+
+  auto row_of = [&](const T* prompt, const T* tail, int e) {
+    const int p = start + e;
+    return p < n_prompt ? prompt + (first + p) * D : tail + static_cast<std::int64_t>(p - n_prompt) * D;
+  };
+
+  // 1. scores[j][e] = scale * q_j . k_e. The loop bounds are the same for the whole block (the 16-lane
+  //    shuffles need both groups of a warp), each group taking kUnroll entries per pass so that several
+  //    rows are in flight.
+  float qreg[G][V];
+  const T* q = static_cast<const T*>(a.q) + head0 * D;
+#pragma unroll
+  for (int j = 0; j < G; ++j) load<T, V>(q + j * D + lane * V, qreg[j]);
+  for (int base = 0; base < count; base += kUnroll * kGroups) {
+    float kr[kUnroll][V];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int e = base + u * kGroups + grp;
+      if (e < count) load<T, V>(row_of(pk, tk, e) + lane * V, kr[u]);
+    }
+#pragma unroll
+    for (int j = 0; j < G; ++j) {
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        float s = 0.f;
+#pragma unroll
+        for (int i = 0; i < V; ++i) s += qreg[j][i] * kr[u][i];
+#pragma unroll
+        for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o, 16);
+        const int e = base + u * kGroups + grp;
+        if (lane == 0 && e < count) scores[j * a.chunk + e] = s * a.scale;
+      }
+    }
+  }
+  __syncthreads();
+
+  // 2. per query head: the chunk's max, exp(s - max) in place, and their sum (one warp per head).
+  const int warp = threadIdx.x >> 5, wl = threadIdx.x & 31;
+  for (int j = warp; j < G; j += kAttnThreads / 32) {
+    float m = -FLT_MAX;
+    for (int e = wl; e < count; e += 32) m = fmaxf(m, scores[j * a.chunk + e]);
+    m = warp_max(m);
+    float l = 0.f;
+    for (int e = wl; e < count; e += 32) {
+      const float p = expf(scores[j * a.chunk + e] - m);
+      scores[j * a.chunk + e] = p;
+      l += p;
+    }
+    l = warp_sum(l);
+    if (wl == 0) {
+      stats[2 * j] = m;
+      stats[2 * j + 1] = l;
+    }
+  }
+  __syncthreads();
+
+  // 3. acc_j = sum_e p_j[e] * v_e, each group over its entries, then the groups summed in order.
+  float acc[G][V];
+#pragma unroll
+  for (int j = 0; j < G; ++j)
+#pragma unroll
+    for (int i = 0; i < V; ++i) acc[j][i] = 0.f;
+  for (int base = 0; base < count; base += kUnroll * kGroups) {
+    float vr[kUnroll][V];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int e = base + u * kGroups + grp;
+      if (e < count) load<T, V>(row_of(pv, tv, e) + lane * V, vr[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int e = base + u * kGroups + grp;
+      if (e >= count) break;
+#pragma unroll
+      for (int j = 0; j < G; ++j) {
+        const float p = scores[j * a.chunk + e];
+#pragma unroll
+        for (int i = 0; i < V; ++i) acc[j][i] += p * vr[u][i];
+      }
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < G; ++j) {
+#pragma unroll
+    for (int i = 0; i < V; ++i) reduce[grp * D + lane * V + i] = acc[j][i];
+    __syncthreads();
+    for (int dim = threadIdx.x; dim < D; dim += kAttnThreads) {
+      float s = 0.f;
+#pragma unroll
+      for (int g2 = 0; g2 < kGroups; ++g2) s += reduce[g2 * D + dim];
+      a.partial_acc[((head0 + j) * a.num_chunks + c) * D + dim] = s;
+    }
+    if (threadIdx.x == 0) {
+      float* ml = a.partial_ml + ((head0 + j) * a.num_chunks + c) * 2;
+      ml[0] = stats[2 * j];
+      ml[1] = stats[2 * j + 1];
+    }
+    __syncthreads();
+  }
+}
+
+// Combines a query head's chunk partials: out = sum_c acc_c e^(m_c - M) / sum_c l_c e^(m_c - M).
+template <typename T, int D>
+__global__ void decode_attention_combine(DecodeAttention a) {
+  const std::int64_t head = static_cast<std::int64_t>(blockIdx.y) * a.hq + blockIdx.x;
+  const float* ml = a.partial_ml + head * a.num_chunks * 2;
+  float m = -FLT_MAX;
+  for (int c = 0; c < a.num_chunks; ++c)
+    if (ml[2 * c + 1] > 0.f) m = fmaxf(m, ml[2 * c]);
+  float l = 0.f, acc = 0.f;
+  const float* pa = a.partial_acc + head * a.num_chunks * D;
+  for (int c = 0; c < a.num_chunks; ++c) {
+    if (ml[2 * c + 1] <= 0.f) continue;
+    const float w = expf(ml[2 * c] - m);
+    l += ml[2 * c + 1] * w;
+    acc += pa[c * D + threadIdx.x] * w;
+  }
+  static_cast<T*>(a.out)[head * D + threadIdx.x] = from_float<T>(acc / l);
+}
+
+template <typename T, int D, int G>
+int decode_attention_launch(const DecodeAttention& a, cudaStream_t stream) {
+  const std::size_t smem = sizeof(float) * (static_cast<std::size_t>(G) * a.chunk + 2 * G + kGroups * D);
+  const dim3 grid(static_cast<unsigned>(a.num_chunks), static_cast<unsigned>(a.hkv), static_cast<unsigned>(a.batch));
+  decode_attention_split<T, D, G><<<grid, kAttnThreads, smem, stream>>>(a);
+  const int err = status();
+  if (err != 0) return err;
+  decode_attention_combine<T, D><<<dim3(static_cast<unsigned>(a.hq), static_cast<unsigned>(a.batch)), D, 0, stream>>>(a);
+  return status();
+}
+
+template <typename T, int D>
+int decode_attention_group(const DecodeAttention& a, cudaStream_t stream) {
+  switch (a.hq / a.hkv) {
+    case 1: return decode_attention_launch<T, D, 1>(a, stream);
+    case 2: return decode_attention_launch<T, D, 2>(a, stream);
+    case 3: return decode_attention_launch<T, D, 3>(a, stream);
+    case 4: return decode_attention_launch<T, D, 4>(a, stream);
+    case 5: return decode_attention_launch<T, D, 5>(a, stream);
+    case 6: return decode_attention_launch<T, D, 6>(a, stream);
+    case 7: return decode_attention_launch<T, D, 7>(a, stream);
+    case 8: return decode_attention_launch<T, D, 8>(a, stream);
+    default: return static_cast<int>(cudaErrorInvalidValue);
+  }
+}
+
+template <typename T>
+int decode_attention_typed(const DecodeAttention& a, cudaStream_t stream) {
+  if (a.d == 32) return decode_attention_group<T, 32>(a, stream);
+  if (a.d == 64) return decode_attention_group<T, 64>(a, stream);
+  if (a.d == 128) return decode_attention_group<T, 128>(a, stream);
+  return static_cast<int>(cudaErrorInvalidValue);
+}
+
+}  // namespace
+
+int rms_norm(ElementType t, const void* x, std::int64_t x_stride, const void* weight, void* out, std::int64_t rows,
+             std::int64_t cols, float eps, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (t) {
+    case ElementType::kFloat32: return rms_norm_typed<float>(x, x_stride, weight, out, rows, cols, eps, s);
+    case ElementType::kBFloat16: return rms_norm_typed<__nv_bfloat16>(x, x_stride, weight, out, rows, cols, eps, s);
+    case ElementType::kFloat16: return rms_norm_typed<__half>(x, x_stride, weight, out, rows, cols, eps, s);
+  }
+  return static_cast<int>(cudaErrorInvalidValue);
+}
+
+int silu_mul(ElementType t, const void* gate_up, void* out, std::int64_t rows, std::int64_t half, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (t) {
+    case ElementType::kFloat32: return silu_mul_typed<float>(gate_up, out, rows, half, s);
+    case ElementType::kBFloat16: return silu_mul_typed<__nv_bfloat16>(gate_up, out, rows, half, s);
+    case ElementType::kFloat16: return silu_mul_typed<__half>(gate_up, out, rows, half, s);
+  }
+  return static_cast<int>(cudaErrorInvalidValue);
+}
+
+int rope_split(ElementType t, const void* qkv, std::int64_t qkv_stride, const void* cos, const void* sin,
+               const std::int64_t* position, std::int64_t rows, int hq, int hkv, int d, HeadsOut q, HeadsOut k,
+               HeadsOut v, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (t) {
+    case ElementType::kFloat32:
+      return rope_split_typed<float>(qkv, qkv_stride, cos, sin, position, rows, hq, hkv, d, q, k, v, s);
+    case ElementType::kBFloat16:
+      return rope_split_typed<__nv_bfloat16>(qkv, qkv_stride, cos, sin, position, rows, hq, hkv, d, q, k, v, s);
+    case ElementType::kFloat16:
+      return rope_split_typed<__half>(qkv, qkv_stride, cos, sin, position, rows, hq, hkv, d, q, k, v, s);
+  }
+  return static_cast<int>(cudaErrorInvalidValue);
+}
+
+bool decode_attention_supports(int d, int group) {
+  return (d == 32 || d == 64 || d == 128) && group >= 1 && group <= 8;
+}
+
+int decode_attention(ElementType t, const DecodeAttention& a, void* stream) {
+  if (!decode_attention_supports(a.d, a.hkv > 0 ? a.hq / a.hkv : 0) || a.hq % a.hkv != 0 || a.chunk <= 0 ||
+      a.chunk > kMaxDecodeChunk || a.num_chunks <= 0)
+    return static_cast<int>(cudaErrorInvalidValue);
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (t) {
+    case ElementType::kFloat32: return decode_attention_typed<float>(a, s);
+    case ElementType::kBFloat16: return decode_attention_typed<__nv_bfloat16>(a, s);
+    case ElementType::kFloat16: return decode_attention_typed<__half>(a, s);
+  }
+  return static_cast<int>(cudaErrorInvalidValue);
+}
+
+const char* error_string(int code) { return cudaGetErrorString(static_cast<cudaError_t>(code)); }
+
+}  // namespace kvbench::cuda

@@ -1,0 +1,71 @@
+#pragma once
+// Launchers of kvbench's CUDA kernels, over raw device pointers (no libtorch here, so this half builds and is
+// checked with nvcc alone). harness/kernels/ops.cpp validates tensors and calls these; see ops.h for what each
+// computes. Every launcher returns the launch's cudaError_t as an int (0: success).
+
+#include <cstdint>
+
+namespace kvbench::cuda {
+
+/// Element types of the kernels' tensors.
+enum class ElementType : int { kFloat32 = 0, kBFloat16 = 1, kFloat16 = 2 };
+
+/// out = weight * to_dtype(x * rsqrt(mean(x^2) + eps)) per row, HF's rounding (x [rows, cols]; rows of
+/// `x_stride` elements; out contiguous [rows, cols]).
+int rms_norm(ElementType t, const void* x, std::int64_t x_stride, const void* weight, void* out, std::int64_t rows,
+             std::int64_t cols, float eps, void* stream);
+
+/// out[r, j] = to_dtype(to_dtype(silu(g)) * u) with g = gate_up[r, j], u = gate_up[r, half + j]
+/// (gate_up [rows, 2 half] contiguous, out [rows, half] contiguous).
+int silu_mul(ElementType t, const void* gate_up, void* out, std::int64_t rows, std::int64_t half, void* stream);
+
+/// Where rope_split writes one of q, k, v: element (row r, head h, i) goes to
+/// base + r * row_stride + h * head_stride + i, plus (*slot) * slot_stride when slot is not null (decode: the
+/// cache slot is read on the device, so a captured CUDA graph writes to the step's slot).
+struct HeadsOut {
+  void* base = nullptr;
+  std::int64_t row_stride = 0, head_stride = 0, slot_stride = 0;
+  const std::int64_t* slot = nullptr;
+};
+
+/// Splits fused projections qkv [rows, (hq + 2 hkv) d] (row stride `qkv_stride`) into q, k (both rotated by
+/// RoPE, HF's rotate-half with the dtype's rounding) and v. cos/sin are tables of rows of d elements: row r
+/// uses table row r, or table row *position for every r when `position` is not null.
+int rope_split(ElementType t, const void* qkv, std::int64_t qkv_stride, const void* cos, const void* sin,
+               const std::int64_t* position, std::int64_t rows, int hq, int hkv, int d, HeadsOut q, HeadsOut k,
+               HeadsOut v, void* stream);
+
+/// One decode step of attention for a batch of sequences whose prompt entries are ragged per KV head.
+/// Sequence b, KV head h attends over n_bh prompt entries, then `*tail_count` decode entries:
+///  - meta[b * meta_stride + 0 / 1]: device addresses of that sequence's flat prompt keys / values [N_b, d];
+///    meta[b * meta_stride + 2 + h] .. [+ 3 + h]: head h's rows [offset_h, offset_{h+1}) of them;
+///  - tail_k/tail_v [B, hkv, tail_capacity, d]: the decode entries;
+///  - q [B, hq, d]; out [B, hq * d]. Query head i uses KV head i / (hq / hkv), as HF's repeat_kv.
+/// Split-K over `num_chunks` chunks of `chunk` entries each (partials in float workspaces of
+/// B * hq * num_chunks * (d + 2) floats), then one combine; deterministic (no atomics).
+struct DecodeAttention {
+  const void* q = nullptr;
+  const std::int64_t* meta = nullptr;
+  int meta_stride = 0;
+  const void* tail_k = nullptr;
+  const void* tail_v = nullptr;
+  std::int64_t tail_capacity = 0;
+  const std::int64_t* tail_count = nullptr;  ///< decode entries present (after this step's append)
+  int batch = 0, hq = 0, hkv = 0, d = 0;
+  float scale = 1.0f;
+  int chunk = 0, num_chunks = 0;
+  float* partial_acc = nullptr;  ///< [B, hq, num_chunks, d]
+  float* partial_ml = nullptr;   ///< [B, hq, num_chunks, 2]: running max and sum of exponentials
+  void* out = nullptr;
+};
+int decode_attention(ElementType t, const DecodeAttention& args, void* stream);
+
+/// Whether decode_attention has a kernel for head dim `d` and `group` = hq / hkv query heads per KV head.
+bool decode_attention_supports(int d, int group);
+/// The largest `chunk` decode_attention accepts.
+constexpr int kMaxDecodeChunk = 256;
+
+/// Human-readable text of a launcher's return code.
+const char* error_string(int code);
+
+}  // namespace kvbench::cuda

@@ -1,0 +1,251 @@
+#include "harness/kernels/ops.h"
+
+#include <algorithm>
+
+#include "harness/common/error.h"
+
+#ifndef KVBENCH_WITH_CUDA_KERNELS
+#define KVBENCH_WITH_CUDA_KERNELS 0
+#endif
+#if KVBENCH_WITH_CUDA_KERNELS
+#include <ATen/cuda/CUDAContext.h>
+
+#include "harness/kernels/cuda/kernels.h"
+#endif
+
+namespace kvbench::ops {
+
+#if KVBENCH_WITH_CUDA_KERNELS
+namespace {
+cuda::ElementType element_type(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return cuda::ElementType::kFloat32;
+    case at::kBFloat16: return cuda::ElementType::kBFloat16;
+    case at::kHalf: return cuda::ElementType::kFloat16;
+    default: fail("internal error: no CUDA kernel for dtype ", t.scalar_type());
+  }
+}
+
+void* stream() { return at::cuda::getCurrentCUDAStream().stream(); }
+
+void check_launch(int code, const char* kernel) {
+  KV_CHECK(code == 0, "CUDA kernel ", kernel, " failed: ", cuda::error_string(code));
+}
+
+cuda::HeadsOut heads_out(const at::Tensor& t, std::int64_t row_stride, std::int64_t head_stride) {
+  cuda::HeadsOut o;
+  o.base = t.data_ptr();
+  o.row_stride = row_stride;
+  o.head_stride = head_stride;
+  return o;
+}
+}  // namespace
+#endif
+
+bool cuda_kernels_built() { return KVBENCH_WITH_CUDA_KERNELS != 0; }
+
+bool fused(const at::Tensor& x) {
+  if (!cuda_kernels_built() || !x.is_cuda()) return false;
+  const auto t = x.scalar_type();
+  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
+}
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+#if KVBENCH_WITH_CUDA_KERNELS
+  if (fused(x) && x.dim() == 2 && x.stride(1) == 1 && weight.is_contiguous() &&
+      weight.scalar_type() == x.scalar_type()) {
+    at::Tensor out = at::empty(x.sizes(), x.options());
+    check_launch(cuda::rms_norm(element_type(x), x.data_ptr(), x.stride(0), weight.data_ptr(), out.data_ptr(),
+                                x.size(0), x.size(1), static_cast<float>(eps), stream()),
+                 "rms_norm");
+    return out;
+  }
+#endif
+  const at::Tensor xf = x.to(at::kFloat);
+  const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * normed.to(x.scalar_type());
+}
+
+at::Tensor silu_mul(const at::Tensor& gate_up) {
+#if KVBENCH_WITH_CUDA_KERNELS
+  if (fused(gate_up) && gate_up.dim() == 2 && gate_up.is_contiguous()) {
+    const std::int64_t half = gate_up.size(1) / 2;
+    at::Tensor out = at::empty({gate_up.size(0), half}, gate_up.options());
+    check_launch(cuda::silu_mul(element_type(gate_up), gate_up.data_ptr(), out.data_ptr(), gate_up.size(0), half,
+                                stream()),
+                 "silu_mul");
+    return out;
+  }
+#endif
+  const auto gu = gate_up.chunk(2, /*dim=*/1);
+  return at::silu(gu[0]) * gu[1];
+}
+
+at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const std::int64_t half = x.size(-1) / 2;
+  const at::Tensor x1 = x.narrow(-1, 0, half);
+  const at::Tensor x2 = x.narrow(-1, half, half);
+  const at::Tensor rotated = at::cat({-x2, x1}, /*dim=*/-1);
+  return x * cos.unsqueeze(1) + rotated * sin.unsqueeze(1);
+}
+
+void rope_split(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin, std::int64_t hq,
+                std::int64_t hkv, const at::Tensor& q_out, const at::Tensor& k_out, const at::Tensor& v_out) {
+  const std::int64_t n = qkv.size(0), d = q_out.size(2);
+#if KVBENCH_WITH_CUDA_KERNELS
+  const bool last_contiguous = q_out.stride(2) == 1 && k_out.stride(2) == 1 && v_out.stride(2) == 1;
+  if (fused(qkv) && qkv.stride(1) == 1 && cos.is_contiguous() && sin.is_contiguous() && last_contiguous &&
+      cos.scalar_type() == qkv.scalar_type() && q_out.scalar_type() == qkv.scalar_type()) {
+    check_launch(cuda::rope_split(element_type(qkv), qkv.data_ptr(), qkv.stride(0), cos.data_ptr(), sin.data_ptr(),
+                                  nullptr, n, static_cast<int>(hq), static_cast<int>(hkv), static_cast<int>(d),
+                                  heads_out(q_out, q_out.stride(0), q_out.stride(1)),
+                                  heads_out(k_out, k_out.stride(0), k_out.stride(1)),
+                                  heads_out(v_out, v_out.stride(0), v_out.stride(1)), stream()),
+                 "rope_split");
+    return;
+  }
+#endif
+  const auto parts = qkv.split_with_sizes({hq * d, hkv * d, hkv * d}, /*dim=*/1);
+  q_out.copy_(rotate(parts[0].view({n, hq, d}), cos, sin));
+  k_out.copy_(rotate(parts[1].view({n, hkv, d}), cos, sin));
+  v_out.copy_(parts[2].view({n, hkv, d}));
+}
+
+void rope_split_at(const at::Tensor& qkv, const at::Tensor& cos_table, const at::Tensor& sin_table,
+                   const at::Tensor& position, std::int64_t hq, std::int64_t hkv, const at::Tensor& q_out,
+                   const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& slot) {
+  const std::int64_t B = qkv.size(0), d = q_out.size(2);
+#if KVBENCH_WITH_CUDA_KERNELS
+  if (fused(qkv) && qkv.stride(1) == 1 && cos_table.is_contiguous() && sin_table.is_contiguous() &&
+      q_out.is_contiguous() && k_cache.is_contiguous() && v_cache.is_contiguous()) {
+    const std::int64_t cap = k_cache.size(2);
+    auto cache_out = [&](const at::Tensor& c) {
+      cuda::HeadsOut o = heads_out(c, hkv * cap * d, cap * d);
+      o.slot_stride = d;
+      o.slot = slot.data_ptr<std::int64_t>();
+      return o;
+    };
+    check_launch(cuda::rope_split(element_type(qkv), qkv.data_ptr(), qkv.stride(0), cos_table.data_ptr(),
+                                  sin_table.data_ptr(), position.data_ptr<std::int64_t>(), B, static_cast<int>(hq),
+                                  static_cast<int>(hkv), static_cast<int>(d), heads_out(q_out, hq * d, d),
+                                  cache_out(k_cache), cache_out(v_cache), stream()),
+                 "rope_split_at");
+    return;
+  }
+#endif
+  const at::Tensor cos = cos_table.index_select(0, position).expand({B, d});
+  const at::Tensor sin = sin_table.index_select(0, position).expand({B, d});
+  const auto parts = qkv.split_with_sizes({hq * d, hkv * d, hkv * d}, /*dim=*/1);
+  q_out.copy_(rotate(parts[0].view({B, hq, d}), cos, sin));
+  k_cache.index_copy_(2, slot, rotate(parts[1].view({B, hkv, d}), cos, sin).unsqueeze(2));
+  v_cache.index_copy_(2, slot, parts[2].view({B, hkv, d}).unsqueeze(2));
+}
+
+DecodeSplit DecodeSplit::plan(std::int64_t max_entries, std::int64_t batch, std::int64_t hkv,
+                              std::int64_t multiprocessors) {
+  // Blocks of 256 entries read each row once with enough rows in flight; smaller ones only to fill the
+  // device (a budget of 128 would otherwise keep a few multiprocessors busy while the rest idle).
+  DecodeSplit s;
+  auto blocks = [&](std::int64_t chunk) { return (max_entries + chunk - 1) / chunk * batch * hkv; };
+  s.chunk = 256;
+  while (s.chunk > 32 && blocks(s.chunk) < 2 * multiprocessors) s.chunk /= 2;
+  s.num_chunks = std::max<std::int64_t>(1, (max_entries + s.chunk - 1) / s.chunk);
+  return s;
+}
+
+bool decode_attention_supported(std::int64_t head_dim, std::int64_t group) {
+#if KVBENCH_WITH_CUDA_KERNELS
+  return cuda::decode_attention_supports(static_cast<int>(head_dim), static_cast<int>(group));
+#else
+  (void)head_dim;
+  (void)group;
+  return false;
+#endif
+}
+
+namespace {
+// The CPU reference: each (sequence, KV head) gathers its entries and runs float softmax attention.
+at::Tensor decode_attention_reference(const at::Tensor& q, const RaggedBatch& batch, double scale) {
+  const std::int64_t B = q.size(0), Hq = q.size(1), d = q.size(2), Hkv = batch.tail_k.size(1), g = Hq / Hkv;
+  const at::Tensor meta = batch.meta.to(at::kCPU).contiguous();
+  const std::int64_t count = batch.tail_count.to(at::kCPU).item<std::int64_t>();
+  at::Tensor out = at::empty({B, Hq * d}, q.options());
+  for (std::int64_t b = 0; b < B; ++b) {
+    const std::int64_t* m = meta[b].data_ptr<std::int64_t>();
+    const std::int64_t N = m[2 + Hkv];
+    const at::Tensor pk = at::from_blob(reinterpret_cast<void*>(m[0]), {N, d}, q.options());
+    const at::Tensor pv = at::from_blob(reinterpret_cast<void*>(m[1]), {N, d}, q.options());
+    for (std::int64_t h = 0; h < Hkv; ++h) {
+      const std::int64_t first = m[2 + h], n = m[3 + h] - first;
+      const at::Tensor keys = at::cat({pk.narrow(0, first, n), batch.tail_k[b][h].narrow(0, 0, count)}).to(at::kFloat);
+      const at::Tensor values = at::cat({pv.narrow(0, first, n), batch.tail_v[b][h].narrow(0, 0, count)}).to(at::kFloat);
+      const at::Tensor qh = q[b].narrow(0, h * g, g).to(at::kFloat);  // [g, d]
+      const at::Tensor probs = at::softmax(at::matmul(qh, keys.t()) * scale, -1);
+      out[b].narrow(0, h * g * d, g * d).copy_(at::matmul(probs, values).reshape({g * d}));
+    }
+  }
+  return out;
+}
+}  // namespace
+
+at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, double scale, const DecodeSplit& split) {
+  const std::int64_t B = q.size(0), Hq = q.size(1), Hkv = batch.tail_k.size(1);
+  KV_CHECK(q.is_contiguous() && batch.meta.size(0) == B && batch.meta.size(1) == 3 + Hkv && Hq % Hkv == 0,
+           "internal error: decode_attention got inconsistent shapes");
+#if KVBENCH_WITH_CUDA_KERNELS
+  if (fused(q)) {
+    const std::int64_t d = q.size(2);
+    KV_CHECK(decode_attention_supported(d, Hq / Hkv), "internal error: no decode attention kernel for head dim ", d,
+             " and ", Hq / Hkv, " query heads per KV head");
+    KV_CHECK(batch.tail_k.is_contiguous() && batch.tail_v.is_contiguous() && batch.meta.is_cuda() &&
+                 batch.tail_count.is_cuda(),
+             "internal error: decode_attention needs contiguous device tensors");
+    const auto fopts = q.options().dtype(at::kFloat);
+    at::Tensor acc = at::empty({B, Hq, split.num_chunks, d}, fopts);
+    at::Tensor ml = at::empty({B, Hq, split.num_chunks, 2}, fopts);
+    at::Tensor out = at::empty({B, Hq * d}, q.options());
+    cuda::DecodeAttention a;
+    a.q = q.data_ptr();
+    a.meta = batch.meta.data_ptr<std::int64_t>();
+    a.meta_stride = static_cast<int>(batch.meta.size(1));
+    a.tail_k = batch.tail_k.data_ptr();
+    a.tail_v = batch.tail_v.data_ptr();
+    a.tail_capacity = batch.tail_k.size(2);
+    a.tail_count = batch.tail_count.data_ptr<std::int64_t>();
+    a.batch = static_cast<int>(B);
+    a.hq = static_cast<int>(Hq);
+    a.hkv = static_cast<int>(Hkv);
+    a.d = static_cast<int>(d);
+    a.scale = static_cast<float>(scale);
+    a.chunk = static_cast<int>(split.chunk);
+    a.num_chunks = static_cast<int>(split.num_chunks);
+    a.partial_acc = acc.data_ptr<float>();
+    a.partial_ml = ml.data_ptr<float>();
+    a.out = out.data_ptr();
+    check_launch(cuda::decode_attention(element_type(q), a, stream()), "decode_attention");
+    return out;
+  }
+#endif
+  (void)split;
+  return decode_attention_reference(q, batch, scale);
+}
+
+std::int64_t multiprocessor_count(at::Device device) {
+#if KVBENCH_WITH_CUDA_KERNELS
+  if (device.is_cuda())
+    return at::cuda::getDeviceProperties(device.has_index() ? device.index() : at::cuda::current_device())
+        ->multiProcessorCount;
+#endif
+  (void)device;
+  return 1;
+}
+
+std::string device_name(at::Device device) {
+#if KVBENCH_WITH_CUDA_KERNELS
+  if (device.is_cuda())
+    return at::cuda::getDeviceProperties(device.has_index() ? device.index() : at::cuda::current_device())->name;
+#endif
+  return device.str();
+}
+
+}  // namespace kvbench::ops

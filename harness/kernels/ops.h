@@ -1,0 +1,73 @@
+#pragma once
+// The model's small fused operations, one function each, over tensors: on CUDA (when this build compiled
+// harness/kernels/cuda) one kernel each; everywhere else the libtorch code they replace, unchanged, so CPU
+// results are bit-for-bit what they were. Both compute HF's eager arithmetic (the same roundings to the model
+// dtype); they differ only in float summation order.
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+
+namespace kvbench::ops {
+
+/// Whether this build has kvbench's CUDA kernels (libtorch with CUDA and nvcc at configure time).
+bool cuda_kernels_built();
+/// Whether the functions below take their CUDA kernel for tensors like `x`.
+bool fused(const at::Tensor& x);
+
+/// RMSNorm as HF computes it: normalize in float32, cast back, then scale by `weight` in the input dtype.
+/// x [n, D] (rows may be strided), weight [D] -> [n, D].
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+/// silu(gate) * up for gate_up [n, 2I] = [gate | up] -> [n, I].
+at::Tensor silu_mul(const at::Tensor& gate_up);
+
+/// HF's rotate-half RoPE: x [n, heads, d] * cos + rotate_half(x) * sin, with cos/sin [n, d].
+at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+
+/// Splits fused projections qkv [n, (hq + 2 hkv) d] and writes q = rotate(q), k = rotate(k), v into
+/// q_out [n, hq, d], k_out and v_out [n, hkv, d] (views with any strides, last dimension contiguous).
+void rope_split(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin, std::int64_t hq,
+                std::int64_t hkv, const at::Tensor& q_out, const at::Tensor& k_out, const at::Tensor& v_out);
+
+/// The decode form, for B sequences at one position: cos/sin are whole tables [P, d] and `position` (int64 [1]
+/// on the device) picks the row; k and v go to slot `slot[0]` (int64 [1] on the device) of k_cache/v_cache
+/// [B, hkv, capacity, d]; q to q_out [B, hq, d]. Nothing is read back to the host, so a CUDA graph can
+/// capture it and replay it for every step.
+void rope_split_at(const at::Tensor& qkv, const at::Tensor& cos_table, const at::Tensor& sin_table,
+                   const at::Tensor& position, std::int64_t hq, std::int64_t hkv, const at::Tensor& q_out,
+                   const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& slot);
+
+/// The layout decode_attention reads: per sequence b, row b of `meta` (int64 [B, 3 + hkv], on the device of
+/// the caches) holds the addresses of its flat prompt keys and values [N_b, d] and its head offsets
+/// [hkv + 1] into them; decode entries live in tail_k/tail_v [B, hkv, capacity, d], the first
+/// `tail_count[0]` of each head valid.
+struct RaggedBatch {
+  at::Tensor meta;
+  at::Tensor tail_k, tail_v;
+  at::Tensor tail_count;  ///< int64 [1] on the device
+};
+
+/// Split-K sizes for decode_attention: `chunk` entries per block, `num_chunks` blocks per (sequence, head).
+struct DecodeSplit {
+  std::int64_t chunk = 256;
+  std::int64_t num_chunks = 1;
+  /// Enough blocks to fill `multiprocessors` for B sequences of hkv heads and up to `max_entries` entries.
+  static DecodeSplit plan(std::int64_t max_entries, std::int64_t batch, std::int64_t hkv, std::int64_t multiprocessors);
+};
+
+/// Whether decode_attention has a kernel for this head dim and query heads per KV head (CUDA tensors).
+bool decode_attention_supported(std::int64_t head_dim, std::int64_t group);
+
+/// One decode step of attention: q [B, hq, d] over `batch` -> [B, hq * d]. On CUDA a split-K kernel with
+/// float workspaces (allocated here, so inside a graph capture they come from the graph's pool); on the CPU
+/// a plain libtorch reference over the same layout.
+at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, double scale, const DecodeSplit& split);
+
+/// Number of multiprocessors of CUDA device `index` (1 where unknown).
+std::int64_t multiprocessor_count(at::Device device);
+/// The CUDA device's name ("NVIDIA H200"), or "cpu".
+std::string device_name(at::Device device);
+
+}  // namespace kvbench::ops

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# On the GPU machine: build, then the GPU checks and benchmarks named on the command line, each with its own
+# time limit, logs and JSON under OUT (default /tmp/kvbench-gpu). A failing stage is reported and the next
+# one still runs; the exit code is the number of failed stages.
+#   bash scripts/gpu-check.sh [micro] [decode] [hf] [demo] [policy] [lengths] [lb16] [sweep]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/kvbench-gpu}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+kv=build-gpu/kvbench
+t0=$(date +%s)
+if ! bash scripts/build-gpu.sh >"$OUT/build.log" 2>&1; then
+  grep -E "error|Error" "$OUT/build.log" | head -40; tail -20 "$OUT/build.log"; exit 100
+fi
+echo "build: $(( $(date +%s) - t0 )) s"
+failed=0
+stage() {  # stage NAME LIMIT_SECONDS COMMAND...
+  local name=$1 limit=$2; shift 2
+  local s=$(date +%s)
+  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  local rc=$?
+  echo "== $name: rc $rc, $(( $(date +%s) - s )) s"
+  tail -n "${TAIL:-25}" "$OUT/$name.log"
+  [ $rc -eq 0 ] || failed=$((failed + 1))
+}
+for s in "$@"; do
+  case $s in
+    micro) stage micro 120 python3 tests/gpu/microbench.py --out "$OUT/micro.json" ;;
+    decode) stage decode 300 python3 tests/gpu/decode_parity.py --kvbench $kv --workdir /tmp/dp --out "$OUT/decode_parity.json" ;;
+    hf) stage hf 300 python3 tests/gpu/hf_parity.py --kvbench $kv --workdir /tmp/parity --device cuda --kvbench-device cuda \
+          --models "${HF_MODELS:-llama31,qwen2}" --skip-sdpa --out "$OUT/hf_parity.json" ;;
+    policy) stage policy 300 python3 tests/gpu/policy_parity.py --kvbench $kv --workdir /tmp/pp --skip-cost --out "$OUT/policy_parity.json" ;;
+    demo) stage demo 300 bash -c "rm -rf /tmp/demo-gpu && $kv --log-level warn run --config tests/data/ci/demo-regression.json --output-dir /tmp/demo-gpu --set model.device=cuda && $kv check --report /tmp/demo-gpu/report.json --baseline tests/data/ci/demo-baseline-report.json --tol 0" ;;
+    lengths) stage lengths 420 python3 tests/gpu/bench_hf.py --kvbench $kv --workdir /tmp/pp --workload lengths --out "$OUT/bench_lengths.json" ;;
+    lb16) stage lb16 420 python3 tests/gpu/bench_hf.py --kvbench $kv --workdir /tmp/pp --workload longbench16 --out "$OUT/bench_lb16.json" ;;
+    sweep) stage sweep 420 python3 tests/gpu/sweep_bench.py --kvbench $kv --workdir /tmp/pp --out "$OUT/sweep.json" ;;
+    *) echo "unknown stage $s"; failed=$((failed + 1)) ;;
+  esac
+done
+echo "total: $(( $(date +%s) - t0 )) s, $failed failed stage(s)"
+exit $failed
