@@ -31,12 +31,13 @@ bool uses_sdpa(const at::Tensor& q) {
 
 #if KVBENCH_HAS_SDPA_GQA
 namespace {
-// Which of libtorch's fused attention kernels prefill asks for: KVBENCH_PREFILL_ATTENTION = auto (libtorch's
-// own choice), flash or cudnn. Measured side by side in docs/performance.md.
+// Which of libtorch's fused attention kernels prefill asks for: KVBENCH_PREFILL_ATTENTION = cudnn (the
+// default: 1.8x flash's TFLOP/s for causal GQA at 8k-32k on an H200, docs/performance.md), flash, or auto
+// (libtorch's own choice). A refusal by cuDNN falls back to flash.
 const std::string& prefill_backend() {
   static const std::string backend = [] {
     const char* v = std::getenv("KVBENCH_PREFILL_ATTENTION");
-    const std::string b = v != nullptr && *v != '\0' ? v : "auto";
+    const std::string b = v != nullptr && *v != '\0' ? v : "cudnn";
     KV_CHECK(b == "auto" || b == "flash" || b == "cudnn", "KVBENCH_PREFILL_ATTENTION must be auto, flash or cudnn, "
              "got '", b, "'");
     return b;

@@ -107,7 +107,8 @@ void RaggedDecoder::bind(const std::vector<const KvCache*>& caches) {
                "internal error: batched caches must continue the same prompt");
       const at::Tensor& pk = layer.prompt_keys();
       const at::Tensor& pv = layer.prompt_values();
-      KV_CHECK(pk.is_contiguous() && pv.is_contiguous() && pk.device() == dev && pk.scalar_type() == model_.dtype() &&
+      KV_CHECK(pk.is_contiguous() && pv.is_contiguous() && pk.device().type() == dev.type() &&
+                   pk.scalar_type() == model_.dtype() &&
                    layer.num_heads() == Hkv_,
                "internal error: a cache the ragged decoder cannot read (layout, device or dtype)");
       std::int64_t* row = m + (l * B + b) * M;

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import torch
@@ -91,6 +92,22 @@ def main() -> int:
             except Exception as e:  # a backend that refuses these inputs says why
                 r["sdpa"][f"{backend}_{T}"] = {"error": str(e).splitlines()[0][:200]}
         del q, k, v
+    # cuDNN builds an execution plan per shape: the first call at a new length pays for it.
+    for backend in ("CUDNN_ATTENTION", "FLASH_ATTENTION"):
+        firsts = []
+        with sdpa_kernel(getattr(SDPBackend, backend)):
+            for T in (8000, 8001, 12345):
+                q = torch.randn(1, 32, T, 128, device="cuda", dtype=torch.bfloat16)
+                k = torch.randn(1, 8, T, 128, device="cuda", dtype=torch.bfloat16)
+                v = torch.randn(1, 8, T, 128, device="cuda", dtype=torch.bfloat16)
+                fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+                torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                fn()
+                torch.cuda.synchronize()
+                first = time.perf_counter() - t0
+                firsts.append({"tokens": T, "first_call_s": first, "steady_s": timed(fn, reps=3)})
+        r[f"sdpa_first_call_{backend}"] = firsts
     print(json.dumps(r, indent=1))
     if args.out:
         args.out.write_text(json.dumps(r, indent=1))
