@@ -2,7 +2,8 @@
 # On the GPU machine: build, then the GPU checks and benchmarks named on the command line, each with its own
 # time limit, logs and JSON under OUT (default /tmp/kvbench-gpu). A failing stage is reported and the next
 # one still runs; the exit code is the number of failed stages.
-#   bash scripts/gpu-check.sh [micro] [decode] [hf] [demo] [policy] [lengths] [lb16] [sweep]
+#   bash scripts/gpu-check.sh [micro] [decode] [hf] [demo] [policy] [lengths] [profile] [lb16] [sweep]
+# (profile and sweep use the 8B checkpoint that lengths or lb16 write first.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/kvbench-gpu}
@@ -34,6 +35,8 @@ for s in "$@"; do
     demo) stage demo 300 bash -c "rm -rf /tmp/demo-gpu && $kv --log-level warn run --config tests/data/ci/demo-regression.json --output-dir /tmp/demo-gpu --set model.device=cuda && $kv check --report /tmp/demo-gpu/report.json --baseline tests/data/ci/demo-baseline-report.json --tol 0" ;;
     lengths) stage lengths 420 python3 tests/gpu/bench_hf.py --kvbench $kv --workdir /tmp/pp --workload lengths --out "$OUT/bench_lengths.json" ;;
     lb16) stage lb16 420 python3 tests/gpu/bench_hf.py --kvbench $kv --workdir /tmp/pp --workload longbench16 --out "$OUT/bench_lb16.json" ;;
+    profile) stage profile 300 bash -c "KVBENCH_PROFILE_POLICIES=1 $kv --log-level warn bench --model /tmp/pp/llama31_8b --device cuda \
+          --prompt-tokens 8192,32768 --samples 2 --new-tokens 4 --policy full" ;;
     sweep) stage sweep 420 python3 tests/gpu/sweep_bench.py --kvbench $kv --workdir /tmp/pp --out "$OUT/sweep.json" ;;
     *) echo "unknown stage $s"; failed=$((failed + 1)) ;;
   esac

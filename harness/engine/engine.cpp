@@ -228,7 +228,8 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   at::Tensor hidden = model_.embed(ids);  // [T, D]
   const auto opts = hidden.options();
   for (std::int64_t l = 0; l < c.num_layers; ++l) {
-    at::Tensor attn;  // [T, Hq d]
+    StageClock clock(dev);  // KVBENCH_PROFILE_POLICIES=1: where a prefill's time goes (syncs at each lap)
+    at::Tensor attn;        // [T, Hq d]
     {
       // q, k and v of the whole prompt, head-major; they die with this block unless a cache keeps k and v.
       at::Tensor q = at::empty({Hq, T, d}, opts), k = at::empty({Hkv, T, d}, opts), v = at::empty({Hkv, T, d}, opts);
@@ -238,13 +239,17 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
                                 q.narrow(1, s, n).transpose(0, 1), k.narrow(1, s, n).transpose(0, 1),
                                 v.narrow(1, s, n).transpose(0, 1));
       }
+      clock.lap("prefill: norm, qkv, rope");
       attn = prefill_attention(q, k, v, scale, chunk);
+      clock.lap("prefill: attention");
       compress_layer(l, c.num_layers, q, k, v, ids, query_rows, scale, policies, options, result);
+      clock.lap("prefill: compression");
     }
     for (std::int64_t s = 0; s < T; s += chunk) {
       const std::int64_t n = std::min(chunk, T - s);
       model_.finish_layer_(l, hidden.narrow(0, s, n), attn.narrow(0, s, n));
     }
+    clock.lap("prefill: o_proj, norm, mlp");
   }
 
   // Policies whose allocation needs every layer (CAKE) trim earlier layers now.

@@ -77,11 +77,13 @@ def main() -> int:
         k = torch.randn(1, 8, T, 128, device="cuda", dtype=torch.bfloat16)
         v = torch.randn(1, 8, T, 128, device="cuda", dtype=torch.bfloat16)
         ref = None
-        for backend in ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION"):
-            if not hasattr(SDPBackend, backend):
+        for backend in ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION", "DEFAULT"):
+            if backend != "DEFAULT" and not hasattr(SDPBackend, backend):
                 continue
             try:
-                with sdpa_kernel(getattr(SDPBackend, backend)):
+                import contextlib
+                scope = contextlib.nullcontext() if backend == "DEFAULT" else sdpa_kernel(getattr(SDPBackend, backend))
+                with scope:
                     fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
                     t = timed(fn, reps=5)
                     out = fn()

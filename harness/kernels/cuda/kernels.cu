@@ -155,13 +155,10 @@ int rms_norm_typed(const void* x, std::int64_t x_stride, const void* w, void* ou
 // ---------------------------------------------------------------------------------------------------------
 // SiLU(gate) * up. HF: act(gate_proj(x)) * up_proj(x): silu rounds to the dtype, then the product does.
 template <typename T, int V>
-__global__ void silu_mul_kernel(const T* __restrict__ gu, T* __restrict__ out, std::int64_t rows,
-                                std::int64_t half) {
-  const std::int64_t per_row = half / V;
-  const std::int64_t total = rows * per_row;
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t r = i / per_row, c = (i - r * per_row) * V;
+__global__ void silu_mul_kernel(const T* __restrict__ gu, T* __restrict__ out, std::int64_t rows, int half) {
+  const int c = (blockIdx.x * blockDim.x + threadIdx.x) * V;  // rows on grid y: no 64-bit division per element
+  if (c >= half) return;
+  for (std::int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     float g[V], u[V];
     load<T, V>(gu + r * 2 * half + c, g);
     load<T, V>(gu + r * 2 * half + half + c, u);
@@ -171,21 +168,18 @@ __global__ void silu_mul_kernel(const T* __restrict__ gu, T* __restrict__ out, s
   }
 }
 
-unsigned grid_for(std::int64_t items, int threads) {
-  const std::int64_t blocks = (items + threads - 1) / threads;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 16 ? 65535 * 16 : blocks));
-}
-
 template <typename T>
 int silu_mul_typed(const void* gu, void* out, std::int64_t rows, std::int64_t half, cudaStream_t stream) {
   if (rows == 0 || half == 0) return 0;
   constexpr int V = 16 / sizeof(T);
   const auto* g = static_cast<const T*>(gu);
   auto* o = static_cast<T*>(out);
+  const unsigned grid_rows = static_cast<unsigned>(rows < 65535 ? rows : 65535);
+  const int h = static_cast<int>(half);
   if (half % V == 0 && aligned16(gu) && aligned16(out))
-    silu_mul_kernel<T, V><<<grid_for(rows * half / V, 256), 256, 0, stream>>>(g, o, rows, half);
+    silu_mul_kernel<T, V><<<dim3(static_cast<unsigned>((half / V + 255) / 256), grid_rows), 256, 0, stream>>>(g, o, rows, h);
   else
-    silu_mul_kernel<T, 1><<<grid_for(rows * half, 256), 256, 0, stream>>>(g, o, rows, half);
+    silu_mul_kernel<T, 1><<<dim3(static_cast<unsigned>((half + 255) / 256), grid_rows), 256, 0, stream>>>(g, o, rows, h);
   return status();
 }
 
@@ -197,18 +191,15 @@ __global__ void rope_split_kernel(const T* __restrict__ qkv, std::int64_t qkv_st
                                   const T* __restrict__ sin, const std::int64_t* __restrict__ position,
                                   std::int64_t rows, int hq, int hkv, int d, HeadsOut q, HeadsOut k, HeadsOut v) {
   const int half = d / 2, heads = hq + 2 * hkv;
-  const std::int64_t total = rows * heads * half;
-  for (std::int64_t idx = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; idx < total;
-       idx += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const int i = static_cast<int>(idx % half);
-    const std::int64_t rh = idx / half;
-    const int head = static_cast<int>(rh % heads);
-    const std::int64_t r = rh / heads;
+  const int idx = blockIdx.x * blockDim.x + threadIdx.x;  // (head, i) within a row; rows on grid y
+  if (idx >= heads * half) return;
+  const int head = idx / half, i = idx - head * half;
+  const HeadsOut& o = head < hq ? q : (head < hq + hkv ? k : v);
+  const int h = head < hq ? head : (head < hq + hkv ? head - hq : head - hq - hkv);
+  const std::int64_t slot = o.slot ? *o.slot * o.slot_stride : 0;
+  for (std::int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     const T* src = qkv + r * qkv_stride + static_cast<std::int64_t>(head) * d;
-    const HeadsOut& o = head < hq ? q : (head < hq + hkv ? k : v);
-    const int h = head < hq ? head : (head < hq + hkv ? head - hq : head - hq - hkv);
-    T* dst = static_cast<T*>(o.base) + r * o.row_stride + static_cast<std::int64_t>(h) * o.head_stride +
-             (o.slot ? *o.slot * o.slot_stride : 0);
+    T* dst = static_cast<T*>(o.base) + r * o.row_stride + static_cast<std::int64_t>(h) * o.head_stride + slot;
     if (head >= hq + hkv) {  // v: no rotation
       dst[i] = src[i];
       dst[i + half] = src[i + half];
@@ -230,8 +221,9 @@ int rope_split_typed(const void* qkv, std::int64_t qkv_stride, const void* cos, 
                      const std::int64_t* position, std::int64_t rows, int hq, int hkv, int d, HeadsOut q, HeadsOut k,
                      HeadsOut v, cudaStream_t stream) {
   if (rows == 0) return 0;
-  const std::int64_t items = rows * (hq + 2 * hkv) * (d / 2);
-  rope_split_kernel<T><<<grid_for(items, 256), 256, 0, stream>>>(
+  const int per_row = (hq + 2 * hkv) * (d / 2);
+  const dim3 grid(static_cast<unsigned>((per_row + 255) / 256), static_cast<unsigned>(rows < 65535 ? rows : 65535));
+  rope_split_kernel<T><<<grid, 256, 0, stream>>>(
       static_cast<const T*>(qkv), qkv_stride, static_cast<const T*>(cos), static_cast<const T*>(sin), position, rows,
       hq, hkv, d, q, k, v);
   return status();
@@ -239,17 +231,38 @@ int rope_split_typed(const void* qkv, std::int64_t qkv_stride, const void* cos, 
 
 // ---------------------------------------------------------------------------------------------------------
 // Decode attention, split-K. A block takes `chunk` consecutive entries of one (sequence, KV head) and all G
-// query heads of that KV head: 128 threads in 8 groups of 16 lanes; a group reads one entry (16 lanes x D/16
-// elements, so each key or value row is read once, coalesced), each lane holding its slice of the G queries.
-// Scores go to shared memory; then per query head the chunk's max and sum of exponentials; then the
-// probability-weighted sum of the values, reduced over the 8 groups in a fixed order (deterministic).
+// query heads of that KV head, in three phases:
+//  1. scores: one thread per entry reads its whole key row (16-byte loads, all issued before any use, so a
+//     warp has 32 rows in flight) against the G queries held in shared memory; scores go to shared memory;
+//  2. per query head the chunk's max and sum of exponentials (one warp per head);
+//  3. the probability-weighted sum of the values: 8 groups of 16 lanes, a group reading one value row
+//     coalesced (16 lanes x D/16 elements), kRows rows in flight per group; the groups' sums are then added
+//     in a fixed order (deterministic, no atomics).
+// Decode reads every kept entry once per step, so this kernel is bound by how many bytes are in flight.
 constexpr int kAttnThreads = 128;
 constexpr int kGroups = kAttnThreads / 16;
-constexpr int kUnroll = 4;  // entries per group in flight
+
+// A row of N elements of T kept as raw 16-byte words (converted to float only where used: fewer registers).
+template <typename T, int N>
+struct RawRow {
+  static constexpr int kWords = N * static_cast<int>(sizeof(T)) / 16;
+  static constexpr int kPerWord = 16 / static_cast<int>(sizeof(T));
+  static_assert(kWords * 16 == N * static_cast<int>(sizeof(T)), "rows must be whole 16-byte words");
+  uint4 w[kWords];
+  __device__ __forceinline__ void load(const T* p) {
+#pragma unroll
+    for (int i = 0; i < kWords; ++i) w[i] = reinterpret_cast<const uint4*>(p)[i];
+  }
+  __device__ __forceinline__ float at(int i) const {  // i a compile-time constant after unrolling
+    return to_float(reinterpret_cast<const T*>(&w[i / kPerWord])[i % kPerWord]);
+  }
+};
 
 template <typename T, int D, int G>
 __global__ void __launch_bounds__(kAttnThreads) decode_attention_split(DecodeAttention a) {
-  constexpr int V = D / 16;
+  constexpr int V = D / 16;                                     // value elements per lane in phase 3
+  constexpr int kPiece = D * sizeof(T) <= 256 ? D : 256 / sizeof(T);  // key elements loaded at once in phase 1
+  constexpr int kRows = sizeof(T) == 2 ? 8 : 4;                 // value rows in flight per group in phase 3
   const int c = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int lane = threadIdx.x & 15, grp = threadIdx.x >> 4;
   const std::int64_t* meta = a.meta + static_cast<std::int64_t>(b) * a.meta_stride;
@@ -266,9 +279,10 @@ __global__ void __launch_bounds__(kAttnThreads) decode_attention_split(DecodeAtt
   const std::int64_t head0 = static_cast<std::int64_t>(b) * a.hq + static_cast<std::int64_t>(h) * G;
 
   extern __shared__ float smem[];
-  float* scores = smem;                        // [G][chunk]
-  float* stats = smem + G * a.chunk;           // [G][2]
-  float* reduce = stats + 2 * G;               // [kGroups][D]
+  float* qs = smem;                    // [G][D]
+  float* scores = qs + G * D;          // [G][chunk]
+  float* stats = scores + G * a.chunk; // [G][2]
+  float* reduce = stats + 2 * G;       // [kGroups][D]
 
   if (count <= 0) {  // nothing here: an empty partial the combine skips
     if (threadIdx.x < G) {
@@ -284,33 +298,29 @@ __global__ void __launch_bounds__(kAttnThreads) decode_attention_split(DecodeAtt
     return p < n_prompt ? prompt + (first + p) * D : tail + static_cast<std::int64_t>(p - n_prompt) * D;
   };
 
-  // 1. scores[j][e] = scale * q_j . k_e. The loop bounds are the same for the whole block (the 16-lane
-  //    shuffles need both groups of a warp), each group taking kUnroll entries per pass so that several
-  //    rows are in flight.
-  float qreg[G][V];
   const T* q = static_cast<const T*>(a.q) + head0 * D;
+  for (int i = threadIdx.x; i < G * D; i += kAttnThreads) qs[i] = to_float(q[i]);
+  __syncthreads();
+
+  // 1. scores[j][e] = scale * q_j . k_e, one entry per thread.
+  for (int e = threadIdx.x; e < count; e += kAttnThreads) {
+    const T* row = row_of(pk, tk, e);
+    float s[G];
 #pragma unroll
-  for (int j = 0; j < G; ++j) load<T, V>(q + j * D + lane * V, qreg[j]);
-  for (int base = 0; base < count; base += kUnroll * kGroups) {
-    float kr[kUnroll][V];
+    for (int j = 0; j < G; ++j) s[j] = 0.f;
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int e = base + u * kGroups + grp;
-      if (e < count) load<T, V>(row_of(pk, tk, e) + lane * V, kr[u]);
-    }
+    for (int piece = 0; piece < D; piece += kPiece) {
+      RawRow<T, kPiece> k;
+      k.load(row + piece);
 #pragma unroll
-    for (int j = 0; j < G; ++j) {
+      for (int i = 0; i < kPiece; ++i) {
+        const float x = k.at(i);
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        float s = 0.f;
-#pragma unroll
-        for (int i = 0; i < V; ++i) s += qreg[j][i] * kr[u][i];
-#pragma unroll
-        for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o, 16);
-        const int e = base + u * kGroups + grp;
-        if (lane == 0 && e < count) scores[j * a.chunk + e] = s * a.scale;
+        for (int j = 0; j < G; ++j) s[j] += qs[j * D + piece + i] * x;
       }
     }
+#pragma unroll
+    for (int j = 0; j < G; ++j) scores[j * a.chunk + e] = s[j] * a.scale;
   }
   __syncthreads();
 
@@ -340,15 +350,15 @@ __global__ void __launch_bounds__(kAttnThreads) decode_attention_split(DecodeAtt
   for (int j = 0; j < G; ++j)
 #pragma unroll
     for (int i = 0; i < V; ++i) acc[j][i] = 0.f;
-  for (int base = 0; base < count; base += kUnroll * kGroups) {
-    float vr[kUnroll][V];
+  for (int base = 0; base < count; base += kRows * kGroups) {
+    float vr[kRows][V];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kRows; ++u) {
       const int e = base + u * kGroups + grp;
       if (e < count) load<T, V>(row_of(pv, tv, e) + lane * V, vr[u]);
     }
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kRows; ++u) {
       const int e = base + u * kGroups + grp;
       if (e >= count) break;
 #pragma unroll
@@ -365,10 +375,10 @@ __global__ void __launch_bounds__(kAttnThreads) decode_attention_split(DecodeAtt
     for (int i = 0; i < V; ++i) reduce[grp * D + lane * V + i] = acc[j][i];
     __syncthreads();
     for (int dim = threadIdx.x; dim < D; dim += kAttnThreads) {
-      float s = 0.f;
+      float sum = 0.f;
 #pragma unroll
-      for (int g2 = 0; g2 < kGroups; ++g2) s += reduce[g2 * D + dim];
-      a.partial_acc[((head0 + j) * a.num_chunks + c) * D + dim] = s;
+      for (int g2 = 0; g2 < kGroups; ++g2) sum += reduce[g2 * D + dim];
+      a.partial_acc[((head0 + j) * a.num_chunks + c) * D + dim] = sum;
     }
     if (threadIdx.x == 0) {
       float* ml = a.partial_ml + ((head0 + j) * a.num_chunks + c) * 2;
@@ -400,7 +410,7 @@ __global__ void decode_attention_combine(DecodeAttention a) {
 
 template <typename T, int D, int G>
 int decode_attention_launch(const DecodeAttention& a, cudaStream_t stream) {
-  const std::size_t smem = sizeof(float) * (static_cast<std::size_t>(G) * a.chunk + 2 * G + kGroups * D);
+  const std::size_t smem = sizeof(float) * (static_cast<std::size_t>(G) * (D + a.chunk) + 2 * G + kGroups * D);
   const dim3 grid(static_cast<unsigned>(a.num_chunks), static_cast<unsigned>(a.hkv), static_cast<unsigned>(a.batch));
   decode_attention_split<T, D, G><<<grid, kAttnThreads, smem, stream>>>(a);
   const int err = status();
