@@ -149,13 +149,14 @@ std::vector<GenerationResult> Engine::ragged_decode(const std::vector<const KvCa
 }
 
 namespace {
-// Every policy of the prefill chooses what layer `l`'s cache keeps (they share one LayerMemo of scores).
-void compress_layer(std::int64_t l, std::int64_t num_layers, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                    const at::Tensor& ids, std::int64_t query_rows, double scale,
-                    const std::vector<EvictionPolicy*>& policies, const PrefillOptions& options,
+// Every policy of the prefill chooses what layer `l`'s cache keeps (they share one LayerMemo of scores). With
+// timers, each policy's share is bracketed by device events (on CUDA; host clocks on the CPU), so timing it
+// never stalls the device.
+void compress_layer(std::int64_t l, std::int64_t num_layers, const at::Tensor& q, const at::Tensor& k,
+                    const at::Tensor& v, const at::Tensor& ids, std::int64_t query_rows, double scale,
+                    const std::vector<EvictionPolicy*>& policies, std::vector<std::unique_ptr<StepTimer>>& timers,
                     PrefillResult& result) {
   const std::int64_t T = k.size(1);
-  const at::Device dev = k.device();
   LayerMemo memo;
   LayerView view;
   view.memo = &memo;
@@ -167,15 +168,12 @@ void compress_layer(std::int64_t l, std::int64_t num_layers, const at::Tensor& q
   view.token_ids = ids;
   view.scale = scale;
   for (std::size_t i = 0; i < policies.size(); ++i) {
-    // The compression cost is measured per policy; on CUDA that needs a device sync around it.
-    if (options.time_policies) synchronize(dev);
-    const auto t_policy = Clock::now();
+    if (!timers.empty()) timers[i]->mark();
     const KeptPositions kept = policies[i]->select(view);
-    StageClock clock(dev);
+    StageClock clock(k.device());
     result.caches[i].layers[l].set_prompt(k, v, kept);
     clock.lap("engine: set_prompt");
-    if (options.time_policies) synchronize(dev);
-    result.policy_seconds[i] += seconds_since(t_policy);
+    if (!timers.empty()) timers[i]->mark();
   }
 }
 }  // namespace
@@ -223,6 +221,9 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   info.element_bytes = static_cast<std::int64_t>(c10::elementSize(model_.dtype()));
   for (EvictionPolicy* p : policies) p->begin_sequence(info);
   result.policy_seconds.assign(policies.size(), 0.0);
+  std::vector<std::unique_ptr<StepTimer>> timers;
+  if (options.time_policies)
+    for (std::size_t i = 0; i < policies.size(); ++i) timers.push_back(std::make_unique<StepTimer>(dev));
 
   const auto [cos, sin] = model_.rope().tables(at::arange(T, long_opts), model_.dtype());
   at::Tensor hidden = model_.embed(ids);  // [T, D]
@@ -242,7 +243,7 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
       clock.lap("prefill: norm, qkv, rope");
       attn = prefill_attention(q, k, v, scale, chunk);
       clock.lap("prefill: attention");
-      compress_layer(l, c.num_layers, q, k, v, ids, query_rows, scale, policies, options, result);
+      compress_layer(l, c.num_layers, q, k, v, ids, query_rows, scale, policies, timers, result);
       clock.lap("prefill: compression");
     }
     for (std::int64_t s = 0; s < T; s += chunk) {
@@ -274,6 +275,7 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
     result.last_logits = model_.logits(hidden.narrow(0, T - 1, 1))[0];
   }
   synchronize(dev);
+  for (std::size_t i = 0; i < timers.size(); ++i) result.policy_seconds[i] += timers[i]->paired_seconds();
   result.seconds = seconds_since(t0);
   return result;
 }

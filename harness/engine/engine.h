@@ -25,7 +25,7 @@ struct PrefillOptions {
   std::int64_t chunk_size = 0;  ///< prompt rows processed at a time (projections, MLP, plain attention);
                                 ///< 0: 512 on the CPU, 8192 on CUDA (bigger matrix products, fewer launches)
   bool all_logits = false;        ///< also return the logits of every prompt position
-  bool time_policies = true;      ///< measure each policy's compression time (syncs the device around it)
+  bool time_policies = true;      ///< measure each policy's compression time (device events on CUDA: no syncs)
 };
 
 struct PrefillResult {

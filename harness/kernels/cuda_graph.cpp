@@ -98,4 +98,11 @@ std::vector<double> StepTimer::intervals() const {
   return out;
 }
 
+double StepTimer::paired_seconds() const {
+  const std::vector<double> all = intervals();
+  double sum = 0.0;
+  for (std::size_t i = 0; i < all.size(); i += 2) sum += all[i];
+  return sum;
+}
+
 }  // namespace kvbench

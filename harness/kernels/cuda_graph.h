@@ -45,6 +45,8 @@ class StepTimer {
   void mark();
   /// Seconds between consecutive marks. On CUDA, only after the device has finished the marked work.
   std::vector<double> intervals() const;
+  /// Sum of the intervals from mark 2i to mark 2i+1 (start/stop pairs), with the same proviso.
+  double paired_seconds() const;
 
  private:
   struct Impl;

@@ -389,23 +389,59 @@ __global__ void __launch_bounds__(kAttnThreads) decode_attention_split(DecodeAtt
   }
 }
 
-// Combines a query head's chunk partials: out = sum_c acc_c e^(m_c - M) / sum_c l_c e^(m_c - M).
+// Combines a query head's chunk partials: out = sum_c acc_c e^(m_c - M) / sum_c l_c e^(m_c - M), M the largest
+// m_c of a non-empty chunk. kSlices x D threads: the weights e^(m_c - M) go to shared memory once, then each
+// slice sums every kSlices-th chunk (independent loads in flight), and the slices are added in order.
+constexpr int kSlices = 4;
+
+__device__ float block_reduce(float v, float* scratch, bool is_max) {
+  v = is_max ? warp_max(v) : warp_sum(v);
+  const int w = threadIdx.x >> 5, l = threadIdx.x & 31, nw = blockDim.x >> 5;
+  if (l == 0) scratch[w] = v;
+  __syncthreads();
+  if (w == 0) {
+    float x = l < nw ? scratch[l] : (is_max ? -FLT_MAX : 0.f);
+    x = is_max ? warp_max(x) : warp_sum(x);
+    if (l == 0) scratch[32] = x;
+  }
+  __syncthreads();
+  return scratch[32];
+}
+
 template <typename T, int D>
 __global__ void decode_attention_combine(DecodeAttention a) {
   const std::int64_t head = static_cast<std::int64_t>(blockIdx.y) * a.hq + blockIdx.x;
   const float* ml = a.partial_ml + head * a.num_chunks * 2;
+  extern __shared__ float sm[];
+  float* w = sm;                       // [num_chunks]
+  float* part = w + a.num_chunks;      // [kSlices][D]
+  float* scratch = part + kSlices * D; // [33]
   float m = -FLT_MAX;
-  for (int c = 0; c < a.num_chunks; ++c)
+  for (int c = threadIdx.x; c < a.num_chunks; c += blockDim.x)
     if (ml[2 * c + 1] > 0.f) m = fmaxf(m, ml[2 * c]);
-  float l = 0.f, acc = 0.f;
-  const float* pa = a.partial_acc + head * a.num_chunks * D;
-  for (int c = 0; c < a.num_chunks; ++c) {
-    if (ml[2 * c + 1] <= 0.f) continue;
-    const float w = expf(ml[2 * c] - m);
-    l += ml[2 * c + 1] * w;
-    acc += pa[c * D + threadIdx.x] * w;
+  m = block_reduce(m, scratch, /*is_max=*/true);
+  float l = 0.f;
+  for (int c = threadIdx.x; c < a.num_chunks; c += blockDim.x) {
+    const float wc = ml[2 * c + 1] > 0.f ? expf(ml[2 * c] - m) : 0.f;
+    w[c] = wc;
+    l += ml[2 * c + 1] * wc;
   }
-  static_cast<T*>(a.out)[head * D + threadIdx.x] = from_float<T>(acc / l);
+  __syncthreads();  // the scratch of the max is read; w is complete
+  l = block_reduce(l, scratch + 0, /*is_max=*/false);
+  const int e = threadIdx.x % D, slice = threadIdx.x / D;
+  const float* pa = a.partial_acc + head * a.num_chunks * D;
+  float acc = 0.f;
+#pragma unroll 4
+  for (int c = slice; c < a.num_chunks; c += kSlices)
+    if (w[c] != 0.f) acc += pa[c * D + e] * w[c];  // empty chunks left their acc unwritten
+  part[slice * D + e] = acc;
+  __syncthreads();
+  if (slice == 0) {
+    float sum = 0.f;
+#pragma unroll
+    for (int k = 0; k < kSlices; ++k) sum += part[k * D + e];
+    static_cast<T*>(a.out)[head * D + e] = from_float<T>(sum / l);
+  }
 }
 
 template <typename T, int D, int G>
@@ -415,7 +451,10 @@ int decode_attention_launch(const DecodeAttention& a, cudaStream_t stream) {
   decode_attention_split<T, D, G><<<grid, kAttnThreads, smem, stream>>>(a);
   const int err = status();
   if (err != 0) return err;
-  decode_attention_combine<T, D><<<dim3(static_cast<unsigned>(a.hq), static_cast<unsigned>(a.batch)), D, 0, stream>>>(a);
+  const std::size_t combine_smem = sizeof(float) * (static_cast<std::size_t>(a.num_chunks) + kSlices * D + 33);
+  if (combine_smem > 48 * 1024) return static_cast<int>(cudaErrorInvalidValue);
+  decode_attention_combine<T, D><<<dim3(static_cast<unsigned>(a.hq), static_cast<unsigned>(a.batch)), kSlices * D,
+                                   combine_smem, stream>>>(a);
   return status();
 }
 
