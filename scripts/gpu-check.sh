@@ -29,7 +29,7 @@ for s in "$@"; do
   case $s in
     micro) stage micro 120 python3 tests/gpu/microbench.py --out "$OUT/micro.json" ;;
     decode) stage decode 300 python3 tests/gpu/decode_parity.py --kvbench $kv --workdir /tmp/dp --out "$OUT/decode_parity.json" ;;
-    hf) stage hf 300 python3 tests/gpu/hf_parity.py --kvbench $kv --workdir /tmp/parity --device cuda --kvbench-device cuda \
+    hf) stage hf ${HF_LIMIT:-300} python3 tests/gpu/hf_parity.py --kvbench $kv --workdir /tmp/parity --device cuda --kvbench-device cuda \
           --models "${HF_MODELS:-llama31,qwen2}" --skip-sdpa --out "$OUT/hf_parity.json" ;;
     policy) stage policy 300 python3 tests/gpu/policy_parity.py --kvbench $kv --workdir /tmp/pp --skip-cost --out "$OUT/policy_parity.json" ;;
     demo) stage demo 300 bash -c "rm -rf /tmp/demo-gpu && $kv --log-level warn run --config tests/data/ci/demo-regression.json --output-dir /tmp/demo-gpu --set model.device=cuda && $kv check --report /tmp/demo-gpu/report.json --baseline tests/data/ci/demo-baseline-report.json --tol 0" ;;
@@ -37,6 +37,10 @@ for s in "$@"; do
     lb16) stage lb16 420 python3 tests/gpu/bench_hf.py --kvbench $kv --workdir /tmp/pp --workload longbench16 --out "$OUT/bench_lb16.json" ;;
     profile) stage profile 300 bash -c "KVBENCH_PROFILE_POLICIES=1 $kv --log-level warn bench --model /tmp/pp/llama31_8b --device cuda \
           --prompt-tokens 8192,32768 --samples 2 --new-tokens 4 --policy full" ;;
+    ckpt) stage ckpt 120 python3 -c "import sys; from pathlib import Path; sys.path.insert(0, 'tests/gpu'); import policy_parity as pp; pp.write_8b_checkpoint(Path('/tmp/pp/llama31_8b'))" ;;
+    chunk32k) stage chunk32k 200 python3 tests/gpu/prefill_chunks.py --kvbench $kv --model /tmp/pp/llama31_8b --best-out /tmp/best_chunk ;;
+    lengths32k) stage lengths32k 200 python3 tests/gpu/bench_hf.py --kvbench $kv --workdir /tmp/pp --workload lengths --lengths 32768 \
+          --kvbench-args "--prefill-chunk $(cat /tmp/best_chunk 2>/dev/null || echo 8192)" --out "$OUT/bench_32k.json" ;;
     sweep) stage sweep 420 python3 tests/gpu/sweep_bench.py --kvbench $kv --workdir /tmp/pp --out "$OUT/sweep.json" ;;
     *) echo "unknown stage $s"; failed=$((failed + 1)) ;;
   esac

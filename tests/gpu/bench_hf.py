@@ -37,7 +37,7 @@ SWEEP = ["snapkv", "pyramidkv", "adakv", "kvec"]
 
 def kvbench_bench(args, extra: list[str], prompts: Path | None) -> dict:
     cmd = [args.kvbench, "--log-level", "warn", "bench", "--model", str(args.model), "--device", "cuda",
-           "--dtype", "bf16", "--json", *extra]
+           "--dtype", "bf16", "--json", *extra, *args.kvbench_args.split()]
     if prompts is not None:
         prompts.unlink(missing_ok=True)
         cmd += ["--prompts-out", str(prompts)]
@@ -176,6 +176,7 @@ def main() -> int:
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--workload", default="lengths,longbench16")
     ap.add_argument("--no-hf", action="store_true")
+    ap.add_argument("--kvbench-args", default="", help="extra kvbench bench flags, e.g. '--prefill-chunk 16384'")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
