@@ -100,7 +100,8 @@ void run_bench(BenchState& st) {
   BenchOptions& o = st.bench;
   o.prompt_tokens = parse_id_list(st.prompt_tokens, "--prompt-tokens");
   for (std::int64_t t : o.prompt_tokens) KV_CHECK(t >= 1, "--prompt-tokens must be positive, got ", t);
-  o.variants = variants_of(st);  // bad policies and params fail here, before the weights load
+  o.variants = variants_of(st);
+  for (const auto& v : o.variants) make_policy(v.spec);  // bad names, params and budgets fail before the weights load
   o.decode_path = st.decode_path;
   KV_CHECK(o.samples >= 1 && o.new_tokens >= 1, "--samples and --new-tokens must be >= 1");
   KV_CHECK(o.warmup >= -1, "--warmup must be -1 (the measured length), 0 (none) or a token count");
