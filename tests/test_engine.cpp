@@ -17,6 +17,7 @@
 #include "policies/registry.h"
 #include "tests/reference_model.h"
 #include "tests/test_support.h"
+#include "tests/test_tensors.h"
 
 namespace kvbench {
 namespace {
@@ -53,17 +54,8 @@ RandomModelSpec small_llama() {
   return s;
 }
 
-std::vector<std::int64_t> random_ids(std::int64_t n, std::int64_t vocab, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<std::int64_t> dist(3, vocab - 1);
-  std::vector<std::int64_t> ids(n);
-  for (auto& id : ids) id = dist(rng);
-  return ids;
-}
-
-double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
-  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
-}
+using test::max_abs_diff;
+using test::random_ids;
 
 // Every KV head of every layer keeps a caller-chosen set of prompt positions (tests only).
 class FixedKeptPolicy final : public EvictionPolicy {

@@ -16,6 +16,7 @@
 #include "harness/model/transformer.h"
 #include "policies/registry.h"
 #include "tests/test_support.h"
+#include "tests/test_tensors.h"
 
 namespace kvbench {
 namespace {
@@ -41,17 +42,8 @@ std::unique_ptr<Model> make_model(std::int64_t kv_heads = 2) {
   return m;
 }
 
-std::vector<std::int64_t> random_ids(std::int64_t n, std::int64_t vocab, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<std::int64_t> dist(3, vocab - 1);
-  std::vector<std::int64_t> ids(n);
-  for (auto& id : ids) id = dist(rng);
-  return ids;
-}
-
-double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
-  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
-}
+using test::max_abs_diff;
+using test::random_ids;
 
 std::vector<std::unique_ptr<EvictionPolicy>> sweep_policies() {
   std::vector<std::unique_ptr<EvictionPolicy>> p;
