@@ -4,12 +4,25 @@
 
 namespace kvbench {
 
+bool is_longbench_e(const std::string& name) {
+  return name.size() > 2 && name.compare(name.size() - 2, 2, "_e") == 0;
+}
+
+std::string base_subset(const std::string& name) {
+  return is_longbench_e(name) ? name.substr(0, name.size() - 2) : name;
+}
+
+const SubsetSpec* lookup_subset(const std::string& name) {
+  for (const auto* list : {&longbench_subsets(), &synth_subsets()})
+    for (const auto& s : *list)
+      if (s.name == name) return &s;
+  return nullptr;
+}
+
 const SubsetSpec& find_subset(const std::string& name) {
-  const std::string base = name.size() > 2 && name.compare(name.size() - 2, 2, "_e") == 0 ? name.substr(0, name.size() - 2) : name;
-  for (const auto& s : longbench_subsets())
-    if (s.name == base && (base == name || s.has_e)) return s;
-  for (const auto& s : synth_subsets())
-    if (s.name == name) return s;
+  if (const SubsetSpec* s = lookup_subset(name)) return *s;
+  if (const SubsetSpec* s = is_longbench_e(name) ? lookup_subset(base_subset(name)) : nullptr; s != nullptr && s->has_e)
+    return *s;
   std::string known, synth;
   for (const auto& s : longbench_subsets()) known += (known.empty() ? "" : ", ") + s.name;
   for (const auto& s : synth_subsets()) synth += (synth.empty() ? "" : ", ") + s.name;

@@ -27,6 +27,12 @@ const std::vector<SubsetSpec>& synth_subsets();
 /// The subset called `name` (a LongBench subset, where a trailing "_e" names its LongBench-E variant, or a
 /// synthetic task); throws listing the known names.
 const SubsetSpec& find_subset(const std::string& name);
+/// The registry entry (LongBench or synthetic) named exactly `name`, or nullptr. LongBench-E names ("qasper_e")
+/// are files of a subset, not entries: find_subset() takes those.
+const SubsetSpec* lookup_subset(const std::string& name);
+/// Whether `name` names a LongBench-E file ("qasper_e"), and the subset it belongs to ("qasper").
+bool is_longbench_e(const std::string& name);
+std::string base_subset(const std::string& name);
 /// Subsets of a group name: "longbench16" (the 16 English subsets of the papers), "longbench21" (all),
 /// "longbench-e" (the 13 with LongBench-E files), "synth" (the nine synthetic tasks), or a single subset name.
 std::vector<const SubsetSpec*> subsets_in(const std::string& group);

@@ -54,19 +54,12 @@ std::vector<std::string> string_list(const nlohmann::json& value, const std::str
   return out;
 }
 
-// The subset rules come from the dataset registry (datasets/longbench_subsets.cpp, and synth_subsets.cpp for
-// the synthetic tasks, scored the same way), the one place that says what each subset is.
-const SubsetSpec* registered_subset(const std::string& dataset) {
-  for (const auto* list : {&longbench_subsets(), &synth_subsets()})
-    for (const auto& s : *list)
-      if (dataset == s.name) return &s;
-  return nullptr;
-}
-
 }  // namespace
 
+// The subset rules come from the dataset registry (datasets/subset.h), the one place that says what each
+// subset is; a LongBench-E file name ("qasper_e") is scored as its subset by the callers.
 const char* subset_metric(const std::string& dataset) {
-  const SubsetSpec* s = registered_subset(dataset);
+  const SubsetSpec* s = lookup_subset(dataset);
   return s ? s->metric.c_str() : nullptr;
 }
 
@@ -77,7 +70,7 @@ std::vector<std::string> known_subsets() {
 }
 
 bool uses_first_line(const std::string& dataset) {
-  const SubsetSpec* s = registered_subset(dataset);
+  const SubsetSpec* s = lookup_subset(dataset);
   return s && s->first_line;
 }
 
@@ -224,10 +217,7 @@ SubsetResult score_file(const std::string& dataset, const std::string& path, boo
 
 std::string dataset_from_filename(const std::string& filename) {
   std::string name = filename.substr(0, filename.find('.'));
-  if (!subset_metric(name) && name.size() > 2 && name.compare(name.size() - 2, 2, "_e") == 0 &&
-      subset_metric(name.substr(0, name.size() - 2))) {
-    name.resize(name.size() - 2);
-  }
+  if (!subset_metric(name) && is_longbench_e(name) && subset_metric(base_subset(name))) name = base_subset(name);
   return name;
 }
 

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <limits>
 
-#include "harness/tokenizer/unicode.h"
+#include "harness/common/unicode.h"
 
 namespace kvbench::metrics::py {
 namespace {

@@ -5,7 +5,7 @@
 namespace kvbench {
 std::unique_ptr<EvictionPolicy> make_adakv_policy(const PolicySpec& spec) {
   CompositionConfig c;
-  c.head_allocator = "ada";
+  c.head_allocator = HeadAllocatorKind::kAda;
   return make_preset(spec, c);
 }
 }  // namespace kvbench

@@ -5,10 +5,10 @@
 namespace kvbench {
 std::unique_ptr<EvictionPolicy> make_cake_policy(const PolicySpec& spec) {
   CompositionConfig c;
-  c.scorer = "cake";
-  c.layer_allocator = "cake";
+  c.scorer = ScorerKind::kCake;
+  c.layer_allocator = LayerAllocatorKind::kCake;
   c.score.kernel = 5;
-  c.score.pool = "avg";
+  c.score.pool = PoolKind::kAvg;
   return make_preset(spec, c);
 }
 }  // namespace kvbench

@@ -10,13 +10,83 @@
 
 #include <ATen/ATen.h>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "harness/common/error.h"
 #include "policies/policy.h"
 
 namespace kvbench {
+
+// --- component kinds --------------------------------------------------------------------------------------
+// Every knob that names a part is resolved once into one of these (parse_kind), so that the parts dispatch on
+// a type, and each set of names, with its error message, lives in one place.
+
+enum class ScorerKind { kWindow, kH2o, kTova, kKnorm, kRandom, kCake };
+enum class LayerAllocatorKind { kUniform, kPyramid, kCake };
+enum class HeadAllocatorKind { kUniform, kAda };
+enum class SelectorKind { kTopk, kKvec };
+enum class PoolKind { kMax, kAvg };
+enum class ReductionKind { kMean, kMax, kSum };
+enum class KvecNormalization { kRank, kSum };
+enum class KvecUnit { kPosition, kTokenId };
+
+/// The names of a kind's values, in enum order, and the knob's name in messages.
+template <typename Kind>
+struct KindNames;
+template <> struct KindNames<ScorerKind> {
+  static constexpr const char* knob = "scorer";
+  static constexpr std::array<const char*, 6> names = {"window", "h2o", "tova", "knorm", "random", "cake"};
+};
+template <> struct KindNames<LayerAllocatorKind> {
+  static constexpr const char* knob = "layer_allocator";
+  static constexpr std::array<const char*, 3> names = {"uniform", "pyramid", "cake"};
+};
+template <> struct KindNames<HeadAllocatorKind> {
+  static constexpr const char* knob = "head_allocator";
+  static constexpr std::array<const char*, 2> names = {"uniform", "ada"};
+};
+template <> struct KindNames<SelectorKind> {
+  static constexpr const char* knob = "selector";
+  static constexpr std::array<const char*, 2> names = {"topk", "kvec"};
+};
+template <> struct KindNames<PoolKind> {
+  static constexpr const char* knob = "pool";
+  static constexpr std::array<const char*, 2> names = {"max", "avg"};
+};
+template <> struct KindNames<ReductionKind> {
+  static constexpr const char* knob = "reduction";
+  static constexpr std::array<const char*, 3> names = {"mean", "max", "sum"};
+};
+template <> struct KindNames<KvecNormalization> {
+  static constexpr const char* knob = "K-VEC normalization";
+  static constexpr std::array<const char*, 2> names = {"rank", "sum"};
+};
+template <> struct KindNames<KvecUnit> {
+  static constexpr const char* knob = "K-VEC unit";
+  static constexpr std::array<const char*, 2> names = {"position", "token_id"};
+};
+
+/// The value called `name`; throws "unknown <knob> '<name>' (use a, b or c)".
+template <typename Kind>
+Kind parse_kind(const std::string& name) {
+  const auto& names = KindNames<Kind>::names;
+  std::string all;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (name == names[i]) return static_cast<Kind>(i);
+    all += std::string(i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  }
+  fail("unknown ", KindNames<Kind>::knob, " '", name, "' (use ", all, ")");
+}
+
+/// The name of `kind` (for describe() and memo keys).
+template <typename Kind>
+const char* kind_name(Kind kind) {
+  return KindNames<Kind>::names[static_cast<std::size_t>(kind)];
+}
 
 // --- scorers ------------------------------------------------------------------------------------------
 
@@ -24,8 +94,8 @@ namespace kvbench {
 struct ScoreConfig {
   std::int64_t window = 32;         ///< w: observation window, always kept
   std::int64_t kernel = 7;          ///< pooling kernel over positions (1: none)
-  std::string pool = "max";         ///< max | avg
-  std::string reduction = "mean";   ///< over the g query heads of a KV head: mean | max | sum
+  PoolKind pool = PoolKind::kMax;   ///< max | avg
+  ReductionKind reduction = ReductionKind::kMean;  ///< over the g query heads of a KV head: mean | max | sum
   double cake_gamma = 200.0;        ///< CAKE: token score = mean_w(A) + gamma * var_w(A)
   std::int64_t h2o_query_chunk = 1024;  ///< H2O: queries per chunk of the column sums (never the T x T matrix)
   std::uint64_t seed = 0;           ///< random scorer
@@ -35,15 +105,18 @@ struct ScoreConfig {
 /// [Hkv, g, w, T] (query head i of KV head h is index [h, i % g]).
 at::Tensor window_attention(const LayerView& view, std::int64_t window);
 
-/// Scores [Hkv, E] (float32, higher = keep) of the named scorer: "window" (SnapKV: column sums over the
-/// window, reduced over the group, pooled), "h2o" (column sums over ALL queries, chunked), "tova" (last
-/// query's attention averaged over all heads, one shared score), "knorm" (-||k||), "random", "cake"
-/// (mean + gamma * variance over the window, avg-pooled).
+/// Scores [Hkv, E] (float32, higher = keep) of a scorer: window (SnapKV: column sums over the window, reduced
+/// over the group, pooled), h2o (column sums over ALL queries, chunked), tova (last query's attention averaged
+/// over all heads, one shared score), knorm (-||k||), random, cake (mean + gamma * variance over the window,
+/// avg-pooled). The string form parses the name first.
+at::Tensor compute_scores(ScorerKind scorer, const LayerView& view, const ScoreConfig& config);
 at::Tensor compute_scores(const std::string& scorer, const LayerView& view, const ScoreConfig& config);
 
 /// Reduces [Hkv, g, E] over the group axis (mean | max | sum).
+at::Tensor reduce_group(const at::Tensor& per_query_head, ReductionKind reduction);
 at::Tensor reduce_group(const at::Tensor& per_query_head, const std::string& reduction);
 /// 1-D pooling over the last axis with stride 1 and padding kernel/2 (max | avg, as SnapKV's F.*_pool1d).
+at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, PoolKind pool);
 at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, const std::string& pool);
 
 /// CAKE's token scores from the window attention [Hkv, g, w, T]: mean + gamma * variance over the window's
@@ -72,7 +145,7 @@ std::vector<std::int64_t> proportional_allocation(const std::vector<double>& wei
 /// Per head h, its top budgets[h] positions by scores [Hkv, E], each head's list sorted ascending.
 std::vector<at::Tensor> select_top(const at::Tensor& scores, const std::vector<std::int64_t>& budgets);
 
-/// K-VEC's knobs (kvec.md).
+/// K-VEC's knobs (kvec.md). normalization and unit are names of KvecNormalization / KvecUnit values.
 struct KvecConfig {
   double rho = 0.25;           ///< coverage share of each head's budget
   double lambda = 1.0;         ///< cross-layer strength
@@ -93,6 +166,9 @@ struct KvecState {
 /// sorted; head h keeps exactly budgets[h]. Updates `state` with this layer's kept set.
 std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<std::int64_t>& budgets,
                                     const at::Tensor& token_ids, const KvecConfig& config, KvecState& state);
+
+/// Throws on a K-VEC setting out of range or unknown (the one check of them, for configs and for select_kvec).
+void validate(const KvecConfig& config);
 
 /// Appends the window [E, T) to each head's positions and packs them (uniform when all heads agree in size).
 KeptPositions with_window(const std::vector<at::Tensor>& per_head, std::int64_t evictable, std::int64_t prompt_len);

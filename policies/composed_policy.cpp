@@ -5,16 +5,10 @@
 #include <sstream>
 
 #include "harness/common/error.h"
-#include "policies/stage_profile.h"
+#include "harness/device/stage_profile.h"
 
 namespace kvbench {
 namespace {
-
-bool one_of(const std::string& v, std::initializer_list<const char*> options) {
-  for (const char* o : options)
-    if (v == o) return true;
-  return false;
-}
 
 class ComposedPolicy final : public EvictionPolicy {
  public:
@@ -24,19 +18,25 @@ class ComposedPolicy final : public EvictionPolicy {
   std::string describe() const override {
     std::ostringstream s;
     s << name_ << "(budget=" << budget_.describe() << ", window=" << c_.score.window;
-    if (c_.scorer == "window" || c_.scorer == "cake") s << ", kernel=" << c_.score.kernel << ", pool=" << c_.score.pool;
-    if (c_.layer_allocator == "pyramid") s << ", beta=" << c_.pyramid_beta;
-    if (c_.head_allocator == "ada") s << ", alpha=" << c_.ada_alpha;
-    if (c_.selector == "kvec")
+    if (c_.scorer == ScorerKind::kWindow || c_.scorer == ScorerKind::kCake)
+      s << ", kernel=" << c_.score.kernel << ", pool=" << kind_name(c_.score.pool);
+    if (c_.layer_allocator == LayerAllocatorKind::kPyramid) s << ", beta=" << c_.pyramid_beta;
+    if (c_.head_allocator == HeadAllocatorKind::kAda) s << ", alpha=" << c_.ada_alpha;
+    if (c_.selector == SelectorKind::kKvec)
       s << ", rho=" << c_.kvec.rho << ", lambda=" << c_.kvec.lambda << ", gamma=" << c_.kvec.gamma
         << ", cross_head=" << (c_.kvec.cross_head ? "on" : "off") << ", cross_layer=" << (c_.kvec.cross_layer ? "on" : "off");
     return s.str() + ")";
   }
 
   PolicyInputs inputs() const override {
-    if (c_.scorer == "h2o") return {0, true};
-    if (c_.scorer == "window" || c_.scorer == "cake") return {c_.score.window, false};
-    if (c_.scorer == "tova") return {1, false};
+    switch (c_.scorer) {
+      case ScorerKind::kH2o: return {0, true};
+      case ScorerKind::kWindow:
+      case ScorerKind::kCake: return {c_.score.window, false};
+      case ScorerKind::kTova: return {1, false};
+      case ScorerKind::kKnorm:
+      case ScorerKind::kRandom: return {};
+    }
     return {};
   }
 
@@ -47,7 +47,7 @@ class ComposedPolicy final : public EvictionPolicy {
     E_ = info.prompt_len - c_.score.window;
     kvec_state_ = KvecState{};
     cake_.clear();
-    if (evicts() && c_.layer_allocator == "pyramid")
+    if (evicts() && c_.layer_allocator == LayerAllocatorKind::kPyramid)
       pyramid_ = pyramid_budgets(b_, E_, info.num_layers, c_.pyramid_beta);
   }
   std::int64_t resolved_budget() const override { return B_; }
@@ -62,7 +62,8 @@ class ComposedPolicy final : public EvictionPolicy {
     StageClock clock(view.keys.device());
     // CAKE's allocator and scorer read the same window attention: compute it once. Scores and window
     // attention are shared through the layer's memo with every policy of the prefill that scores alike.
-    const at::Tensor cake_attn = c_.layer_allocator == "cake"
+    const bool cake = c_.layer_allocator == LayerAllocatorKind::kCake;
+    const at::Tensor cake_attn = cake
                                      ? memoized(view, "window_attention/" + std::to_string(c_.score.window),
                                                 [&] { return window_attention(view, c_.score.window); })
                                      : at::Tensor();
@@ -72,8 +73,8 @@ class ComposedPolicy final : public EvictionPolicy {
     clock.lap("policy: scores");
 
     std::int64_t layer_budget = b_;
-    if (c_.layer_allocator == "pyramid") layer_budget = pyramid_[view.layer];
-    if (c_.layer_allocator == "cake") {
+    if (c_.layer_allocator == LayerAllocatorKind::kPyramid) layer_budget = pyramid_[view.layer];
+    if (cake) {
       // Provisional: keep up to max_ratio x the mean budget; finish_sequence trims once every layer's
       // preference is known.
       const double preference = cake_preference(cake_attn, E_, c_.cake_tau1, c_.cake_tau2);
@@ -84,20 +85,20 @@ class ComposedPolicy final : public EvictionPolicy {
     layer_budget = std::min(layer_budget, E_);
 
     std::vector<std::int64_t> head_budgets(H, layer_budget);
-    if (c_.head_allocator == "ada") head_budgets = ada_head_budgets(scores, layer_budget, c_.ada_alpha);
+    if (c_.head_allocator == HeadAllocatorKind::kAda) head_budgets = ada_head_budgets(scores, layer_budget, c_.ada_alpha);
     clock.lap("policy: allocation");
 
-    const std::vector<at::Tensor> chosen = c_.selector == "kvec"
-                                               ? select_kvec(scores, head_budgets, view.token_ids, c_.kvec, kvec_state_)
-                                               : select_top(scores, head_budgets);
-    clock.lap(c_.selector == "kvec" ? "policy: select (kvec)" : "policy: select (topk)");
+    const bool kvec = c_.selector == SelectorKind::kKvec;
+    const std::vector<at::Tensor> chosen = kvec ? select_kvec(scores, head_budgets, view.token_ids, c_.kvec, kvec_state_)
+                                                : select_top(scores, head_budgets);
+    clock.lap(kvec ? "policy: select (kvec)" : "policy: select (topk)");
     KeptPositions kept = with_window(chosen, E_, T);
     clock.lap("policy: with_window");
     return kept;
   }
 
   std::vector<std::optional<KeptPositions>> finish_sequence() override {
-    if (c_.layer_allocator != "cake" || cake_.empty()) return {};
+    if (c_.layer_allocator != LayerAllocatorKind::kCake || cake_.empty()) return {};
     std::vector<double> preferences;
     std::vector<std::int64_t> caps;
     for (const auto& layer : cake_) {
@@ -124,10 +125,11 @@ class ComposedPolicy final : public EvictionPolicy {
   std::string score_key() const {
     std::ostringstream k;
     const ScoreConfig& s = c_.score;
-    k << "scores/" << c_.scorer << "/w" << s.window << "/k" << s.kernel << "/" << s.pool << "/" << s.reduction;
-    if (c_.scorer == "h2o") k << "/chunk" << s.h2o_query_chunk;
-    if (c_.scorer == "cake") k << "/gamma" << s.cake_gamma;
-    if (c_.scorer == "random") k << "/seed" << s.seed;
+    k << "scores/" << kind_name(c_.scorer) << "/w" << s.window << "/k" << s.kernel << "/" << kind_name(s.pool) << "/"
+      << kind_name(s.reduction);
+    if (c_.scorer == ScorerKind::kH2o) k << "/chunk" << s.h2o_query_chunk;
+    if (c_.scorer == ScorerKind::kCake) k << "/gamma" << s.cake_gamma;
+    if (c_.scorer == ScorerKind::kRandom) k << "/seed" << s.seed;
     return k.str();
   }
 
@@ -158,14 +160,14 @@ class ComposedPolicy final : public EvictionPolicy {
 
 CompositionConfig read_composition(PolicyParams& p, CompositionConfig d) {
   CompositionConfig c = d;
-  c.scorer = p.get_string("scorer", d.scorer);
-  c.layer_allocator = p.get_string("layer_allocator", d.layer_allocator);
-  c.head_allocator = p.get_string("head_allocator", d.head_allocator);
-  c.selector = p.get_string("selector", d.selector);
+  c.scorer = parse_kind<ScorerKind>(p.get_string("scorer", kind_name(d.scorer)));
+  c.layer_allocator = parse_kind<LayerAllocatorKind>(p.get_string("layer_allocator", kind_name(d.layer_allocator)));
+  c.head_allocator = parse_kind<HeadAllocatorKind>(p.get_string("head_allocator", kind_name(d.head_allocator)));
+  c.selector = parse_kind<SelectorKind>(p.get_string("selector", kind_name(d.selector)));
   c.score.window = p.get_int("window", d.score.window);
   c.score.kernel = p.get_int("kernel", d.score.kernel);
-  c.score.pool = p.get_string("pool", d.score.pool);
-  c.score.reduction = p.get_string("reduction", d.score.reduction);
+  c.score.pool = parse_kind<PoolKind>(p.get_string("pool", kind_name(d.score.pool)));
+  c.score.reduction = parse_kind<ReductionKind>(p.get_string("reduction", kind_name(d.score.reduction)));
   c.score.cake_gamma = p.get_double("cake_gamma", d.score.cake_gamma);
   c.score.h2o_query_chunk = p.get_int("query_chunk", d.score.h2o_query_chunk);
   c.pyramid_beta = p.get_double("beta", d.pyramid_beta);
@@ -182,30 +184,18 @@ CompositionConfig read_composition(PolicyParams& p, CompositionConfig d) {
   c.kvec.cross_layer = p.get_bool("cross_layer", d.kvec.cross_layer);
   p.finish();
 
-  KV_CHECK(one_of(c.scorer, {"window", "h2o", "tova", "knorm", "random", "cake"}), "unknown scorer '", c.scorer,
-           "' (use window, h2o, tova, knorm, random or cake)");
-  KV_CHECK(one_of(c.layer_allocator, {"uniform", "pyramid", "cake"}), "unknown layer_allocator '", c.layer_allocator,
-           "' (use uniform, pyramid or cake)");
-  KV_CHECK(one_of(c.head_allocator, {"uniform", "ada"}), "unknown head_allocator '", c.head_allocator,
-           "' (use uniform or ada)");
-  KV_CHECK(one_of(c.selector, {"topk", "kvec"}), "unknown selector '", c.selector, "' (use topk or kvec)");
-  KV_CHECK(c.layer_allocator != "cake" || c.scorer == "cake", "the cake layer allocator needs the cake scorer");
-  KV_CHECK(c.layer_allocator != "cake" || c.head_allocator == "uniform", "the cake layer allocator works with the "
-           "uniform head allocator");
+  KV_CHECK(c.layer_allocator != LayerAllocatorKind::kCake || c.scorer == ScorerKind::kCake,
+           "the cake layer allocator needs the cake scorer");
+  KV_CHECK(c.layer_allocator != LayerAllocatorKind::kCake || c.head_allocator == HeadAllocatorKind::kUniform,
+           "the cake layer allocator works with the uniform head allocator");
   KV_CHECK(c.score.window >= 1, "window must be >= 1, got ", c.score.window);
   KV_CHECK(c.score.kernel >= 1 && c.score.kernel % 2 == 1, "kernel must be odd and >= 1, got ", c.score.kernel);
-  KV_CHECK(one_of(c.score.pool, {"max", "avg"}), "pool must be max or avg, got '", c.score.pool, "'");
-  KV_CHECK(one_of(c.score.reduction, {"mean", "max", "sum"}), "reduction must be mean, max or sum, got '",
-           c.score.reduction, "'");
   KV_CHECK(c.score.h2o_query_chunk >= 1, "query_chunk must be >= 1");
   KV_CHECK(c.pyramid_beta > 0, "beta must be positive");
   KV_CHECK(c.ada_alpha >= 0 && c.ada_alpha <= 1, "alpha must be in [0, 1]");
   KV_CHECK(c.cake_tau1 > 0 && c.cake_tau2 > 0, "tau1 and tau2 must be positive");
   KV_CHECK(c.cake_max_ratio >= 1, "cake_max_ratio must be >= 1");
-  KV_CHECK(c.kvec.rho >= 0 && c.kvec.rho <= 1, "rho must be in [0, 1]");
-  KV_CHECK(c.kvec.lambda >= 0 && c.kvec.gamma >= 0, "lambda and gamma must be >= 0");
-  KV_CHECK(one_of(c.kvec.normalization, {"rank", "sum"}), "normalization must be rank or sum");
-  KV_CHECK(one_of(c.kvec.unit, {"position", "token_id"}), "unit must be position or token_id");
+  validate(c.kvec);
   return c;
 }
 

@@ -12,10 +12,10 @@
 namespace kvbench {
 
 struct CompositionConfig {
-  std::string scorer = "window";           ///< window | h2o | tova | knorm | random | cake
-  std::string layer_allocator = "uniform"; ///< uniform | pyramid | cake
-  std::string head_allocator = "uniform";  ///< uniform | ada
-  std::string selector = "topk";           ///< topk | kvec
+  ScorerKind scorer = ScorerKind::kWindow;
+  LayerAllocatorKind layer_allocator = LayerAllocatorKind::kUniform;
+  HeadAllocatorKind head_allocator = HeadAllocatorKind::kUniform;
+  SelectorKind selector = SelectorKind::kTopk;
   ScoreConfig score;
   double pyramid_beta = 20.0;
   double ada_alpha = 0.2;

@@ -5,7 +5,7 @@
 namespace kvbench {
 std::unique_ptr<EvictionPolicy> make_h2o_policy(const PolicySpec& spec) {
   CompositionConfig c;
-  c.scorer = "h2o";
+  c.scorer = ScorerKind::kH2o;
   c.score.kernel = 1;
   return make_preset(spec, c);
 }

@@ -4,7 +4,7 @@
 namespace kvbench {
 std::unique_ptr<EvictionPolicy> make_knorm_policy(const PolicySpec& spec) {
   CompositionConfig c;
-  c.scorer = "knorm";
+  c.scorer = ScorerKind::kKnorm;
   c.score.kernel = 1;
   return make_preset(spec, c);
 }

@@ -8,7 +8,7 @@ namespace kvbench {
 namespace {
 CompositionConfig kvec_defaults() {
   CompositionConfig c;
-  c.selector = "kvec";
+  c.selector = SelectorKind::kKvec;
   return c;
 }
 }  // namespace
@@ -29,13 +29,13 @@ std::unique_ptr<EvictionPolicy> make_kvec_layer_policy(const PolicySpec& spec) {
 
 std::unique_ptr<EvictionPolicy> make_kvec_pyramid_policy(const PolicySpec& spec) {
   CompositionConfig c = kvec_defaults();
-  c.layer_allocator = "pyramid";
+  c.layer_allocator = LayerAllocatorKind::kPyramid;
   return make_preset(spec, c);
 }
 
 std::unique_ptr<EvictionPolicy> make_kvec_ada_policy(const PolicySpec& spec) {
   CompositionConfig c = kvec_defaults();
-  c.head_allocator = "ada";
+  c.head_allocator = HeadAllocatorKind::kAda;
   return make_preset(spec, c);
 }
 }  // namespace kvbench

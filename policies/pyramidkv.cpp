@@ -4,7 +4,7 @@
 namespace kvbench {
 std::unique_ptr<EvictionPolicy> make_pyramidkv_policy(const PolicySpec& spec) {
   CompositionConfig c;
-  c.layer_allocator = "pyramid";
+  c.layer_allocator = LayerAllocatorKind::kPyramid;
   return make_preset(spec, c);
 }
 }  // namespace kvbench

@@ -4,7 +4,7 @@
 namespace kvbench {
 std::unique_ptr<EvictionPolicy> make_random_policy(const PolicySpec& spec) {
   CompositionConfig c;
-  c.scorer = "random";
+  c.scorer = ScorerKind::kRandom;
   c.score.kernel = 1;
   c.score.seed = spec.seed;
   return make_preset(spec, c);

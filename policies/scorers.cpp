@@ -37,54 +37,76 @@ at::Tensor window_attention(const LayerView& view, std::int64_t window) {
   return causal_attention(view.queries.narrow(1, Tq - window, window), view.keys, T - window, view.scale);
 }
 
-at::Tensor reduce_group(const at::Tensor& x, const std::string& reduction) {
-  if (reduction == "mean") return x.mean(1);
-  if (reduction == "max") return std::get<0>(x.max(1));
-  if (reduction == "sum") return x.sum(1);
-  fail("unknown GQA reduction '", reduction, "' (use mean, max or sum)");
+at::Tensor reduce_group(const at::Tensor& x, ReductionKind reduction) {
+  switch (reduction) {
+    case ReductionKind::kMean: return x.mean(1);
+    case ReductionKind::kMax: return std::get<0>(x.max(1));
+    case ReductionKind::kSum: return x.sum(1);
+  }
+  fail("internal error: a reduction without a case");
 }
 
-at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, const std::string& pool) {
+at::Tensor reduce_group(const at::Tensor& x, const std::string& reduction) {
+  return reduce_group(x, parse_kind<ReductionKind>(reduction));
+}
+
+at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, PoolKind pool) {
   if (kernel <= 1) return scores;
   KV_CHECK(kernel % 2 == 1, "pooling kernel must be odd, got ", kernel);
   const at::Tensor x = scores.unsqueeze(1);  // [H, 1, E]
-  if (pool == "max") return at::max_pool1d(x, {kernel}, {1}, {kernel / 2}).squeeze(1);
-  if (pool == "avg") return at::avg_pool1d(x, {kernel}, {1}, {kernel / 2}).squeeze(1);
-  fail("unknown pooling '", pool, "' (use max or avg)");
+  if (pool == PoolKind::kMax) return at::max_pool1d(x, {kernel}, {1}, {kernel / 2}).squeeze(1);
+  return at::avg_pool1d(x, {kernel}, {1}, {kernel / 2}).squeeze(1);
+}
+
+at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, const std::string& pool) {
+  return pool_positions(scores, kernel, parse_kind<PoolKind>(pool));
+}
+
+namespace {
+// Column sums of the full causal attention, one chunk of queries at a time (never the T x T matrix).
+at::Tensor h2o_column_sums(const LayerView& view, std::int64_t query_chunk) {
+  KV_CHECK(view.queries.defined() && view.queries.size(1) == view.prompt_len(), "internal error: h2o needs every query");
+  const std::int64_t T = view.prompt_len(), Hkv = view.num_kv_heads(), g = view.queries.size(0) / Hkv;
+  at::Tensor sums = at::zeros({Hkv, g, T}, view.keys.options().dtype(at::kFloat));
+  for (std::int64_t start = 0; start < T; start += query_chunk) {
+    const std::int64_t n = std::min(query_chunk, T - start), end = start + n;
+    const at::Tensor a = causal_attention(view.queries.narrow(1, start, n), view.keys.narrow(1, 0, end), start, view.scale);
+    sums.narrow(2, 0, end).add_(a.sum(2));
+  }
+  return sums;  // [Hkv, g, T]
+}
+}  // namespace
+
+at::Tensor compute_scores(ScorerKind scorer, const LayerView& view, const ScoreConfig& c) {
+  const std::int64_t E = evictable_of(view, c.window), Hkv = view.num_kv_heads();
+  const ReductionKind reduction = c.reduction;
+  const PoolKind pool = c.pool;
+  switch (scorer) {
+    case ScorerKind::kWindow: {
+      const at::Tensor a = window_attention(view, c.window);  // [Hkv, g, w, T]
+      return pool_positions(reduce_group(a.narrow(3, 0, E).sum(2), reduction), c.kernel, pool);
+    }
+    case ScorerKind::kCake: return cake_scores(window_attention(view, c.window), E, c);
+    case ScorerKind::kH2o:
+      return pool_positions(reduce_group(h2o_column_sums(view, c.h2o_query_chunk).narrow(2, 0, E), reduction), c.kernel,
+                            pool);
+    case ScorerKind::kTova: {
+      // The last prompt query's attention, averaged over every query head: one score shared by all heads.
+      const at::Tensor a = window_attention(view, 1);               // [Hkv, g, 1, T]
+      const at::Tensor shared = a.narrow(3, 0, E).mean({0, 1, 2});  // [E]
+      return shared.unsqueeze(0).expand({Hkv, E}).contiguous();
+    }
+    case ScorerKind::kKnorm: return -view.keys.narrow(1, 0, E).to(at::kFloat).norm(2, -1);  // keep small-norm keys
+    case ScorerKind::kRandom: {
+      at::Generator gen = at::detail::createCPUGenerator(c.seed * 1000003ULL + static_cast<std::uint64_t>(view.layer));
+      return at::rand({Hkv, E}, gen, at::TensorOptions().dtype(at::kFloat)).to(view.keys.device());
+    }
+  }
+  fail("internal error: a scorer without a case");
 }
 
 at::Tensor compute_scores(const std::string& scorer, const LayerView& view, const ScoreConfig& c) {
-  const std::int64_t E = evictable_of(view, c.window), Hkv = view.num_kv_heads();
-  if (scorer == "window") {
-    const at::Tensor a = window_attention(view, c.window);               // [Hkv, g, w, T]
-    const at::Tensor s = a.narrow(3, 0, E).sum(2);                        // [Hkv, g, E]
-    return pool_positions(reduce_group(s, c.reduction), c.kernel, c.pool);
-  }
-  if (scorer == "cake") return cake_scores(window_attention(view, c.window), E, c);
-  if (scorer == "h2o") {
-    // Column sums of the full causal attention, one chunk of queries at a time.
-    KV_CHECK(view.queries.defined() && view.queries.size(1) == view.prompt_len(), "internal error: h2o needs every query");
-    const std::int64_t T = view.prompt_len(), g = view.queries.size(0) / Hkv;
-    at::Tensor sums = at::zeros({Hkv, g, T}, view.keys.options().dtype(at::kFloat));
-    for (std::int64_t start = 0; start < T; start += c.h2o_query_chunk) {
-      const std::int64_t n = std::min(c.h2o_query_chunk, T - start), end = start + n;
-      const at::Tensor a = causal_attention(view.queries.narrow(1, start, n), view.keys.narrow(1, 0, end), start, view.scale);
-      sums.narrow(2, 0, end).add_(a.sum(2));
-    }
-    return pool_positions(reduce_group(sums.narrow(2, 0, E), c.reduction), c.kernel, c.pool);
-  }
-  if (scorer == "tova") {
-    // The last prompt query's attention, averaged over every query head: one score shared by all heads.
-    const at::Tensor a = window_attention(view, 1);  // [Hkv, g, 1, T]
-    const at::Tensor shared = a.narrow(3, 0, E).mean({0, 1, 2});  // [E]
-    return shared.unsqueeze(0).expand({Hkv, E}).contiguous();
-  }
-  if (scorer == "knorm") return -view.keys.narrow(1, 0, E).to(at::kFloat).norm(2, -1);  // keep small-norm keys
-  if (scorer == "random") {
-    at::Generator gen = at::detail::createCPUGenerator(c.seed * 1000003ULL + static_cast<std::uint64_t>(view.layer));
-    return at::rand({Hkv, E}, gen, at::TensorOptions().dtype(at::kFloat)).to(view.keys.device());
-  }
-  fail("unknown scorer '", scorer, "' (use window, h2o, tova, knorm, random or cake)");
+  return compute_scores(parse_kind<ScorerKind>(scorer), view, c);
 }
 
 at::Tensor cake_scores(const at::Tensor& window_attn, std::int64_t evictable, const ScoreConfig& c) {

@@ -5,8 +5,8 @@
 
 #include "harness/common/error.h"
 #include "policies/components.h"
-#include "policies/device.h"
-#include "policies/stage_profile.h"
+#include "harness/device/transfer.h"
+#include "harness/device/stage_profile.h"
 
 namespace kvbench {
 namespace {
@@ -32,8 +32,16 @@ std::vector<at::Tensor> select_top(const at::Tensor& scores, const std::vector<s
   return (keys.remainder(E)).split_with_sizes(budgets);
 }
 
+void validate(const KvecConfig& c) {
+  KV_CHECK(c.rho >= 0 && c.rho <= 1, "rho must be in [0, 1]");
+  KV_CHECK(c.lambda >= 0 && c.gamma >= 0, "lambda and gamma must be >= 0");
+  parse_kind<KvecNormalization>(c.normalization);
+  parse_kind<KvecUnit>(c.unit);
+}
+
 std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<std::int64_t>& budgets,
                                     const at::Tensor& token_ids, const KvecConfig& c, KvecState& state) {
+  validate(c);
   const std::int64_t H = scores.size(0), E = scores.size(1);
   const auto dev = scores.device();
   const auto long_opts = at::TensorOptions().dtype(at::kLong).device(dev);
@@ -48,13 +56,11 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
 
   // 1. Normalized scores: percentile rank within the head (E - 1 for the best), or share of the head's total.
   at::Tensor normalized;
-  if (c.normalization == "rank") {
+  if (parse_kind<KvecNormalization>(c.normalization) == KvecNormalization::kRank) {
     normalized = (E - 1 - rank_desc).to(at::kFloat) / static_cast<double>(std::max<std::int64_t>(E - 1, 1));
-  } else if (c.normalization == "sum") {
+  } else {
     const at::Tensor shifted = scores - std::get<0>(scores.min(1, true));  // non-negative
     normalized = shifted / shifted.sum(1, true).clamp_min(1e-30);
-  } else {
-    fail("K-VEC normalization must be rank or sum, got '", c.normalization, "'");
   }
 
   // 2. Core: each head's top b - floor(rho b) by its own score (heads may share core tokens).
@@ -69,11 +75,9 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
 
   // 3. Covered set: positions some core keeps (token_id unit: any position whose token id a core keeps).
   at::Tensor covered = kept.any(0);
-  if (c.unit == "token_id") {
+  if (parse_kind<KvecUnit>(c.unit) == KvecUnit::kTokenId) {
     const at::Tensor ids = token_ids.narrow(0, 0, E).to(dev);
     covered = at::isin(ids, ids.masked_select(covered));
-  } else {
-    KV_CHECK(c.unit == "position", "K-VEC unit must be position or token_id, got '", c.unit, "'");
   }
 
   // 4. Priority: normalized score damped by how often earlier layers kept the position.

@@ -4,7 +4,7 @@
 namespace kvbench {
 std::unique_ptr<EvictionPolicy> make_tova_policy(const PolicySpec& spec) {
   CompositionConfig c;
-  c.scorer = "tova";
+  c.scorer = ScorerKind::kTova;
   c.score.kernel = 1;
   return make_preset(spec, c);
 }

@@ -28,7 +28,7 @@
 #include "harness/tokenizer/hf_regex.h"
 #include "harness/tokenizer/hf_tokenizer.h"
 #include "harness/tokenizer/tokenizer_config.h"
-#include "harness/tokenizer/unicode.h"
+#include "harness/common/unicode.h"
 #include "tests/test_support.h"
 
 namespace kvbench {

@@ -323,7 +323,7 @@ TEST(Policies, SpecErrors) {
 }  // namespace
 }  // namespace kvbench
 
-#include "policies/coverage.h"
+#include "harness/stats/coverage.h"
 
 namespace kvbench {
 namespace {

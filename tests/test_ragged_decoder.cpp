@@ -11,7 +11,7 @@
 #include "harness/engine/attention.h"
 #include "harness/engine/engine.h"
 #include "harness/engine/ragged_decoder.h"
-#include "harness/kernels/ops.h"
+#include "harness/device/ops.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/transformer.h"
 #include "policies/registry.h"

@@ -9,7 +9,7 @@
 #include "harness/common/paths.h"
 #include "harness/tokenizer/chat_template.h"
 #include "harness/tokenizer/tokenizer.h"
-#include "harness/tokenizer/unicode.h"
+#include "harness/common/unicode.h"
 #include "tests/test_support.h"
 #include "tests/tokenizer_cases.h"
 

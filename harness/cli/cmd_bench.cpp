@@ -8,8 +8,9 @@
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
 #include "harness/engine/engine.h"
-#include "harness/kernels/ops.h"
+#include "harness/device/ops.h"
 #include "harness/runner/bench.h"
+#include "harness/runner/session.h"
 
 namespace kvbench::cli {
 namespace {
@@ -107,14 +108,13 @@ void run_bench(BenchState& st) {
   KV_CHECK(o.warmup >= -1, "--warmup must be -1 (the measured length), 0 (none) or a token count");
   KV_CHECK(o.prompts_out.empty() || !paths::exists(o.prompts_out), "--prompts-out ", o.prompts_out,
            " exists already; give a new file");
-  const at::Device device = st.model.resolve_device();
-  const ModelConfig config = load_model_config(st.model.model_dir);
-  o.batch_decode = st.batch_decode == "on" || (st.batch_decode == "auto" && device.is_cuda());
-  const auto model = Transformer::load(st.model.model_dir, device, st.model.resolve_dtype(config, device));
-  const Engine engine(*model);
-  const std::string name = ops::device_name(device);
+  Session session(st.model.session());
+  o.batch_decode = st.batch_decode == "on" || (st.batch_decode == "auto" && session.device().is_cuda());
+  const Transformer& model = session.model();
+  const Engine& engine = session.engine();
+  const std::string name = ops::device_name(session.device());
   o.peak_tflops = st.peak_tflops > 0 ? std::optional<double>(st.peak_tflops) : known_peak_tflops(name);
-  nlohmann::json report = st.workload == "lengths" ? bench_lengths(*model, engine, o) : bench_longbench16(*model, engine, o);
+  nlohmann::json report = st.workload == "lengths" ? bench_lengths(model, engine, o) : bench_longbench16(model, engine, o);
   report["device_name"] = name;
   if (st.json) {
     print_json(report);

@@ -15,7 +15,8 @@
 #include "harness/common/log.h"
 #include "harness/engine/engine.h"
 #include "harness/tokenizer/tokenizer.h"
-#include "policies/coverage.h"
+#include "harness/runner/session.h"
+#include "harness/stats/coverage.h"
 
 namespace kvbench::cli {
 namespace {
@@ -24,7 +25,7 @@ struct CoverageState {
   ModelOptions model;
   std::string tokenizer, data_dir, dataset = "multi_news", policies = "snapkv,kvec", budgets = "64,128,256";
   std::size_t count = 20;
-  std::int64_t min_tokens = 4096, max_length = 0, window = 32;
+  std::int64_t min_tokens = 4096, max_length = 0, window = kDefaultCoverageWindow;
   bool json = false;
 };
 
@@ -44,15 +45,17 @@ struct Variant {
 };
 
 void run_coverage(const CoverageState& st) {
-  const at::Device device = st.model.resolve_device();
-  const ModelConfig config = load_model_config(st.model.model_dir);
+  Session session(st.model.session(st.tokenizer));
+  const ModelConfig& config = session.config();
+  KV_CHECK(session.tokenizer() != nullptr, "coverage needs a tokenizer: ", st.model.model_dir,
+           " has none; pass --tokenizer PATH");
+  const Tokenizer& tok = *session.tokenizer();
   std::vector<Variant> variants;
   for (const auto& name : split_names(st.policies))
     for (std::int64_t b : parse_id_list(st.budgets, "--budgets"))
       variants.push_back({name, b, make_policy({name, b}), 0, 0, 0, 0});
   KV_CHECK(!variants.empty(), "no policy x budget variants");
 
-  const auto tok = load_tokenizer(st.tokenizer.empty() ? st.model.model_dir : st.tokenizer);
   const SubsetSpec& subset = find_subset(st.dataset);
   const auto samples = load_subset(resolve_data_dir(st.data_dir), st.dataset).samples;
   PromptOptions prompt_options;
@@ -60,7 +63,7 @@ void run_coverage(const CoverageState& st) {
   std::vector<std::vector<std::int64_t>> prompts;
   for (const auto& s : samples) {
     if (prompts.size() >= st.count) break;
-    const BuiltPrompt p = build_prompt(subset, s, *tok, prompt_options);
+    const BuiltPrompt p = build_prompt(subset, s, tok, prompt_options);
     if (static_cast<std::int64_t>(p.ids.size()) < st.min_tokens) continue;
     std::vector<std::int64_t> ids(p.ids.begin(), p.ids.end());
     for (auto& id : ids) KV_CHECK(id < config.vocab_size, "token id ", id, " does not fit the model's vocabulary");
@@ -69,8 +72,7 @@ void run_coverage(const CoverageState& st) {
   KV_CHECK(prompts.size() == st.count, st.dataset, " has only ", prompts.size(), " prompts of at least ",
            st.min_tokens, " tokens (asked for ", st.count, ")");
 
-  const auto model = Transformer::load(st.model.model_dir, device, st.model.resolve_dtype(config, device));
-  const Engine engine(*model);
+  const Engine& engine = session.engine();
   std::vector<EvictionPolicy*> raw;
   for (auto& v : variants) raw.push_back(v.instance.get());
   std::int64_t total_tokens = 0;
@@ -79,9 +81,7 @@ void run_coverage(const CoverageState& st) {
     total_tokens += static_cast<std::int64_t>(prompts[i].size());
     const at::Tensor ids = at::tensor(prompts[i], at::TensorOptions().dtype(at::kLong));
     for (std::size_t v = 0; v < variants.size(); ++v) {
-      std::vector<LayerKeptEntries> entries;
-      for (const auto& layer : r.caches[v].layers) entries.push_back({layer.prompt_positions(), layer.prompt_heads()});
-      const CoverageStats s = coverage_statistics(entries, static_cast<std::int64_t>(prompts[i].size()), st.window, ids);
+      const CoverageStats s = coverage_of(r.caches[v], st.window, ids);
       variants[v].layer += s.mean_layer_coverage() / static_cast<double>(prompts.size());
       variants[v].model += s.model_coverage / static_cast<double>(prompts.size());
       variants[v].overlap += s.mean_head_overlap() / static_cast<double>(prompts.size());

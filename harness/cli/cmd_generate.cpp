@@ -12,7 +12,8 @@
 #include "harness/model/tensor_util.h"
 #include "harness/tokenizer/chat_template.h"
 #include "harness/tokenizer/tokenizer.h"
-#include "policies/coverage.h"
+#include "harness/runner/session.h"
+#include "harness/stats/coverage.h"
 
 namespace kvbench::cli {
 namespace {
@@ -23,7 +24,7 @@ struct GenerateState {
   std::string prompt, prompt_ids, stop_ids, logits_out, tokenizer, chat = "none", decode_path = "auto";
   std::int64_t max_new = 64, min_new = 0, chunk = 0;
   bool ignore_eos = false, json = false, no_kept = false;
-  std::int64_t coverage_window = 32;
+  std::int64_t coverage_window = kDefaultCoverageWindow;
 };
 
 void write_logits(const std::string& path, const at::Tensor& prompt_logits, const std::vector<at::Tensor>& steps) {
@@ -33,67 +34,49 @@ void write_logits(const std::string& path, const at::Tensor& prompt_logits, cons
                            {"step_logits", DType::F32, step.sizes().vec(), step.data_ptr(), step.nbytes()}});
 }
 
-// The tokenizer: --tokenizer, else the checkpoint's own when it has one (nullptr when neither).
-std::unique_ptr<Tokenizer> find_tokenizer(const GenerateState& st) {
-  if (!st.tokenizer.empty()) return load_tokenizer(st.tokenizer);
-  for (const char* name : {"tokenizer.json", "tokenizer.model"})
-    if (paths::is_regular_file(paths::join(st.model.model_dir, name))) return load_tokenizer(st.model.model_dir);
-  return nullptr;
-}
-
-// --chat: a format name, "auto" (from tokenizer_config.json / the architecture) or "none".
-const ChatFormat* resolve_chat(const GenerateState& st, const ModelConfig& config) {
-  if (st.chat == "none") return nullptr;
-  if (st.chat != "auto") return &chat_format(st.chat);
-  const std::string dir = st.tokenizer.empty() ? st.model.model_dir
-                          : paths::is_directory(st.tokenizer) ? st.tokenizer : paths::parent(st.tokenizer);
-  const auto name = detect_chat_format(read_tokenizer_config(dir), config.architecture);
-  KV_CHECK(name.has_value(), "--chat auto: cannot recognise the chat format of ", dir, " (", config.architecture,
-           "); name one of: ", [] {
-             std::string all;
-             for (const auto& n : chat_format_names()) all += (all.empty() ? "" : ", ") + n;
-             return all;
-           }());
-  return &chat_format(*name);
+// What the policy kept (before decoding appends anything): the smallest and largest head, and with `positions`
+// every layer's and KV head's positions (large for long prompts).
+nlohmann::json kept_positions(const KvCache& cache, bool positions, std::int64_t* kept_min, std::int64_t* kept_max) {
+  nlohmann::json kept = nlohmann::json::array();
+  *kept_min = INT64_MAX;
+  *kept_max = 0;
+  for (const auto& layer : cache.layers) {
+    if (positions) kept.push_back(layer.kept_positions());
+    for (std::int64_t h = 0; h < layer.num_heads(); ++h) {
+      const std::int64_t n = layer.prompt_offsets()[h + 1] - layer.prompt_offsets()[h];
+      *kept_min = std::min(*kept_min, n);
+      *kept_max = std::max(*kept_max, n);
+    }
+  }
+  return kept;
 }
 
 void run_generate(const GenerateState& st) {
   KV_CHECK(st.prompt.empty() != st.prompt_ids.empty(), "give exactly one of --prompt and --prompt-ids");
-  const at::Device device = st.model.resolve_device();
-  const ModelConfig config = load_model_config(st.model.model_dir);
-  const auto tokenizer = find_tokenizer(st);
-  const ChatFormat* chat = resolve_chat(st, config);
+  Session session(st.model.session(st.tokenizer, st.chat));
+  const ModelConfig& config = session.config();
   std::vector<std::int64_t> ids;
   if (!st.prompt.empty()) {
-    KV_CHECK(tokenizer != nullptr, "--prompt needs a tokenizer: ", st.model.model_dir,
+    KV_CHECK(session.tokenizer() != nullptr, "--prompt needs a tokenizer: ", st.model.model_dir,
              " has no tokenizer.json or tokenizer.model; pass --tokenizer PATH or token ids with --prompt-ids");
-    for (TokenId id : encode_prompt(*tokenizer, st.prompt, chat, /*add_special=*/true)) ids.push_back(id);
+    for (TokenId id : encode_prompt(*session.tokenizer(), st.prompt, session.chat(), /*add_special=*/true))
+      ids.push_back(id);
   } else {
-    KV_CHECK(chat == nullptr, "--chat applies to --prompt text, not to --prompt-ids");
+    KV_CHECK(session.chat() == nullptr, "--chat applies to --prompt text, not to --prompt-ids");
     ids = parse_id_list(st.prompt_ids, "--prompt-ids");
   }
-
-  const at::ScalarType dtype = st.model.resolve_dtype(config, device);
   // Bad flags and ids fail here, before the (possibly long) weight loading.
   std::unique_ptr<EvictionPolicy> policy = make_policy(st.policy.spec());
   for (std::int64_t id : ids)
     KV_CHECK(id >= 0 && id < config.vocab_size, "prompt token id ", id, " is outside the vocabulary [0, ",
              config.vocab_size, ")");
-  const auto model = Transformer::load(st.model.model_dir, device, dtype);
-  const Engine engine(*model);
+  const Engine& engine = session.engine();
 
   GenerateOptions gen;
   gen.max_new_tokens = st.max_new;
   gen.min_new_tokens = st.min_new;
-  if (!st.stop_ids.empty()) {
-    gen.stop_ids = parse_id_list(st.stop_ids, "--stop-ids");
-  } else if (!st.ignore_eos) {
-    // The config's EOS ids, the tokenizer's EOS and the chat format's end-of-turn token.
-    gen.stop_ids = config.eos_token_ids;
-    if (tokenizer)
-      for (TokenId id : chat_stop_ids(*tokenizer, chat))
-        if (std::find(gen.stop_ids.begin(), gen.stop_ids.end(), id) == gen.stop_ids.end()) gen.stop_ids.push_back(id);
-  }
+  if (!st.stop_ids.empty()) gen.stop_ids = parse_id_list(st.stop_ids, "--stop-ids");
+  else if (!st.ignore_eos) gen.stop_ids = session.stop_ids(session.chat() != nullptr);
   gen.keep_step_logits = !st.logits_out.empty();
   gen.decode_path = st.decode_path;
   PrefillOptions pre;
@@ -102,36 +85,21 @@ void run_generate(const GenerateState& st) {
 
   PrefillResult prefilled = engine.prefill(ids, {policy.get()}, pre);
   KvCache& cache = prefilled.caches[0];
-  std::int64_t kept_min = INT64_MAX, kept_max = 0;
-  for (const auto& layer : cache.layers) {
-    for (std::int64_t h = 0; h < layer.num_heads(); ++h) {
-      const std::int64_t n = layer.prompt_offsets()[h + 1] - layer.prompt_offsets()[h];
-      kept_min = std::min(kept_min, n);
-      kept_max = std::max(kept_max, n);
-    }
-  }
+  std::int64_t kept_min = 0, kept_max = 0;
+  const nlohmann::json kept = kept_positions(cache, !st.no_kept, &kept_min, &kept_max);
   const std::int64_t prompt_kv_bytes = cache.bytes_used();
-  // What the policy kept (before decoding appends anything) and its coverage statistics.
-  nlohmann::json kept = nlohmann::json::array();
-  std::vector<LayerKeptEntries> entries;
-  for (const auto& layer : cache.layers) {
-    if (!st.no_kept) kept.push_back(layer.kept_positions());
-    entries.push_back({layer.prompt_positions(), layer.prompt_heads()});
-  }
   const at::Tensor id_tensor = at::tensor(ids, at::TensorOptions().dtype(at::kLong));
-  const CoverageStats coverage =
-      coverage_statistics(entries, static_cast<std::int64_t>(ids.size()), st.coverage_window, id_tensor);
+  const CoverageStats coverage = coverage_of(cache, st.coverage_window, id_tensor);
   const GenerationResult out = engine.decode(cache, prefilled.last_logits, gen);
   if (!st.logits_out.empty()) write_logits(st.logits_out, prefilled.logits, out.step_logits);
 
   const double tps = out.decode_seconds > 0 ? static_cast<double>(out.decode_steps) / out.decode_seconds : 0.0;
-  nlohmann::json result = {
+  nlohmann::json result = session.describe();
+  result.update({
       {"prompt_ids", ids},
       {"output_ids", out.output_ids},
       {"stop_reason", out.stop_reason},
       {"policy", policy->describe()},
-      {"device", device.str()},
-      {"dtype", short_dtype_name(dtype)},
       {"prompt_tokens", ids.size()},
       {"kept_per_head", {{"min", kept_min}, {"max", kept_max}}},
       {"budget", policy->resolved_budget()},
@@ -142,11 +110,12 @@ void run_generate(const GenerateState& st) {
       {"decode_seconds", out.decode_seconds},
       {"decode_tokens_per_second", tps},
       {"decode_path", out.decode_path},
-  };
+  });
   if (!st.no_kept) result["kept"] = kept;
   std::string text;
-  if (tokenizer) {
-    text = tokenizer->decode(std::vector<TokenId>(out.output_ids.begin(), out.output_ids.end()), /*skip_special=*/true);
+  if (session.tokenizer() != nullptr) {
+    text = session.tokenizer()->decode(std::vector<TokenId>(out.output_ids.begin(), out.output_ids.end()),
+                                       /*skip_special=*/true);
     result["text"] = text;
   }
   if (st.json) {
@@ -164,7 +133,7 @@ void run_generate(const GenerateState& st) {
             << ")\noutput ids    ";
   for (std::size_t i = 0; i < out.output_ids.size(); ++i) std::cout << (i ? "," : "") << out.output_ids[i];
   std::cout << std::endl;
-  if (tokenizer) std::cout << "text          " << text << std::endl;
+  if (session.tokenizer() != nullptr) std::cout << "text          " << text << std::endl;
 }
 
 }  // namespace

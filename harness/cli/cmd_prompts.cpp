@@ -11,6 +11,7 @@
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
 #include "harness/tokenizer/chat_template.h"
+#include "harness/runner/session.h"
 #include "harness/tokenizer/tokenizer.h"
 
 namespace kvbench::cli {
@@ -25,20 +26,23 @@ struct PromptsState {
 
 void run_prompts(const PromptsState& st) {
   const SubsetSpec& subset = find_subset(st.dataset);
-  const ChatFormat* chat = st.chat == "none" ? nullptr : &chat_format(st.chat);
+  SessionSpec spec;  // a tokenizer-only session: the tokenizer and chat format a run would resolve
+  spec.tokenizer = st.tokenizer;
+  spec.chat = st.chat;
+  const Session session(spec);
   LoadOptions load;
   load.skip_bad_rows = st.skip_bad_rows;
   if (st.limit > 0) load.limit = st.limit;
   // Every row is read and validated before any tokenization.
   const LoadResult rows = load_subset(resolve_data_dir(st.data_dir), st.dataset, load);
   for (const auto& problem : rows.problems) std::cerr << "skipped: " << problem << "\n";
-  const auto tok = load_tokenizer(st.tokenizer);
+  const Tokenizer& tok = *session.tokenizer();
   PromptOptions options;
   options.max_length = st.max_length;
-  options.chat = chat;
+  options.chat = session.chat();
   std::size_t truncated = 0;
   for (const Sample& s : rows.samples) {
-    const BuiltPrompt p = build_prompt(subset, s, *tok, options);
+    const BuiltPrompt p = build_prompt(subset, s, tok, options);
     truncated += p.truncated ? 1 : 0;
     nlohmann::json row = {{"_id", s.id},
                           {"tokens", p.ids.size()},

@@ -15,12 +15,14 @@ void ModelOptions::add_to(CLI::App* cmd, bool need_device) {
       ->capture_default_str();
 }
 
-at::Device ModelOptions::resolve_device() const { return parse_device(device); }
-
-at::ScalarType ModelOptions::resolve_dtype(const ModelConfig& config, at::Device dev) const {
-  if (dtype != "auto") return parse_compute_dtype(dtype);
-  if (dev.is_cpu()) return at::kFloat;
-  return config.checkpoint_dtype == "float16" ? at::kHalf : at::kBFloat16;
+SessionSpec ModelOptions::session(const std::string& tokenizer, const std::string& chat) const {
+  SessionSpec s;
+  s.model_path = model_dir;
+  s.tokenizer = tokenizer;
+  s.device = device;
+  s.dtype = dtype;
+  s.chat = chat;
+  return s;
 }
 
 void PolicyOptions::add_to(CLI::App* cmd) {

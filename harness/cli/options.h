@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/model/model_config.h"
+#include "harness/runner/session.h"
 #include "policies/registry.h"
 
 namespace kvbench::cli {
@@ -22,9 +23,8 @@ struct ModelOptions {
   std::string dtype = "auto";
 
   void add_to(CLI::App* cmd, bool need_device = true);
-  at::Device resolve_device() const;
-  /// "auto": f32 on the CPU; on CUDA the checkpoint's half type (f16 if stored in f16, else bf16).
-  at::ScalarType resolve_dtype(const ModelConfig& config, at::Device device) const;
+  /// The session these flags ask for (harness/runner/session.h resolves it).
+  SessionSpec session(const std::string& tokenizer = "", const std::string& chat = "none") const;
 };
 
 /// --policy, --budget, --policy-param key=value (repeatable; values parsed as JSON when they parse).

@@ -5,7 +5,7 @@
 #include <numeric>
 
 #include "harness/common/error.h"
-#include "policies/device.h"
+#include "harness/device/transfer.h"
 
 namespace kvbench {
 namespace {

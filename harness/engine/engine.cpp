@@ -10,10 +10,10 @@
 #include "harness/engine/attention.h"
 #include "harness/engine/batch_cache.h"
 #include "harness/engine/ragged_decoder.h"
-#include "harness/kernels/cuda_graph.h"
+#include "harness/device/cuda_graph.h"
 #include "harness/model/tensor_util.h"
-#include "policies/device.h"
-#include "policies/stage_profile.h"
+#include "harness/device/transfer.h"
+#include "harness/device/stage_profile.h"
 
 
 namespace kvbench {

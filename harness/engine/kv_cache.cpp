@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "harness/common/error.h"
-#include "policies/device.h"
+#include "harness/device/transfer.h"
 
 namespace kvbench {
 namespace {

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "harness/engine/kv_cache.h"
-#include "harness/kernels/cuda_graph.h"
-#include "harness/kernels/ops.h"
+#include "harness/device/cuda_graph.h"
+#include "harness/device/ops.h"
 #include "harness/model/transformer.h"
 
 namespace kvbench {

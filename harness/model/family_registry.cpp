@@ -28,6 +28,18 @@ const ModelFamily* find_model_family(const std::string& architecture) {
   return nullptr;
 }
 
+const ModelFamily* find_model_family_by_name(const std::string& name) {
+  for (const ModelFamily* f : registry())
+    if (name == f->name) return f;
+  return nullptr;
+}
+
+std::vector<std::string> family_names() {
+  std::vector<std::string> names;
+  for (const ModelFamily* f : registry()) names.emplace_back(f->name);
+  return names;
+}
+
 std::vector<std::string> supported_architectures() {
   std::vector<std::string> names;
   for (const ModelFamily* f : registry()) names.emplace_back(f->architecture);

@@ -6,22 +6,24 @@
 
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
+#include "harness/model/family.h"
+#include "harness/model/model_config.h"
 #include "harness/model/safetensors.h"
 #include "harness/model/tensor_util.h"
 
 namespace kvbench {
 
 nlohmann::json random_model_config(const RandomModelSpec& s) {
-  static const std::map<std::string, std::pair<std::string, std::string>> kFamilies = {
-      {"llama", {"LlamaForCausalLM", "llama"}},
-      {"mistral", {"MistralForCausalLM", "mistral"}},
-      {"qwen2", {"Qwen2ForCausalLM", "qwen2"}}};
-  const auto fam = kFamilies.find(s.family);
-  KV_CHECK(fam != kFamilies.end(), "unknown family '", s.family, "' (use llama, mistral or qwen2)");
+  const ModelFamily* fam = find_model_family_by_name(s.family);
+  KV_CHECK(fam != nullptr, "unknown family '", s.family, "' (use one of: ", [] {
+    std::string all;
+    for (const auto& n : family_names()) all += (all.empty() ? "" : ", ") + n;
+    return all;
+  }(), ")");
   KV_CHECK(s.num_heads % s.num_kv_heads == 0 && s.hidden_size % s.num_heads == 0,
            "random model: heads must divide hidden size and KV heads must divide heads");
-  nlohmann::json c = {{"architectures", {fam->second.first}},
-                      {"model_type", fam->second.second},
+  nlohmann::json c = {{"architectures", {fam->architecture}},
+                      {"model_type", fam->model_type},
                       {"vocab_size", s.vocab_size},
                       {"hidden_size", s.hidden_size},
                       {"intermediate_size", s.intermediate_size},
@@ -37,8 +39,9 @@ nlohmann::json random_model_config(const RandomModelSpec& s) {
                       {"torch_dtype", s.dtype == "f32" ? "float32" : s.dtype == "bf16" ? "bfloat16" : "float16"},
                       {"bos_token_id", 1},
                       {"eos_token_id", 2}};
-  if (s.family == "llama") c["attention_bias"] = s.attention_bias;
-  if (s.family == "mistral") c["sliding_window"] = nullptr;
+  // The keys the families read beyond the shared ones (each family ignores the others').
+  c["attention_bias"] = s.attention_bias;
+  c["sliding_window"] = nullptr;
   return c;
 }
 
@@ -47,8 +50,9 @@ std::map<std::string, at::Tensor> write_random_checkpoint(const std::string& dir
   paths::create_directories(dir);
   const std::int64_t D = s.hidden_size, d = s.hidden_size / s.num_heads, Hq = s.num_heads, Hkv = s.num_kv_heads;
   const std::int64_t I = s.intermediate_size, V = s.vocab_size;
-  const bool qkv_bias = s.family == "qwen2" || (s.family == "llama" && s.attention_bias);
-  const bool o_bias = s.family == "llama" && s.attention_bias;
+  // Which biases exist is the family's business: parse the config as a load would.
+  const ModelConfig parsed = parse_model_config(config, dir);
+  const bool qkv_bias = parsed.qkv_bias, o_bias = parsed.o_bias;
 
   at::Generator gen = at::detail::createCPUGenerator(s.seed);
   std::map<std::string, at::Tensor> w;

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "harness/kernels/ops.h"
+#include "harness/device/ops.h"
 
 namespace kvbench {
 

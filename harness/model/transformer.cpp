@@ -2,7 +2,7 @@
 
 #include "harness/common/error.h"
 #include "harness/common/log.h"
-#include "harness/kernels/ops.h"
+#include "harness/device/ops.h"
 #include "harness/model/checkpoint.h"
 
 namespace kvbench {

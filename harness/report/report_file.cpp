@@ -297,10 +297,8 @@ std::vector<std::string> order_subsets(const std::vector<std::string>& names) {
 }
 
 std::string subset_category(const std::string& name) {
-  for (const SubsetSpec& spec : longbench_subsets()) {
-    if (spec.name == name) return spec.category;
-  }
-  return "";
+  const SubsetSpec* spec = lookup_subset(name);
+  return spec != nullptr ? spec->category : "";
 }
 
 std::vector<std::string> categories_of(const std::vector<std::string>& subsets) {

@@ -9,10 +9,10 @@
 #include "harness/common/error.h"
 #include "harness/common/jsonl.h"
 #include "harness/common/log.h"
-#include "harness/engine/device_memory.h"
+#include "harness/device/memory.h"
 #include "harness/model/tensor_util.h"
 #include "harness/runner/progress.h"
-#include "policies/device.h"
+#include "harness/device/transfer.h"
 
 namespace kvbench {
 

@@ -8,6 +8,7 @@
 #include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/engine/engine.h"
+#include "harness/stats/coverage.h"
 
 namespace kvbench {
 namespace {
@@ -66,23 +67,10 @@ void apply_overrides(nlohmann::json& config, const std::vector<std::string>& ove
   }
 }
 
-RunConfig parse_run_config(const nlohmann::json& json, const std::string& source) {
-  const JsonFields top(json, source);
-  top.expect_only({"name", "output_dir", "seed", "model", "datasets", "prompt", "max_new_tokens", "warmup_tokens",
-                   "policies", "budgets"});
-  RunConfig rc;
-  rc.name = top.get_string("name", "run");
-  KV_CHECK(!rc.name.empty() && rc.name.find('/') == std::string::npos, source, ": 'name' must be a plain name");
-  rc.output_dir = top.get_string("output_dir", paths::join("results", rc.name));
-  rc.seed = static_cast<std::uint64_t>(top.get_int("seed", 0));
-  if (top.has("max_new_tokens")) {
-    rc.max_new_tokens = top.get_int("max_new_tokens");
-    KV_CHECK(*rc.max_new_tokens >= 1, source, ": 'max_new_tokens' must be >= 1");
-  }
-  rc.warmup_tokens = top.get_int("warmup_tokens", 0);
-  KV_CHECK(rc.warmup_tokens >= 0, source, ": 'warmup_tokens' must be >= 0");
+namespace {
 
-  // model
+// model: the checkpoint (or a random one written by the run) and how to run it.
+void parse_model(const JsonFields& top, const std::string& source, RunConfig& rc) {
   KV_CHECK(top.has("model"), source, ": missing required key 'model'");
   const JsonFields model(top.raw("model"), source + ": model");
   model.expect_only({"path", "random", "tokenizer", "device", "dtype", "max_length", "chat", "prefill_chunk",
@@ -121,7 +109,10 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
     rc.model_path = paths::join(rc.output_dir, "model");
   }
 
-  // what to evaluate
+}
+
+// What to evaluate: LongBench/synthetic subsets, or raw prompt ids.
+void parse_inputs(const JsonFields& top, const std::string& source, RunConfig& rc) {
   KV_CHECK(top.has("datasets") != top.has("prompt"), source, ": give exactly one of 'datasets' (LongBench subsets) "
            "and 'prompt' (one raw prompt of token ids)");
   if (top.has("datasets")) {
@@ -131,7 +122,7 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
     std::set<std::string> seen;
     for (const auto& group : string_list(d.raw("names"), source + ": datasets.names")) {
       for (const SubsetSpec* s : subsets_in(group)) {
-        const std::string name = group.size() > 2 && group.compare(group.size() - 2, 2, "_e") == 0 ? group : s->name;
+        const std::string name = is_longbench_e(group) ? group : s->name;
         if (group == "longbench-e") {
           if (seen.insert(s->name + "_e").second) rc.subsets.push_back(s->name + "_e");
         } else if (seen.insert(name).second) {
@@ -182,7 +173,10 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
     }
   }
 
-  // variants: every policy x every budget (its own "budgets" if it has them; none for full)
+}
+
+// The variants: every policy x every budget (its own "budgets" if it has them; none for full).
+void parse_variants(const JsonFields& top, const std::string& source, RunConfig& rc) {
   std::vector<BudgetSpec> budgets;
   if (top.has("budgets")) {
     KV_CHECK(top.raw("budgets").is_array(), source, ": 'budgets' must be a list");
@@ -219,7 +213,10 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
     }
   }
 
-  // The resolved configuration, for config.resolved.json.
+}
+
+// The whole configuration with every default filled in (config.resolved.json).
+nlohmann::json resolved_config(const nlohmann::json& json, const RunConfig& rc) {
   nlohmann::json resolved = json;
   resolved["name"] = rc.name;
   resolved["output_dir"] = rc.output_dir;
@@ -233,12 +230,39 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
   resolved["model"]["decode"] = rc.decode_path;
   if (rc.uses_datasets()) resolved["datasets"]["resolved_subsets"] = rc.subsets;
   resolved["warmup_tokens"] = rc.warmup_tokens;
+  resolved["coverage_window"] = rc.coverage_window;
   nlohmann::json variants = nlohmann::json::array();
   for (const auto& v : rc.variants)
     variants.push_back({{"name", v.name}, {"policy", v.spec.name}, {"budget", v.spec.budget.to_json()},
                         {"params", v.spec.params}, {"seed", v.spec.seed}});
   resolved["resolved_variants"] = variants;
-  rc.resolved = resolved;
+  return resolved;
+}
+
+}  // namespace
+
+RunConfig parse_run_config(const nlohmann::json& json, const std::string& source) {
+  const JsonFields top(json, source);
+  top.expect_only({"name", "output_dir", "seed", "model", "datasets", "prompt", "max_new_tokens", "warmup_tokens",
+                   "coverage_window", "policies", "budgets"});
+  RunConfig rc;
+  rc.name = top.get_string("name", "run");
+  KV_CHECK(!rc.name.empty() && rc.name.find('/') == std::string::npos, source, ": 'name' must be a plain name");
+  rc.output_dir = top.get_string("output_dir", paths::join("results", rc.name));
+  rc.seed = static_cast<std::uint64_t>(top.get_int("seed", 0));
+  if (top.has("max_new_tokens")) {
+    rc.max_new_tokens = top.get_int("max_new_tokens");
+    KV_CHECK(*rc.max_new_tokens >= 1, source, ": 'max_new_tokens' must be >= 1");
+  }
+  rc.warmup_tokens = top.get_int("warmup_tokens", 0);
+  KV_CHECK(rc.warmup_tokens >= 0, source, ": 'warmup_tokens' must be >= 0");
+  rc.coverage_window = top.get_int("coverage_window", kDefaultCoverageWindow);
+  KV_CHECK(rc.coverage_window >= 0, source, ": 'coverage_window' must be >= 0");
+
+  parse_model(top, source, rc);
+  parse_inputs(top, source, rc);
+  parse_variants(top, source, rc);
+  rc.resolved = resolved_config(json, rc);
   return rc;
 }
 

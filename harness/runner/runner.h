@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/report/run_layout.h"
 #include "harness/runner/run_config.h"
 
 namespace kvbench {
@@ -22,17 +23,5 @@ void run_experiment(const RunConfig& config, const RunOptions& options);
 
 /// report.json of the run in config.output_dir, rebuilt from its prediction, timing and error files.
 nlohmann::json build_report(const RunConfig& config);
-
-/// Where a run keeps its files.
-struct RunLayout {
-  explicit RunLayout(const std::string& root) : root(root) {}
-  std::string root;
-  std::string predictions(const std::string& variant, const std::string& subset) const;
-  std::string timing(const std::string& variant, const std::string& subset) const;
-  std::string errors(const std::string& variant, const std::string& subset) const;
-  std::string report() const;
-  std::string manifest() const;
-  std::string resolved_config() const;
-};
 
 }  // namespace kvbench

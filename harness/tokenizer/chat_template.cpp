@@ -4,7 +4,7 @@
 
 #include "harness/common/error.h"
 #include "harness/tokenizer/tokenizer.h"
-#include "harness/tokenizer/unicode.h"
+#include "harness/common/unicode.h"
 
 namespace kvbench {
 namespace {

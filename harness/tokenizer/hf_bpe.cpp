@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "harness/common/error.h"
-#include "harness/tokenizer/unicode.h"
+#include "harness/common/unicode.h"
 
 namespace kvbench::hf {
 

@@ -27,7 +27,7 @@
 #include "harness/common/json_util.h"
 #include "harness/tokenizer/hf_bpe.h"
 #include "harness/tokenizer/hf_components.h"
-#include "harness/tokenizer/unicode.h"
+#include "harness/common/unicode.h"
 
 namespace kvbench {
 namespace {

@@ -13,7 +13,7 @@
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
 #include "harness/tokenizer/spm_bridge.h"
-#include "harness/tokenizer/unicode.h"
+#include "harness/common/unicode.h"
 
 namespace kvbench {
 namespace {

@@ -4,7 +4,7 @@
 namespace kvbench {
 
 const ModelFamily& llama_family() {
-  static const ModelFamily kFamily{"LlamaForCausalLM", [](const JsonFields& config, ModelConfig& out) {
+  static const ModelFamily kFamily{"llama", "LlamaForCausalLM", "llama", [](const JsonFields& config, ModelConfig& out) {
                                      const bool attention_bias = config.get_bool("attention_bias", false);
                                      out.qkv_bias = attention_bias;
                                      out.o_bias = attention_bias;

@@ -4,7 +4,7 @@
 namespace kvbench {
 
 const ModelFamily& mistral_family() {
-  static const ModelFamily kFamily{"MistralForCausalLM", [](const JsonFields& config, ModelConfig& out) {
+  static const ModelFamily kFamily{"mistral", "MistralForCausalLM", "mistral", [](const JsonFields& config, ModelConfig& out) {
                                      out.sliding_window = config.get_int("sliding_window", 0);
                                    }};
   return kFamily;

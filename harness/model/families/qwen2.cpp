@@ -5,7 +5,7 @@
 namespace kvbench {
 
 const ModelFamily& qwen2_family() {
-  static const ModelFamily kFamily{"Qwen2ForCausalLM", [](const JsonFields& config, ModelConfig& out) {
+  static const ModelFamily kFamily{"qwen2", "Qwen2ForCausalLM", "qwen2", [](const JsonFields& config, ModelConfig& out) {
                                      out.qkv_bias = true;
                                      KV_CHECK(!config.get_bool("use_sliding_window", false), config.source(),
                                               ": Qwen2 use_sliding_window=true is not supported");

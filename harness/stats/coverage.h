@@ -6,7 +6,7 @@
 //   head_overlap[l]    1 - |U_h S(l,h)| / sum_h |S(l,h)|     (0 = no slot spent on another head's token)
 //   vocab_coverage     |ids(U S)| / |ids(E)|                  (unique token types kept)
 //   evidence_recall    share of evidence tokens kept by at least one head, per layer and over the model
-// Computed with tensor ops on the cache's device.
+// Computed with tensor ops on the cache's device. (Statistics of what a cache holds; no policy uses them.)
 
 #include <ATen/ATen.h>
 
@@ -15,7 +15,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/engine/kv_cache.h"
+
 namespace kvbench {
+
+/// The window every command excludes unless told otherwise (SnapKV's observation window).
+constexpr std::int64_t kDefaultCoverageWindow = 32;
 
 /// One layer's kept prompt entries: original positions and owning KV head, flat (as LayerCache holds them).
 struct LayerKeptEntries {
@@ -41,5 +46,10 @@ struct CoverageStats {
 CoverageStats coverage_statistics(const std::vector<LayerKeptEntries>& layers, std::int64_t prompt_len,
                                   std::int64_t window, const at::Tensor& token_ids,
                                   const at::Tensor& evidence = at::Tensor());
+
+/// The statistics of what `cache` kept of its prompt (its decode entries do not count), for the prompt's
+/// int64 `token_ids` [T]: the one entry point of run, generate and coverage.
+CoverageStats coverage_of(const KvCache& cache, std::int64_t window, const at::Tensor& token_ids,
+                          const at::Tensor& evidence = at::Tensor());
 
 }  // namespace kvbench

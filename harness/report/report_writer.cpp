@@ -1,5 +1,5 @@
-// report.json from a run's files (docs/report-format.md): scores by the official scorer, averages recomputed,
-// LongBench-E buckets, coverage aggregates, timing, memory.
+#include "harness/report/report_writer.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -10,7 +10,7 @@
 #include "harness/common/json_util.h"
 #include "harness/common/jsonl.h"
 #include "harness/common/paths.h"
-#include "harness/runner/runner.h"
+#include "harness/report/run_layout.h"
 #include "kvbench/version.h"
 #include "metrics/scorer.h"
 
@@ -31,17 +31,13 @@ nlohmann::json summarize(std::vector<double> values) {
   return {{"mean", mean}, {"p10", pct(0.1)}, {"p50", pct(0.5)}, {"p90", pct(0.9)}};
 }
 
-std::string base_name(const std::string& subset) {
-  return subset.size() > 2 && subset.compare(subset.size() - 2, 2, "_e") == 0 ? subset.substr(0, subset.size() - 2) : subset;
-}
-
 }  // namespace
 
-nlohmann::json build_report(const RunConfig& rc) {
-  const RunLayout layout(rc.output_dir);
-  const std::vector<std::string> subsets = rc.uses_datasets() ? rc.subsets : std::vector<std::string>{"prompt"};
+nlohmann::json build_report(const ReportInputs& in) {
+  const RunLayout layout(in.output_dir);
+  const std::vector<std::string>& subsets = in.subsets;
   nlohmann::json variants = nlohmann::json::array();
-  for (const auto& v : rc.variants) {
+  for (const auto& v : in.variants) {
     nlohmann::json scores = nlohmann::json::object(), n = nlohmann::json::object(), errors = nlohmann::json::object();
     nlohmann::json buckets = nlohmann::json::object();
     std::map<std::string, std::vector<double>> stats;  // coverage statistic -> per sample
@@ -54,10 +50,10 @@ nlohmann::json build_report(const RunConfig& rc) {
       const auto rows = read_jsonl_rows(preds);
       n[subset] = rows.size();
       errors[subset] = read_jsonl_rows(layout.errors(v.name, subset)).size();
-      if (!rows.empty() && rc.uses_datasets()) {
-        scores[subset] = metrics::score_file(base_name(subset), preds, false).score;
-        if (base_name(subset) != subset) {
-          const auto e = metrics::score_file(base_name(subset), preds, true);
+      if (!rows.empty() && in.scored) {
+        scores[subset] = metrics::score_file(base_subset(subset), preds, false).score;
+        if (base_subset(subset) != subset) {
+          const auto e = metrics::score_file(base_subset(subset), preds, true);
           nlohmann::json b = nlohmann::json::object();
           for (std::size_t i = 0; i < metrics::kLengthBuckets.size(); ++i)
             b[metrics::kLengthBuckets[i]] = std::isnan(e.buckets.score[i]) ? nlohmann::json(nullptr) : nlohmann::json(e.buckets.score[i]);
@@ -111,10 +107,10 @@ nlohmann::json build_report(const RunConfig& rc) {
     const auto budget_summary = summarize(budgets);
     variants.push_back({
         {"name", v.name},
-        {"policy", v.spec.name},
-        {"describe", make_policy(v.spec)->describe()},
-        {"budget", v.spec.budget.to_json()},
-        {"params", v.spec.params},
+        {"policy", v.policy},
+        {"describe", v.describe},
+        {"budget", v.budget},
+        {"params", v.params},
         {"scores", scores},
         {"n", n},
         {"errors", errors},
@@ -151,7 +147,7 @@ nlohmann::json build_report(const RunConfig& rc) {
       wall += s.value("wall_seconds", 0.0);
     }
   }
-  return {{"run", rc.name},
+  return {{"run", in.run_name},
           {"kvbench_version", KVBENCH_VERSION},
           {"subsets", subsets},
           {"variants", variants},

@@ -2,7 +2,7 @@
 // attention over ragged per-head caches. Each one replaces several libtorch launches, and each rounds where HF
 // rounds (values are rounded to the model dtype exactly where HF's eager code materializes a tensor), so the
 // fused paths agree with the reference to float summation order.
-#include "harness/kernels/cuda/kernels.h"
+#include "harness/device/cuda/kernels.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

@@ -1,6 +1,6 @@
 #pragma once
 // Launchers of kvbench's CUDA kernels, over raw device pointers (no libtorch here, so this half builds and is
-// checked with nvcc alone). harness/kernels/ops.cpp validates tensors and calls these; see ops.h for what each
+// checked with nvcc alone). harness/device/ops.cpp validates tensors and calls these; see ops.h for what each
 // computes. Every launcher returns the launch's cudaError_t as an int (0: success).
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "policies/device.h"
+#include "harness/device/transfer.h"
 
 namespace kvbench {
 

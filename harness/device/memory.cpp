@@ -1,4 +1,4 @@
-#include "harness/engine/device_memory.h"
+#include "harness/device/memory.h"
 
 #if KVBENCH_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>

@@ -1,4 +1,4 @@
-#include "harness/kernels/ops.h"
+#include "harness/device/ops.h"
 
 #include <algorithm>
 
@@ -10,7 +10,7 @@
 #if KVBENCH_WITH_CUDA_KERNELS
 #include <ATen/cuda/CUDAContext.h>
 
-#include "harness/kernels/cuda/kernels.h"
+#include "harness/device/cuda/kernels.h"
 #endif
 
 namespace kvbench::ops {

@@ -1,11 +1,11 @@
-#include "policies/stage_profile.h"
+#include "harness/device/stage_profile.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 
-#include "policies/device.h"
+#include "harness/device/transfer.h"
 
 namespace kvbench {
 namespace {

@@ -1,4 +1,4 @@
-#include "policies/coverage.h"
+#include "harness/stats/coverage.h"
 
 #include <numeric>
 
@@ -62,6 +62,13 @@ CoverageStats coverage_statistics(const std::vector<LayerKeptEntries>& layers, s
                        static_cast<double>(std::get<0>(at::_unique(ids)).numel());
   if (evidence_count > 0) out.evidence_recall = model.logical_and(evidence_e).sum().item<double>() / evidence_count;
   return out;
+}
+
+CoverageStats coverage_of(const KvCache& cache, std::int64_t window, const at::Tensor& token_ids,
+                          const at::Tensor& evidence) {
+  std::vector<LayerKeptEntries> entries;
+  for (const auto& layer : cache.layers) entries.push_back({layer.prompt_positions(), layer.prompt_heads()});
+  return coverage_statistics(entries, cache.prompt_len, window, token_ids, evidence);
 }
 
 }  // namespace kvbench

@@ -1,6 +1,6 @@
 #pragma once
 // The model's small fused operations, one function each, over tensors: on CUDA (when this build compiled
-// harness/kernels/cuda) one kernel each; everywhere else the libtorch code they replace, unchanged, so CPU
+// harness/device/cuda) one kernel each; everywhere else the libtorch code they replace, unchanged, so CPU
 // results are bit-for-bit what they were. Both compute HF's eager arithmetic (the same roundings to the model
 // dtype); they differ only in float summation order.
 

@@ -1,4 +1,4 @@
-#include "harness/tokenizer/unicode.h"
+#include "harness/common/unicode.h"
 
 #include <utf8proc.h>
 

@@ -1,4 +1,4 @@
-#include "harness/kernels/cuda_graph.h"
+#include "harness/device/cuda_graph.h"
 
 #include "harness/common/error.h"
 

@@ -1,0 +1,34 @@
+#pragma once
+// Writes report.json (docs/report-format.md) from a run's files: scores by the official scorer, averages
+// recomputed, LongBench-E buckets, coverage aggregates, timing and memory. Its reader is report_file.h. No
+// libtorch: what the runner knows of each variant comes in as plain fields.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kvbench {
+
+/// A variant as report.json names it.
+struct ReportVariantInfo {
+  std::string name;      ///< e.g. "snapkv-128"
+  std::string policy;    ///< registry name
+  std::string describe;  ///< the policy's describe()
+  nlohmann::json budget; ///< as configured (null for the full cache)
+  nlohmann::json params = nlohmann::json::object();
+};
+
+/// What the writer needs of a run.
+struct ReportInputs {
+  std::string run_name;
+  std::string output_dir;
+  std::vector<std::string> subsets;  ///< as the files name them ("prompt" for raw-prompt runs)
+  bool scored = true;                ///< LongBench/synthetic subsets with answers (false: raw prompts)
+  std::vector<ReportVariantInfo> variants;
+};
+
+/// report.json of the run in inputs.output_dir, rebuilt from its prediction, timing, error and manifest files.
+nlohmann::json build_report(const ReportInputs& inputs);
+
+}  // namespace kvbench

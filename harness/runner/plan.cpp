@@ -1,0 +1,104 @@
+#include "harness/runner/plan.h"
+
+#include <algorithm>
+
+#include "datasets/prompt.h"
+#include "datasets/synth.h"
+#include "harness/common/error.h"
+#include "harness/common/log.h"
+
+namespace kvbench {
+namespace {
+
+std::vector<Task> raw_prompt_tasks(const RunConfig& rc) {
+  std::vector<Task> tasks;
+  for (std::int64_t i = 0; i < rc.random_prompt_count; ++i) {
+    Task t;
+    t.subset = "prompt";
+    t.sample.id = rc.random_prompt_count == 1 ? "prompt" : "prompt-" + std::to_string(i);
+    t.prompt_index = static_cast<std::size_t>(i);
+    tasks.push_back(std::move(t));
+  }
+  return tasks;
+}
+
+// Generated here, deterministically: the same config gives the same samples (and ids), so --resume works.
+std::vector<Task> synthetic_tasks(const RunConfig& rc, const Tokenizer* tok) {
+  KV_CHECK(tok != nullptr, "datasets.synth needs a tokenizer: ", rc.model_path, " has none; set model.tokenizer");
+  const synth::Haystack haystack =
+      rc.synth->haystack.empty() ? synth::Haystack() : synth::Haystack::from_directory(rc.synth->haystack);
+  std::vector<Task> tasks;
+  for (const auto& subset : rc.subsets)
+    for (std::int64_t i = 0; i < rc.synth->count; ++i) {
+      synth::SynthResult r = synth::generate_sample(subset, rc.synth->tokens, rc.synth->seed, static_cast<std::size_t>(i),
+                                                    *tok, haystack);
+      if (!rc.ids.empty() && std::find(rc.ids.begin(), rc.ids.end(), r.sample.id) == rc.ids.end()) continue;
+      tasks.push_back({subset, &find_subset(subset), std::move(r.sample)});
+    }
+  log::info("generated ", tasks.size(), " synthetic samples of ", rc.synth->tokens, " tokens");
+  return tasks;
+}
+
+std::vector<Task> dataset_tasks(const RunConfig& rc, std::size_t* skipped_rows) {
+  const std::string dir = resolve_data_dir(rc.data_dir);
+  LoadOptions load;
+  load.skip_bad_rows = rc.skip_bad_rows;
+  load.limit = rc.limit;
+  load.ids = rc.ids;
+  std::vector<Task> tasks;
+  for (const auto& subset : rc.subsets) {
+    LoadResult r = load_subset(dir, subset, load);  // every row validated before any model work
+    *skipped_rows += r.skipped;
+    for (const auto& p : r.problems) log::warn("skipped: ", p);
+    for (auto& s : r.samples) tasks.push_back({subset, &find_subset(subset), std::move(s)});
+  }
+  return tasks;
+}
+
+}  // namespace
+
+std::map<std::string, std::size_t> RunPlan::per_subset() const {
+  std::map<std::string, std::size_t> n;
+  for (const auto& t : tasks) ++n[t.subset];
+  return n;
+}
+
+RunPlan make_plan(const RunConfig& rc, const Tokenizer* tokenizer) {
+  RunPlan plan;
+  plan.variants = &rc.variants;
+  plan.layout = RunLayout(rc.output_dir);
+  plan.subsets = rc.uses_datasets() ? rc.subsets : std::vector<std::string>{"prompt"};
+  if (!rc.uses_datasets()) plan.tasks = raw_prompt_tasks(rc);
+  else if (rc.synth) plan.tasks = synthetic_tasks(rc, tokenizer);
+  else plan.tasks = dataset_tasks(rc, &plan.skipped_rows);
+  return plan;
+}
+
+void print_plan(std::ostream& out, const RunConfig& rc, const RunPlan& plan, const Tokenizer* tok) {
+  out << "run " << rc.name << " -> " << rc.output_dir << "\nmodel " << rc.model_path
+      << (rc.random_model ? " (random weights, written by the run)" : "") << " on " << rc.device << " (" << rc.dtype
+      << ")\n"
+      << rc.variants.size() << " variants:";
+  for (const auto& v : rc.variants) out << " " << v.name;
+  out << "\n" << plan.tasks.size() << " samples (" << plan.skipped_rows << " malformed rows skipped):\n";
+  for (const auto& [subset, n] : plan.per_subset()) out << "  " << subset << ": " << n << "\n";
+  if (!rc.uses_datasets()) {
+    out << (rc.prompt_ids.empty() ? rc.random_prompt_tokens * rc.random_prompt_count
+                                  : static_cast<std::int64_t>(rc.prompt_ids.size()))
+        << " prompt tokens\n";
+    return;
+  }
+  if (tok == nullptr) {
+    out << "token counts need the tokenizer (" << (rc.tokenizer.empty() ? rc.model_path : rc.tokenizer)
+        << " has none)\n";
+    return;
+  }
+  PromptOptions po;
+  po.max_length = rc.max_length;
+  std::int64_t tokens = 0;
+  for (const auto& t : plan.tasks) tokens += static_cast<std::int64_t>(build_prompt(*t.spec, t.sample, *tok, po).ids.size());
+  out << tokens << " prompt tokens (before chat templates), each prefilled once for all " << rc.variants.size()
+      << " variants\n";
+}
+
+}  // namespace kvbench
