@@ -2,7 +2,7 @@
 # README's second command (and what CI runs): dependencies, build, then every test through CTest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh --test
 bash scripts/build.sh
 # HF tokenizers' Node binding is the oracle of the tokenizer parity test (skipped when it cannot be installed).
 if command -v npm >/dev/null && [ ! -d tests/hf_oracle/node_modules/tokenizers ]; then

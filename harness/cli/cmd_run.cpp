@@ -48,7 +48,7 @@ void write_budget_plot(const std::string& output_dir) {
 Command add_run_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "run an experiment from a config file (default: the embedded quickstart)");
   struct State {
-    std::string config, output_dir;
+    std::string config, output_dir, shard, devices;
     std::vector<std::string> overrides;
     RunOptions options;
   };
@@ -59,6 +59,10 @@ Command add_run_command(CLI::App& app) {
   cmd->add_flag("--dry-run", st->options.dry_run, "print the plan (samples, variants, tokens) without loading the model");
   cmd->add_flag("--resume", st->options.resume, "continue the run in its output folder, skipping finished samples");
   cmd->add_flag("--fail-fast", st->options.fail_fast, "stop at the first failing sample (default: record it, go on)");
+  cmd->add_option("--shard", st->shard, "run shard I of N (0-based, e.g. 1/4) in <output_dir>/shards/I-of-N; "
+                  "join them with kvbench merge");
+  cmd->add_option("--devices", st->devices, "one worker per device, e.g. cuda:0,cuda:1 (or cpu,cpu), each a shard, "
+                  "merged at the end");
   return {cmd, [st, &app] {
             const bool embedded = st->config.empty();
             nlohmann::json json = embedded ? nlohmann::json::parse(kEmbeddedDefaultConfig, nullptr, true, true)
@@ -69,11 +73,23 @@ Command add_run_command(CLI::App& app) {
             apply_overrides(json, overrides);
             const RunConfig config = parse_run_config(json, embedded ? kEmbeddedDefaultConfigSource : st->config);
             RunOptions options = st->options;
+            options.input_config = json;
+            if (!st->shard.empty()) options.shard = Shard::parse(st->shard, "--shard");
+            for (std::size_t start = 0; start < st->devices.size();) {
+              const std::size_t end = std::min(st->devices.find(',', start), st->devices.size());
+              if (end > start) options.devices.push_back(st->devices.substr(start, end - start));
+              start = end + 1;
+            }
+            KV_CHECK(st->devices.empty() || !options.devices.empty(), "--devices needs at least one device");
             options.command_line = "kvbench run" + (embedded ? std::string() : " --config " + st->config);
             for (const auto& o : st->overrides) options.command_line += " --set " + o;
+            if (!st->output_dir.empty()) options.command_line += " --output-dir " + st->output_dir;
+            if (!st->shard.empty()) options.command_line += " --shard " + st->shard;
+            if (!st->devices.empty()) options.command_line += " --devices " + st->devices;
             if (options.resume) options.command_line += " --resume";
             run_experiment(config, options);
-            if (!options.dry_run && config.uses_datasets()) write_budget_plot(config.output_dir);
+            if (!options.dry_run && config.uses_datasets())
+              write_budget_plot(options.shard ? shard_dir(config.output_dir, *options.shard) : config.output_dir);
           }};
 }
 

@@ -26,5 +26,7 @@ Command add_table_command(CLI::App& app);
 Command add_check_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
+Command add_merge_command(CLI::App& app);
+Command add_slurm_command(CLI::App& app);
 
 }  // namespace kvbench::cli

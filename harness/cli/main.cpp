@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
       kvbench::cli::add_make_tiny_command(app),
       kvbench::cli::add_synth_command(app),
       kvbench::cli::add_bench_command(app),
+      kvbench::cli::add_merge_command(app),
+      kvbench::cli::add_slurm_command(app),
   };
 
   try {

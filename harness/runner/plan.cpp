@@ -71,6 +71,7 @@ RunPlan make_plan(const RunConfig& rc, const Tokenizer* tokenizer) {
   if (!rc.uses_datasets()) plan.tasks = raw_prompt_tasks(rc);
   else if (rc.synth) plan.tasks = synthetic_tasks(rc, tokenizer);
   else plan.tasks = dataset_tasks(rc, &plan.skipped_rows);
+  for (std::size_t i = 0; i < plan.tasks.size(); ++i) plan.tasks[i].index = i;
   return plan;
 }
 

@@ -23,6 +23,7 @@ struct Task {
   const SubsetSpec* spec = nullptr;
   Sample sample;
   std::size_t prompt_index = 0;
+  std::size_t index = 0;  ///< position in the whole plan (a shard's tasks keep theirs)
 };
 
 struct RunPlan {

@@ -21,6 +21,7 @@
 #include "harness/common/jsonl.h"
 #include "harness/common/log.h"
 #include "harness/common/paths.h"
+#include "harness/common/system.h"
 #include "harness/device/memory.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/tensor_util.h"
@@ -28,19 +29,13 @@
 #include "harness/runner/plan.h"
 #include "harness/runner/progress.h"
 #include "harness/runner/session.h"
+#include "harness/runner/workers.h"
 #include "harness/stats/coverage.h"
 #include "kvbench/version.h"
 
 namespace kvbench {
 namespace {
 using Clock = std::chrono::steady_clock;
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 std::int64_t peak_rss_bytes() {
   struct rusage usage {};
@@ -109,7 +104,7 @@ nlohmann::json open_run(const RunConfig& rc, const RunOptions& options, const Ru
   ::gethostname(host, sizeof host - 1);
   if (!manifest.contains("sessions")) manifest["sessions"] = nlohmann::json::array();
   manifest["sessions"].push_back(
-      {{"start", utc_now()}, {"command", options.command_line}, {"host", host}, {"resumed", options.resume}});
+      {{"start", system::utc_now()}, {"command", options.command_line}, {"host", host}, {"resumed", options.resume}});
   write_file_atomic(layout.manifest(), manifest.dump(2) + "\n");
   return manifest;
 }
@@ -352,16 +347,32 @@ nlohmann::json build_report(const RunConfig& rc) {
   return kvbench::build_report(in);
 }
 
-void run_experiment(const RunConfig& rc, const RunOptions& options) {
+void run_experiment(const RunConfig& config, const RunOptions& options) {
+  if (!options.devices.empty()) return run_on_devices(config, options);
   const auto t_start = Clock::now();
+  // A shard is a run of its own in <output_dir>/shards/I-of-N (a random checkpoint too: shards run in parallel).
+  RunConfig rc = config;
+  if (options.shard) {
+    rc.output_dir = shard_dir(config.output_dir, *options.shard);
+    if (rc.random_model) rc.model_path = paths::join(rc.output_dir, "model");
+  }
   // The plan first: every row is read and checked before anything is written or loaded. A dry run stops there
   // (and needs no checkpoint: a missing one only leaves the token counts out).
   const bool model_there = !rc.random_model && paths::is_regular_file(paths::join(rc.model_path, "config.json"));
   auto session = std::make_unique<Session>(session_spec(rc, model_there || (!options.dry_run && !rc.random_model)));
-  const RunPlan plan = make_plan(rc, session->tokenizer());
-  if (options.dry_run) return print_plan(std::cout, rc, plan, session->tokenizer());
+  RunPlan plan = make_plan(rc, session->tokenizer());
+  if (options.shard) plan = shard_plan(plan, *options.shard, rc.output_dir);
+  if (options.dry_run) {
+    if (options.shard) std::cout << "shard " << options.shard->name() << " of the plan:\n";
+    return print_plan(std::cout, rc, plan, session->tokenizer());
+  }
 
   nlohmann::json manifest = open_run(rc, options, plan.layout);
+  if (options.shard) {
+    manifest["sessions"].back()["shard"] = options.shard->name();
+    write_file_atomic(paths::join(rc.output_dir, "shard.json"), shard_manifest(plan, *options.shard).dump(2) + "\n");
+    write_file_atomic(paths::join(rc.output_dir, kShardInputConfig), options.input_config.dump(2) + "\n");
+  }
   if (rc.random_model) {
     log::info("writing a random-weights ", rc.random_model->family, " checkpoint to ", rc.model_path);
     write_random_checkpoint(rc.model_path, *rc.random_model);
@@ -381,7 +392,7 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
   progress.finish();
 
   nlohmann::json& session_entry = manifest["sessions"].back();
-  session_entry["end"] = utc_now();
+  session_entry["end"] = system::utc_now();
   // The sample loop alone (no model load or warm-up): what a sweep costs beside a single-variant run.
   session_entry["samples_wall_seconds"] = seconds_since(t_samples);
   session_entry["wall_seconds"] = seconds_since(t_start);
@@ -392,6 +403,10 @@ void run_experiment(const RunConfig& rc, const RunOptions& options) {
   const nlohmann::json report = build_report(rc);
   write_file_atomic(plan.layout.report(), report.dump(2) + "\n");
   print_summary(report, plan.layout, st.failures);
+}
+
+void print_run_summary(const nlohmann::json& report, const std::string& output_dir, std::size_t failures) {
+  print_summary(report, RunLayout(output_dir), failures);
 }
 
 }  // namespace kvbench

@@ -1,0 +1,15 @@
+#pragma once
+// Small facts about the running process and the wall clock, on POSIX calls.
+
+#include <string>
+
+namespace kvbench::system {
+
+/// Now in UTC, ISO 8601 to the second ("2026-12-02T17:30:00Z").
+std::string utc_now();
+/// The absolute path of the running executable (/proc/self/exe).
+std::string self_executable();
+/// The current working directory.
+std::string current_directory();
+
+}  // namespace kvbench::system
