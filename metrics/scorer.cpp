@@ -90,7 +90,7 @@ PredictionFile parse_prediction_jsonl(const std::string& text, const std::string
     try {
       row = nlohmann::json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
-      fail(where, ": invalid JSON (", line.find_first_not_of(" \t") == std::string::npos ? "empty line" : e.what(),
+      fail(where, ": invalid JSON (", line.find_first_not_of(" \t") == std::string::npos ? "empty line" : json_error_text(e),
            ")");
     }
     KV_CHECK(row.is_object(), where, ": expected a JSON object, got ", row.type_name());

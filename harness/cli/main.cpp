@@ -5,6 +5,8 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #ifdef __GLIBC__
@@ -93,9 +95,17 @@ int main(int argc, char** argv) {
     }
     std::cout << app.help() << std::endl;
     return 2;
+  } catch (const kvbench::Interrupted& e) {
+    std::cerr << e.what() << std::endl;
+    std::fflush(nullptr);
+    std::_Exit(128 + e.signal());
   } catch (const std::exception& e) {
+    kvbench::log::debug("full error text: ", e.what());
     std::cerr << "error: " << kvbench::short_error_message(e) << std::endl;
-    return 1;
+    // Leave at once: under low memory a pool thread or a static destructor may block or fail, and every file
+    // kvbench writes is already synced or written atomically.
+    std::fflush(nullptr);
+    std::_Exit(1);
   }
   return 0;
 }

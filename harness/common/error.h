@@ -16,6 +16,23 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A file could not be written (disk full, quota, file-size limit, I/O error). Unlike a sample's failure it
+/// ends a run: nothing later could be saved either.
+class WriteError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// The run stopped on SIGINT or SIGTERM after saving what it had; the process exits with 128 + signal.
+class Interrupted : public Error {
+ public:
+  Interrupted(const std::string& message, int signal) : Error(message), signal_(signal) {}
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
 namespace detail {
 template <typename... Args>
 std::string concat(Args&&... args) {
@@ -31,9 +48,14 @@ template <typename... Args>
   throw Error(detail::concat(std::forward<Args>(args)...));
 }
 
-/// Strips libtorch's C++ backtrace ("Exception raised from ...") from an exception message, keeping the
-/// human-readable first part.
+/// An exception's message as a user should see it: libtorch's C++ backtrace ("Exception raised from ...",
+/// "frame #N") and source locations cut off, bytes that are not printable UTF-8 escaped as \xNN (so a
+/// binary file's contents never reach a terminal or an errors/ file), and at most a few hundred characters
+/// per line. The full text stays available at --log-level debug.
 std::string short_error_message(const std::exception& e);
+
+/// A JSON parser's complaint without the raw input it echoes ("last read: '...'"): position and reason only.
+std::string json_error_text(const std::exception& e);
 
 }  // namespace kvbench
 

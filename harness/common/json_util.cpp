@@ -15,7 +15,7 @@ nlohmann::json read_json_file(const std::string& path, bool allow_comments) {
   try {
     return nlohmann::json::parse(buffer.str(), nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/allow_comments);
   } catch (const nlohmann::json::parse_error& e) {
-    fail(path, ": invalid JSON: ", e.what());
+    fail(path, ": invalid JSON: ", json_error_text(e));
   }
 }
 

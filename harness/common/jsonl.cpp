@@ -29,12 +29,16 @@ void JsonlAppender::append(const nlohmann::json& row) {
   while (done < line.size()) {
     const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    KV_CHECK(n > 0, "cannot write to '", path_, "': ", std::strerror(errno));
+    if (n <= 0) throw WriteError(detail::concat("cannot write to '", path_, "': ", std::strerror(errno)));
     done += static_cast<std::size_t>(n);
   }
 }
 
-void JsonlAppender::sync() { ::fsync(fd_); }
+void JsonlAppender::sync() {
+  // A full disk can surface only here (delayed allocation), so fsync's result matters.
+  if (::fsync(fd_) != 0 && errno != EINVAL)
+    throw WriteError(detail::concat("cannot write to '", path_, "': ", std::strerror(errno)));
+}
 
 std::vector<nlohmann::json> read_jsonl_rows(const std::string& path, bool* repaired) {
   if (repaired != nullptr) *repaired = false;

@@ -1,6 +1,7 @@
 #include "harness/model/safetensors.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -83,7 +84,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
   try {
     header = nlohmann::json::parse(header_begin, header_begin + header_len);
   } catch (const nlohmann::json::parse_error& e) {
-    fail(path, ": header is not valid JSON: ", e.what());
+    fail(path, ": header is not valid JSON: ", json_error_text(e));
   }
   KV_CHECK(header.is_object(), path, ": header is not a JSON object");
 
@@ -195,7 +196,12 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     for (const auto* t : order) out.write(static_cast<const char*>(t->data), static_cast<std::streamsize>(t->nbytes));
     out.flush();
-    KV_CHECK(out.good(), "error while writing '", tmp, "'");
+    if (!out.good()) {
+      const int err = errno;
+      out.close();
+      std::remove(tmp.c_str());
+      throw WriteError(detail::concat("cannot write '", path, "': ", err != 0 ? std::strerror(err) : "I/O error"));
+    }
   }
   KV_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path, "'");
 }

@@ -22,7 +22,9 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   KV_CHECK(paths::is_regular_file(file), "tokenizer '", file, "' does not exist");
   const TokenizerConfig config = read_tokenizer_config(paths::parent(file).empty() ? "." : paths::parent(file));
   const bool is_json = file.size() >= 5 && file.compare(file.size() - 5, 5, ".json") == 0;
-  return is_json ? load_hf_tokenizer(file, config) : load_sentencepiece_tokenizer(file, config);
+  std::unique_ptr<Tokenizer> tok = is_json ? load_hf_tokenizer(file, config) : load_sentencepiece_tokenizer(file, config);
+  KV_CHECK(tok->vocab_size() > 0, "tokenizer '", file, "' has an empty vocabulary");
+  return tok;
 }
 
 }  // namespace kvbench

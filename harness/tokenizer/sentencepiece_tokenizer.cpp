@@ -51,8 +51,14 @@ const Bridge& bridge() {
     const std::string path = sentencepiece_bridge_path();
     KV_CHECK(!path.empty(), "cannot find ", kBridgeName, " (SentencePiece support) next to the kvbench binary; set "
              "KVBENCH_SPM_BRIDGE to its path");
+#ifdef KVBENCH_SANITIZED
+    // The sanitizer runtime refuses RTLD_DEEPBIND; a link namespace of its own isolates the protobuf as well
+    // (the bridge's C interface passes no memory that one side allocates and the other frees).
+    void* handle = ::dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
+#else
     // RTLD_LOCAL | RTLD_DEEPBIND: sentencepiece resolves its own protobuf first and exports nothing to us.
     void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+#endif
     KV_CHECK(handle != nullptr, "cannot load ", path, ": ", ::dlerror());
     auto sym = [&](const char* name) {
       void* p = ::dlsym(handle, name);
