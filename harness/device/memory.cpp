@@ -1,7 +1,17 @@
 #include "harness/device/memory.h"
 
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "harness/common/error.h"
+
 #if KVBENCH_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace kvbench {
@@ -24,6 +34,49 @@ std::optional<std::int64_t> peak_device_memory(at::Device device) {
   (void)device;
 #endif
   return std::nullopt;
+}
+
+namespace {
+// A number of kB from /proc's "Key:   123 kB" lines.
+std::optional<std::int64_t> proc_kb(const char* file, const char* key) {
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key, 0) == 0) return std::stoll(line.substr(std::strlen(key))) * 1024;
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::int64_t> available_memory(at::Device device) {
+#if KVBENCH_WITH_CUDA
+  if (device.is_cuda()) {
+    const int index = device.has_index() ? device.index() : 0;
+    size_t free = 0, total = 0;
+    if (cudaSetDevice(index) != cudaSuccess || cudaMemGetInfo(&free, &total) != cudaSuccess) return std::nullopt;
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
+    return static_cast<std::int64_t>(free) + stats.reserved_bytes[0].current - stats.allocated_bytes[0].current;
+  }
+#endif
+  if (!device.is_cpu()) return std::nullopt;
+  std::optional<std::int64_t> avail = proc_kb("/proc/meminfo", "MemAvailable:");
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    const std::int64_t used = proc_kb("/proc/self/status", "VmSize:").value_or(0);
+    const std::int64_t left = static_cast<std::int64_t>(limit.rlim_cur) - used;
+    avail = std::min(avail.value_or(left), left);
+  }
+  return avail;
+}
+
+void check_fits(std::int64_t bytes, at::Device device, const std::string& what) {
+  const std::optional<std::int64_t> avail = available_memory(device);
+  if (!avail || bytes <= *avail) return;
+  auto gib = [](std::int64_t b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0));
+    return std::string(buf);
+  };
+  fail(what, " needs about ", gib(bytes), " on ", device.str(), ", which has ", gib(std::max<std::int64_t>(0, *avail)),
+       " available");
 }
 
 }  // namespace kvbench

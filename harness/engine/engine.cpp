@@ -1,5 +1,7 @@
 #include "harness/engine/engine.h"
 
+#include "harness/device/fault.h"
+
 #include <chrono>
 #include <cmath>
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include "harness/common/log.h"
 #include "harness/engine/attention.h"
 #include "harness/engine/batch_cache.h"
+#include "harness/device/memory.h"
 #include "harness/engine/ragged_decoder.h"
 #include "harness/device/cuda_graph.h"
 #include "harness/model/tensor_util.h"
@@ -25,6 +28,14 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 void check_window(const ModelConfig& c, std::int64_t positions) {
   KV_CHECK(c.sliding_window <= 0 || positions <= c.sliding_window, "this model uses sliding-window attention (window ",
            c.sliding_window, "), which kvbench does not implement; the sequence reaches ", positions, " tokens");
+}
+
+constexpr std::int64_t kMaxPositionsFactor = 8;
+
+void check_positions(const ModelConfig& c, std::int64_t positions, const std::string& what) {
+  KV_CHECK(positions <= kMaxPositionsFactor * c.max_position_embeddings, what, ": ", positions,
+           " positions is more than ", kMaxPositionsFactor, "x this model's max_position_embeddings (",
+           c.max_position_embeddings, ")");
 }
 
 void check_generate_options(const GenerateOptions& options) {
@@ -109,6 +120,26 @@ std::vector<GenerationResult> greedy_decode(std::int64_t B, const at::Tensor& la
 }
 }  // namespace
 
+void check_prompt_size(const ModelConfig& c, at::ScalarType dtype, at::Device device, std::int64_t tokens,
+                       const std::string& what) {
+  KV_CHECK(tokens >= 1, what, " must be at least 1 token, got ", tokens);
+  check_positions(c, tokens, what);
+  // Per prompt token: the hidden state and its temporaries, q/k/v, attention output, and one full K/V cache.
+  const std::int64_t elem = static_cast<std::int64_t>(c10::elementSize(dtype));
+  const std::int64_t per_token = elem * (4 * c.hidden_size + 2 * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim +
+                                         2 * c.num_layers * c.num_kv_heads * c.head_dim);
+  check_fits(per_token * tokens, device, what + " (" + std::to_string(tokens) + " tokens)");
+}
+
+void check_generation_size(const ModelConfig& c, at::ScalarType dtype, at::Device device, std::int64_t first_position,
+                           std::int64_t new_tokens, std::int64_t batch, const std::string& what) {
+  KV_CHECK(new_tokens >= 0, what, " must be >= 0, got ", new_tokens);
+  check_positions(c, first_position + new_tokens, what);
+  const std::int64_t elem = static_cast<std::int64_t>(c10::elementSize(dtype));
+  const std::int64_t per_token = batch * (2 * c.num_layers * c.num_kv_heads * c.head_dim * elem + 8);
+  check_fits(per_token * new_tokens, device, what + " (" + std::to_string(new_tokens) + " new tokens)");
+}
+
 const std::vector<std::string>& decode_path_names() {
   static const std::vector<std::string> names = {"auto", "graph", "ragged", "reference"};
   return names;
@@ -149,13 +180,27 @@ std::vector<GenerationResult> Engine::ragged_decode(const std::vector<const KvCa
 }
 
 namespace {
+// Runs `step` for policy i; with isolation a throw marks that policy failed (its cache emptied) instead of
+// ending the prefill. Failed policies are skipped from then on.
+template <typename Step>
+void for_policy(PrefillResult& result, std::size_t i, bool isolate, Step&& step) {
+  if (result.policy_failed(i)) return;
+  if (!isolate) return step();
+  try {
+    step();
+  } catch (const std::exception&) {
+    result.policy_errors[i] = std::current_exception();
+    result.caches[i] = KvCache{};
+  }
+}
+
 // Every policy of the prefill chooses what layer `l`'s cache keeps (they share one LayerMemo of scores). With
 // timers, each policy's share is bracketed by device events (on CUDA; host clocks on the CPU), so timing it
 // never stalls the device.
 void compress_layer(std::int64_t l, std::int64_t num_layers, const at::Tensor& q, const at::Tensor& k,
                     const at::Tensor& v, const at::Tensor& ids, std::int64_t query_rows, double scale,
                     const std::vector<EvictionPolicy*>& policies, std::vector<std::unique_ptr<StepTimer>>& timers,
-                    PrefillResult& result) {
+                    bool isolate, PrefillResult& result) {
   const std::int64_t T = k.size(1);
   LayerMemo memo;
   LayerView view;
@@ -168,12 +213,18 @@ void compress_layer(std::int64_t l, std::int64_t num_layers, const at::Tensor& q
   view.token_ids = ids;
   view.scale = scale;
   for (std::size_t i = 0; i < policies.size(); ++i) {
-    if (!timers.empty()) timers[i]->mark();
-    const KeptPositions kept = policies[i]->select(view);
-    StageClock clock(k.device());
-    result.caches[i].layers[l].set_prompt(k, v, kept);
-    clock.lap("engine: set_prompt");
-    if (!timers.empty()) timers[i]->mark();
+    for_policy(result, i, isolate, [&] {
+      if (!timers.empty()) timers[i]->mark();
+      struct MarkAgain {  // the timer's marks stay paired when select throws
+        StepTimer* timer;
+        ~MarkAgain() { if (timer != nullptr) timer->mark(); }
+      } mark_again{timers.empty() ? nullptr : timers[i].get()};
+      fault_point("policy");
+      const KeptPositions kept = policies[i]->select(view);
+      StageClock clock(k.device());
+      result.caches[i].layers[l].set_prompt(k, v, kept);
+      clock.lap("engine: set_prompt");
+    });
   }
 }
 }  // namespace
@@ -187,6 +238,7 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   for (std::int64_t id : prompt_ids)
     KV_CHECK(id >= 0 && id < c.vocab_size, "prompt token id ", id, " is outside the vocabulary [0, ", c.vocab_size, ")");
   check_window(c, T);
+  check_prompt_size(c, model_.dtype(), model_.device(), T, "the prompt");
   if (T > c.max_position_embeddings)
     log::warn("prompt of ", T, " tokens exceeds max_position_embeddings (", c.max_position_embeddings, ")");
 
@@ -219,7 +271,10 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   info.num_kv_heads = Hkv;
   info.head_dim = d;
   info.element_bytes = static_cast<std::int64_t>(c10::elementSize(model_.dtype()));
-  for (EvictionPolicy* p : policies) p->begin_sequence(info);
+  fault_point("prefill");
+  result.policy_errors.assign(policies.size(), nullptr);
+  for (std::size_t i = 0; i < policies.size(); ++i)
+    for_policy(result, i, options.isolate_policies, [&] { policies[i]->begin_sequence(info); });
   result.policy_seconds.assign(policies.size(), 0.0);
   std::vector<std::unique_ptr<StepTimer>> timers;
   if (options.time_policies)
@@ -243,7 +298,8 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
       clock.lap("prefill: norm, qkv, rope");
       attn = prefill_attention(q, k, v, scale, chunk);
       clock.lap("prefill: attention");
-      compress_layer(l, c.num_layers, q, k, v, ids, query_rows, scale, policies, timers, result);
+      compress_layer(l, c.num_layers, q, k, v, ids, query_rows, scale, policies, timers, options.isolate_policies,
+                     result);
       clock.lap("prefill: compression");
     }
     for (std::int64_t s = 0; s < T; s += chunk) {
@@ -256,11 +312,13 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   // Policies whose allocation needs every layer (CAKE) trim earlier layers now.
   for (std::size_t i = 0; i < policies.size(); ++i) {
     const auto t_policy = Clock::now();
-    const auto trims = policies[i]->finish_sequence();
-    KV_CHECK(trims.empty() || static_cast<std::int64_t>(trims.size()) == c.num_layers, "policy ",
-             policies[i]->describe(), " returned ", trims.size(), " trims for ", c.num_layers, " layers");
-    for (std::size_t l = 0; l < trims.size(); ++l)
-      if (trims[l]) result.caches[i].layers[l].keep_subset(*trims[l]);
+    for_policy(result, i, options.isolate_policies, [&] {
+      const auto trims = policies[i]->finish_sequence();
+      KV_CHECK(trims.empty() || static_cast<std::int64_t>(trims.size()) == c.num_layers, "policy ",
+               policies[i]->describe(), " returned ", trims.size(), " trims for ", c.num_layers, " layers");
+      for (std::size_t l = 0; l < trims.size(); ++l)
+        if (trims[l]) result.caches[i].layers[l].keep_subset(*trims[l]);
+    });
     result.policy_seconds[i] += seconds_since(t_policy);
   }
 
@@ -300,6 +358,8 @@ at::Tensor Engine::decode_step(KvCache& cache, const at::Tensor& token) const {
 
 GenerationResult Engine::decode(KvCache& cache, const at::Tensor& last_logits, const GenerateOptions& options) const {
   check_generate_options(options);
+  check_generation_size(model_.config(), model_.dtype(), model_.device(), cache.next_position, options.max_new_tokens, 1,
+                        "max new tokens");
   const std::string path = resolve_decode_path(options.decode_path);
   if (path != "reference" && options.max_new_tokens > 0) {
     check_window(model_.config(), cache.next_position + options.max_new_tokens);
@@ -322,6 +382,7 @@ std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCac
   const at::Device dev = model_.device();
   const std::int64_t B = static_cast<std::int64_t>(caches.size()), max_new = options.max_new_tokens;
   const std::int64_t first_position = caches[0]->next_position;
+  check_generation_size(c, model_.dtype(), dev, first_position, max_new, B, "max new tokens");
   for (const KvCache* cache : caches)
     KV_CHECK(cache->next_position == first_position && cache->layers.size() == caches[0]->layers.size(),
              "internal error: batched caches must continue the same prompt");
@@ -339,7 +400,9 @@ std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCac
   const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
   const at::Tensor positions =
       at::arange(first_position, first_position + max_new, at::TensorOptions().dtype(at::kLong).device(dev));
-  const auto [cos_all, sin_all] = model_.rope().tables(positions, model_.dtype());
+  const auto rope_tables = model_.rope().tables(positions, model_.dtype());
+  const at::Tensor& cos_all = rope_tables.first;  // named, not bound: lambdas capture them (C++17)
+  const at::Tensor& sin_all = rope_tables.second;
   std::int64_t step = 0;
   // One forward pass for every sequence: the same position, each its own cache.
   std::vector<GenerationResult> results = greedy_decode(B, last_logits, options, dev, [&](const at::Tensor& previous) {
@@ -389,6 +452,7 @@ std::vector<std::vector<std::size_t>> decode_groups(const Engine& engine, const 
 
 std::vector<GenerationResult> decode_group(const Engine& engine, PrefillResult& prefilled,
                                            const std::vector<std::size_t>& group, const GenerateOptions& options) {
+  fault_point("decode");
   if (group.size() == 1) return {engine.decode(prefilled.caches[group[0]], prefilled.last_logits, options)};
   std::vector<const KvCache*> caches;
   for (std::size_t i : group) caches.push_back(&prefilled.caches[i]);

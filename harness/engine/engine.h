@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <exception>
 #include <vector>
 
 #include "harness/engine/kv_cache.h"
@@ -26,6 +27,10 @@ struct PrefillOptions {
                                 ///< 0: 512 on the CPU, 8192 on CUDA (bigger matrix products, fewer launches)
   bool all_logits = false;        ///< also return the logits of every prompt position
   bool time_policies = true;      ///< measure each policy's compression time (device events on CUDA: no syncs)
+  /// A policy that throws (a budget too small for its model, an out-of-memory in its scoring) fails alone:
+  /// its error goes to PrefillResult::policy_errors, its cache is left empty, the others go on. Without it
+  /// the first such error ends the prefill.
+  bool isolate_policies = false;
 };
 
 struct PrefillResult {
@@ -34,6 +39,9 @@ struct PrefillResult {
   std::vector<KvCache> caches;  ///< one per policy, in the order given
   double seconds = 0.0;         ///< wall time of the prefill (device synchronized), compression included
   std::vector<double> policy_seconds;  ///< per policy: time spent choosing and storing the kept entries
+  /// Per policy, with PrefillOptions::isolate_policies: why it failed, or null when it did not.
+  std::vector<std::exception_ptr> policy_errors;
+  bool policy_failed(std::size_t i) const { return i < policy_errors.size() && policy_errors[i] != nullptr; }
 };
 
 struct GenerateOptions {
@@ -101,6 +109,15 @@ class Engine {
   const Transformer& model_;
   std::shared_ptr<RaggedDecoders> decoders_;  // kept between prompts: their tails and captured graphs
 };
+
+/// Size limits checked before anything proportional to them is allocated: a sequence longer than 8x the
+/// model's max_position_embeddings is refused as meaningless, and one whose memory (the prompt's activations
+/// and one full K/V cache, or the decode tails of `batch` sequences) exceeds what the device has is refused
+/// with both numbers. `what` names the config key or flag the number came from.
+void check_prompt_size(const ModelConfig& config, at::ScalarType dtype, at::Device device, std::int64_t tokens,
+                       const std::string& what);
+void check_generation_size(const ModelConfig& config, at::ScalarType dtype, at::Device device, std::int64_t first_position,
+                           std::int64_t new_tokens, std::int64_t batch, const std::string& what);
 
 /// Which of a prefill's caches (`usable`, indices into prefilled.caches) decode together when `batch` (else one
 /// cache per group). The reference path pads a batch to its largest cache, so it groups as plan_decode_batches

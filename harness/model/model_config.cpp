@@ -1,5 +1,8 @@
 #include "harness/model/model_config.h"
 
+#include <cmath>
+#include <optional>
+
 
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
@@ -24,6 +27,10 @@ void parse_rope(const JsonFields& config, ModelConfig& out) {
   out.rope_theta = config.get_double("rope_theta", 10000.0);
   const nlohmann::json* scaling = nullptr;
   std::string where;
+  auto check_theta = [&] {
+    KV_CHECK(std::isfinite(out.rope_theta) && out.rope_theta > 0, config.source(),
+             ": rope_theta must be a positive number, got ", out.rope_theta);
+  };
   if (config.has("rope_parameters")) {
     scaling = &config.raw("rope_parameters");
     where = "rope_parameters";
@@ -31,9 +38,10 @@ void parse_rope(const JsonFields& config, ModelConfig& out) {
     scaling = &config.raw("rope_scaling");
     where = "rope_scaling";
   }
-  if (scaling == nullptr) return;
+  if (scaling == nullptr || scaling->is_null()) return check_theta();
   const JsonFields rope(*scaling, config.source() + ": " + where);
   if (rope.has("rope_theta")) out.rope_theta = rope.get_double("rope_theta");
+  check_theta();
   KV_CHECK(rope.get_double("partial_rotary_factor", 1.0) == 1.0, config.source(),
            ": partial_rotary_factor other than 1 is not supported");
   const std::string type = rope.has("rope_type") ? rope.get_string("rope_type") : rope.get_string("type", "default");
@@ -52,7 +60,8 @@ void parse_rope(const JsonFields& config, ModelConfig& out) {
   } else {
     fail(config.source(), ": ", where, " type '", type, "' is not supported (supported: default, linear, llama3)");
   }
-  KV_CHECK(out.rope_scaling.factor > 0, config.source(), ": ", where, ".factor must be positive");
+  KV_CHECK(std::isfinite(out.rope_scaling.factor) && out.rope_scaling.factor > 0, config.source(), ": ", where,
+           ".factor must be a positive number");
 }
 
 std::vector<std::int64_t> parse_token_ids(const JsonFields& config, const std::string& key) {
@@ -70,20 +79,26 @@ std::vector<std::int64_t> parse_token_ids(const JsonFields& config, const std::s
 
 }  // namespace
 
+// A size from config.json, within 1 and a bound far above any real model's (so that products of sizes cannot
+// overflow and nothing is allocated from an absurd number before the checkpoint's shapes are compared).
+static std::int64_t config_size(const JsonFields& config, const std::string& key, std::int64_t max,
+                                 std::optional<std::int64_t> fallback = std::nullopt) {
+  const std::int64_t v = fallback ? config.get_int(key, *fallback) : config.get_int(key);
+  KV_CHECK(v >= 1 && v <= max, config.source(), ": ", key, " must be between 1 and ", max, ", got ", v);
+  return v;
+}
+
 void parse_decoder_fields(const JsonFields& config, ModelConfig& out) {
-  out.vocab_size = config.get_int("vocab_size");
-  out.hidden_size = config.get_int("hidden_size");
-  out.intermediate_size = config.get_int("intermediate_size");
-  out.num_layers = config.get_int("num_hidden_layers");
-  out.num_heads = config.get_int("num_attention_heads");
-  out.num_kv_heads = config.get_int("num_key_value_heads", out.num_heads);
-  KV_CHECK(out.vocab_size > 0 && out.hidden_size > 0 && out.intermediate_size > 0 && out.num_layers > 0 &&
-               out.num_heads > 0 && out.num_kv_heads > 0,
-           config.source(), ": sizes and head counts must be positive");
+  out.vocab_size = config_size(config, "vocab_size", 1 << 24);
+  out.hidden_size = config_size(config, "hidden_size", 1 << 18);
+  out.intermediate_size = config_size(config, "intermediate_size", 1 << 20);
+  out.num_layers = config_size(config, "num_hidden_layers", 4096);
+  out.num_heads = config_size(config, "num_attention_heads", 8192);
+  out.num_kv_heads = config_size(config, "num_key_value_heads", 8192, out.num_heads);
   KV_CHECK(out.num_heads % out.num_kv_heads == 0, config.source(), ": num_attention_heads (", out.num_heads,
            ") must be a multiple of num_key_value_heads (", out.num_kv_heads, ")");
   if (config.has("head_dim")) {
-    out.head_dim = config.get_int("head_dim");
+    out.head_dim = config_size(config, "head_dim", 1 << 16);
   } else {
     KV_CHECK(out.hidden_size % out.num_heads == 0, config.source(), ": hidden_size (", out.hidden_size,
              ") is not a multiple of num_attention_heads (", out.num_heads, ") and no head_dim is given");
@@ -91,8 +106,10 @@ void parse_decoder_fields(const JsonFields& config, ModelConfig& out) {
   }
   KV_CHECK(out.head_dim > 0 && out.head_dim % 2 == 0, config.source(), ": head_dim must be positive and even, got ",
            out.head_dim);
-  out.max_position_embeddings = config.get_int("max_position_embeddings", 2048);
+  out.max_position_embeddings = config_size(config, "max_position_embeddings", std::int64_t{1} << 30, 2048);
   out.rms_norm_eps = config.get_double("rms_norm_eps", 1e-6);
+  KV_CHECK(std::isfinite(out.rms_norm_eps) && out.rms_norm_eps > 0, config.source(),
+           ": rms_norm_eps must be a positive number, got ", out.rms_norm_eps);
   const std::string act = config.get_string("hidden_act", "silu");
   KV_CHECK(act == "silu", config.source(), ": hidden_act '", act, "' is not supported (only silu)");
   parse_rope(config, out);

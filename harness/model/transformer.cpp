@@ -4,6 +4,7 @@
 #include "harness/common/log.h"
 #include "harness/device/ops.h"
 #include "harness/model/checkpoint.h"
+#include "harness/model/tensor_util.h"
 
 namespace kvbench {
 
@@ -68,9 +69,14 @@ std::unique_ptr<Transformer> Transformer::load(const std::string& model_dir, at:
   verify_checkpoint(config, ckpt);  // every name, shape and dtype, before any data is read
   std::unique_ptr<Transformer> model(new Transformer(config, device, dtype));
   const ModelConfig& c = model->config_;
-  // Shapes were verified above; load() checks them again against the header it reads from.
+  // Shapes were verified above; load() checks them again against the header it reads from. Weights that are
+  // NaN or infinite (a corrupt file, or values past the compute dtype's range) would give meaningless numbers,
+  // not an error: one reduction per tensor on its device refuses them.
   auto get = [&](const std::string& name) {
-    return ckpt.load(name, ckpt.info(name).shape, dtype, device);
+    const at::Tensor t = ckpt.load(name, ckpt.info(name).shape, dtype, device);
+    KV_CHECK(at::isfinite(t).all().item<bool>(), model_dir, ": tensor ", name, " holds NaN or infinite values in ",
+             short_dtype_name(dtype), " (", (at::isnan(t).sum().item<std::int64_t>()), " NaN)");
+    return t;
   };
 
   model->embed_tokens_ = get("model.embed_tokens.weight");

@@ -55,6 +55,26 @@ std::vector<Task> dataset_tasks(const RunConfig& rc, std::size_t* skipped_rows) 
   return tasks;
 }
 
+// A run that selects nothing, or asks for ids that are not there, would end "successfully" with an empty table.
+void check_selection(const RunConfig& rc, const RunPlan& plan) {
+  std::vector<std::string> missing;
+  for (const auto& id : rc.ids) {
+    const bool found = std::any_of(plan.tasks.begin(), plan.tasks.end(), [&](const Task& t) { return t.sample.id == id; });
+    if (!found) missing.push_back(id);
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < missing.size() && i < 5; ++i) list += (i ? ", '" : "'") + missing[i] + "'";
+    if (missing.size() > 5) list += " and " + std::to_string(missing.size() - 5) + " more";
+    fail("datasets.ids: ", missing.size(), " of ", rc.ids.size(), " ids are in none of the selected subsets (",
+         list, ")", rc.limit ? " or fall outside datasets.limit" : "");
+  }
+  KV_CHECK(!plan.tasks.empty(), "the run selects no samples (",
+           plan.skipped_rows > 0 ? std::to_string(plan.skipped_rows) + " malformed rows were skipped and none was usable"
+                                 : std::string("the selected subsets hold no rows"),
+           "): nothing to evaluate");
+}
+
 }  // namespace
 
 std::map<std::string, std::size_t> RunPlan::per_subset() const {
@@ -72,6 +92,7 @@ RunPlan make_plan(const RunConfig& rc, const Tokenizer* tokenizer) {
   else if (rc.synth) plan.tasks = synthetic_tasks(rc, tokenizer);
   else plan.tasks = dataset_tasks(rc, &plan.skipped_rows);
   for (std::size_t i = 0; i < plan.tasks.size(); ++i) plan.tasks[i].index = i;
+  check_selection(rc, plan);
   return plan;
 }
 

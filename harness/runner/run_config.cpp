@@ -13,6 +13,13 @@
 namespace kvbench {
 namespace {
 
+// Bounds that hold any real run (a prompt of 16M tokens, a million samples) and keep the plan's up-front work
+// finite; the model's limits and the device's memory are checked later against the checkpoint (run_checks.h).
+constexpr std::int64_t kMaxTokens = std::int64_t{1} << 24;
+constexpr std::int64_t kMaxSamples = 1'000'000;
+constexpr std::int64_t kMaxSynthTokens = std::int64_t{1} << 28;
+
+
 std::vector<std::string> string_list(const nlohmann::json& v, const std::string& where) {
   if (v.is_string()) return {v.get<std::string>()};
   KV_CHECK(v.is_array(), where, " must be a string or a list of strings");
@@ -80,7 +87,8 @@ void parse_model(const JsonFields& top, const std::string& source, RunConfig& rc
   rc.dtype = model.get_string("dtype", "auto");
   rc.tokenizer = model.get_string("tokenizer", "");
   rc.max_length = model.get_int("max_length", 3500);
-  KV_CHECK(rc.max_length > 0, source, ": model.max_length must be positive");
+  KV_CHECK(rc.max_length > 0 && rc.max_length <= kMaxTokens, source, ": model.max_length must be between 1 and ",
+           kMaxTokens, ", got ", rc.max_length);
   rc.chat = model.get_string("chat", "auto");
   rc.prefill_chunk = model.get_int("prefill_chunk", 0);
   KV_CHECK(rc.prefill_chunk >= 0, source, ": model.prefill_chunk must be >= 0");
@@ -147,6 +155,11 @@ void parse_inputs(const JsonFields& top, const std::string& source, RunConfig& r
       synth.seed = static_cast<std::uint64_t>(y.get_int("seed", static_cast<std::int64_t>(synth.seed)));
       synth.haystack = y.get_string("haystack", "");
       KV_CHECK(synth.tokens > 0 && synth.count > 0, source, ": datasets.synth.tokens and .count must be positive");
+      KV_CHECK(synth.count <= kMaxSamples, source, ": datasets.synth.count must be at most ", kMaxSamples, ", got ",
+               synth.count);
+      KV_CHECK(synth.tokens <= kMaxTokens && synth.tokens * synth.count <= kMaxSynthTokens, source,
+               ": datasets.synth.tokens x count (", synth.tokens, " x ", synth.count, ") must be at most ",
+               kMaxSynthTokens, " tokens, and tokens at most ", kMaxTokens, " (every sample is made up front)");
       for (const auto& subset : rc.subsets)
         KV_CHECK(find_subset(subset).category == "ruler", source, ": datasets.synth generates kvbench's synthetic "
                  "tasks only, but datasets.names has '", subset, "' (use the group 'synth' or its task names)");
@@ -167,9 +180,11 @@ void parse_inputs(const JsonFields& top, const std::string& source, RunConfig& r
       r.expect_only({"tokens", "seed", "count"});
       rc.random_prompt_tokens = r.get_int("tokens");
       rc.random_prompt_count = r.get_int("count", 1);
-      KV_CHECK(rc.random_prompt_count >= 1, source, ": prompt.random_ids.count must be >= 1");
+      KV_CHECK(rc.random_prompt_count >= 1 && rc.random_prompt_count <= kMaxSamples, source,
+               ": prompt.random_ids.count must be between 1 and ", kMaxSamples, ", got ", rc.random_prompt_count);
       rc.random_prompt_seed = static_cast<std::uint64_t>(r.get_int("seed", 0));
-      KV_CHECK(rc.random_prompt_tokens > 0, source, ": prompt.random_ids.tokens must be positive");
+      KV_CHECK(rc.random_prompt_tokens > 0 && rc.random_prompt_tokens <= kMaxTokens, source,
+               ": prompt.random_ids.tokens must be between 1 and ", kMaxTokens, ", got ", rc.random_prompt_tokens);
     }
   }
 
@@ -208,6 +223,7 @@ void parse_variants(const JsonFields& top, const std::string& source, RunConfig&
       v.spec.params = f.has("params") ? f.raw("params") : nlohmann::json::object();
       v.spec.seed = static_cast<std::uint64_t>(f.get_int("seed", static_cast<std::int64_t>(rc.seed)));
       make_policy(v.spec);  // validates the name and every parameter now, before any work
+      paths::check_component(v.name, where + ": the variant name (label and budget)");
       KV_CHECK(names.insert(v.name).second, where, ": variant name '", v.name, "' is used twice (set a 'label')");
       rc.variants.push_back(std::move(v));
     }
@@ -247,15 +263,17 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
                    "coverage_window", "policies", "budgets"});
   RunConfig rc;
   rc.name = top.get_string("name", "run");
-  KV_CHECK(!rc.name.empty() && rc.name.find('/') == std::string::npos, source, ": 'name' must be a plain name");
+  paths::check_component(rc.name, source + ": 'name'");
   rc.output_dir = top.get_string("output_dir", paths::join("results", rc.name));
   rc.seed = static_cast<std::uint64_t>(top.get_int("seed", 0));
   if (top.has("max_new_tokens")) {
     rc.max_new_tokens = top.get_int("max_new_tokens");
-    KV_CHECK(*rc.max_new_tokens >= 1, source, ": 'max_new_tokens' must be >= 1");
+    KV_CHECK(*rc.max_new_tokens >= 1 && *rc.max_new_tokens <= kMaxTokens, source,
+             ": 'max_new_tokens' must be between 1 and ", kMaxTokens, ", got ", *rc.max_new_tokens);
   }
   rc.warmup_tokens = top.get_int("warmup_tokens", 0);
-  KV_CHECK(rc.warmup_tokens >= 0, source, ": 'warmup_tokens' must be >= 0");
+  KV_CHECK(rc.warmup_tokens >= 0 && rc.warmup_tokens <= kMaxTokens, source, ": 'warmup_tokens' must be between 0 and ",
+           kMaxTokens, ", got ", rc.warmup_tokens);
   rc.coverage_window = top.get_int("coverage_window", kDefaultCoverageWindow);
   KV_CHECK(rc.coverage_window >= 0, source, ": 'coverage_window' must be >= 0");
 

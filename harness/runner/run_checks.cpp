@@ -1,0 +1,101 @@
+#include "harness/runner/run_checks.h"
+
+#include <algorithm>
+
+#include "harness/common/error.h"
+#include "harness/common/paths.h"
+#include "harness/device/memory.h"
+#include "harness/engine/engine.h"
+#include "harness/model/checkpoint.h"
+#include "harness/model/random_checkpoint.h"
+#include "harness/model/transformer.h"
+#include "policies/registry.h"
+
+namespace kvbench {
+namespace {
+
+// The longest prompt the plan can feed the model, and the config key that sets it.
+struct Longest {
+  std::int64_t tokens = 0;
+  std::string key;
+};
+
+Longest longest_prompt(const RunConfig& rc) {
+  if (!rc.uses_datasets())
+    return rc.prompt_ids.empty() ? Longest{rc.random_prompt_tokens, "prompt.random_ids.tokens"}
+                                 : Longest{static_cast<std::int64_t>(rc.prompt_ids.size()), "prompt.ids"};
+  if (rc.synth && rc.synth->tokens < rc.max_length) return {rc.synth->tokens, "datasets.synth.tokens"};
+  return {rc.max_length, "model.max_length"};
+}
+
+// The most new tokens any sample asks for, and where that number comes from.
+Longest most_new_tokens(const RunConfig& rc) {
+  if (rc.max_new_tokens) return {*rc.max_new_tokens, "max_new_tokens"};
+  if (!rc.uses_datasets()) return {32, "max_new_tokens (default)"};
+  Longest most{0, "the subsets' max_new_tokens"};
+  for (const auto& s : rc.subsets) most.tokens = std::max<std::int64_t>(most.tokens, find_subset(s).max_new_tokens);
+  return most;
+}
+
+std::int64_t parameter_count(const ModelConfig& c) {
+  const std::int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  const std::int64_t layer = c.hidden_size * (2 * q + 2 * kv) + 3 * c.hidden_size * c.intermediate_size + 2 * c.hidden_size;
+  return c.vocab_size * c.hidden_size * (c.tie_word_embeddings ? 1 : 2) + c.num_layers * layer + c.hidden_size;
+}
+
+}  // namespace
+
+ModelConfig run_model_config(const RunConfig& rc, const Session& session) {
+  if (rc.random_model) return parse_model_config(random_model_config(*rc.random_model), "model.random");
+  return session.config();
+}
+
+void check_output_dir(const RunConfig& rc, const RunOptions& options) {
+  if (!options.resume && paths::exists(paths::join(rc.output_dir, "predictions")))
+    fail("'", rc.output_dir, "' already holds a run: pass --resume to continue it, or choose another name or "
+         "output_dir");
+}
+
+void check_run_sizes(const RunConfig& rc, const ModelConfig& config, const Session& session) {
+  // The weights first: a model that does not fit is the cause of every size that follows from it.
+  // A random model's weights are made in float32 on the host, then written in their storage dtype.
+  if (rc.random_model)
+    check_fits(parameter_count(config) * 8, at::kCPU, "model.random (" + std::to_string(parameter_count(config)) +
+                                                          " parameters)");
+  const Longest prompt = longest_prompt(rc);
+  const Longest fresh = most_new_tokens(rc);
+  check_prompt_size(config, session.dtype(), session.device(), prompt.tokens, prompt.key);
+  check_generation_size(config, session.dtype(), session.device(), prompt.tokens, fresh.tokens,
+                        static_cast<std::int64_t>(rc.variants.size()), fresh.key);
+  if (rc.warmup_tokens > 0) check_prompt_size(config, session.dtype(), session.device(), rc.warmup_tokens, "warmup_tokens");
+}
+
+std::vector<std::string> check_variants(const RunConfig& rc, const ModelConfig& config, const Session& session) {
+  SequenceInfo info;
+  info.prompt_len = longest_prompt(rc).tokens;
+  info.num_layers = config.num_layers;
+  info.num_heads = config.num_heads;
+  info.num_kv_heads = config.num_kv_heads;
+  info.head_dim = config.head_dim;
+  info.element_bytes = static_cast<std::int64_t>(c10::elementSize(session.dtype()));
+  std::vector<std::string> problems;
+  for (const auto& v : rc.variants) {
+    try {
+      make_policy(v.spec)->begin_sequence(info);
+    } catch (const Error& e) {
+      problems.push_back("variant '" + v.name + "' on a prompt of " + std::to_string(info.prompt_len) +
+                         " tokens: " + short_error_message(e));
+    }
+  }
+  return problems;
+}
+
+void check_checkpoint(const RunConfig& rc, const ModelConfig& config, const Session& session) {
+  if (rc.random_model) return;
+  const Checkpoint checkpoint(rc.model_path);
+  verify_checkpoint(config, checkpoint);
+  const auto bytes = static_cast<std::int64_t>(checkpoint.total_elements() * c10::elementSize(session.dtype()));
+  check_fits(bytes, session.device(), "the weights of " + rc.model_path);
+}
+
+}  // namespace kvbench
