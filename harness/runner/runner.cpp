@@ -17,6 +17,7 @@
 #include "datasets/prompt.h"
 #include "harness/common/error.h"
 #include "harness/common/files.h"
+#include "harness/common/interrupt.h"
 #include "harness/common/json_util.h"
 #include "harness/common/jsonl.h"
 #include "harness/common/log.h"
@@ -28,6 +29,8 @@
 #include "harness/report/report_writer.h"
 #include "harness/runner/plan.h"
 #include "harness/runner/progress.h"
+#include "harness/device/fault.h"
+#include "harness/runner/run_checks.h"
 #include "harness/runner/session.h"
 #include "harness/runner/workers.h"
 #include "harness/stats/coverage.h"
@@ -89,10 +92,7 @@ class Appenders {
 
 // Refuses a folder that holds a run (unless resuming), writes the resolved config and opens a manifest session.
 nlohmann::json open_run(const RunConfig& rc, const RunOptions& options, const RunLayout& layout) {
-  if (!options.resume && paths::exists(paths::join(rc.output_dir, "predictions"))) {
-    fail("'", rc.output_dir, "' already holds a run: pass --resume to continue it, or choose another name or "
-         "output_dir");
-  }
+  check_output_dir(rc, options);
   paths::create_directories(rc.output_dir);
   write_file_atomic(layout.resolved_config(), rc.resolved.dump(2) + "\n");
   nlohmann::json manifest = paths::exists(layout.manifest()) ? read_json_file(layout.manifest()) : nlohmann::json::object();
@@ -109,16 +109,11 @@ nlohmann::json open_run(const RunConfig& rc, const RunOptions& options, const Ru
   return manifest;
 }
 
-// The raw prompts of a smoke run: the given ids, or random ids (prompt i from seed + i).
-std::vector<std::vector<std::int64_t>> raw_prompts(const RunConfig& rc, std::int64_t vocab) {
-  std::vector<std::vector<std::int64_t>> prompts;
-  if (rc.uses_datasets()) return prompts;
-  if (!rc.prompt_ids.empty()) return {rc.prompt_ids};
-  for (std::int64_t i = 0; i < rc.random_prompt_count; ++i) {
-    at::Generator gen = at::detail::createCPUGenerator(rc.random_prompt_seed + static_cast<std::uint64_t>(i));
-    prompts.push_back(to_int_vector(at::randint(3, vocab, {rc.random_prompt_tokens}, gen, at::kLong)));
-  }
-  return prompts;
+// Raw prompt `index` of a smoke run: the given ids, or random ids (prompt i from seed + i), made when needed.
+std::vector<std::int64_t> raw_prompt(const RunConfig& rc, std::size_t index, std::int64_t vocab) {
+  if (!rc.prompt_ids.empty()) return rc.prompt_ids;
+  at::Generator gen = at::detail::createCPUGenerator(rc.random_prompt_seed + static_cast<std::uint64_t>(index));
+  return to_int_vector(at::randint(3, vocab, {rc.random_prompt_tokens}, gen, at::kLong));
 }
 
 // Everything the sample loop carries from one sample to the next.
@@ -127,21 +122,23 @@ struct RunState {
   const RunOptions& options;
   const RunPlan& plan;
   Session& session;
-  std::vector<std::vector<std::int64_t>> raw_prompts;
   std::set<std::string> done;
   Appenders files;
   bool batch_decode = false;
+  std::size_t attempted = 0;  ///< (variant, sample) pairs this session tried
   std::size_t failures = 0;
   std::optional<std::int64_t> peak_device;
 
   PrefillOptions prefill_options() const {
     PrefillOptions p;
     p.chunk_size = rc.prefill_chunk;
+    p.isolate_policies = true;  // one variant's failure must not cost the others their sample
     return p;
   }
   // Called inside a catch block: with --fail-fast it rethrows, else it records the error for that variant.
+  // A write failure (disk full) is never a sample's: it ends the run, whose files stay as last synced.
   void record_error(const Variant& v, const Task& task, const std::exception& e) {
-    if (options.fail_fast) throw;
+    if (options.fail_fast || dynamic_cast<const WriteError*>(&e) != nullptr) throw;
     ++failures;
     const std::string message = short_error_message(e);
     log::warn(v.name, " / ", task.subset, " / ", task.sample.id, ": ", message);
@@ -193,7 +190,7 @@ SampleInput prepare_sample(const RunState& st, const Task& task) {
     evidence_spans = evidence_token_spans(*task.spec, task.sample, *tok, built, rc.max_length);
     in.gen.max_new_tokens = rc.max_new_tokens.value_or(task.spec->max_new_tokens);
   } else {
-    in.ids = st.raw_prompts.at(task.prompt_index);
+    in.ids = raw_prompt(rc, task.prompt_index, st.session.config().vocab_size);
     in.gen.max_new_tokens = rc.max_new_tokens.value_or(32);
   }
   in.gen.stop_ids = st.session.stop_ids(task.spec != nullptr && task.spec->chat);
@@ -251,12 +248,44 @@ void write_rows(RunState& st, const Task& task, const SampleInput& in, const std
   }
 }
 
+// Decode: the variants together in batches (one forward pass per step for a whole batch), or one by one. A batch
+// that fails (an out-of-memory, most often) is retried one variant at a time, so that only the variant at fault
+// loses the sample; a batched decode leaves the prefilled caches as they were.
+void decode_variants(RunState& st, const Task& task, const std::vector<const Variant*>& pending,
+                     const std::vector<std::size_t>& usable, const GenerateOptions& gen, PrefillResult& prefilled,
+                     std::vector<Outcome>& outcomes) {
+  const Engine& engine = st.session.engine();
+  for (const auto& batch : decode_groups(engine, prefilled, usable, st.batch_decode, gen)) {
+    std::vector<std::vector<std::size_t>> attempts = {batch};
+    for (std::size_t a = 0; a < attempts.size(); ++a) {
+      const std::vector<std::size_t> group = attempts[a];
+      try {
+        std::vector<GenerationResult> outs = decode_group(engine, prefilled, group, gen);
+        for (std::size_t j = 0; j < group.size(); ++j) outcomes[group[j]].out = std::move(outs[j]);
+      } catch (const std::exception& e) {
+        if (group.size() > 1 && !st.options.fail_fast && dynamic_cast<const WriteError*>(&e) == nullptr) {
+          log::warn(task.subset, " / ", task.sample.id, ": a decode batch of ", group.size(),
+                    " variants failed (", short_error_message(e), "); retrying them one by one");
+          for (std::size_t i : group) attempts.push_back({i});
+          continue;
+        }
+        for (std::size_t i : group) {
+          outcomes[i].ok = false;
+          st.record_error(*pending[i], task, e);
+        }
+      }
+    }
+    for (std::size_t i : batch) prefilled.caches[i] = KvCache{};  // free what this batch held
+  }
+}
+
 // One sample: one prefill for every pending variant, each variant's coverage, the decodes (batched), the rows.
 void run_sample(RunState& st, const Task& task, Progress& progress) {
   std::vector<const Variant*> pending;
   for (const auto& v : st.rc.variants)
     if (!st.done.count(v.name + "\n" + task.subset + "\n" + task.sample.id)) pending.push_back(&v);
   if (pending.empty()) return progress.advance(0, task.subset + " (done)");
+  st.attempted += pending.size();
   SampleInput in;
   try {
     in = prepare_sample(st, task);
@@ -282,6 +311,7 @@ void run_sample(RunState& st, const Task& task, Progress& progress) {
   std::vector<std::size_t> usable;
   for (std::size_t i = 0; i < pending.size(); ++i) {
     try {
+      if (prefilled.policy_failed(i)) std::rethrow_exception(prefilled.policy_errors[i]);
       const KvCache& cache = prefilled.caches[i];
       for (const auto& layer : cache.layers) outcomes[i].kept += layer.prompt_positions().numel();
       outcomes[i].coverage = coverage_of(cache, st.rc.coverage_window, id_tensor, in.evidence).to_json();
@@ -293,19 +323,7 @@ void run_sample(RunState& st, const Task& task, Progress& progress) {
       st.record_error(*pending[i], task, e);
     }
   }
-  // Decode: the variants together in batches (one forward pass per step for a whole batch), or one by one.
-  for (const auto& batch : decode_groups(engine, prefilled, usable, st.batch_decode, in.gen)) {
-    try {
-      std::vector<GenerationResult> outs = decode_group(engine, prefilled, batch, in.gen);
-      for (std::size_t j = 0; j < batch.size(); ++j) outcomes[batch[j]].out = std::move(outs[j]);
-    } catch (const std::exception& e) {
-      for (std::size_t i : batch) {
-        outcomes[i].ok = false;
-        st.record_error(*pending[i], task, e);
-      }
-    }
-    for (std::size_t i : batch) prefilled.caches[i] = KvCache{};  // free what this batch held
-  }
+  decode_variants(st, task, pending, usable, in.gen, prefilled, outcomes);
   const std::optional<std::int64_t> peak = peak_device_memory(st.session.device());
   if (peak) st.peak_device = std::max(st.peak_device.value_or(0), *peak);
   write_rows(st, task, in, pending, outcomes, prefilled, peak);
@@ -356,13 +374,21 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
     rc.output_dir = shard_dir(config.output_dir, *options.shard);
     if (rc.random_model) rc.model_path = paths::join(rc.output_dir, "model");
   }
-  // The plan first: every row is read and checked before anything is written or loaded. A dry run stops there
-  // (and needs no checkpoint: a missing one only leaves the token counts out).
-  const bool model_there = !rc.random_model && paths::is_regular_file(paths::join(rc.model_path, "config.json"));
-  auto session = std::make_unique<Session>(session_spec(rc, model_there || (!options.dry_run && !rc.random_model)));
+  // The plan and every check first: every row is read, and every size, policy and path checked, before anything
+  // is written or loaded. A dry run stops there, having done all of it but the weights and the forward passes.
+  check_fault_setting();
+  auto session = std::make_unique<Session>(session_spec(rc, !rc.random_model));
   RunPlan plan = make_plan(rc, session->tokenizer());
   if (options.shard) plan = shard_plan(plan, *options.shard, rc.output_dir);
+  KV_CHECK(session->tokenizer() || !rc.uses_datasets(), "LongBench runs need a tokenizer: ", rc.model_path,
+           " has none; set model.tokenizer");
+  check_output_dir(rc, options);
+  const ModelConfig model_config = run_model_config(rc, *session);
+  check_run_sizes(rc, model_config, *session);
+  for (const auto& problem : check_variants(rc, model_config, *session))
+    log::warn(problem, " (each of its samples will be recorded as that variant's error)");
   if (options.dry_run) {
+    check_checkpoint(rc, model_config, *session);
     if (options.shard) std::cout << "shard " << options.shard->name() << " of the plan:\n";
     return print_plan(std::cout, rc, plan, session->tokenizer());
   }
@@ -378,17 +404,21 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
     write_random_checkpoint(rc.model_path, *rc.random_model);
     session = std::make_unique<Session>(session_spec(rc, true));
   }
-  KV_CHECK(session->tokenizer() || !rc.uses_datasets(), "LongBench runs need a tokenizer: ", rc.model_path,
-           " has none; set model.tokenizer");
   session->engine();  // the weights
   manifest["sessions"].back().update(session->describe());
 
-  RunState st{rc, options, plan, *session, raw_prompts(rc, session->config().vocab_size), finished_samples(plan), {}};
+  RunState st{rc, options, plan, *session, finished_samples(plan), {}};
   st.batch_decode = rc.batch_decode == "on" || (rc.batch_decode == "auto" && session->device().is_cuda());
   warm_up(st);
   const auto t_samples = Clock::now();
   Progress progress(static_cast<std::int64_t>(plan.tasks.size()), static_cast<std::int64_t>(rc.variants.size()));
-  for (const Task& task : plan.tasks) run_sample(st, task, progress);
+  const InterruptScope interrupt_scope;  // SIGINT / SIGTERM: finish the sample in flight, save, say how to resume
+  std::size_t tasks_run = 0;
+  for (const Task& task : plan.tasks) {
+    if (interrupt_signal() != 0) break;
+    run_sample(st, task, progress);
+    ++tasks_run;
+  }
   progress.finish();
 
   nlohmann::json& session_entry = manifest["sessions"].back();
@@ -399,10 +429,20 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
   session_entry["peak_host_rss_bytes"] = peak_rss_bytes();
   session_entry["peak_device_memory_bytes"] = st.peak_device ? nlohmann::json(*st.peak_device) : nlohmann::json(nullptr);
   session_entry["failed_samples"] = st.failures;
+  if (interrupt_signal() != 0) session_entry["interrupted_by"] = signal_name(interrupt_signal());
   write_file_atomic(plan.layout.manifest(), manifest.dump(2) + "\n");
   const nlohmann::json report = build_report(rc);
   write_file_atomic(plan.layout.report(), report.dump(2) + "\n");
   print_summary(report, plan.layout, st.failures);
+  if (const int sig = interrupt_signal(); sig != 0) {
+    const bool resumed = options.command_line.find("--resume") != std::string::npos;
+    throw Interrupted(detail::concat("interrupted by ", signal_name(sig), " after ", tasks_run, " of ",
+                                     plan.tasks.size(), " samples (their results and the report above are saved); ",
+                                     "resume with: ", options.command_line, resumed ? "" : " --resume"),
+                      sig);
+  }
+  KV_CHECK(st.attempted == 0 || st.failures < st.attempted, "every one of the ", st.attempted,
+           " (variant, sample) pairs of this run failed: the reasons are in ", paths::join(rc.output_dir, "errors"));
 }
 
 void print_run_summary(const nlohmann::json& report, const std::string& output_dir, std::size_t failures) {
