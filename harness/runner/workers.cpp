@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "harness/common/error.h"
+#include "harness/common/interrupt.h"
 #include "harness/common/files.h"
 #include "harness/common/json_util.h"
 #include "harness/common/log.h"
@@ -110,10 +111,17 @@ std::string worker_progress(const RunConfig& rc, const Worker& w) {
 }
 
 // Waits for every worker, saying when each ends and, every 30 s, how far each is.
+// A SIGINT or SIGTERM to this process is passed on to every worker once (each then stops after its sample).
 void wait_all(const RunConfig& rc, std::vector<Worker>& workers) {
   std::size_t running = workers.size();
   auto last_note = std::chrono::steady_clock::now();
+  bool forwarded = false;
   while (running > 0) {
+    if (interrupt_signal() != 0 && !forwarded) {
+      for (const auto& w : workers)
+        if (w.running) ::kill(w.pid, interrupt_signal());
+      forwarded = true;
+    }
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid > 0) {
@@ -178,14 +186,21 @@ void run_on_devices(const RunConfig& rc, const RunOptions& options) {
     start(w, argv, w.device == "cpu" ? cpu_threads : 0);
   }
   if (options.dry_run) return;
-  wait_all(rc, workers);
+  {
+    const InterruptScope interrupt_scope;
+    wait_all(rc, workers);
+  }
   std::string failed;
   for (const auto& w : workers)
     if (!WIFEXITED(w.status) || WEXITSTATUS(w.status) != 0)
       failed += "\n  worker " + std::to_string(w.shard.index) + " (" + w.device + ", shard " + w.dir + ") " +
                 describe_status(w.status) + "; the end of " + w.log + ":\n" + log_tail(w.log, 5);
+  const bool resumed = options.command_line.find("--resume") != std::string::npos;
+  if (const int sig = interrupt_signal(); sig != 0)
+    throw Interrupted(detail::concat("interrupted by ", signal_name(sig), "; every worker saved its finished samples; "
+                                     "resume with: ", options.command_line, resumed ? "" : " --resume"),
+                      sig);
   if (!failed.empty()) {
-    const bool resumed = options.command_line.find("--resume") != std::string::npos;
     fail("worker(s) failed; the finished samples of every shard are kept:", failed, "\nresume with: ",
          options.command_line, resumed ? "" : " --resume");
   }
