@@ -72,4 +72,12 @@ void rename(const std::string& from, const std::string& to) {
            std::strerror(errno));
 }
 
+void check_component(const std::string& name, const std::string& what) {
+  KV_CHECK(!name.empty() && name != "." && name != "..", what, " must be a plain name for a folder or file, got '",
+           name, "'");
+  for (unsigned char c : name)
+    KV_CHECK(c != '/' && c >= 0x20 && c != 0x7f, what, " must be a plain name (no '/' or control characters), got '",
+             name, "'");
+}
+
 }  // namespace kvbench::paths
