@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <limits>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -15,6 +17,7 @@
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
 #include "harness/model/random_checkpoint.h"
+#include "harness/model/safetensors.h"
 #include "datasets/prompt.h"
 #include "harness/runner/run_config.h"
 #include "harness/tokenizer/tokenizer.h"
@@ -335,25 +338,44 @@ TEST(Runner, FailedSamplesAreRecordedAndDryRunLoadsNoModel) {
   RandomModelSpec s;
   s.vocab_size = 64;
   write_random_checkpoint(dir.file("m"), s);
-  // Token id 999 does not fit the vocabulary: the sample fails for every variant, the run goes on.
+  // Token id 999 does not fit the vocabulary: the sample fails for every variant. The report is still written,
+  // and a run in which every (variant, sample) failed exits non-zero naming the errors folder.
   test::write_file(dir.file("bad.json"), R"({"name": "bad", "output_dir": ")" + dir.file("bad") + R"(", "model": {"path": ")" +
                                              dir.file("m") + R"("}, "prompt": {"ids": [1, 2, 999]},
                                              "policies": [{"name": "full"}, {"name": "streaming", "budget": 8}]})");
   auto r = test::run_kvbench("run --log-level error --config " + dir.file("bad.json"));
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("every one of the 2 (variant, sample) pairs of this run failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(dir.file("bad/errors")), std::string::npos) << r.err;
+  EXPECT_FALSE(test::read_file(dir.file("bad/report.json")).empty());
   const std::string errors = test::read_file(dir.file("bad/errors/streaming-8/prompt.jsonl"));
   EXPECT_NE(errors.find("outside the vocabulary"), std::string::npos) << errors;
   EXPECT_NE(r.out.find("2 failed samples"), std::string::npos) << r.out;
   r = test::run_kvbench("run --log-level error --fail-fast --set output_dir=\\\"" + dir.file("bad2") + "\\\" --config " + dir.file("bad.json"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
-  // A dry run prints the plan and loads no model (this path does not even exist).
+  // A dry run checks the checkpoint (a missing one is an error, as in the real run)...
   test::write_file(dir.file("dry.json"), R"({"model": {"path": "/nonexistent"}, "prompt": {"random_ids": {"tokens": 100}},
+                                             "policies": [{"name": "snapkv"}, {"name": "h2o"}], "budgets": [16, 32]})");
+  r = test::run_kvbench("run --dry-run --config " + dir.file("dry.json"));
+  test::expect_one_error(r, "model directory '/nonexistent' does not exist");
+  // ...but reads no weights: NaN weights pass a dry run and stop the real one when they load.
+  std::map<std::string, at::Tensor> weights = write_random_checkpoint(dir.file("nan"), s);
+  at::Tensor layer = weights.at("model.layers.0.mlp.down_proj.weight");
+  std::vector<TensorToWrite> tensors;
+  layer.index_put_({0, 0}, std::numeric_limits<float>::quiet_NaN());
+  for (const auto& [name, t] : weights) tensors.push_back({name, DType::F32, t.sizes().vec(), t.data_ptr(), t.nbytes()});
+  write_safetensors(dir.file("nan/model.safetensors"), tensors);
+  test::write_file(dir.file("dry.json"), R"({"model": {"path": ")" + dir.file("nan") + R"("}, "output_dir": ")" +
+                                             dir.file("dry") + R"(", "prompt": {"random_ids": {"tokens": 100}},
                                              "policies": [{"name": "snapkv"}, {"name": "h2o"}], "budgets": [16, 32]})");
   r = test::run_kvbench("run --dry-run --config " + dir.file("dry.json"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("4 variants: snapkv-16 snapkv-32 h2o-16 h2o-32"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("100 prompt tokens"), std::string::npos) << r.out;
+  r = test::run_kvbench("run --config " + dir.file("dry.json"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("model.layers.0.mlp.down_proj.weight holds NaN or infinite values"), std::string::npos) << r.err;
 }
 
 }  // namespace
