@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -36,8 +35,8 @@ std::string read_file(const std::string& path) {
 }
 
 void write_file(const std::string& path, const std::string& content) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
+  const std::string parent = paths::parent(path);
+  if (!parent.empty()) paths::create_directories(parent);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
   if (!out.flush()) throw std::runtime_error("test::write_file: cannot write " + path);
