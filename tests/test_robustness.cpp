@@ -221,6 +221,35 @@ TEST(RobustnessMeaningless, EmptyVocabularyIsAnError) {
   EXPECT_NE(e.find(dir.file("tokenizer.json")), std::string::npos) << e;
 }
 
+TEST(RobustnessMeaningless, NonFiniteWeightsAreRefusedOnLoad) {
+  TempDir dir;
+  RandomModelSpec s;
+  s.vocab_size = 64;
+  std::map<std::string, at::Tensor> weights = write_random_checkpoint(dir.file("m"), s);
+  const std::string m = dir.file("m");
+  ASSERT_EQ(test::run_kvbench("run --log-level error --config " + smoke_config(dir, "ok", [&](auto& c) { c["model"] = {{"path", m}}; }))
+                .exit_code, 0);
+  // One NaN in one layer's weight, one inf in another checkpoint: the run refuses with the tensor's name.
+  for (const auto& [bad, value] : std::vector<std::pair<std::string, float>>{
+           {"model.layers.1.mlp.down_proj.weight", std::numeric_limits<float>::quiet_NaN()},
+           {"model.norm.weight", std::numeric_limits<float>::infinity()}}) {
+    SCOPED_TRACE(bad);
+    std::vector<at::Tensor> keep;
+    std::vector<TensorToWrite> tensors;
+    for (const auto& [name, t] : weights) {
+      at::Tensor x = t.clone();
+      if (name == bad) x.view(-1)[x.numel() / 2] = value;
+      keep.push_back(x);
+      tensors.push_back({name, DType::F32, x.sizes().vec(), x.data_ptr(), x.nbytes()});
+    }
+    write_safetensors(dir.file("m/model.safetensors"), tensors);
+    const auto r = test::run_kvbench("run --log-level error --config " +
+                                     smoke_config(dir, "nan", [&](auto& c) { c["model"] = {{"path", m}}; }));
+    test::expect_one_error(r, m + ": tensor " + bad + " holds NaN or infinite values");
+    EXPECT_FALSE(paths::exists(dir.file("nan/report.json")));
+  }
+}
+
 TEST(RobustnessMeaningless, ARunThatSelectsNothingIsAnError) {
   TempDir dir;
   const std::string demo_tokenizer = paths::join(KVBENCH_SOURCE_DIR, "models/kvbench-demo/tokenizer.model");

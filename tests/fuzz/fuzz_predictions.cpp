@@ -6,13 +6,13 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
   // The first byte picks the subset, so that every metric sees the input.
-  static const std::vector<std::string> subsets = kvbench::known_subsets();
+  static const std::vector<std::string> subsets = kvbench::metrics::known_subsets();
   const std::string& subset = subsets[data[0] % subsets.size()];
   try {
-    const auto file = kvbench::parse_prediction_jsonl(kvbench::fuzz::as_string(data + 1, size - 1), "fuzz.jsonl");
-    const auto scores = kvbench::sample_scores(subset, file);
-    (void)kvbench::subset_score(scores);
-    (void)kvbench::subset_score_e(scores, file);
+    const auto file = kvbench::metrics::parse_prediction_jsonl(kvbench::fuzz::as_string(data + 1, size - 1), "fuzz.jsonl");
+    const auto scores = kvbench::metrics::sample_scores(subset, file);
+    (void)kvbench::metrics::subset_score(scores);
+    (void)kvbench::metrics::subset_score_e(scores, file);
   } catch (const kvbench::Error&) {
   }
   return 0;
