@@ -38,7 +38,7 @@ Sample parse_sample(const std::string& text, const std::string& file, std::size_
   nlohmann::json row;
   try {
     row = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     fail(where, ": not valid JSON (", json_error_text(e), ")");
   }
   KV_CHECK(row.is_object(), where, ": a row must be a JSON object");

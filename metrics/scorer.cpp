@@ -89,7 +89,7 @@ PredictionFile parse_prediction_jsonl(const std::string& text, const std::string
     nlohmann::json row;
     try {
       row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       fail(where, ": invalid JSON (", line.find_first_not_of(" \t") == std::string::npos ? "empty line" : json_error_text(e),
            ")");
     }

@@ -21,6 +21,8 @@
 #include "harness/report/run_layout.h"
 #include "harness/runner/run_config.h"
 #include "harness/tokenizer/tokenizer.h"
+#include "harness/tokenizer/sentencepiece_tokenizer.h"
+#include "datasets/loader.h"
 #include "tests/test_support.h"
 
 namespace kvbench {
@@ -408,6 +410,33 @@ TEST(RobustnessMessages, ShortErrorMessageCutsBacktracesAndEscapesBytes) {
     EXPECT_EQ(text.find("[json.exception"), std::string::npos) << text;
     EXPECT_NE(text.find("line 1"), std::string::npos) << text;
   }
+}
+
+// Inputs that tests/fuzz found crashing kvbench (std::terminate on an exception that was not a kvbench::Error):
+// each must now be refused with an error that names the file.
+TEST(RobustnessFuzzFindings, CrashInputsAreCleanErrors) {
+  TempDir dir;
+  const std::string data = paths::join(KVBENCH_SOURCE_DIR, "tests/data/fuzz");
+  const auto copy = [&](const std::string& from, const std::string& to) {
+    test::write_file(dir.file(to), test::read_file(paths::join(data, from)));
+    return dir.file(to);
+  };
+  // A number too large for a double ("999...e999..."): nlohmann throws out_of_range, not parse_error.
+  const std::string config = copy("model_config-number-overflow.json", "m/config.json");
+  std::string e = test::error_of([&] { load_model_config(dir.file("m")); });
+  EXPECT_NE(e.find(config + ": invalid JSON: number overflow"), std::string::npos) << e;
+  const std::string header = copy("safetensors-number-overflow.safetensors", "s/model.safetensors");
+  e = test::error_of([&] { SafetensorsFile f(header); });
+  EXPECT_NE(e.find(header + ": header is not valid JSON: number overflow"), std::string::npos) << e;
+  e = test::error_of([&] { parse_sample("{\"input\": 1e99999}", dir.file("row.jsonl"), 1); });
+  EXPECT_NE(e.find(dir.file("row.jsonl") + ":1: not valid JSON (number overflow"), std::string::npos) << e;
+  // A SentencePiece model whose trie gets a zero-length key: darts-clone throws inside libsentencepiece.
+  const std::string spm = copy("sentencepiece-zero-length-key.model", "t/tokenizer.model");
+  e = test::error_of([&] { load_sentencepiece_tokenizer(spm, TokenizerConfig{}); });
+  EXPECT_NE(e.find(spm), std::string::npos) << e;
+  EXPECT_NE(e.find("zero-length key"), std::string::npos) << e;
+  EXPECT_EQ(e.find("darts.h"), std::string::npos) << e;
+  expect_clean(e);
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ nlohmann::json read_json_file(const std::string& path, bool allow_comments) {
   buffer << in.rdbuf();
   try {
     return nlohmann::json::parse(buffer.str(), nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/allow_comments);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     fail(path, ": invalid JSON: ", json_error_text(e));
   }
 }

@@ -83,7 +83,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(header_begin, header_begin + header_len);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     fail(path, ": header is not valid JSON: ", json_error_text(e));
   }
   KV_CHECK(header.is_object(), path, ": header is not a JSON object");
