@@ -23,13 +23,13 @@
 #include "harness/common/log.h"
 #include "harness/common/paths.h"
 #include "harness/common/system.h"
+#include "harness/device/fault.h"
 #include "harness/device/memory.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/tensor_util.h"
 #include "harness/report/report_writer.h"
 #include "harness/runner/plan.h"
 #include "harness/runner/progress.h"
-#include "harness/device/fault.h"
 #include "harness/runner/run_checks.h"
 #include "harness/runner/session.h"
 #include "harness/runner/workers.h"
@@ -135,10 +135,14 @@ struct RunState {
     p.isolate_policies = true;  // one variant's failure must not cost the others their sample
     return p;
   }
-  // Called inside a catch block: with --fail-fast it rethrows, else it records the error for that variant.
-  // A write failure (disk full) is never a sample's: it ends the run, whose files stay as last synced.
+  // Whether `e` ends the run rather than one (variant, sample) pair: always with --fail-fast, and for a write
+  // failure (disk full), which is never a sample's; the run's files stay as last synced.
+  bool ends_run(const std::exception& e) const {
+    return options.fail_fast || dynamic_cast<const WriteError*>(&e) != nullptr;
+  }
+  // Called inside a catch block: rethrows what ends the run, else records the error for that variant.
   void record_error(const Variant& v, const Task& task, const std::exception& e) {
-    if (options.fail_fast || dynamic_cast<const WriteError*>(&e) != nullptr) throw;
+    if (ends_run(e)) throw;
     ++failures;
     const std::string message = short_error_message(e);
     log::warn(v.name, " / ", task.subset, " / ", task.sample.id, ": ", message);
@@ -263,7 +267,7 @@ void decode_variants(RunState& st, const Task& task, const std::vector<const Var
         std::vector<GenerationResult> outs = decode_group(engine, prefilled, group, gen);
         for (std::size_t j = 0; j < group.size(); ++j) outcomes[group[j]].out = std::move(outs[j]);
       } catch (const std::exception& e) {
-        if (group.size() > 1 && !st.options.fail_fast && dynamic_cast<const WriteError*>(&e) == nullptr) {
+        if (group.size() > 1 && !st.ends_run(e)) {
           log::warn(task.subset, " / ", task.sample.id, ": a decode batch of ", group.size(),
                     " variants failed (", short_error_message(e), "); retrying them one by one");
           for (std::size_t i : group) attempts.push_back({i});
