@@ -1,7 +1,5 @@
 #include "harness/engine/engine.h"
 
-#include "harness/device/fault.h"
-
 #include <chrono>
 #include <cmath>
 #include <algorithm>
@@ -11,9 +9,10 @@
 #include "harness/common/log.h"
 #include "harness/engine/attention.h"
 #include "harness/engine/batch_cache.h"
-#include "harness/device/memory.h"
 #include "harness/engine/ragged_decoder.h"
 #include "harness/device/cuda_graph.h"
+#include "harness/device/fault.h"
+#include "harness/device/memory.h"
 #include "harness/model/tensor_util.h"
 #include "harness/device/transfer.h"
 #include "harness/device/stage_profile.h"
@@ -126,8 +125,8 @@ void check_prompt_size(const ModelConfig& c, at::ScalarType dtype, at::Device de
   check_positions(c, tokens, what);
   // Per prompt token: the hidden state and its temporaries, q/k/v, attention output, and one full K/V cache.
   const std::int64_t elem = static_cast<std::int64_t>(c10::elementSize(dtype));
-  const std::int64_t per_token = elem * (4 * c.hidden_size + 2 * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim +
-                                         2 * c.num_layers * c.num_kv_heads * c.head_dim);
+  const std::int64_t per_token =
+      elem * (4 * c.hidden_size + 2 * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim) + c.kv_bytes_per_token(elem);
   check_fits(per_token * tokens, device, what + " (" + std::to_string(tokens) + " tokens)");
 }
 
@@ -136,7 +135,7 @@ void check_generation_size(const ModelConfig& c, at::ScalarType dtype, at::Devic
   KV_CHECK(new_tokens >= 0, what, " must be >= 0, got ", new_tokens);
   check_positions(c, first_position + new_tokens, what);
   const std::int64_t elem = static_cast<std::int64_t>(c10::elementSize(dtype));
-  const std::int64_t per_token = batch * (2 * c.num_layers * c.num_kv_heads * c.head_dim * elem + 8);
+  const std::int64_t per_token = batch * (c.kv_bytes_per_token(elem) + 8);
   check_fits(per_token * new_tokens, device, what + " (" + std::to_string(new_tokens) + " new tokens)");
 }
 
