@@ -2,7 +2,7 @@
 # On the GPU machine: build, then the GPU checks and benchmarks named on the command line, each with its own
 # time limit, logs and JSON under OUT (default /tmp/kvbench-gpu). A failing stage is reported and the next
 # one still runs; the exit code is the number of failed stages.
-#   bash scripts/gpu-check.sh [micro] [decode] [hf] [demo] [policy] [lengths] [profile] [lb16] [sweep]
+#   bash scripts/gpu-check.sh [layouts] [qhead32k] [micro] [decode] [hf] [demo] [policy] [lengths] [profile] [lb16] [sweep]
 # (profile and sweep use the 8B checkpoint that lengths or lb16 write first.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,9 @@ stage() {  # stage NAME LIMIT_SECONDS COMMAND...
 }
 for s in "$@"; do
   case $s in
+    layouts) stage layouts 120 python3 tests/gpu/sdpa_layouts.py --out "$OUT/sdpa_layouts.json" ;;
+    qhead32k) stage qhead32k 200 bash -c "KVBENCH_PREFILL_Q_LAYOUT=head $kv --log-level warn bench --model /tmp/pp/llama31_8b \
+          --device cuda --prompt-tokens 32768 --samples 3 --new-tokens 2 --policy full --json" ;;
     micro) stage micro 120 python3 tests/gpu/microbench.py --out "$OUT/micro.json" ;;
     decode) stage decode 300 python3 tests/gpu/decode_parity.py --kvbench $kv --workdir /tmp/dp --out "$OUT/decode_parity.json" ;;
     hf) stage hf ${HF_LIMIT:-300} python3 tests/gpu/hf_parity.py --kvbench $kv --workdir /tmp/parity --device cuda --kvbench-device cuda \

@@ -18,16 +18,19 @@
 
 namespace kvbench {
 
-bool uses_sdpa(const at::Tensor& q) {
+bool uses_sdpa(at::Device device, at::ScalarType dtype) {
 #if KVBENCH_HAS_SDPA_GQA
   // Flash attention needs half precision; in f32 SDPA would fall back to the math kernel, which
   // materializes the whole T x T matrix, so f32 stays on the chunked path.
-  return q.is_cuda() && (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf);
+  return device.is_cuda() && (dtype == at::kBFloat16 || dtype == at::kHalf);
 #else
-  (void)q;
+  (void)device;
+  (void)dtype;
   return false;
 #endif
 }
+
+bool uses_sdpa(const at::Tensor& q) { return uses_sdpa(q.device(), q.scalar_type()); }
 
 #if KVBENCH_HAS_SDPA_GQA
 namespace {

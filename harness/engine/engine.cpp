@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <algorithm>
 #include <limits>
+#include <string>
 
 #include "harness/common/error.h"
 #include "harness/common/log.h"
@@ -179,6 +181,18 @@ std::vector<GenerationResult> Engine::ragged_decode(const std::vector<const KvCa
 }
 
 namespace {
+// KVBENCH_PREFILL_Q_LAYOUT=head keeps q head-major on the SDPA path too (to compare the two layouts).
+bool token_major_queries() {
+  static const bool token = [] {
+    const char* v = std::getenv("KVBENCH_PREFILL_Q_LAYOUT");
+    const std::string layout = v != nullptr && *v != '\0' ? v : "token";
+    KV_CHECK(layout == "token" || layout == "head", "KVBENCH_PREFILL_Q_LAYOUT must be token or head, got '", layout,
+             "'");
+    return layout == "token";
+  }();
+  return token;
+}
+
 // Runs `step` for policy i; with isolation a throw marks that policy failed (its cache emptied) instead of
 // ending the prefill. Failed policies are skipped from then on.
 template <typename Step>
@@ -208,7 +222,8 @@ void compress_layer(std::int64_t l, std::int64_t num_layers, const at::Tensor& q
   view.num_layers = num_layers;
   view.keys = k;
   view.values = v;
-  if (query_rows > 0) view.queries = q.narrow(1, T - query_rows, query_rows);
+  // Scorers reshape their queries: a token-major q is copied (only the window's rows, or all for h2o).
+  if (query_rows > 0) view.queries = q.narrow(1, T - query_rows, query_rows).contiguous();
   view.token_ids = ids;
   view.scale = scale;
   for (std::size_t i = 0; i < policies.size(); ++i) {
@@ -282,12 +297,16 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   const auto [cos, sin] = model_.rope().tables(at::arange(T, long_opts), model_.dtype());
   at::Tensor hidden = model_.embed(ids);  // [T, D]
   const auto opts = hidden.options();
+  const bool token_major_q = uses_sdpa(dev, model_.dtype()) && token_major_queries();
   for (std::int64_t l = 0; l < c.num_layers; ++l) {
     StageClock clock(dev);  // KVBENCH_PROFILE_POLICIES=1: where a prefill's time goes (syncs at each lap)
     at::Tensor attn;        // [T, Hq d]
     {
-      // q, k and v of the whole prompt, head-major; they die with this block unless a cache keeps k and v.
-      at::Tensor q = at::empty({Hq, T, d}, opts), k = at::empty({Hkv, T, d}, opts), v = at::empty({Hkv, T, d}, opts);
+      // q, k and v of the whole prompt, seen head-major; they die with this block unless a cache keeps k and v.
+      // On the SDPA path q is stored token-major, so RoPE writes whole rows and attention's output comes back
+      // in [T, Hq d] order without a transposing copy (256 MB per layer at 32k).
+      at::Tensor q = token_major_q ? at::empty({T, Hq, d}, opts).transpose(0, 1) : at::empty({Hq, T, d}, opts);
+      at::Tensor k = at::empty({Hkv, T, d}, opts), v = at::empty({Hkv, T, d}, opts);
       for (std::int64_t s = 0; s < T; s += chunk) {
         const std::int64_t n = std::min(chunk, T - s);
         model_.project_qkv_into(l, hidden.narrow(0, s, n), cos.narrow(0, s, n), sin.narrow(0, s, n),
