@@ -18,7 +18,12 @@ namespace kvbench {
 
 void reset_peak_device_memory(at::Device device) {
 #if KVBENCH_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.has_index() ? device.index() : 0);
+  // Before the allocator's first allocation there is no peak to reset (and asking throws).
+  if (!device.is_cuda()) return;
+  try {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.has_index() ? device.index() : 0);
+  } catch (const c10::Error&) {
+  }
 #else
   (void)device;
 #endif
@@ -27,8 +32,12 @@ void reset_peak_device_memory(at::Device device) {
 std::optional<std::int64_t> peak_device_memory(at::Device device) {
 #if KVBENCH_WITH_CUDA
   if (device.is_cuda()) {
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index() : 0);
-    return stats.allocated_bytes[0].peak;  // index 0: the aggregate over small and large pools
+    try {
+      const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index() : 0);
+      return stats.allocated_bytes[0].peak;  // index 0: the aggregate over small and large pools
+    } catch (const c10::Error&) {
+      return std::int64_t{0};  // nothing allocated yet
+    }
   }
 #else
   (void)device;
@@ -52,8 +61,15 @@ std::optional<std::int64_t> available_memory(at::Device device) {
     const int index = device.has_index() ? device.index() : 0;
     size_t free = 0, total = 0;
     if (cudaSetDevice(index) != cudaSuccess || cudaMemGetInfo(&free, &total) != cudaSuccess) return std::nullopt;
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
-    return static_cast<std::int64_t>(free) + stats.reserved_bytes[0].current - stats.allocated_bytes[0].current;
+    // Memory the caching allocator holds but does not use is free to us too. Before the allocator's first
+    // allocation it holds nothing, and asking it throws ("did you call init?"), so free is the whole answer.
+    std::int64_t cached_unused = 0;
+    try {
+      const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
+      cached_unused = stats.reserved_bytes[0].current - stats.allocated_bytes[0].current;
+    } catch (const c10::Error&) {
+    }
+    return static_cast<std::int64_t>(free) + cached_unused;
   }
 #endif
   if (!device.is_cpu()) return std::nullopt;
