@@ -43,6 +43,34 @@ std::string truncate_middle(const Tokenizer& tokenizer, const std::string& promp
   return tokenizer.decode(head, /*skip_special=*/true) + tokenizer.decode(tail, /*skip_special=*/true);
 }
 
+namespace {
+// The number of leading ids of `built` that belong to the context part: the longest common prefix of the
+// prompt's ids and the ids of the prompt's text up to the question part (rendered through the chat template
+// where one applies, found with a marker so that a template that trims its content cannot move the split).
+std::int64_t context_token_count(const SubsetSpec& subset, const Sample& sample, const Tokenizer& tokenizer,
+                                 const PromptOptions& options, const BuiltPrompt& built) {
+  const std::string question = format_template(question_template(subset), "", sample.input);
+  KV_CHECK(built.text.size() >= question.size() &&
+               built.text.compare(built.text.size() - question.size(), question.size(), question) == 0,
+           subset.name, " / ", sample.id, ": the question part did not survive middle truncation, so the query-agnostic "
+           "split is undefined (raise model.max_length)");
+  const std::string context = built.text.substr(0, built.text.size() - question.size());
+  std::vector<TokenId> prefix;
+  if (built.chat_applied) {
+    const std::string marker = "\x01kvbench-question\x01";
+    const std::string rendered = render_user_prompt(*options.chat, context + marker + question, chat_special_tokens(tokenizer));
+    const std::size_t at = rendered.find(marker);
+    KV_CHECK(at != std::string::npos, "internal error: the chat template dropped the question marker");
+    prefix = encode_rendered(tokenizer, rendered.substr(0, at), *options.chat, /*add_special=*/true);
+  } else {
+    prefix = tokenizer.encode(context, /*add_special=*/true);
+  }
+  std::int64_t n = 0;
+  while (n < static_cast<std::int64_t>(std::min(prefix.size(), built.ids.size())) && prefix[n] == built.ids[n]) ++n;
+  return std::min<std::int64_t>(n, static_cast<std::int64_t>(built.ids.size()) - 1);  // at least one question token
+}
+}  // namespace
+
 BuiltPrompt build_prompt(const SubsetSpec& subset, const Sample& sample, const Tokenizer& tokenizer,
                          const PromptOptions& options) {
   BuiltPrompt out;
@@ -51,6 +79,7 @@ BuiltPrompt build_prompt(const SubsetSpec& subset, const Sample& sample, const T
   out.truncated = out.untruncated_tokens > options.max_length;
   out.chat_applied = subset.chat && options.chat != nullptr;
   out.ids = encode_prompt(tokenizer, out.text, out.chat_applied ? options.chat : nullptr, /*add_special=*/true);
+  if (options.split_question) out.context_tokens = context_token_count(subset, sample, tokenizer, options, out);
   return out;
 }
 

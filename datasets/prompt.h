@@ -16,6 +16,7 @@ namespace kvbench {
 struct PromptOptions {
   std::int64_t max_length = 3500;      ///< model2maxlen: 3500 for 4k models, 31500 for 32k ...
   const ChatFormat* chat = nullptr;    ///< the model's chat format (none when null)
+  bool split_question = false;         ///< also find the context/question split (query-agnostic protocol)
 };
 
 struct BuiltPrompt {
@@ -24,6 +25,10 @@ struct BuiltPrompt {
   std::int64_t untruncated_tokens = 0;
   bool truncated = false;
   bool chat_applied = false;
+  /// With PromptOptions::split_question: ids[0, context_tokens) are the context part, the rest the question
+  /// part (question_template's text and the chat template's closing). The split is on a token boundary: a
+  /// token that straddles the text boundary goes to the question part, so the parts' ids are exactly `ids`.
+  std::int64_t context_tokens = 0;
 };
 
 /// Python's `template.format(context=..., input=...)` for LongBench templates ({{ and }} unescaped, any other

@@ -19,6 +19,16 @@ const SubsetSpec* lookup_subset(const std::string& name) {
   return nullptr;
 }
 
+std::string question_template(const SubsetSpec& subset) {
+  const std::string marker = "{context}";
+  const std::size_t at = subset.prompt.find(marker);
+  KV_CHECK(at != std::string::npos, subset.name, ": the template has no {context}, so it has no context part");
+  const std::string rest = subset.prompt.substr(at + marker.size());
+  KV_CHECK(!subset.question_starts.empty() && rest.rfind(subset.question_starts, 0) == 0, subset.name,
+           ": the registry's question_starts does not follow {context} in the template");
+  return rest;
+}
+
 const SubsetSpec& find_subset(const std::string& name) {
   if (const SubsetSpec* s = lookup_subset(name)) return *s;
   if (const SubsetSpec* s = is_longbench_e(name) ? lookup_subset(base_subset(name)) : nullptr; s != nullptr && s->has_e)

@@ -18,7 +18,14 @@ struct SubsetSpec {
   bool stop_at_newline = false;  ///< generation also stops at "\n" and needs one new token (samsum)
   bool has_e = false;            ///< a LongBench-E file <name>_e.jsonl exists
   std::string prompt;            ///< the template, with {context} and {input}
+  /// The query-agnostic split: the template text that begins the question part, right after {context}
+  /// (checked by a test). The context part is the template up to and including {context}.
+  std::string question_starts;
 };
+
+/// The template's question part (everything after {context}); throws when `question_starts` does not follow
+/// {context} in the template.
+std::string question_template(const SubsetSpec& subset);
 
 /// All registered subsets, in the official order.
 const std::vector<SubsetSpec>& longbench_subsets();

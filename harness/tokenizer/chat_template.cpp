@@ -206,9 +206,14 @@ ChatSpecialTokens chat_special_tokens(const Tokenizer& tokenizer) {
 std::vector<std::int32_t> encode_prompt(const Tokenizer& tokenizer, const std::string& prompt, const ChatFormat* format,
                                         bool add_special) {
   if (format == nullptr) return tokenizer.encode(prompt, add_special);
+  return encode_rendered(tokenizer, render_user_prompt(*format, prompt, chat_special_tokens(tokenizer)), *format,
+                         add_special);
+}
+
+std::vector<std::int32_t> encode_rendered(const Tokenizer& tokenizer, std::string text, const ChatFormat& format,
+                                          bool add_special) {
   const ChatSpecialTokens special = chat_special_tokens(tokenizer);
-  std::string text = render_user_prompt(*format, prompt, special);
-  if (!format->renders_bos) return tokenizer.encode(text, add_special);
+  if (!format.renders_bos) return tokenizer.encode(text, add_special);
   if (!add_special && !special.bos.empty() && text.rfind(special.bos, 0) == 0) text.erase(0, special.bos.size());
   return tokenizer.encode(text, /*add_special=*/false);
 }

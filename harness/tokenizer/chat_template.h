@@ -55,6 +55,9 @@ ChatSpecialTokens chat_special_tokens(const Tokenizer& tokenizer);
 /// apply_chat_template(tokenize=True) does; `add_special` false adds no special token at all.
 std::vector<std::int32_t> encode_prompt(const Tokenizer& tokenizer, const std::string& prompt, const ChatFormat* format,
                                         bool add_special);
+/// The encoding half of encode_prompt: ids of text already rendered by `format` (or a prefix of it).
+std::vector<std::int32_t> encode_rendered(const Tokenizer& tokenizer, std::string text, const ChatFormat& format,
+                                          bool add_special);
 /// The ids generation should stop at: the tokenizer's EOS and the format's end-of-turn token, when they exist.
 std::vector<std::int32_t> chat_stop_ids(const Tokenizer& tokenizer, const ChatFormat* format);
 
