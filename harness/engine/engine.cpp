@@ -78,7 +78,9 @@ std::vector<GenerationResult> greedy_decode(std::int64_t B, const at::Tensor& la
   const auto t0 = Clock::now();
   std::unique_ptr<StepTimer> timer;
   if (options.time_steps) timer = std::make_unique<StepTimer>(dev);
-  tokens[0].copy_(choose(last_logits.reshape({1, -1}).expand({B, last_logits.size(-1)}), 0));
+  // [V] (one prefill for all) or [B, V] (each sequence its own, after extend()).
+  const at::Tensor first = last_logits.dim() == 2 ? last_logits : last_logits.reshape({1, -1}).expand({B, last_logits.size(-1)});
+  tokens[0].copy_(choose(first, 0));
   if (timer) timer->mark();
   std::int64_t checked = 0, produced = 1, steps = 0, running = B;  // tokens[0, checked) seen by the host
   std::vector<bool> stopped(B, false);
@@ -356,7 +358,7 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   return result;
 }
 
-at::Tensor Engine::decode_step(KvCache& cache, const at::Tensor& token) const {
+at::Tensor Engine::decode_step(KvCache& cache, const at::Tensor& token, DecodeEvictor* evictor) const {
   const ModelConfig& c = model_.config();
   check_window(c, cache.next_position + 1);
   const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
@@ -367,6 +369,7 @@ at::Tensor Engine::decode_step(KvCache& cache, const at::Tensor& token) const {
     const QkvProjection p = model_.project_qkv(l, x, cos, sin);
     LayerCache& layer = cache.layers[l];
     layer.append(p.k[0], p.v[0]);
+    if (evictor != nullptr) evictor->observe(l, layer, p.q[0]);
     const at::Tensor attn = decode_attention(layer, p.q[0], scale);
     x = model_.finish_layer(l, x, attn.unsqueeze(0));
   }
@@ -378,6 +381,7 @@ GenerationResult Engine::decode(KvCache& cache, const at::Tensor& last_logits, c
   check_generate_options(options);
   check_generation_size(model_.config(), model_.dtype(), model_.device(), cache.next_position, options.max_new_tokens, 1,
                         "max new tokens");
+  if (options.decode_budget.enabled()) return decode_with_eviction(cache, last_logits, options);
   const std::string path = resolve_decode_path(options.decode_path);
   if (path != "reference" && options.max_new_tokens > 0) {
     check_window(model_.config(), cache.next_position + options.max_new_tokens);
@@ -390,6 +394,46 @@ GenerationResult Engine::decode(KvCache& cache, const at::Tensor& last_logits, c
   })[0];
   out.decode_path = "reference";
   return out;
+}
+
+GenerationResult Engine::decode_with_eviction(KvCache& cache, const at::Tensor& last_logits,
+                                              const GenerateOptions& options) const {
+  KV_CHECK(options.decode_path == "auto" || options.decode_path == "reference", "decode-time eviction runs on the "
+           "reference decode path; decode path '", options.decode_path, "' was asked for");
+  const ModelConfig& c = model_.config();
+  DecodeEvictor evictor(options.decode_budget, c.num_layers, c.num_heads / c.num_kv_heads,
+                        1.0 / std::sqrt(static_cast<double>(c.head_dim)));
+  if (options.max_new_tokens > 0)
+    for (auto& layer : cache.layers) layer.reserve_tail(layer.tail_length() + options.decode_budget.every + 1);
+  GenerationResult out = greedy_decode(1, last_logits, options, model_.device(), [&](const at::Tensor& previous) {
+    at::Tensor logits = decode_step(cache, previous[0], &evictor).unsqueeze(0);
+    evictor.after_step(cache);
+    return logits;
+  })[0];
+  out.decode_path = "reference";
+  out.max_entries_per_head = evictor.max_entries();
+  out.peak_kv_bytes = evictor.peak_bytes();
+  out.eviction_passes = evictor.passes();
+  return out;
+}
+
+void Engine::extend(PrefillResult& prefilled, const std::vector<std::int64_t>& ids) const {
+  KV_CHECK(!ids.empty(), "internal error: extend() without tokens");
+  const ModelConfig& c = model_.config();
+  for (std::int64_t id : ids)
+    KV_CHECK(id >= 0 && id < c.vocab_size, "token id ", id, " is outside the vocabulary [0, ", c.vocab_size, ")");
+  const at::Tensor tokens = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).to(model_.device());
+  std::vector<at::Tensor> logits;
+  for (std::size_t i = 0; i < prefilled.caches.size(); ++i) {
+    at::Tensor last = prefilled.last_logits;
+    if (!prefilled.policy_failed(i)) {
+      KvCache& cache = prefilled.caches[i];
+      for (auto& layer : cache.layers) layer.reserve_tail(layer.tail_length() + tokens.numel());
+      for (std::int64_t t = 0; t < tokens.numel(); ++t) last = decode_step(cache, tokens[t]);
+    }
+    logits.push_back(last);
+  }
+  prefilled.cache_logits = at::stack(logits);
 }
 
 std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCache*>& caches,
@@ -471,10 +515,21 @@ std::vector<std::vector<std::size_t>> decode_groups(const Engine& engine, const 
 std::vector<GenerationResult> decode_group(const Engine& engine, PrefillResult& prefilled,
                                            const std::vector<std::size_t>& group, const GenerateOptions& options) {
   fault_point("decode");
-  if (group.size() == 1) return {engine.decode(prefilled.caches[group[0]], prefilled.last_logits, options)};
+  // After extend() every cache has its own next-token logits; otherwise they share the prefill's.
+  const bool own = prefilled.cache_logits.defined();
+  if (group.size() == 1) {
+    const std::size_t i = group[0];
+    return {engine.decode(prefilled.caches[i], own ? prefilled.cache_logits[static_cast<std::int64_t>(i)] : prefilled.last_logits, options)};
+  }
   std::vector<const KvCache*> caches;
-  for (std::size_t i : group) caches.push_back(&prefilled.caches[i]);
-  return engine.decode_batch(caches, prefilled.last_logits, options);
+  std::vector<std::int64_t> rows;
+  for (std::size_t i : group) {
+    caches.push_back(&prefilled.caches[i]);
+    rows.push_back(static_cast<std::int64_t>(i));
+  }
+  const at::Tensor logits =
+      own ? prefilled.cache_logits.index_select(0, at::tensor(rows).to(prefilled.cache_logits.device())) : prefilled.last_logits;
+  return engine.decode_batch(caches, logits, options);
 }
 
 }  // namespace kvbench

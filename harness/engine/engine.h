@@ -16,6 +16,7 @@
 #include <exception>
 #include <vector>
 
+#include "harness/engine/decode_eviction.h"
 #include "harness/engine/kv_cache.h"
 #include "harness/model/transformer.h"
 #include "policies/policy.h"
@@ -35,6 +36,9 @@ struct PrefillOptions {
 
 struct PrefillResult {
   at::Tensor last_logits;       ///< float32 [V]: logits of the last prompt position
+  /// float32 [caches, V] once extend() prefilled more tokens on top of each cache: each cache's own logits of
+  /// the next token (decoding starts from these instead of last_logits).
+  at::Tensor cache_logits;
   at::Tensor logits;            ///< float32 [T, V] when PrefillOptions::all_logits
   std::vector<KvCache> caches;  ///< one per policy, in the order given
   double seconds = 0.0;         ///< wall time of the prefill (device synchronized), compression included
@@ -55,6 +59,8 @@ struct GenerateOptions {
   /// (the plain libtorch path), or "auto" (graph on CUDA where the kernels support the model, else reference).
   std::string decode_path = "auto";
   bool time_steps = false;            ///< record each step's time (GenerationResult::step_seconds)
+  /// Decode-time eviction (decode_eviction.h): runs on the reference path, one sequence at a time.
+  DecodeBudget decode_budget;
 };
 
 /// The decode paths GenerateOptions::decode_path accepts.
@@ -69,6 +75,11 @@ struct GenerationResult {
   std::int64_t batch_size = 1;           ///< sequences that shared those forward passes (decode_batch)
   std::vector<double> step_seconds;      ///< each step's time, when GenerateOptions::time_steps
   std::string decode_path;               ///< the path that ran ("graph", "ragged" or "reference")
+  /// With a decode budget: the most entries any head held after a step (before its eviction), the most
+  /// bytes of keys and values the cache held, and the eviction passes that removed something.
+  std::int64_t max_entries_per_head = 0;
+  std::int64_t peak_kv_bytes = 0;
+  std::int64_t eviction_passes = 0;
 };
 
 class RaggedDecoders;
@@ -94,8 +105,14 @@ class Engine {
   GenerationResult generate(const std::vector<std::int64_t>& prompt_ids, EvictionPolicy& policy,
                             const PrefillOptions& prefill_options, const GenerateOptions& options) const;
 
-  /// float32 logits [V] of the next token after appending `token` to `cache` (one decode step).
-  at::Tensor decode_step(KvCache& cache, const at::Tensor& token) const;
+  /// float32 logits [V] of the next token after appending `token` to `cache` (one decode step). An evictor
+  /// sees each layer's query.
+  at::Tensor decode_step(KvCache& cache, const at::Tensor& token, DecodeEvictor* evictor = nullptr) const;
+
+  /// Query-agnostic protocol: runs `ids` (the question part) through the model on top of every cache that
+  /// did not fail, one position at a time after the compressed prompt (positions continue where the prompt
+  /// ended), and sets prefilled.cache_logits.
+  void extend(PrefillResult& prefilled, const std::vector<std::int64_t>& ids) const;
 
   /// The decode path `options` resolves to for this model: "graph", "ragged" or "reference".
   std::string decode_path(const GenerateOptions& options) const { return resolve_decode_path(options.decode_path); }
@@ -103,6 +120,8 @@ class Engine {
  private:
   /// decode_path resolved for this model ("graph", "ragged" or "reference"); bad names are errors.
   std::string resolve_decode_path(const std::string& requested) const;
+  GenerationResult decode_with_eviction(KvCache& cache, const at::Tensor& last_logits,
+                                        const GenerateOptions& options) const;
   std::vector<GenerationResult> ragged_decode(const std::vector<const KvCache*>& caches, const at::Tensor& last_logits,
                                               const GenerateOptions& options, bool graphs, KvCache* extend) const;
 

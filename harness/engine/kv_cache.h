@@ -34,6 +34,17 @@ class LayerCache {
   /// Replaces the decode entries with copies of k and v [Hkv, t, d] (a decode that kept them elsewhere).
   void set_tail(const at::Tensor& k, const at::Tensor& v);
 
+  /// Decode-time eviction: head h keeps the entries rows_per_head[h] (ascending) of its entries in the order
+  /// [its prompt entries, its decode entries]; what is kept becomes the prompt part (ragged per head) and the
+  /// decode tail starts empty again. Positions are preserved.
+  void keep_entries(const std::vector<at::Tensor>& rows_per_head);
+  /// Entries head h holds now (prompt part plus decode tail).
+  std::int64_t entries(std::int64_t head) const { return offsets_[head + 1] - offsets_[head] + tail_len_; }
+  /// Keys, values and positions of head h's entries in keep_entries' order: [n, d], [n, d], int64 [n].
+  at::Tensor head_keys(std::int64_t head) const;
+  at::Tensor head_values(std::int64_t head) const;
+  at::Tensor head_positions(std::int64_t head) const;
+
   std::int64_t num_heads() const { return static_cast<std::int64_t>(offsets_.size()) - 1; }
   bool uniform() const { return uniform_; }
   /// Prompt entries of each head (uniform caches only): [Hkv, B, d].
@@ -63,6 +74,7 @@ class LayerCache {
   bool uniform_ = true;
   at::Tensor tail_keys_, tail_values_;  // [Hkv, capacity, d]
   std::int64_t tail_len_ = 0;
+  std::int64_t tail_start_ = 0;  // position of decode entry 0: prompt_len_, later than that after keep_entries
 };
 
 /// All layers' caches of one sequence.
