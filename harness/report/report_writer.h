@@ -17,6 +17,11 @@ struct ReportVariantInfo {
   std::string describe;  ///< the policy's describe()
   nlohmann::json budget; ///< as configured (null for the full cache)
   nlohmann::json params = nlohmann::json::object();
+  /// What every number of the variant was measured under (reports and tables print them).
+  std::string protocol = "question_aware";  ///< question_aware | query_agnostic
+  std::string budget_definition;            ///< e.g. "tokens per KV head per layer, window included"
+  nlohmann::json window;                    ///< the observation window always kept (null: none)
+  nlohmann::json decode;                    ///< the decode-time budget (null: prefill-time eviction only)
 };
 
 /// What the writer needs of a run.

@@ -190,8 +190,50 @@ void parse_inputs(const JsonFields& top, const std::string& source, RunConfig& r
 
 }
 
-// The variants: every policy x every budget (its own "budgets" if it has them; none for full).
+// "protocol": one name or a list of names (each variant runs in each).
+std::vector<std::string> parse_protocols(const nlohmann::json& value, const std::string& where) {
+  std::vector<std::string> out;
+  const nlohmann::json list = value.is_array() ? value : nlohmann::json::array({value});
+  KV_CHECK(!list.empty(), where, " must name at least one protocol");
+  for (const auto& p : list) {
+    KV_CHECK(p.is_string(), where, " must be a protocol name or a list of them, got ", p.dump());
+    const std::string name = p.get<std::string>();
+    const auto& names = protocol_names();
+    KV_CHECK(std::find(names.begin(), names.end(), name) != names.end(), where, ": unknown protocol '", name,
+             "' (use question_aware or query_agnostic)");
+    KV_CHECK(std::find(out.begin(), out.end(), name) == out.end(), where, " names '", name, "' twice");
+    out.push_back(name);
+  }
+  return out;
+}
+
+// "decode": {"budget": B, "every": k, "window": w, "scores": "accumulated" | "window"}. H2O scores by accumulated
+// attention (as the original H2O decodes); every other policy by the window's attention. The window defaults to
+// the policy's own observation window.
+DecodeBudget parse_decode(const nlohmann::json& value, const std::string& where, const PolicySpec& spec) {
+  const JsonFields f(value, where);
+  f.expect_only({"budget", "every", "window", "scores"});
+  DecodeBudget d;
+  d.budget = f.get_int("budget");
+  KV_CHECK(d.budget >= 1 && d.budget <= kMaxTokens, where, ".budget must be between 1 and ", kMaxTokens, ", got ", d.budget);
+  d.every = f.get_int("every", 1);
+  KV_CHECK(d.every >= 1 && d.every <= kMaxTokens, where, ".every must be between 1 and ", kMaxTokens, ", got ", d.every);
+  const std::int64_t policy_window =
+      spec.params.is_object() && spec.params.contains("window") && spec.params["window"].is_number_integer()
+          ? spec.params["window"].get<std::int64_t>() : 32;
+  d.window = f.get_int("window", std::min(policy_window, d.budget));
+  KV_CHECK(d.window >= 0 && d.window <= d.budget, where, ".window must be between 0 and the budget (", d.budget, "), got ",
+           d.window);
+  const std::string scores = f.get_string("scores", spec.name == "h2o" ? "accumulated" : "window");
+  KV_CHECK(scores == "accumulated" || scores == "window", where, ".scores must be accumulated or window, got '", scores, "'");
+  d.accumulate = scores == "accumulated";
+  return d;
+}
+
+// The variants: every policy x every budget (its own "budgets" if it has them; none for full) x every protocol.
 void parse_variants(const JsonFields& top, const std::string& source, RunConfig& rc) {
+  const std::vector<std::string> protocols =
+      top.has("protocol") ? parse_protocols(top.raw("protocol"), source + ": 'protocol'") : std::vector<std::string>{"question_aware"};
   std::vector<BudgetSpec> budgets;
   if (top.has("budgets")) {
     KV_CHECK(top.raw("budgets").is_array(), source, ": 'budgets' must be a list");
@@ -203,7 +245,9 @@ void parse_variants(const JsonFields& top, const std::string& source, RunConfig&
   for (std::size_t i = 0; i < policies.size(); ++i) {
     const std::string where = source + ": policies[" + std::to_string(i) + "]";
     const JsonFields f(policies[i], where);
-    f.expect_only({"name", "params", "budget", "budgets", "label", "seed"});
+    f.expect_only({"name", "params", "budget", "budgets", "label", "seed", "protocol", "decode"});
+    const std::vector<std::string> own_protocols =
+        f.has("protocol") ? parse_protocols(f.raw("protocol"), where + ".protocol") : protocols;
     const std::string policy = f.get_string("name");
     std::vector<BudgetSpec> own = budgets;
     if (f.has("budget")) own = {parse_budget(f.raw("budget"), where + ".budget")};
@@ -216,16 +260,25 @@ void parse_variants(const JsonFields& top, const std::string& source, RunConfig&
     KV_CHECK(!own.empty(), where, ": '", policy, "' needs a budget: give top-level 'budgets' or its own 'budget'");
     const std::string label = f.get_string("label", policy);
     for (const BudgetSpec& b : own) {
-      Variant v;
-      v.name = b.given() ? label + "-" + budget_label(b) : label;
-      v.spec.name = policy;
-      v.spec.budget = b;
-      v.spec.params = f.has("params") ? f.raw("params") : nlohmann::json::object();
-      v.spec.seed = static_cast<std::uint64_t>(f.get_int("seed", static_cast<std::int64_t>(rc.seed)));
-      make_policy(v.spec);  // validates the name and every parameter now, before any work
-      paths::check_component(v.name, where + ": the variant name (label and budget)");
-      KV_CHECK(names.insert(v.name).second, where, ": variant name '", v.name, "' is used twice (set a 'label')");
-      rc.variants.push_back(std::move(v));
+      for (const std::string& protocol : own_protocols) {
+        Variant v;
+        v.name = b.given() ? label + "-" + budget_label(b) : label;
+        v.spec.name = policy;
+        v.spec.budget = b;
+        v.spec.params = f.has("params") ? f.raw("params") : nlohmann::json::object();
+        v.spec.seed = static_cast<std::uint64_t>(f.get_int("seed", static_cast<std::int64_t>(rc.seed)));
+        make_policy(v.spec);  // validates the name and every parameter now, before any work
+        v.protocol = protocol;
+        if (protocol == "query_agnostic") v.name += "-agnostic";
+        const nlohmann::json* decode = f.has("decode") ? &f.raw("decode") : top.has("decode") ? &top.raw("decode") : nullptr;
+        if (decode != nullptr) {
+          v.decode = parse_decode(*decode, f.has("decode") ? where + ".decode" : source + ": 'decode'", v.spec);
+          v.name += "-decode" + std::to_string(v.decode.budget);
+        }
+        paths::check_component(v.name, where + ": the variant name (label and budget)");
+        KV_CHECK(names.insert(v.name).second, where, ": variant name '", v.name, "' is used twice (set a 'label')");
+        rc.variants.push_back(std::move(v));
+      }
     }
   }
 
@@ -250,17 +303,28 @@ nlohmann::json resolved_config(const nlohmann::json& json, const RunConfig& rc) 
   nlohmann::json variants = nlohmann::json::array();
   for (const auto& v : rc.variants)
     variants.push_back({{"name", v.name}, {"policy", v.spec.name}, {"budget", v.spec.budget.to_json()},
-                        {"params", v.spec.params}, {"seed", v.spec.seed}});
+                        {"params", v.spec.params}, {"seed", v.spec.seed}, {"protocol", v.protocol},
+                        {"decode", decode_json(v.decode)}});
   resolved["resolved_variants"] = variants;
   return resolved;
 }
 
 }  // namespace
 
+const std::vector<std::string>& protocol_names() {
+  static const std::vector<std::string> names = {"question_aware", "query_agnostic"};
+  return names;
+}
+
+nlohmann::json decode_json(const DecodeBudget& d) {
+  if (!d.enabled()) return nullptr;
+  return {{"budget", d.budget}, {"every", d.every}, {"window", d.window}, {"scores", d.score_name()}};
+}
+
 RunConfig parse_run_config(const nlohmann::json& json, const std::string& source) {
   const JsonFields top(json, source);
   top.expect_only({"name", "output_dir", "seed", "model", "datasets", "prompt", "max_new_tokens", "warmup_tokens",
-                   "coverage_window", "policies", "budgets"});
+                   "coverage_window", "policies", "budgets", "protocol", "decode"});
   RunConfig rc;
   rc.name = top.get_string("name", "run");
   paths::check_component(rc.name, source + ": 'name'");

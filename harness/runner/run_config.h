@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/engine/decode_eviction.h"
 #include "harness/model/random_checkpoint.h"
 #include "policies/registry.h"
 
@@ -17,9 +18,19 @@ namespace kvbench {
 
 /// One evaluated configuration of the cache: a policy with its parameters and one budget.
 struct Variant {
-  std::string name;  ///< unique; the predictions folder name, e.g. "snapkv-128"
+  std::string name;  ///< unique; the predictions folder name, e.g. "snapkv-128" ("snapkv-128-agnostic")
   PolicySpec spec;
+  /// "question_aware" (the papers' protocol: the whole prompt, question included, is prefilled and then
+  /// compressed) or "query_agnostic" (kvpress's default: the context part is prefilled and compressed before
+  /// the question part is prefilled on top of the compressed cache).
+  std::string protocol = "question_aware";
+  DecodeBudget decode;  ///< eviction during decoding (budget 0: none)
 };
+
+/// The protocols a variant may name.
+const std::vector<std::string>& protocol_names();
+/// A decode budget as reports and resolved configs write it (null when there is none).
+nlohmann::json decode_json(const DecodeBudget& decode);
 
 struct RunConfig {
   std::string name = "run";

@@ -172,12 +172,35 @@ void warm_up(RunState& st) {
     decode_group(engine, warm_pre, group, gen);
 }
 
+// How report.json labels a variant: its protocol, what its budget counts and the window it always keeps.
+ReportVariantInfo report_info(const Variant& v) {
+  ReportVariantInfo info{v.name, v.spec.name, make_policy(v.spec)->describe(), v.spec.budget.to_json(), v.spec.params};
+  info.protocol = v.protocol;
+  using Kind = BudgetSpec::Kind;
+  const Kind kind = v.spec.budget.kind;
+  info.budget_definition = kind == Kind::kNone       ? "none (every prompt token kept)"
+                           : kind == Kind::kTokens    ? "tokens per KV head per layer, observation window included"
+                           : kind == Kind::kEvictRate ? "share of the prompt evicted per KV head per layer"
+                                                      : "bytes of keys and values over all layers";
+  if (kind != Kind::kNone) {
+    const bool given = v.spec.params.is_object() && v.spec.params.contains("window");
+    info.window = given ? v.spec.params["window"] : v.spec.name == "streaming" ? nlohmann::json(nullptr) : nlohmann::json(32);
+  }
+  info.decode = decode_json(v.decode);
+  return info;
+}
+
 // A sample's prompt ids, evidence positions and generation settings.
 struct SampleInput {
   std::vector<std::int64_t> ids;
   at::Tensor evidence;  ///< bool [T] when the sample marks evidence
   GenerateOptions gen;
+  std::int64_t context_tokens = 0;  ///< the query-agnostic split: ids[0, context_tokens) are the context part
 };
+
+bool any_query_agnostic(const RunConfig& rc) {
+  return std::any_of(rc.variants.begin(), rc.variants.end(), [](const Variant& v) { return v.protocol == "query_agnostic"; });
+}
 
 SampleInput prepare_sample(const RunState& st, const Task& task) {
   const RunConfig& rc = st.rc;
@@ -189,11 +212,15 @@ SampleInput prepare_sample(const RunState& st, const Task& task) {
     PromptOptions po;
     po.max_length = rc.max_length;
     po.chat = st.session.chat();
+    po.split_question = any_query_agnostic(rc);
     const BuiltPrompt built = build_prompt(*task.spec, task.sample, *tok, po);
     for (TokenId id : built.ids) in.ids.push_back(id);
+    in.context_tokens = built.context_tokens;
     evidence_spans = evidence_token_spans(*task.spec, task.sample, *tok, built, rc.max_length);
     in.gen.max_new_tokens = rc.max_new_tokens.value_or(task.spec->max_new_tokens);
   } else {
+    KV_CHECK(!any_query_agnostic(rc), "the query_agnostic protocol needs dataset prompts (a template with a context "
+             "and a question part); raw prompts have neither");
     in.ids = raw_prompt(rc, task.prompt_index, st.session.config().vocab_size);
     in.gen.max_new_tokens = rc.max_new_tokens.value_or(32);
   }
@@ -237,7 +264,13 @@ void write_rows(RunState& st, const Task& task, const SampleInput& in, const std
                             {"kv_bytes", o.kv_bytes},
                             {"budget", o.budget},
                             {"new_tokens", o.out.output_ids.size()},
+                            {"protocol", v.protocol},
                             {"coverage", o.coverage}};
+      if (v.protocol == "query_agnostic") row["context_tokens"] = in.context_tokens;
+      if (v.decode.enabled())
+        row["decode_cache"] = {{"budget", v.decode.budget}, {"every", v.decode.every}, {"scores", v.decode.score_name()},
+                               {"max_entries_per_head", o.out.max_entries_per_head},
+                               {"peak_kv_bytes", o.out.peak_kv_bytes}, {"eviction_passes", o.out.eviction_passes}};
       if (task.spec == nullptr) row["output_ids"] = o.out.output_ids;
       st.files.get(st.plan.layout.predictions(v.name, task.subset)).append(row);
       st.files.get(st.plan.layout.timing(v.name, task.subset))
@@ -259,12 +292,24 @@ void decode_variants(RunState& st, const Task& task, const std::vector<const Var
                      const std::vector<std::size_t>& usable, const GenerateOptions& gen, PrefillResult& prefilled,
                      std::vector<Outcome>& outcomes) {
   const Engine& engine = st.session.engine();
-  for (const auto& batch : decode_groups(engine, prefilled, usable, st.batch_decode, gen)) {
+  // Variants with a decode budget evict as they decode, each alone (their caches diverge step by step).
+  std::vector<std::size_t> shared;
+  for (std::size_t i : usable)
+    if (!pending[i]->decode.enabled()) shared.push_back(i);
+  std::vector<std::pair<std::vector<std::size_t>, GenerateOptions>> batches;
+  for (auto& group : decode_groups(engine, prefilled, shared, st.batch_decode, gen)) batches.push_back({group, gen});
+  for (std::size_t i : usable) {
+    if (!pending[i]->decode.enabled()) continue;
+    GenerateOptions own = gen;
+    own.decode_budget = pending[i]->decode;
+    batches.push_back({{i}, own});
+  }
+  for (const auto& [batch, options] : batches) {
     std::vector<std::vector<std::size_t>> attempts = {batch};
     for (std::size_t a = 0; a < attempts.size(); ++a) {
       const std::vector<std::size_t> group = attempts[a];
       try {
-        std::vector<GenerationResult> outs = decode_group(engine, prefilled, group, gen);
+        std::vector<GenerationResult> outs = decode_group(engine, prefilled, group, options);
         for (std::size_t j = 0; j < group.size(); ++j) outcomes[group[j]].out = std::move(outs[j]);
       } catch (const std::exception& e) {
         if (group.size() > 1 && !st.ends_run(e)) {
@@ -283,7 +328,63 @@ void decode_variants(RunState& st, const Task& task, const std::vector<const Var
   }
 }
 
-// One sample: one prefill for every pending variant, each variant's coverage, the decodes (batched), the rows.
+// The variants of one protocol on one sample: one prefill for all of them (of the whole prompt, or of its
+// context part with the question part run on top of each compressed cache), each variant's coverage, the
+// decodes (batched), the rows.
+void run_protocol(RunState& st, const Task& task, const SampleInput& in, const std::vector<const Variant*>& pending,
+                  bool query_agnostic) {
+  const Engine& engine = st.session.engine();
+  std::vector<std::unique_ptr<EvictionPolicy>> policies;
+  std::vector<EvictionPolicy*> raw;
+  for (const Variant* v : pending) policies.push_back(make_policy(v->spec));
+  for (auto& p : policies) raw.push_back(p.get());
+  const std::int64_t T = query_agnostic ? in.context_tokens : static_cast<std::int64_t>(in.ids.size());
+  const std::vector<std::int64_t> prefix(in.ids.begin(), in.ids.begin() + T);
+  reset_peak_device_memory(st.session.device());
+  PrefillResult prefilled;
+  try {
+    KV_CHECK(T >= 1, "the query-agnostic split left no context tokens");
+    prefilled = engine.prefill(prefix, raw, st.prefill_options());
+  } catch (const std::exception& e) {
+    for (const Variant* v : pending) st.record_error(*v, task, e);
+    return;
+  }
+  const at::Tensor id_tensor = at::tensor(prefix, at::TensorOptions().dtype(at::kLong));
+  const at::Tensor evidence = in.evidence.defined() ? in.evidence.narrow(0, 0, T) : in.evidence;
+  std::vector<Outcome> outcomes(pending.size());
+  std::vector<std::size_t> usable;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    try {
+      if (prefilled.policy_failed(i)) std::rethrow_exception(prefilled.policy_errors[i]);
+      const KvCache& cache = prefilled.caches[i];
+      for (const auto& layer : cache.layers) outcomes[i].kept += layer.prompt_positions().numel();
+      outcomes[i].coverage = coverage_of(cache, st.rc.coverage_window, id_tensor, evidence).to_json();
+      outcomes[i].kv_bytes = cache.bytes_used();
+      outcomes[i].budget = raw[i]->resolved_budget();
+      usable.push_back(i);
+    } catch (const std::exception& e) {
+      outcomes[i].ok = false;
+      st.record_error(*pending[i], task, e);
+    }
+  }
+  if (query_agnostic) {
+    try {
+      engine.extend(prefilled, std::vector<std::int64_t>(in.ids.begin() + T, in.ids.end()));
+    } catch (const std::exception& e) {
+      for (std::size_t i : usable) {
+        outcomes[i].ok = false;
+        st.record_error(*pending[i], task, e);
+      }
+      usable.clear();
+    }
+  }
+  decode_variants(st, task, pending, usable, in.gen, prefilled, outcomes);
+  const std::optional<std::int64_t> peak = peak_device_memory(st.session.device());
+  if (peak) st.peak_device = std::max(st.peak_device.value_or(0), *peak);
+  write_rows(st, task, in, pending, outcomes, prefilled, peak);
+}
+
+// One sample: its prompt once, then the pending variants of each protocol.
 void run_sample(RunState& st, const Task& task, Progress& progress) {
   std::vector<const Variant*> pending;
   for (const auto& v : st.rc.variants)
@@ -297,40 +398,12 @@ void run_sample(RunState& st, const Task& task, Progress& progress) {
     for (const Variant* v : pending) st.record_error(*v, task, e);
     return progress.advance(0, task.subset);
   }
-  const Engine& engine = st.session.engine();
-  std::vector<std::unique_ptr<EvictionPolicy>> policies;
-  std::vector<EvictionPolicy*> raw;
-  for (const Variant* v : pending) policies.push_back(make_policy(v->spec));
-  for (auto& p : policies) raw.push_back(p.get());
-  reset_peak_device_memory(st.session.device());
-  PrefillResult prefilled;
-  try {
-    prefilled = engine.prefill(in.ids, raw, st.prefill_options());
-  } catch (const std::exception& e) {
-    for (const Variant* v : pending) st.record_error(*v, task, e);
-    return progress.advance(static_cast<std::int64_t>(in.ids.size()), task.subset);
+  for (const std::string& protocol : protocol_names()) {
+    std::vector<const Variant*> group;
+    for (const Variant* v : pending)
+      if (v->protocol == protocol) group.push_back(v);
+    if (!group.empty()) run_protocol(st, task, in, group, protocol == "query_agnostic");
   }
-  const at::Tensor id_tensor = at::tensor(in.ids, at::TensorOptions().dtype(at::kLong));
-  std::vector<Outcome> outcomes(pending.size());
-  std::vector<std::size_t> usable;
-  for (std::size_t i = 0; i < pending.size(); ++i) {
-    try {
-      if (prefilled.policy_failed(i)) std::rethrow_exception(prefilled.policy_errors[i]);
-      const KvCache& cache = prefilled.caches[i];
-      for (const auto& layer : cache.layers) outcomes[i].kept += layer.prompt_positions().numel();
-      outcomes[i].coverage = coverage_of(cache, st.rc.coverage_window, id_tensor, in.evidence).to_json();
-      outcomes[i].kv_bytes = cache.bytes_used();
-      outcomes[i].budget = raw[i]->resolved_budget();
-      usable.push_back(i);
-    } catch (const std::exception& e) {
-      outcomes[i].ok = false;
-      st.record_error(*pending[i], task, e);
-    }
-  }
-  decode_variants(st, task, pending, usable, in.gen, prefilled, outcomes);
-  const std::optional<std::int64_t> peak = peak_device_memory(st.session.device());
-  if (peak) st.peak_device = std::max(st.peak_device.value_or(0), *peak);
-  write_rows(st, task, in, pending, outcomes, prefilled, peak);
   st.files.sync();
   progress.advance(static_cast<std::int64_t>(in.ids.size()), task.subset);
 }
@@ -365,7 +438,7 @@ nlohmann::json build_report(const RunConfig& rc) {
   in.subsets = rc.uses_datasets() ? rc.subsets : std::vector<std::string>{"prompt"};
   in.scored = rc.uses_datasets();
   for (const auto& v : rc.variants)
-    in.variants.push_back({v.name, v.spec.name, make_policy(v.spec)->describe(), v.spec.budget.to_json(), v.spec.params});
+    in.variants.push_back(report_info(v));
   return kvbench::build_report(in);
 }
 
