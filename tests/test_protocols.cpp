@@ -12,6 +12,7 @@
 #include "datasets/subset.h"
 #include "harness/engine/decode_eviction.h"
 #include "harness/engine/engine.h"
+#include "harness/report/table.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/transformer.h"
 #include "harness/runner/run_config.h"
@@ -256,6 +257,32 @@ TEST(Protocols, RunConfigProtocolsAndDecodeBudgets) {
   EXPECT_NE(error("{" + model + R"(, "policies": [{"name": "snapkv", "decode": {"budget": 64, "spare": 1}}], "budgets": [64]})")
                 .find("spare"),
             std::string::npos);
+}
+
+// A table of a run with both protocols and a decode budget says under the rows what each row was run under.
+TEST(Protocols, TablesLabelProtocolBudgetDefinitionAndWindow) {
+  const auto report = report::parse_report(nlohmann::json::parse(R"json({
+    "run": "r", "subsets": ["passkey"],
+    "variants": [
+      {"name": "snapkv-64", "policy": "snapkv", "budget": 64, "protocol": "question_aware",
+       "budget_definition": "tokens per KV head per layer, observation window included", "window": 32, "decode": null,
+       "scores": {"passkey": 90.0}},
+      {"name": "snapkv-64-agnostic", "policy": "snapkv", "budget": 64, "protocol": "query_agnostic",
+       "budget_definition": "tokens per KV head per layer, observation window included", "window": 32, "decode": null,
+       "scores": {"passkey": 40.0}},
+      {"name": "h2o-64-decode128", "policy": "h2o", "budget": 64, "protocol": "question_aware",
+       "budget_definition": "tokens per KV head per layer, observation window included", "window": 32,
+       "decode": {"budget": 128, "every": 8, "window": 32, "scores": "accumulated"}, "scores": {"passkey": 20.0}}]})json"),
+                                            "r.json");
+  const std::string md = report::render_table(report::build_table({report}), report::TableFormat::kMarkdown);
+  EXPECT_NE(md.find("- query_agnostic protocol; budget: tokens per KV head per layer, observation window included; "
+                    "window 32: snapkv-64-agnostic\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("- question_aware protocol; budget: tokens per KV head per layer, observation window included; "
+                    "window 32: snapkv-64\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("window 32; decode budget 128 every 8 (accumulated scores): h2o-64-decode128\n"), std::string::npos) << md;
+  const auto j = nlohmann::json::parse(report::render_table(report::build_table({report}), report::TableFormat::kJson));
+  EXPECT_EQ(j["rows"][1]["protocol"], "query_agnostic");
+  EXPECT_EQ(j["labels"].size(), 3u);
 }
 
 }  // namespace

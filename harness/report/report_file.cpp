@@ -165,6 +165,10 @@ ReportVariant parse_variant(const Node& node) {
   check_budget(budget);
   v.budget = budget.value();
   if (auto d = node.opt("describe")) v.describe = d->str();
+  if (auto p = node.opt("protocol")) v.protocol = p->str();
+  if (auto b = node.opt("budget_definition")) v.budget_definition = b->str();
+  if (auto w = node.opt("window")) v.window = w->value();
+  if (auto d = node.opt("decode")) v.decode = d->value();
   if (auto p = node.opt("params")) {
     if (!p->value().is_null()) {
       p->expect_object();

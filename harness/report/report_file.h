@@ -48,6 +48,11 @@ struct ReportVariant {
   std::map<std::string, double> timing;
   std::optional<double> kv_bytes_mean, kv_bytes_max;
   std::optional<BudgetTokens> budget_tokens;
+  /// What the numbers were measured under (reports before these fields: question_aware, tokens, window 32).
+  std::string protocol = "question_aware";
+  std::string budget_definition;
+  nlohmann::json window;  ///< null: none
+  nlohmann::json decode;  ///< null: no decode-time budget
 
   /// The configured token budget when `budget` is a number of tokens (128 or {"tokens": 128}).
   std::optional<double> token_budget() const;

@@ -259,6 +259,10 @@ std::string render_markdown(const Table& t, int digits) {
     for (std::size_t c = 0; c < row.size(); ++c) out += " " + pad(row[c], width[c], g.numeric[c]) + " |";
     out += "\n";
   }
+  if (!t.labels.empty()) {
+    out += "\n";
+    for (const auto& label : t.labels) out += "- " + label + "\n";
+  }
   if (!t.notes.empty()) {
     out += "\n";
     for (std::size_t i = 0; i < t.notes.size(); ++i) out += "[" + std::to_string(i + 1) + "] " + t.notes[i] + "\n";
@@ -325,6 +329,7 @@ std::string render_latex(const Table& t, int digits) {
   for (std::size_t i = 0; i < t.notes.size(); ++i) {
     out += "% [" + std::to_string(i + 1) + "] " + t.notes[i] + "\n";
   }
+  for (const auto& label : t.labels) out += "% " + label + "\n";
   return out;
 }
 
@@ -344,6 +349,7 @@ std::string render_json(const Table& t, int digits) {
     r["variant"] = row.variant;
     r["policy"] = row.policy;
     r["budget"] = row.budget_json;
+    if (!row.published) r["protocol"] = row.protocol;
     if (row.published) {
       r["source"] = row.source;
       r["model"] = row.model;
@@ -369,6 +375,7 @@ std::string render_json(const Table& t, int digits) {
   nlohmann::ordered_json out;
   out["subsets"] = t.subsets;
   out["categories"] = t.categories;
+  out["labels"] = t.labels;
   out["digits"] = digits;
   out["rows"] = rows;
   return out.dump(2) + "\n";
@@ -460,6 +467,21 @@ std::vector<PaperRow> load_paper_csv(const std::string& path) {
   return parse_paper_csv(buffer.str(), path);
 }
 
+namespace {
+// "query_agnostic protocol; budget: tokens per KV head per layer, observation window included; window 32;
+// decode budget 128 every 8 (window scores)".
+std::string measurement_label(const ReportVariant& v) {
+  std::string label = v.protocol + " protocol";
+  if (v.is_full()) return label + "; full cache";
+  label += "; budget: " + v.budget_definition;
+  label += "; window " + (v.window.is_number_integer() ? std::to_string(v.window.get<std::int64_t>()) : std::string("none"));
+  if (v.decode.is_object())
+    label += "; decode budget " + v.decode.value("budget", nlohmann::json(0)).dump() + " every " +
+             v.decode.value("every", nlohmann::json(1)).dump() + " (" + v.decode.value("scores", std::string("window")) + " scores)";
+  return label;
+}
+}  // namespace
+
 Table build_table(const std::vector<ReportFile>& reports, const TableOptions& options) {
   Table t;
   std::vector<std::string> names;
@@ -486,6 +508,7 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
     }
   }
 
+  std::map<std::string, std::vector<std::string>> labels;  // label → its variants
   std::map<std::string, int> note_number;  // footnote text → its number
   std::set<std::string> matched_models;
   for (const auto& report : reports) {
@@ -497,6 +520,8 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
       row.policy = v.policy;
       row.budget = budget_label(v.budget);
       row.budget_json = v.budget;
+      row.protocol = v.protocol;
+      if (!v.budget_definition.empty()) labels[measurement_label(v)].push_back(v.name);  // older reports: unlabelled
       for (const auto& s : t.subsets) {
         const auto it = v.scores.find(s);
         row.scores.push_back(it == v.scores.end() ? std::nullopt : std::optional<double>(it->second));
@@ -542,6 +567,12 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
         t.rows.push_back(std::move(pub));
       }
     }
+  }
+  for (const auto& [label, names] : labels) {
+    std::string list;
+    for (std::size_t i = 0; i < names.size() && i < 6; ++i) list += (i ? ", " : "") + names[i];
+    if (names.size() > 6) list += ", ... (" + std::to_string(names.size()) + " variants)";
+    t.labels.push_back(label + ": " + list);
   }
   if (options.model.empty() && matched_models.size() > 1) {
     log::warn("published rows of ", matched_models.size(),

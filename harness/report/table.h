@@ -56,6 +56,7 @@ const std::vector<CoverageColumn>& coverage_columns();
 struct TableRow {
   bool published = false;
   std::string run, report_path, variant, policy, budget;  ///< published: variant = method, run = "published"
+  std::string protocol;                                   ///< ours: question_aware | query_agnostic
   nlohmann::json budget_json;                             ///< ours: as configured; published: the CSV text
   std::string source, model, cache_granularity;           ///< published rows only
   int note = 0;                                           ///< published rows: footnote number (1-based)
@@ -76,6 +77,10 @@ struct Table {
   bool with_paper = false;  ///< published rows requested: md/csv/json show the delta
   bool with_coverage = false;  ///< --coverage: every format shows the coverage_columns() after the average
   std::vector<std::string> notes;  ///< footnote i+1: "source; model; cache granularity"
+  /// What our rows were measured under, one line per distinct protocol / budget definition / window /
+  /// decode budget, naming its variants (under the table in markdown, as comments in LaTeX, in JSON; reports
+  /// written before the fields existed have none).
+  std::vector<std::string> labels;
 };
 
 /// What build_table adds to our rows.
