@@ -20,6 +20,7 @@ class ComposedPolicy final : public EvictionPolicy {
     s << name_ << "(budget=" << budget_.describe() << ", window=" << c_.score.window;
     if (c_.scorer == ScorerKind::kWindow || c_.scorer == ScorerKind::kCake)
       s << ", kernel=" << c_.score.kernel << ", pool=" << kind_name(c_.score.pool);
+    describe_scorer(s);
     if (c_.layer_allocator == LayerAllocatorKind::kPyramid) s << ", beta=" << c_.pyramid_beta;
     if (c_.head_allocator == HeadAllocatorKind::kAda) s << ", alpha=" << c_.ada_alpha;
     if (c_.selector == SelectorKind::kKvec)
@@ -34,8 +35,12 @@ class ComposedPolicy final : public EvictionPolicy {
       case ScorerKind::kWindow:
       case ScorerKind::kCake: return {c_.score.window, false};
       case ScorerKind::kTova: return {1, false};
+      case ScorerKind::kExpectedAttention:  // kvpress fits the Gaussian to every query after the sinks
+        return c_.score.ea_stats_window > 0 ? PolicyInputs{c_.score.ea_stats_window, false} : PolicyInputs{0, true};
       case ScorerKind::kKnorm:
-      case ScorerKind::kRandom: return {};
+      case ScorerKind::kRandom:
+      case ScorerKind::kKeydiff:
+      case ScorerKind::kLagkv: return {};
     }
     return {};
   }
@@ -121,6 +126,17 @@ class ComposedPolicy final : public EvictionPolicy {
  private:
   bool evicts() const { return info_.prompt_len > B_; }
 
+  void describe_scorer(std::ostringstream& s) const {
+    const ScoreConfig& k = c_.score;
+    if (c_.scorer == ScorerKind::kExpectedAttention)
+      s << ", n_future_positions=" << k.n_future_positions << ", n_sink=" << k.n_sink << ", use_covariance="
+        << (k.use_covariance ? "on" : "off") << ", use_vnorm=" << (k.use_vnorm ? "on" : "off")
+        << ", ea_epsilon=" << k.ea_epsilon << ", ea_stats_window=" << k.ea_stats_window;
+    if (c_.scorer == ScorerKind::kLagkv)
+      s << ", n_sink=" << k.n_sink << ", lag_size=" << k.lag_size
+        << ", cross_scoring=" << (k.lag_cross_scoring ? "on" : "off");
+  }
+
   // Everything the scores depend on besides the layer.
   std::string score_key() const {
     std::ostringstream k;
@@ -130,6 +146,11 @@ class ComposedPolicy final : public EvictionPolicy {
     if (c_.scorer == ScorerKind::kH2o) k << "/chunk" << s.h2o_query_chunk;
     if (c_.scorer == ScorerKind::kCake) k << "/gamma" << s.cake_gamma;
     if (c_.scorer == ScorerKind::kRandom) k << "/seed" << s.seed;
+    if (c_.scorer == ScorerKind::kExpectedAttention)
+      k << "/future" << s.n_future_positions << "/sink" << s.n_sink << "/cov" << s.use_covariance << "/vnorm"
+        << s.use_vnorm << "/eps" << s.ea_epsilon << "/stats" << s.ea_stats_window;
+    if (c_.scorer == ScorerKind::kLagkv)
+      k << "/sink" << s.n_sink << "/lag" << s.lag_size << "/cross" << s.lag_cross_scoring;
     return k.str();
   }
 
@@ -155,6 +176,18 @@ class ComposedPolicy final : public EvictionPolicy {
   std::vector<CakeLayer> cake_;
   KvecState kvec_state_;
 };
+
+// The knobs of the scorers taken from kvpress (Expected Attention, LagKV).
+void read_kvpress_knobs(PolicyParams& p, const CompositionConfig& d, CompositionConfig& c) {
+  c.score.n_future_positions = p.get_int("n_future_positions", d.score.n_future_positions);
+  c.score.n_sink = p.get_int("n_sink", d.score.n_sink);
+  c.score.use_covariance = p.get_bool("use_covariance", d.score.use_covariance);
+  c.score.use_vnorm = p.get_bool("use_vnorm", d.score.use_vnorm);
+  c.score.ea_epsilon = p.get_double("ea_epsilon", d.score.ea_epsilon);
+  c.score.ea_stats_window = p.get_int("ea_stats_window", d.score.ea_stats_window);
+  c.score.lag_size = p.get_int("lag_size", d.score.lag_size);
+  c.score.lag_cross_scoring = p.get_bool("cross_scoring", d.score.lag_cross_scoring);
+}
 
 }  // namespace
 
@@ -182,6 +215,7 @@ CompositionConfig read_composition(PolicyParams& p, CompositionConfig d) {
   c.kvec.unit = p.get_string("unit", d.kvec.unit);
   c.kvec.cross_head = p.get_bool("cross_head", d.kvec.cross_head);
   c.kvec.cross_layer = p.get_bool("cross_layer", d.kvec.cross_layer);
+  read_kvpress_knobs(p, d, c);
   p.finish();
 
   KV_CHECK(c.layer_allocator != LayerAllocatorKind::kCake || c.scorer == ScorerKind::kCake,
@@ -195,6 +229,11 @@ CompositionConfig read_composition(PolicyParams& p, CompositionConfig d) {
   KV_CHECK(c.ada_alpha >= 0 && c.ada_alpha <= 1, "alpha must be in [0, 1]");
   KV_CHECK(c.cake_tau1 > 0 && c.cake_tau2 > 0, "tau1 and tau2 must be positive");
   KV_CHECK(c.cake_max_ratio >= 1, "cake_max_ratio must be >= 1");
+  KV_CHECK(c.score.n_future_positions >= 1, "n_future_positions must be >= 1, got ", c.score.n_future_positions);
+  KV_CHECK(c.score.n_sink >= 0, "n_sink must be >= 0, got ", c.score.n_sink);
+  KV_CHECK(c.score.ea_epsilon >= 0, "ea_epsilon must be >= 0, got ", c.score.ea_epsilon);
+  KV_CHECK(c.score.ea_stats_window >= 0, "ea_stats_window must be >= 0 (0: every query after the sinks)");
+  KV_CHECK(c.score.lag_size >= 1, "lag_size must be >= 1, got ", c.score.lag_size);
   validate(c.kvec);
   return c;
 }

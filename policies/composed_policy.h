@@ -11,6 +11,7 @@
 
 namespace kvbench {
 
+/// The parts of a composed policy and every knob they read (defaults: SnapKV's; presets change some).
 struct CompositionConfig {
   ScorerKind scorer = ScorerKind::kWindow;
   LayerAllocatorKind layer_allocator = LayerAllocatorKind::kUniform;
