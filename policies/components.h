@@ -1,7 +1,8 @@
 #pragma once
 // The parts eviction policies are composed of (policies.md, "Composition matters more than the list"):
 //   scorer          importance of every evictable position for every KV head (window attention, h2o, tova,
-//                   knorm, random, cake, expected_attention, keydiff, lagkv)
+//                   knorm, random, cake, expected_attention, keydiff, lagkv), optionally reweighted by
+//                   CriticalKV's two stages once the head budgets are known (`critical`)
 //   layer allocator how many positions each layer keeps (uniform, pyramid, cake)
 //   head allocator  how a layer's positions split over its KV heads (uniform, ada)
 //   selector        which positions fill those budgets (top-k, or K-VEC's coverage-aware selection)
@@ -141,6 +142,18 @@ at::Tensor keydiff_scores(const LayerView& view, std::int64_t evictable);
 /// per-channel range; std over channels, softmax over the partition, keys and values averaged, ranked within
 /// the partition (/ lag_size). Sinks and the last, reference-less partitions score 1. [Hkv, E].
 at::Tensor lagkv_scores(const LayerView& view, const ScoreConfig& config);
+
+/// CriticalKV's value weights [Hkv, E]: ||W_o^q v_j||_1 over the model dimension, for each query head q of a KV
+/// head (W_o^q: q's d columns of view.out_proj), averaged over the group. Throws when out_proj is undefined.
+at::Tensor projected_value_norms(const LayerView& view, std::int64_t evictable);
+/// CriticalKV's two stages on base scores [Hkv, E]: head h's top first_stage[h] positions by `base` score above
+/// every other position (ordered by `base`), the rest score (base + epsilon) * norms.
+at::Tensor critical_scores(const at::Tensor& base, const at::Tensor& norms,
+                           const std::vector<std::int64_t>& first_stage, double epsilon);
+/// How many of a head's `budget` evictable positions CriticalKV's first stage takes:
+/// floor(ratio * (budget + w)) - w, clamped to [0, budget] (kvpress counts the window, which its SnapKV scores
+/// highest, inside the first stage).
+std::int64_t critical_first_stage(std::int64_t budget, std::int64_t window, double ratio);
 
 /// CAKE's token scores from the window attention [Hkv, g, w, T]: mean + gamma * variance over the window's
 /// queries, reduced over the group and pooled: [Hkv, E].

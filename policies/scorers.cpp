@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "harness/common/error.h"
+#include "harness/device/transfer.h"
 #include "policies/components.h"
 
 namespace kvbench {
@@ -192,6 +193,46 @@ at::Tensor lagkv_scores(const LayerView& view, const ScoreConfig& c) {
   // The last full partition (the final reference) and the remainder keep their 1.
   score.narrow(1, sinks, (P - 1) * lag).copy_(s.reshape({H, (P - 1) * lag}));
   return score.narrow(1, 0, E).contiguous();
+}
+
+at::Tensor projected_value_norms(const LayerView& view, std::int64_t evictable) {
+  KV_CHECK(view.out_proj.defined(), "criticalkv needs the layer's output projection (LayerView::out_proj), which this "
+           "caller does not set");
+  const std::int64_t Hkv = view.num_kv_heads(), d = view.values.size(2), D = view.out_proj.size(0);
+  KV_CHECK(view.out_proj.dim() == 2 && view.out_proj.size(1) % (Hkv * d) == 0, "criticalkv: out_proj of shape ",
+           view.out_proj.sizes(), " does not fit ", Hkv, " KV heads of dimension ", d);
+  const std::int64_t Hq = view.out_proj.size(1) / d, g = Hq / Hkv;
+  // Query head q's slice of o_proj, transposed: W[h, i] = W_o^(h g + i)^T, [Hkv, g, d, D].
+  const at::Tensor w =
+      view.out_proj.reshape({D, Hq, d}).permute({1, 2, 0}).reshape({Hkv, g, d, D}).to(view.values.dtype());
+  at::Tensor norms = at::empty({Hkv, g, evictable}, view.values.options().dtype(at::kFloat));
+  // Positions in chunks, so the projected values [Hkv, g, n, D] stay near 64M elements.
+  const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 26) / std::max<std::int64_t>(1, Hq * D));
+  for (std::int64_t s = 0; s < evictable; s += chunk) {
+    const std::int64_t n = std::min(chunk, evictable - s);
+    const at::Tensor projected = at::matmul(view.values.narrow(1, s, n).unsqueeze(1), w);  // [Hkv, g, n, D]
+    norms.narrow(2, s, n).copy_(projected.abs().sum(-1, false, at::kFloat));
+  }
+  return norms.mean(1);
+}
+
+std::int64_t critical_first_stage(std::int64_t budget, std::int64_t window, double ratio) {
+  const auto first = static_cast<std::int64_t>(std::floor(ratio * static_cast<double>(budget + window))) - window;
+  return std::clamp<std::int64_t>(first, 0, budget);
+}
+
+at::Tensor critical_scores(const at::Tensor& base, const at::Tensor& norms,
+                           const std::vector<std::int64_t>& first_stage, double epsilon) {
+  at::Tensor s = (base + epsilon) * norms;
+  const std::int64_t most = *std::max_element(first_stage.begin(), first_stage.end());
+  if (most == 0) return s;
+  // kvpress lifts the first stage to the float maximum; a finite lift above every score keeps K-VEC's sum
+  // normalization finite and orders the first stage by its base score.
+  const at::Tensor lifted = s.max() + 1 + (base - base.min());
+  const at::Tensor top = std::get<1>(base.topk(most, 1));  // [H, most]
+  const at::Tensor limit = device_longs(first_stage, top.device()).unsqueeze(1);
+  const at::Tensor in_stage = at::arange(most, top.options()).unsqueeze(0) < limit;
+  return s.scatter(1, top, at::where(in_stage, lifted.gather(1, top), s.gather(1, top)));
 }
 
 at::Tensor compute_scores(ScorerKind scorer, const LayerView& view, const ScoreConfig& c) {

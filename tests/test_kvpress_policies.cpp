@@ -1,6 +1,7 @@
-// The scorers taken from kvpress (expected_attention, keydiff, lagkv) on tiny hand-written layers. Every
-// expected value is derived in the comment beside it from the formula (by hand, checked with a few lines of
-// plain Python arithmetic), never read back from the code.
+// The scorers taken from kvpress (expected_attention, keydiff, lagkv) and CriticalKV's two stages
+// (criticalkv, criticaladakv) on tiny hand-written layers. Every expected value is derived in the comment
+// beside it from the formula (by hand, checked with a few lines of plain Python arithmetic), never read
+// back from the code.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -57,7 +58,8 @@ SequenceInfo one_layer(std::int64_t T, std::int64_t Hkv, std::int64_t Hq) {
 void expect_row(const at::Tensor& scores, std::int64_t h, const std::vector<double>& expected, double tol = 1e-5) {
   ASSERT_EQ(scores.size(1), static_cast<std::int64_t>(expected.size()));
   for (std::size_t j = 0; j < expected.size(); ++j)
-    EXPECT_NEAR(scores[h][static_cast<std::int64_t>(j)].item<double>(), expected[j], tol) << "head " << h << " position " << j;
+    EXPECT_NEAR(scores[h][static_cast<std::int64_t>(j)].item<double>(), expected[j], tol)
+        << "head " << h << " position " << j;
 }
 
 TEST(PolicyParts, KeydiffScoresByHand) {
@@ -166,8 +168,101 @@ TEST(PolicyParts, ExpectedAttentionScoresByHand) {
   EXPECT_THROW(compute_scores("expected_attention", v, c), Error);
 }
 
+TEST(PolicyParts, CriticalValueNormsAndTwoStagesByHand) {
+  // One KV head, two query heads, d = 2, model dimension 3. o_proj's columns 0-1 are query head 0's
+  // W0 = [[1,0],[0,1],[1,1]], columns 2-3 head 1's W1 = [[0,1],[2,0],[0,0]].
+  //   v (0,1):  W0 v = (0,1,1) L1 2, W1 v = (1,0,0) L1 1 -> mean 1.5
+  //   v (1,2):  (1,2,3) 6, (2,2,0) 4 -> 5        v (1,-1): (1,-1,0) 2, (-1,2,0) 3 -> 2.5
+  //   v (2,0):  (2,0,2) 4, (0,4,0) 4 -> 4
+  const at::Tensor values = heads_of({{{0, 1}, {1, 2}, {1, -1}, {2, 0}, {1, 1}, {1, 1}}});
+  LayerView v = hand_view(at::zeros({1, 6, 2}), values);
+  v.out_proj = at::tensor({1.f, 0.f, 0.f, 1.f, 0.f, 1.f, 2.f, 0.f, 1.f, 1.f, 0.f, 0.f}).view({3, 4});
+  const at::Tensor norms = projected_value_norms(v, 4);
+  expect_row(norms, 0, {1.5, 5.0, 2.5, 4.0});
+  // Base scores .5 .2 .3 .05, epsilon 1e-4: second-stage scores (b + eps) * norm = .75015 1.0005 .75025 .2004.
+  const at::Tensor base = at::tensor({.5f, .2f, .3f, .05f}).view({1, 4});
+  const at::Tensor none = critical_scores(base, norms, {0}, 1e-4);
+  expect_row(none, 0, {.75015, 1.0005, .75025, .2004});
+  EXPECT_EQ(positions(KeptPositions::ragged(select_top(none, {2})), 0), (std::vector<std::int64_t>{1, 2}));
+  // First stage 1: position 0 (best base score) above everything; then the best second-stage score, 1.
+  const at::Tensor one = critical_scores(base, norms, {1}, 1e-4);
+  EXPECT_GT(one[0][0].item<double>(), 1.0005);
+  expect_row(one.narrow(1, 1, 3), 0, {1.0005, .75025, .2004});
+  EXPECT_EQ(positions(KeptPositions::ragged(select_top(one, {2})), 0), (std::vector<std::int64_t>{0, 1}));
+  // First stage 2: positions 0 and 2 (base .5 and .3), in that order.
+  const at::Tensor two = critical_scores(base, norms, {2}, 1e-4);
+  EXPECT_GT(two[0][0].item<double>(), two[0][2].item<double>());
+  EXPECT_GT(two[0][2].item<double>(), 1.0005);
+  EXPECT_EQ(positions(KeptPositions::ragged(select_top(two, {2})), 0), (std::vector<std::int64_t>{0, 2}));
+  // The first stage's share counts the window: floor(ratio (b + w)) - w, within [0, b].
+  EXPECT_EQ(critical_first_stage(2, 2, 0.5), 0);    // floor(2) - 2
+  EXPECT_EQ(critical_first_stage(2, 2, 0.75), 1);   // floor(3) - 2
+  EXPECT_EQ(critical_first_stage(96, 32, 0.5), 32);  // floor(64) - 32
+  EXPECT_EQ(critical_first_stage(1, 2, 0.5), 0);    // floor(1.5) - 2 < 0
+  EXPECT_EQ(critical_first_stage(5, 2, 1.0), 5);
+  // Without o_proj CriticalKV cannot weigh the values: an error naming what is missing.
+  v.out_proj = at::Tensor();
+  try {
+    projected_value_norms(v, 4);
+    ADD_FAILURE() << "no error without out_proj";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("out_proj"), std::string::npos) << e.what();
+  }
+}
+
+// Head 0 of the CriticalKV layers: window queries (1,0) put nearly all attention on key 3 = (30, 0) (logit
+// 30/sqrt2 = 21.2 against 0), so the SnapKV scores (w = 2, kernel 1) are about [1e-9, 1e-9, 1e-9, 2]; the values'
+// L1 norms (o_proj = identity) are 1 4 2 0. Second-stage scores (b + 1e-4) * norm: ~1e-4 4e-4 2e-4 0.
+const Rows kCriticalKeys0 = {{0, 0}, {0, 0}, {0, 0}, {30, 0}, {0, 0}, {0, 0}};
+const Rows kCriticalValues0 = {{1, 0}, {3, -1}, {0, 2}, {0, 0}, {1, 1}, {1, 1}};
+
+TEST(Policies, CriticalkvTwoStagesByHand) {
+  LayerView v = hand_view(heads_of({kCriticalKeys0}), heads_of({kCriticalValues0}), heads_of({Rows(6, {1, 0})}));
+  v.out_proj = at::eye(2);
+  // Budget 4, window 2: two evictable slots. Ratio .5: first stage floor(.5 * 4) - 2 = 0, so both slots go
+  // by the second stage: positions 1 and 2 (4e-4, 2e-4), not the attended position 3, whose value is zero.
+  auto p = make_policy({"criticalkv", 4, {{"window", 2}, {"kernel", 1}}});
+  p->begin_sequence(one_layer(6, 1, 1));
+  EXPECT_EQ(positions(p->select(v), 0), (std::vector<std::int64_t>{1, 2, 4, 5}));
+  EXPECT_NE(p->describe().find("first_stage_ratio=0.5"), std::string::npos) << p->describe();
+  // Ratio .75: first stage floor(3) - 2 = 1 takes position 3 by attention; the second stage adds 1.
+  auto q = make_policy({"criticalkv", 4, {{"window", 2}, {"kernel", 1}, {"first_stage_ratio", 0.75}}});
+  q->begin_sequence(one_layer(6, 1, 1));
+  EXPECT_EQ(positions(q->select(v), 0), (std::vector<std::int64_t>{1, 3, 4, 5}));
+  // A caller without o_proj gets an error.
+  v.out_proj = at::Tensor();
+  EXPECT_THROW(q->select(v), Error);
+}
+
+TEST(Policies, CriticaladakvAllocatesBySnapkvScoresByHand) {
+  // Head 0 as above. Head 1: keys (sqrt2 ln c_j, 0) with c = 1 2 3 4 5 5, so query (1,0) gives logits ln c_j:
+  // query 4 attends c_j / 15 over keys 0..4, query 5 c_j / 20 over 0..5; SnapKV scores c_j (1/15 + 1/20) =
+  // c_j 7/60: .11667 .23333 .35 .46667. Value L1 norms 10 1 1 .1.
+  // Ada-KV (b = 2, alpha .2): the global top 4 of both heads are 2 (head 0) and .46667 .35 .23333 (head 1):
+  // counts 1, 3; weights .8 + .4 = 1.2 and 2.4 + .4 = 2.8 -> budgets 1 and 3.
+  // First stage, ratio .75: head 0 floor(.75 * 3) - 2 = 0, head 1 floor(.75 * 5) - 2 = 1 (position 3).
+  // Second stage: head 0 takes position 1 (4e-4); head 1's scores (b + 1e-4) * norm = 1.16767 .23343 .35010
+  // for 0..2: it takes 0 and 2. Kept: head 0 {1} + window, head 1 {0, 2, 3} + window: 8 = 2 heads x 4.
+  Rows k1;
+  for (double c : {1.0, 2.0, 3.0, 4.0, 5.0, 5.0}) k1.push_back({static_cast<float>(std::sqrt(2.0) * std::log(c)), 0});
+  const Rows v1 = {{10, 0}, {1, 0}, {0, 1}, {.1f, 0}, {1, 1}, {1, 1}};
+  LayerView v = hand_view(heads_of({kCriticalKeys0, k1}), heads_of({kCriticalValues0, v1}),
+                          heads_of({Rows(6, {1, 0}), Rows(6, {1, 0})}));
+  v.out_proj = at::cat({at::eye(2), at::eye(2)}, 1);  // [D = 2, Hq d = 4]: identity for both query heads
+  auto p = make_policy({"criticaladakv", 4, {{"window", 2}, {"kernel", 1}, {"first_stage_ratio", 0.75}}});
+  p->begin_sequence(one_layer(6, 2, 2));
+  const KeptPositions k = p->select(v);
+  EXPECT_EQ(positions(k, 0), (std::vector<std::int64_t>{1, 4, 5}));
+  EXPECT_EQ(positions(k, 1), (std::vector<std::int64_t>{0, 2, 3, 4, 5}));
+  // Default ratio .5: no first stage in either head (floor(1.5) - 2, floor(2.5) - 2); head 1's second stage
+  // (.46677 * .1 = .04668 for position 3) keeps 0, 1 and 2 instead.
+  auto q = make_policy({"criticaladakv", 4, {{"window", 2}, {"kernel", 1}}});
+  q->begin_sequence(one_layer(6, 2, 2));
+  EXPECT_EQ(positions(q->select(v), 1), (std::vector<std::int64_t>{0, 1, 2, 4, 5}));
+}
+
 TEST(Policies, KvpressScorersCompose) {
-  // One config line each: the new scorers with other parts.
+  // One config line each: the new scorers with other parts, and CriticalKV's stages on another scorer.
   auto a = make_policy({"compose", 128, {{"scorer", "expected_attention"}, {"selector", "kvec"}}});
   EXPECT_TRUE(a->inputs().all_queries);  // kvpress's statistics use every query after the sinks
   auto b = make_policy({"compose", 128, {{"scorer", "expected_attention"}, {"ea_stats_window", 64}}});
@@ -177,6 +272,11 @@ TEST(Policies, KvpressScorersCompose) {
   EXPECT_EQ(c->inputs().query_window, 0);
   auto d = make_policy({"compose", 128, {{"scorer", "lagkv"}, {"lag_size", 64}, {"layer_allocator", "pyramid"}}});
   EXPECT_NE(d->describe().find("lag_size=64"), std::string::npos) << d->describe();
+  auto e = make_policy({"compose", 128, {{"scorer", "expected_attention"}, {"use_vnorm", false}, {"critical", true}}});
+  EXPECT_NE(e->describe().find("critical_epsilon=0.0001"), std::string::npos) << e->describe();
+  const nlohmann::json cake_critical = {{"scorer", "cake"}, {"layer_allocator", "cake"}, {"critical", true}};
+  EXPECT_THROW(make_policy({"compose", 128, cake_critical}), Error);  // CAKE's budgets come after selection
+  EXPECT_THROW(make_policy({"criticalkv", 128, {{"first_stage_ratio", 1.5}}}), Error);
   EXPECT_THROW(make_policy({"lagkv", 128, {{"lag_size", 0}}}), Error);
   EXPECT_THROW(make_policy({"expected_attention", 128, {{"n_future_positions", 0}}}), Error);
 }
