@@ -1,7 +1,8 @@
 #pragma once
 // The parts eviction policies are composed of (policies.md, "Composition matters more than the list"):
 //   scorer          importance of every evictable position for every KV head (window attention, h2o, tova,
-//                   knorm, random, cake)
+//                   knorm, random, cake, expected_attention, keydiff, lagkv), optionally reweighted by
+//                   CriticalKV's two stages once the head budgets are known (`critical`)
 //   layer allocator how many positions each layer keeps (uniform, pyramid, cake)
 //   head allocator  how a layer's positions split over its KV heads (uniform, ada)
 //   selector        which positions fill those budgets (top-k, or K-VEC's coverage-aware selection)
@@ -25,7 +26,7 @@ namespace kvbench {
 // Every knob that names a part is resolved once into one of these (parse_kind), so that the parts dispatch on
 // a type, and each set of names, with its error message, lives in one place.
 
-enum class ScorerKind { kWindow, kH2o, kTova, kKnorm, kRandom, kCake };
+enum class ScorerKind { kWindow, kH2o, kTova, kKnorm, kRandom, kCake, kExpectedAttention, kKeydiff, kLagkv };
 enum class LayerAllocatorKind { kUniform, kPyramid, kCake };
 enum class HeadAllocatorKind { kUniform, kAda };
 enum class SelectorKind { kTopk, kKvec };
@@ -39,7 +40,8 @@ template <typename Kind>
 struct KindNames;
 template <> struct KindNames<ScorerKind> {
   static constexpr const char* knob = "scorer";
-  static constexpr std::array<const char*, 6> names = {"window", "h2o", "tova", "knorm", "random", "cake"};
+  static constexpr std::array<const char*, 9> names = {"window", "h2o", "tova", "knorm", "random", "cake",
+                                                        "expected_attention", "keydiff", "lagkv"};
 };
 template <> struct KindNames<LayerAllocatorKind> {
   static constexpr const char* knob = "layer_allocator";
@@ -99,6 +101,16 @@ struct ScoreConfig {
   double cake_gamma = 200.0;        ///< CAKE: token score = mean_w(A) + gamma * var_w(A)
   std::int64_t h2o_query_chunk = 1024;  ///< H2O: queries per chunk of the column sums (never the T x T matrix)
   std::uint64_t seed = 0;           ///< random scorer
+  // Expected Attention (defaults of kvpress ExpectedAttentionPress).
+  std::int64_t n_future_positions = 512;  ///< RoPE is averaged over the next this many positions
+  std::int64_t n_sink = 4;                ///< first positions: out of the statistics and always kept (also LagKV)
+  bool use_covariance = true;             ///< the k^T Sigma k / 2d term
+  bool use_vnorm = true;                  ///< scores times ||v||
+  double ea_epsilon = 0.0;                ///< (score + epsilon) * ||v||
+  std::int64_t ea_stats_window = 0;       ///< queries for the statistics: the last n (0: every query after the sinks)
+  // LagKV (defaults of kvpress LagKVPress).
+  std::int64_t lag_size = 128;            ///< partition length; each partition is normalized by the next one
+  bool lag_cross_scoring = false;         ///< raw softmax scores instead of ranks within each partition
 };
 
 /// Softmax attention of the last w prompt queries over all T keys, causal inside the window, float32:
@@ -118,6 +130,30 @@ at::Tensor reduce_group(const at::Tensor& per_query_head, const std::string& red
 /// 1-D pooling over the last axis with stride 1 and padding kernel/2 (max | avg, as SnapKV's F.*_pool1d).
 at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, PoolKind pool);
 at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, const std::string& pool);
+
+/// Expected Attention (kvpress ExpectedAttentionPress): future queries as a Gaussian fitted to the pre-RoPE
+/// prompt queries, rotated by RoPE averaged over the next n_future_positions; per query head
+/// softmax_j(s mu.k_j + s^2 k_j^T Sigma k_j / 2) over the keys after the sinks, averaged over the group, times
+/// ||v_j|| (plus epsilon); sinks get the maximum. [Hkv, E]. Needs view.rope_inv_freq.
+at::Tensor expected_attention_scores(const LayerView& view, const ScoreConfig& config);
+/// KeyDiff: -cos(k_j, mean of the normalized keys of the head), over all T keys: [Hkv, E].
+at::Tensor keydiff_scores(const LayerView& view, std::int64_t evictable);
+/// LagKV (kvpress LagKVPress): each lag_size partition after the sinks is min-max normalized by the next one's
+/// per-channel range; std over channels, softmax over the partition, keys and values averaged, ranked within
+/// the partition (/ lag_size). Sinks and the last, reference-less partitions score 1. [Hkv, E].
+at::Tensor lagkv_scores(const LayerView& view, const ScoreConfig& config);
+
+/// CriticalKV's value weights [Hkv, E]: ||W_o^q v_j||_1 over the model dimension, for each query head q of a KV
+/// head (W_o^q: q's d columns of view.out_proj), averaged over the group. Throws when out_proj is undefined.
+at::Tensor projected_value_norms(const LayerView& view, std::int64_t evictable);
+/// CriticalKV's two stages on base scores [Hkv, E]: head h's top first_stage[h] positions by `base` score above
+/// every other position (ordered by `base`), the rest score (base + epsilon) * norms.
+at::Tensor critical_scores(const at::Tensor& base, const at::Tensor& norms,
+                           const std::vector<std::int64_t>& first_stage, double epsilon);
+/// How many of a head's `budget` evictable positions CriticalKV's first stage takes:
+/// floor(ratio * (budget + w)) - w, clamped to [0, budget] (kvpress counts the window, which its SnapKV scores
+/// highest, inside the first stage).
+std::int64_t critical_first_stage(std::int64_t budget, std::int64_t window, double ratio);
 
 /// CAKE's token scores from the window attention [Hkv, g, w, T]: mean + gamma * variance over the window's
 /// queries, reduced over the group and pooled: [Hkv, E].

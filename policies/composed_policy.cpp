@@ -20,6 +20,9 @@ class ComposedPolicy final : public EvictionPolicy {
     s << name_ << "(budget=" << budget_.describe() << ", window=" << c_.score.window;
     if (c_.scorer == ScorerKind::kWindow || c_.scorer == ScorerKind::kCake)
       s << ", kernel=" << c_.score.kernel << ", pool=" << kind_name(c_.score.pool);
+    describe_scorer(s);
+    if (c_.critical)
+      s << ", first_stage_ratio=" << c_.critical_first_stage_ratio << ", critical_epsilon=" << c_.critical_epsilon;
     if (c_.layer_allocator == LayerAllocatorKind::kPyramid) s << ", beta=" << c_.pyramid_beta;
     if (c_.head_allocator == HeadAllocatorKind::kAda) s << ", alpha=" << c_.ada_alpha;
     if (c_.selector == SelectorKind::kKvec)
@@ -34,8 +37,12 @@ class ComposedPolicy final : public EvictionPolicy {
       case ScorerKind::kWindow:
       case ScorerKind::kCake: return {c_.score.window, false};
       case ScorerKind::kTova: return {1, false};
+      case ScorerKind::kExpectedAttention:  // kvpress fits the Gaussian to every query after the sinks
+        return c_.score.ea_stats_window > 0 ? PolicyInputs{c_.score.ea_stats_window, false} : PolicyInputs{0, true};
       case ScorerKind::kKnorm:
-      case ScorerKind::kRandom: return {};
+      case ScorerKind::kRandom:
+      case ScorerKind::kKeydiff:
+      case ScorerKind::kLagkv: return {};
     }
     return {};
   }
@@ -87,10 +94,12 @@ class ComposedPolicy final : public EvictionPolicy {
     std::vector<std::int64_t> head_budgets(H, layer_budget);
     if (c_.head_allocator == HeadAllocatorKind::kAda) head_budgets = ada_head_budgets(scores, layer_budget, c_.ada_alpha);
     clock.lap("policy: allocation");
+    // CriticalKV allocates by the plain scores (as kvpress's CriticalAdaKV) and selects by its two stages.
+    const at::Tensor ranked = c_.critical ? critical_ranking(view, scores, head_budgets) : scores;
 
     const bool kvec = c_.selector == SelectorKind::kKvec;
-    const std::vector<at::Tensor> chosen = kvec ? select_kvec(scores, head_budgets, view.token_ids, c_.kvec, kvec_state_)
-                                                : select_top(scores, head_budgets);
+    const std::vector<at::Tensor> chosen = kvec ? select_kvec(ranked, head_budgets, view.token_ids, c_.kvec, kvec_state_)
+                                                : select_top(ranked, head_budgets);
     clock.lap(kvec ? "policy: select (kvec)" : "policy: select (topk)");
     KeptPositions kept = with_window(chosen, E_, T);
     clock.lap("policy: with_window");
@@ -121,6 +130,29 @@ class ComposedPolicy final : public EvictionPolicy {
  private:
   bool evicts() const { return info_.prompt_len > B_; }
 
+  void describe_scorer(std::ostringstream& s) const {
+    const ScoreConfig& k = c_.score;
+    if (c_.scorer == ScorerKind::kExpectedAttention)
+      s << ", n_future_positions=" << k.n_future_positions << ", n_sink=" << k.n_sink << ", use_covariance="
+        << (k.use_covariance ? "on" : "off") << ", use_vnorm=" << (k.use_vnorm ? "on" : "off")
+        << ", ea_epsilon=" << k.ea_epsilon << ", ea_stats_window=" << k.ea_stats_window;
+    if (c_.scorer == ScorerKind::kLagkv)
+      s << ", n_sink=" << k.n_sink << ", lag_size=" << k.lag_size
+        << ", cross_scoring=" << (k.lag_cross_scoring ? "on" : "off");
+  }
+
+  // CriticalKV's scores for this layer's head budgets: each head's first stage by `scores`, the rest weighted by
+  // the values projected through o_proj (those norms are shared through the memo).
+  at::Tensor critical_ranking(const LayerView& view, const at::Tensor& scores,
+                              const std::vector<std::int64_t>& budgets) {
+    const at::Tensor norms = memoized(view, "critical_norms/w" + std::to_string(c_.score.window),
+                                      [&] { return projected_value_norms(view, E_); });
+    std::vector<std::int64_t> first;
+    for (std::int64_t b : budgets)
+      first.push_back(critical_first_stage(b, c_.score.window, c_.critical_first_stage_ratio));
+    return critical_scores(scores, norms, first, c_.critical_epsilon);
+  }
+
   // Everything the scores depend on besides the layer.
   std::string score_key() const {
     std::ostringstream k;
@@ -130,6 +162,11 @@ class ComposedPolicy final : public EvictionPolicy {
     if (c_.scorer == ScorerKind::kH2o) k << "/chunk" << s.h2o_query_chunk;
     if (c_.scorer == ScorerKind::kCake) k << "/gamma" << s.cake_gamma;
     if (c_.scorer == ScorerKind::kRandom) k << "/seed" << s.seed;
+    if (c_.scorer == ScorerKind::kExpectedAttention)
+      k << "/future" << s.n_future_positions << "/sink" << s.n_sink << "/cov" << s.use_covariance << "/vnorm"
+        << s.use_vnorm << "/eps" << s.ea_epsilon << "/stats" << s.ea_stats_window;
+    if (c_.scorer == ScorerKind::kLagkv)
+      k << "/sink" << s.n_sink << "/lag" << s.lag_size << "/cross" << s.lag_cross_scoring;
     return k.str();
   }
 
@@ -155,6 +192,21 @@ class ComposedPolicy final : public EvictionPolicy {
   std::vector<CakeLayer> cake_;
   KvecState kvec_state_;
 };
+
+// The knobs of the scorers and the score refinement taken from kvpress (Expected Attention, LagKV, CriticalKV).
+void read_kvpress_knobs(PolicyParams& p, const CompositionConfig& d, CompositionConfig& c) {
+  c.score.n_future_positions = p.get_int("n_future_positions", d.score.n_future_positions);
+  c.score.n_sink = p.get_int("n_sink", d.score.n_sink);
+  c.score.use_covariance = p.get_bool("use_covariance", d.score.use_covariance);
+  c.score.use_vnorm = p.get_bool("use_vnorm", d.score.use_vnorm);
+  c.score.ea_epsilon = p.get_double("ea_epsilon", d.score.ea_epsilon);
+  c.score.ea_stats_window = p.get_int("ea_stats_window", d.score.ea_stats_window);
+  c.score.lag_size = p.get_int("lag_size", d.score.lag_size);
+  c.score.lag_cross_scoring = p.get_bool("cross_scoring", d.score.lag_cross_scoring);
+  c.critical = p.get_bool("critical", d.critical);
+  c.critical_first_stage_ratio = p.get_double("first_stage_ratio", d.critical_first_stage_ratio);
+  c.critical_epsilon = p.get_double("critical_epsilon", d.critical_epsilon);
+}
 
 }  // namespace
 
@@ -182,6 +234,7 @@ CompositionConfig read_composition(PolicyParams& p, CompositionConfig d) {
   c.kvec.unit = p.get_string("unit", d.kvec.unit);
   c.kvec.cross_head = p.get_bool("cross_head", d.kvec.cross_head);
   c.kvec.cross_layer = p.get_bool("cross_layer", d.kvec.cross_layer);
+  read_kvpress_knobs(p, d, c);
   p.finish();
 
   KV_CHECK(c.layer_allocator != LayerAllocatorKind::kCake || c.scorer == ScorerKind::kCake,
@@ -195,6 +248,15 @@ CompositionConfig read_composition(PolicyParams& p, CompositionConfig d) {
   KV_CHECK(c.ada_alpha >= 0 && c.ada_alpha <= 1, "alpha must be in [0, 1]");
   KV_CHECK(c.cake_tau1 > 0 && c.cake_tau2 > 0, "tau1 and tau2 must be positive");
   KV_CHECK(c.cake_max_ratio >= 1, "cake_max_ratio must be >= 1");
+  KV_CHECK(c.score.n_future_positions >= 1, "n_future_positions must be >= 1, got ", c.score.n_future_positions);
+  KV_CHECK(c.score.n_sink >= 0, "n_sink must be >= 0, got ", c.score.n_sink);
+  KV_CHECK(c.score.ea_epsilon >= 0 && c.critical_epsilon >= 0, "ea_epsilon and critical_epsilon must be >= 0");
+  KV_CHECK(c.score.ea_stats_window >= 0, "ea_stats_window must be >= 0 (0: every query after the sinks)");
+  KV_CHECK(c.score.lag_size >= 1, "lag_size must be >= 1, got ", c.score.lag_size);
+  KV_CHECK(c.critical_first_stage_ratio >= 0 && c.critical_first_stage_ratio <= 1,
+           "first_stage_ratio must be in [0, 1], got ", c.critical_first_stage_ratio);
+  KV_CHECK(!c.critical || c.layer_allocator != LayerAllocatorKind::kCake,
+           "critical does not work with the cake layer allocator (its final layer budgets come after selection)");
   validate(c.kvec);
   return c;
 }

@@ -11,6 +11,7 @@
 
 namespace kvbench {
 
+/// The parts of a composed policy and every knob they read (defaults: SnapKV's; presets change some).
 struct CompositionConfig {
   ScorerKind scorer = ScorerKind::kWindow;
   LayerAllocatorKind layer_allocator = LayerAllocatorKind::kUniform;
@@ -22,6 +23,11 @@ struct CompositionConfig {
   double cake_tau1 = 1.0, cake_tau2 = 1.0;
   double cake_max_ratio = 2.0;  ///< CAKE: a layer keeps at most this many times the mean budget
   KvecConfig kvec;
+  // CriticalKV (defaults of kvpress CriticalKVPress): after allocation, each head keeps its first stage by the
+  // scorer's scores and fills the rest by scores x ||W_o v||_1.
+  bool critical = false;
+  double critical_first_stage_ratio = 0.5;  ///< share of each head's budget (window included) of the first stage
+  double critical_epsilon = 1e-4;           ///< (score + epsilon) * ||W_o v||_1
 };
 
 /// Reads every knob from `params` (defaults from `defaults`), rejecting unknown keys.

@@ -59,6 +59,8 @@ struct LayerView {
   at::Tensor queries;    ///< [Hq, Tq, d], RoPE applied: the last Tq prompt positions (undefined if none asked)
   at::Tensor token_ids;  ///< int64 [T]
   double scale = 1.0;    ///< the attention scale, 1/sqrt(d)
+  at::Tensor out_proj;       ///< [D, Hq d], the layer's o_proj weight (undefined when unavailable)
+  at::Tensor rope_inv_freq;  ///< float32 [d/2], the RoPE inverse frequencies (rotate-half; undefined when unavailable)
   LayerMemo* memo = nullptr;  ///< shared by the prefill's policies for this layer (may be null)
 
   std::int64_t prompt_len() const { return keys.size(1); }

@@ -1,8 +1,10 @@
 // Scorers: how important each evictable prompt position is to each KV head.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "harness/common/error.h"
+#include "harness/device/transfer.h"
 #include "policies/components.h"
 
 namespace kvbench {
@@ -77,6 +79,162 @@ at::Tensor h2o_column_sums(const LayerView& view, std::int64_t query_chunk) {
 }
 }  // namespace
 
+namespace {
+// HF's rotate_half over the last axis: [x1, x2] -> [-x2, x1].
+at::Tensor rotate_half(const at::Tensor& x) {
+  const std::int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+// RoPE's cos and sin [n, d] (float32) at `positions` [n], built as HF builds them (angles repeated per half).
+std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& inv_freq, const at::Tensor& positions) {
+  const at::Tensor angles = positions.to(at::kFloat).unsqueeze(1) * inv_freq.to(at::kFloat).unsqueeze(0);
+  const at::Tensor emb = at::cat({angles, angles}, 1);
+  return {emb.cos(), emb.sin()};
+}
+
+// Mean [Hq, d] and covariance [Hq, d, d] (1/n, as kvpress) of the pre-RoPE queries from position `first` on.
+// The view holds post-RoPE queries; RoPE is a rotation, so rotating by -t gives the pre-RoPE query back.
+std::pair<at::Tensor, at::Tensor> query_statistics(const LayerView& view, std::int64_t first) {
+  const std::int64_t T = view.prompt_len(), n = T - first;
+  const auto positions = at::arange(first, T, view.rope_inv_freq.options().dtype(at::kLong));
+  const auto [cos, sin] = rope_tables(view.rope_inv_freq, positions);
+  const at::Tensor q = view.queries.narrow(1, view.queries.size(1) - n, n).to(at::kFloat);  // [Hq, n, d]
+  const at::Tensor pre = q * cos - rotate_half(q) * sin;
+  const at::Tensor mu = pre.mean(1);
+  const at::Tensor centered = pre - mu.unsqueeze(1);
+  return {mu, at::bmm(centered.transpose(1, 2), centered) / static_cast<double>(n)};
+}
+
+// RoPE's rotation averaged over positions [from, from + n): diag(mean cos) + diag(mean sin) P, where
+// P x = rotate_half(x).
+at::Tensor average_rotation(const at::Tensor& inv_freq, std::int64_t from, std::int64_t n) {
+  const auto [cos, sin] = rope_tables(inv_freq, at::arange(from, from + n, inv_freq.options().dtype(at::kLong)));
+  const at::Tensor c = cos.mean(0), s = sin.mean(0);
+  const std::int64_t d = c.size(0), half = d / 2;
+  const at::Tensor eye = at::eye(half, c.options());
+  const at::Tensor zero = at::zeros({half, half}, c.options());
+  const at::Tensor P = at::cat({at::cat({zero, -eye}, 1), at::cat({eye, zero}, 1)}, 0);
+  return at::diag(c) + s.unsqueeze(1) * P;
+}
+}  // namespace
+
+at::Tensor expected_attention_scores(const LayerView& view, const ScoreConfig& c) {
+  const std::int64_t T = view.prompt_len(), Hkv = view.num_kv_heads(), d = view.keys.size(2), E = T - c.window;
+  KV_CHECK(view.rope_inv_freq.defined(), "expected_attention needs the model's RoPE frequencies "
+           "(LayerView::rope_inv_freq), which this caller does not set");
+  KV_CHECK(view.rope_inv_freq.numel() * 2 == d, "expected_attention: ", view.rope_inv_freq.numel(),
+           " RoPE frequencies for head dimension ", d, " (only full rotate-half RoPE is supported)");
+  KV_CHECK(view.queries.defined() && view.queries.size(1) >= 1, "internal error: expected_attention needs queries");
+  const std::int64_t Hq = view.queries.size(0), g = Hq / Hkv, sinks = std::min(c.n_sink, T - 1);
+  std::int64_t first = std::max(T - view.queries.size(1), sinks);
+  if (c.ea_stats_window > 0) first = std::max(first, T - c.ea_stats_window);
+  const auto [mu, cov] = query_statistics(view, first);
+  const at::Tensor R = average_rotation(view.rope_inv_freq, T, c.n_future_positions);
+  const at::Tensor keys = view.keys.narrow(1, sinks, T - sinks).to(at::kFloat).unsqueeze(1);  // [Hkv, 1, T', d]
+  // E[exp(s q.k)] for q ~ N(mu, Sigma) is exp(s mu.k + s^2 k^T Sigma k / 2).
+  const at::Tensor mean = at::matmul(mu, R.t()).view({Hkv, g, 1, d});
+  at::Tensor logits = at::matmul(mean, keys.transpose(2, 3)).squeeze(2) * view.scale;  // [Hkv, g, T - sinks]
+  if (c.use_covariance) {
+    const at::Tensor sigma = at::matmul(at::matmul(R, cov), R.t()).view({Hkv, g, d, d});
+    logits = logits + (at::matmul(keys, sigma) * keys).sum(-1) * (view.scale * view.scale / 2);
+  }
+  at::Tensor scores = at::softmax(logits, -1).mean(1);  // [Hkv, T - sinks]
+  if (c.use_vnorm)
+    scores = (scores + c.ea_epsilon) * view.values.narrow(1, sinks, T - sinks).to(at::kFloat).norm(2, -1);
+  // Sinks take the layer's top score, as kvpress pads them, so that they stay.
+  return at::cat({scores.max().expand({Hkv, sinks}), scores}, 1).narrow(1, 0, E).contiguous();
+}
+
+at::Tensor keydiff_scores(const LayerView& view, std::int64_t evictable) {
+  const at::Tensor k = view.keys.to(at::kFloat);
+  const at::Tensor norm = k.norm(2, -1, true);
+  const at::Tensor anchor = (k / norm.clamp_min(1e-12)).mean(1, true);  // [Hkv, 1, d]
+  const at::Tensor kept = k.narrow(1, 0, evictable);
+  const at::Tensor lengths = norm.narrow(1, 0, evictable).squeeze(-1) * anchor.norm(2, -1);
+  const at::Tensor cosine = (kept * anchor).sum(-1) / lengths.clamp_min(1e-8);
+  return -cosine;  // keep the keys least like the average direction
+}
+
+namespace {
+// LagKV's score of every partition but the last of parts [H, P, lag, d]: min-max normalized per channel by
+// the next partition, std over channels, softmax over the partition: [H, P - 1, lag].
+at::Tensor lag_partition_scores(const at::Tensor& parts) {
+  const std::int64_t P = parts.size(1);
+  const at::Tensor ref = parts.narrow(1, 1, P - 1), x = parts.narrow(1, 0, P - 1);
+  const at::Tensor lo = std::get<0>(ref.min(2, true)), hi = std::get<0>(ref.max(2, true));
+  // kvpress divides unguarded; the clamp only matters for a channel constant over a whole partition.
+  return ((x - lo) / (hi - lo).clamp_min(1e-12)).std(-1).softmax(-1);
+}
+}  // namespace
+
+at::Tensor lagkv_scores(const LayerView& view, const ScoreConfig& c) {
+  const std::int64_t T = view.prompt_len(), H = view.num_kv_heads(), d = view.keys.size(2), E = T - c.window;
+  const std::int64_t lag = c.lag_size, sinks = std::min(c.n_sink, T);
+  const auto opts = view.keys.options().dtype(at::kFloat);
+  at::Tensor score = at::ones({H, T}, opts);
+  if (T < sinks + 2 * lag) {
+    // No partition has a reference yet: like kvpress, scores rise with the position (the recent part stays).
+    if (T > sinks) {
+      const at::Tensor rising = at::arange(T - sinks, opts) / static_cast<double>(T - sinks);
+      score.narrow(1, sinks, T - sinks).copy_(rising.expand({H, T - sinks}));
+    }
+    return score.narrow(1, 0, E).contiguous();
+  }
+  const std::int64_t P = (T - sinks) / lag;
+  auto parts = [&](const at::Tensor& x) {
+    return x.narrow(1, sinks, P * lag).to(at::kFloat).reshape({H, P, lag, d});
+  };
+  at::Tensor s = (lag_partition_scores(parts(view.keys)) + lag_partition_scores(parts(view.values))) / 2;
+  if (!c.lag_cross_scoring) {
+    const at::Tensor order = s.argsort(/*dim=*/-1, /*descending=*/false);
+    s = order.argsort(/*dim=*/-1, /*descending=*/false).to(at::kFloat) / static_cast<double>(lag);  // rank / lag
+  }
+  // The last full partition (the final reference) and the remainder keep their 1.
+  score.narrow(1, sinks, (P - 1) * lag).copy_(s.reshape({H, (P - 1) * lag}));
+  return score.narrow(1, 0, E).contiguous();
+}
+
+at::Tensor projected_value_norms(const LayerView& view, std::int64_t evictable) {
+  KV_CHECK(view.out_proj.defined(), "criticalkv needs the layer's output projection (LayerView::out_proj), which this "
+           "caller does not set");
+  const std::int64_t Hkv = view.num_kv_heads(), d = view.values.size(2), D = view.out_proj.size(0);
+  KV_CHECK(view.out_proj.dim() == 2 && view.out_proj.size(1) % (Hkv * d) == 0, "criticalkv: out_proj of shape ",
+           view.out_proj.sizes(), " does not fit ", Hkv, " KV heads of dimension ", d);
+  const std::int64_t Hq = view.out_proj.size(1) / d, g = Hq / Hkv;
+  // Query head q's slice of o_proj, transposed: W[h, i] = W_o^(h g + i)^T, [Hkv, g, d, D].
+  const at::Tensor w =
+      view.out_proj.reshape({D, Hq, d}).permute({1, 2, 0}).reshape({Hkv, g, d, D}).to(view.values.dtype());
+  at::Tensor norms = at::empty({Hkv, g, evictable}, view.values.options().dtype(at::kFloat));
+  // Positions in chunks, so the projected values [Hkv, g, n, D] stay near 64M elements.
+  const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 26) / std::max<std::int64_t>(1, Hq * D));
+  for (std::int64_t s = 0; s < evictable; s += chunk) {
+    const std::int64_t n = std::min(chunk, evictable - s);
+    const at::Tensor projected = at::matmul(view.values.narrow(1, s, n).unsqueeze(1), w);  // [Hkv, g, n, D]
+    norms.narrow(2, s, n).copy_(projected.abs().sum(-1, false, at::kFloat));
+  }
+  return norms.mean(1);
+}
+
+std::int64_t critical_first_stage(std::int64_t budget, std::int64_t window, double ratio) {
+  const auto first = static_cast<std::int64_t>(std::floor(ratio * static_cast<double>(budget + window))) - window;
+  return std::clamp<std::int64_t>(first, 0, budget);
+}
+
+at::Tensor critical_scores(const at::Tensor& base, const at::Tensor& norms,
+                           const std::vector<std::int64_t>& first_stage, double epsilon) {
+  at::Tensor s = (base + epsilon) * norms;
+  const std::int64_t most = *std::max_element(first_stage.begin(), first_stage.end());
+  if (most == 0) return s;
+  // kvpress lifts the first stage to the float maximum; a finite lift above every score keeps K-VEC's sum
+  // normalization finite and orders the first stage by its base score.
+  const at::Tensor lifted = s.max() + 1 + (base - base.min());
+  const at::Tensor top = std::get<1>(base.topk(most, 1));  // [H, most]
+  const at::Tensor limit = device_longs(first_stage, top.device()).unsqueeze(1);
+  const at::Tensor in_stage = at::arange(most, top.options()).unsqueeze(0) < limit;
+  return s.scatter(1, top, at::where(in_stage, lifted.gather(1, top), s.gather(1, top)));
+}
+
 at::Tensor compute_scores(ScorerKind scorer, const LayerView& view, const ScoreConfig& c) {
   const std::int64_t E = evictable_of(view, c.window), Hkv = view.num_kv_heads();
   const ReductionKind reduction = c.reduction;
@@ -101,6 +259,9 @@ at::Tensor compute_scores(ScorerKind scorer, const LayerView& view, const ScoreC
       at::Generator gen = at::detail::createCPUGenerator(c.seed * 1000003ULL + static_cast<std::uint64_t>(view.layer));
       return at::rand({Hkv, E}, gen, at::TensorOptions().dtype(at::kFloat)).to(view.keys.device());
     }
+    case ScorerKind::kExpectedAttention: return expected_attention_scores(view, c);
+    case ScorerKind::kKeydiff: return keydiff_scores(view, E);
+    case ScorerKind::kLagkv: return lagkv_scores(view, c);
   }
   fail("internal error: a scorer without a case");
 }

@@ -272,6 +272,44 @@ TEST(Engine, EveryPolicyDecodesLikeMaskedFullAttention) {
   }
 }
 
+// Keeps everything and records what layer 0 showed it (tests only).
+class ViewRecorder final : public EvictionPolicy {
+ public:
+  std::string describe() const override { return "recorder"; }
+  PolicyInputs inputs() const override { return {0, true}; }
+  KeptPositions select(const LayerView& layer) override {
+    if (layer.layer == 0) first = layer;
+    out_proj.push_back(layer.out_proj);
+    return KeptPositions::all(layer.num_kv_heads(), layer.prompt_len(), layer.keys.device());
+  }
+  LayerView first;
+  std::vector<at::Tensor> out_proj;
+};
+
+// What CriticalKV and Expected Attention read besides K/V: each layer's o_proj, and RoPE frequencies that
+// rotate the post-RoPE queries back to the layer's plain q projection (llama3 scaling included).
+TEST(Engine, LayerViewCarriesOutProjAndRopeFrequencies) {
+  auto f = make_fixture(family_cases()[0].spec);
+  const std::int64_t T = 40, Hq = f->spec.num_heads, d = f->spec.hidden_size / Hq;
+  const auto prompt = random_ids(T, f->spec.vocab_size, 3);
+  ViewRecorder recorder;
+  Engine(*f->model).prefill(prompt, {&recorder}, {});
+  ASSERT_EQ(static_cast<std::int64_t>(recorder.out_proj.size()), f->spec.num_layers);
+  for (std::int64_t l = 0; l < f->spec.num_layers; ++l)
+    EXPECT_TRUE(at::equal(recorder.out_proj[l], f->model->layer_weights(l).o_weight)) << "layer " << l;
+  // Rotate by -t: x cos - rotate_half(x) sin with the angles t * inv_freq repeated over both halves.
+  const LayerView& v = recorder.first;
+  ASSERT_TRUE(v.rope_inv_freq.defined());
+  const at::Tensor angles = at::arange(T).to(at::kFloat).unsqueeze(1) * v.rope_inv_freq.unsqueeze(0);
+  const at::Tensor cos = at::cat({angles, angles}, 1).cos(), sin = at::cat({angles, angles}, 1).sin();
+  const at::Tensor q = v.queries, half1 = q.narrow(2, 0, d / 2), half2 = q.narrow(2, d / 2, d / 2);
+  const at::Tensor pre = q * cos - at::cat({-half2, half1}, 2) * sin;  // [Hq, T, d]
+  const at::Tensor ids = at::tensor(prompt, at::kLong);
+  const at::Tensor plain = f->model->qkv(0, f->model->embed(ids)).narrow(1, 0, Hq * d).view({T, Hq, d}).transpose(0, 1);
+  EXPECT_LT(max_abs_diff(pre, plain), 1e-4);
+  EXPECT_GT(plain.abs().max().item<double>(), 0.1);
+}
+
 TEST(Engine, UniformCountsWithDifferentPositionsPerHead) {
   auto f = make_fixture(family_cases()[0].spec);
   const std::int64_t T = 50;

@@ -214,6 +214,7 @@ void for_policy(PrefillResult& result, std::size_t i, bool isolate, Step&& step)
 // never stalls the device.
 void compress_layer(std::int64_t l, std::int64_t num_layers, const at::Tensor& q, const at::Tensor& k,
                     const at::Tensor& v, const at::Tensor& ids, std::int64_t query_rows, double scale,
+                    const at::Tensor& out_proj, const at::Tensor& rope_inv_freq,
                     const std::vector<EvictionPolicy*>& policies, std::vector<std::unique_ptr<StepTimer>>& timers,
                     bool isolate, PrefillResult& result) {
   const std::int64_t T = k.size(1);
@@ -228,6 +229,8 @@ void compress_layer(std::int64_t l, std::int64_t num_layers, const at::Tensor& q
   if (query_rows > 0) view.queries = q.narrow(1, T - query_rows, query_rows).contiguous();
   view.token_ids = ids;
   view.scale = scale;
+  view.out_proj = out_proj;  // CriticalKV weighs values through o_proj; Expected Attention undoes RoPE
+  view.rope_inv_freq = rope_inv_freq;
   for (std::size_t i = 0; i < policies.size(); ++i) {
     for_policy(result, i, isolate, [&] {
       if (!timers.empty()) timers[i]->mark();
@@ -297,6 +300,7 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
     for (std::size_t i = 0; i < policies.size(); ++i) timers.push_back(std::make_unique<StepTimer>(dev));
 
   const auto [cos, sin] = model_.rope().tables(at::arange(T, long_opts), model_.dtype());
+  const at::Tensor inv_freq = rope_inverse_frequencies(c).to(dev);
   at::Tensor hidden = model_.embed(ids);  // [T, D]
   const auto opts = hidden.options();
   const bool token_major_q = uses_sdpa(dev, model_.dtype()) && token_major_queries();
@@ -318,8 +322,8 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
       clock.lap("prefill: norm, qkv, rope");
       attn = prefill_attention(q, k, v, scale, chunk);
       clock.lap("prefill: attention");
-      compress_layer(l, c.num_layers, q, k, v, ids, query_rows, scale, policies, timers, options.isolate_policies,
-                     result);
+      compress_layer(l, c.num_layers, q, k, v, ids, query_rows, scale, model_.layer_weights(l).o_weight, inv_freq,
+                     policies, timers, options.isolate_policies, result);
       clock.lap("prefill: compression");
     }
     for (std::int64_t s = 0; s < T; s += chunk) {

@@ -47,6 +47,8 @@ class Transformer {
   at::ScalarType dtype() const { return dtype_; }
   const RotaryEmbedding& rope() const { return rope_; }
   std::int64_t parameter_count() const { return parameter_count_; }
+  /// Layer `l`'s weights (policies read o_proj from here).
+  const LayerWeights& layer_weights(std::int64_t l) const { return layers_.at(static_cast<std::size_t>(l)); }
 
   /// Token embeddings [n, D] for int64 ids [n] on the model's device.
   at::Tensor embed(const at::Tensor& ids) const;
