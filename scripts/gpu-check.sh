@@ -2,7 +2,7 @@
 # On the GPU machine: build, then the GPU checks and benchmarks named on the command line, each with its own
 # time limit, logs and JSON under OUT (default /tmp/kvbench-gpu). A failing stage is reported and the next
 # one still runs; the exit code is the number of failed stages.
-#   bash scripts/gpu-check.sh [layouts] [qhead32k] [micro] [decode] [hf] [demo] [policy] [lengths] [profile] [lb16] [sweep]
+#   bash scripts/gpu-check.sh [layouts] [qhead32k] [newpol] [micro] [decode] [hf] [demo] [policy] [lengths] [profile] [lb16] [sweep]
 # (profile and sweep use the 8B checkpoint that lengths or lb16 write first.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +34,9 @@ for s in "$@"; do
     decode) stage decode 300 python3 tests/gpu/decode_parity.py --kvbench $kv --workdir /tmp/dp --out "$OUT/decode_parity.json" ;;
     hf) stage hf ${HF_LIMIT:-300} python3 tests/gpu/hf_parity.py --kvbench $kv --workdir /tmp/parity --device cuda --kvbench-device cuda \
           --models "${HF_MODELS:-llama31,qwen2}" --skip-sdpa --out "$OUT/hf_parity.json" ;;
+    newpol) stage newpol 480 python3 tests/gpu/policy_parity.py --kvbench $kv --workdir /tmp/pp \
+          --policies ${NEW_POLICIES:-expected_attention,criticalkv,criticaladakv,keydiff,lagkv} \
+          --cost-policies snapkv,${NEW_POLICIES:-expected_attention,criticalkv,criticaladakv,keydiff,lagkv} --out "$OUT/new_policies.json" ;;
     policy) stage policy 300 python3 tests/gpu/policy_parity.py --kvbench $kv --workdir /tmp/pp --skip-cost --out "$OUT/policy_parity.json" ;;
     demo) stage demo 300 bash -c "rm -rf /tmp/demo-gpu && $kv --log-level warn run --config tests/data/ci/demo-regression.json --output-dir /tmp/demo-gpu --set model.device=cuda && $kv check --report /tmp/demo-gpu/report.json --baseline tests/data/ci/demo-baseline-report.json --tol 0" ;;
     lengths) stage lengths 420 python3 tests/gpu/bench_hf.py --kvbench $kv --workdir /tmp/pp --workload lengths --out "$OUT/bench_lengths.json" ;;
