@@ -182,6 +182,9 @@ ReportVariantInfo report_info(const Variant& v) {
                            : kind == Kind::kTokens    ? "tokens per KV head per layer, observation window included"
                            : kind == Kind::kEvictRate ? "share of the prompt evicted per KV head per layer"
                                                       : "bytes of keys and values over all layers";
+  // Query-agnostic: the budget bounds the compressed context; the question part's entries are added after it
+  // (kvpress counts its compression ratio the same way), so the cache decoding starts from is larger.
+  if (kind != Kind::kNone && v.protocol == "query_agnostic") info.budget_definition += ", question part on top";
   if (kind != Kind::kNone) {
     const bool given = v.spec.params.is_object() && v.spec.params.contains("window");
     info.window = given ? v.spec.params["window"] : v.spec.name == "streaming" ? nlohmann::json(nullptr) : nlohmann::json(32);
