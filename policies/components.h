@@ -1,7 +1,7 @@
 #pragma once
 // The parts eviction policies are composed of (policies.md, "Composition matters more than the list"):
 //   scorer          importance of every evictable position for every KV head (window attention, h2o, tova,
-//                   knorm, random, cake, expected_attention, keydiff, lagkv), optionally reweighted by
+//                   knorm, random, cake, expected_attention, keydiff, lagkv, kvzip), optionally reweighted by
 //                   CriticalKV's two stages once the head budgets are known (`critical`)
 //   layer allocator how many positions each layer keeps (uniform, pyramid, cake)
 //   head allocator  how a layer's positions split over its KV heads (uniform, ada)
@@ -26,7 +26,7 @@ namespace kvbench {
 // Every knob that names a part is resolved once into one of these (parse_kind), so that the parts dispatch on
 // a type, and each set of names, with its error message, lives in one place.
 
-enum class ScorerKind { kWindow, kH2o, kTova, kKnorm, kRandom, kCake, kExpectedAttention, kKeydiff, kLagkv };
+enum class ScorerKind { kWindow, kH2o, kTova, kKnorm, kRandom, kCake, kExpectedAttention, kKeydiff, kLagkv, kKvzip };
 enum class LayerAllocatorKind { kUniform, kPyramid, kCake };
 enum class HeadAllocatorKind { kUniform, kAda };
 enum class SelectorKind { kTopk, kKvec };
@@ -40,8 +40,8 @@ template <typename Kind>
 struct KindNames;
 template <> struct KindNames<ScorerKind> {
   static constexpr const char* knob = "scorer";
-  static constexpr std::array<const char*, 9> names = {"window", "h2o", "tova", "knorm", "random", "cake",
-                                                        "expected_attention", "keydiff", "lagkv"};
+  static constexpr std::array<const char*, 10> names = {"window", "h2o", "tova", "knorm", "random", "cake",
+                                                         "expected_attention", "keydiff", "lagkv", "kvzip"};
 };
 template <> struct KindNames<LayerAllocatorKind> {
   static constexpr const char* knob = "layer_allocator";
@@ -99,11 +99,12 @@ struct ScoreConfig {
   PoolKind pool = PoolKind::kMax;   ///< max | avg
   ReductionKind reduction = ReductionKind::kMean;  ///< over the g query heads of a KV head: mean | max | sum
   double cake_gamma = 200.0;        ///< CAKE: token score = mean_w(A) + gamma * var_w(A)
-  std::int64_t h2o_query_chunk = 1024;  ///< H2O: queries per chunk of the column sums (never the T x T matrix)
+  std::int64_t h2o_query_chunk = 1024;  ///< H2O, KVzip: queries per chunk (never the whole attention matrix)
   std::uint64_t seed = 0;           ///< random scorer
   // Expected Attention (defaults of kvpress ExpectedAttentionPress).
   std::int64_t n_future_positions = 512;  ///< RoPE is averaged over the next this many positions
-  std::int64_t n_sink = 4;                ///< first positions: out of the statistics and always kept (also LagKV)
+  std::int64_t n_sink = 4;                ///< first positions: out of the statistics and always kept (also LagKV,
+                                          ///< KVzip)
   bool use_covariance = true;             ///< the k^T Sigma k / 2d term
   bool use_vnorm = true;                  ///< scores times ||v||
   double ea_epsilon = 0.0;                ///< (score + epsilon) * ||v||
@@ -120,7 +121,8 @@ at::Tensor window_attention(const LayerView& view, std::int64_t window);
 /// Scores [Hkv, E] (float32, higher = keep) of a scorer: window (SnapKV: column sums over the window, reduced
 /// over the group, pooled), h2o (column sums over ALL queries, chunked), tova (last query's attention averaged
 /// over all heads, one shared score), knorm (-||k||), random, cake (mean + gamma * variance over the window,
-/// avg-pooled). The string form parses the name first.
+/// avg-pooled), kvzip (reconstruction_max_attention reduced over the group, pooled; the first n_sink positions
+/// score above all others). The string form parses the name first.
 at::Tensor compute_scores(ScorerKind scorer, const LayerView& view, const ScoreConfig& config);
 at::Tensor compute_scores(const std::string& scorer, const LayerView& view, const ScoreConfig& config);
 
@@ -138,6 +140,11 @@ at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, const s
 at::Tensor expected_attention_scores(const LayerView& view, const ScoreConfig& config);
 /// KeyDiff: -cos(k_j, mean of the normalized keys of the head), over all T keys: [Hkv, E].
 at::Tensor keydiff_scores(const LayerView& view, std::int64_t evictable);
+/// KVzip's reconstruction attention: per query head, the largest softmax probability any reconstruction query
+/// (view.queries, at positions view.reconstruction_start on) gives each prompt position, the softmax running over
+/// every key the query sees causally in view.reconstruction_keys (prompt, repeat instruction, the repetition up
+/// to itself). `query_chunk` queries at a time, float32: [Hkv, g, T]. Throws when the view has no reconstruction.
+at::Tensor reconstruction_max_attention(const LayerView& view, std::int64_t query_chunk);
 /// LagKV (kvpress LagKVPress): each lag_size partition after the sinks is min-max normalized by the next one's
 /// per-channel range; std over channels, softmax over the partition, keys and values averaged, ranked within
 /// the partition (/ lag_size). Sinks and the last, reference-less partitions score 1. [Hkv, E].

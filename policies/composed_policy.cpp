@@ -43,6 +43,11 @@ class ComposedPolicy final : public EvictionPolicy {
       case ScorerKind::kRandom:
       case ScorerKind::kKeydiff:
       case ScorerKind::kLagkv: return {};
+      case ScorerKind::kKvzip: {
+        PolicyInputs in;
+        in.reconstruction = true;
+        return in;
+      }
     }
     return {};
   }
@@ -136,6 +141,7 @@ class ComposedPolicy final : public EvictionPolicy {
       s << ", n_future_positions=" << k.n_future_positions << ", n_sink=" << k.n_sink << ", use_covariance="
         << (k.use_covariance ? "on" : "off") << ", use_vnorm=" << (k.use_vnorm ? "on" : "off")
         << ", ea_epsilon=" << k.ea_epsilon << ", ea_stats_window=" << k.ea_stats_window;
+    if (c_.scorer == ScorerKind::kKvzip) s << ", n_sink=" << k.n_sink;
     if (c_.scorer == ScorerKind::kLagkv)
       s << ", n_sink=" << k.n_sink << ", lag_size=" << k.lag_size
         << ", cross_scoring=" << (k.lag_cross_scoring ? "on" : "off");
@@ -160,6 +166,7 @@ class ComposedPolicy final : public EvictionPolicy {
     k << "scores/" << kind_name(c_.scorer) << "/w" << s.window << "/k" << s.kernel << "/" << kind_name(s.pool) << "/"
       << kind_name(s.reduction);
     if (c_.scorer == ScorerKind::kH2o) k << "/chunk" << s.h2o_query_chunk;
+    if (c_.scorer == ScorerKind::kKvzip) k << "/chunk" << s.h2o_query_chunk << "/sink" << s.n_sink;
     if (c_.scorer == ScorerKind::kCake) k << "/gamma" << s.cake_gamma;
     if (c_.scorer == ScorerKind::kRandom) k << "/seed" << s.seed;
     if (c_.scorer == ScorerKind::kExpectedAttention)

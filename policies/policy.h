@@ -42,6 +42,9 @@ struct KeptPositions {
 struct PolicyInputs {
   std::int64_t query_window = 0;  ///< this many trailing prompt queries (post-RoPE); 0 for none
   bool all_queries = false;       ///< every prompt query (e.g. H2O's column sums)
+  /// KVzip: select() runs only in the engine's reconstruction pass (LayerView::reconstruction_keys), which
+  /// prefills prompt ++ repeat instruction ++ prompt; query_window and all_queries do not apply there.
+  bool reconstruction = false;
 };
 
 /// Tensors the policies of one prefill share for one layer, by key: policies with equal scoring settings
@@ -56,12 +59,18 @@ struct LayerView {
   std::int64_t num_layers = 0;
   at::Tensor keys;       ///< [Hkv, T, d], RoPE applied
   at::Tensor values;     ///< [Hkv, T, d]
-  at::Tensor queries;    ///< [Hq, Tq, d], RoPE applied: the last Tq prompt positions (undefined if none asked)
+  at::Tensor queries;    ///< [Hq, Tq, d], RoPE applied: the last Tq prompt positions (undefined if none asked;
+                         ///< the reconstruction queries in the reconstruction pass)
   at::Tensor token_ids;  ///< int64 [T]
   double scale = 1.0;    ///< the attention scale, 1/sqrt(d)
   at::Tensor out_proj;       ///< [D, Hq d], the layer's o_proj weight (undefined when unavailable)
   at::Tensor rope_inv_freq;  ///< float32 [d/2], the RoPE inverse frequencies (rotate-half; undefined when unavailable)
   LayerMemo* memo = nullptr;  ///< shared by the prefill's policies for this layer (may be null)
+  /// Reconstruction pass only (PolicyInputs::reconstruction; undefined otherwise): the keys [Hkv, N, d] of the
+  /// whole extended sequence X = prompt ++ repeat instruction ++ prompt, RoPE applied (`keys` are its first T
+  /// rows). `queries` then holds X's queries of positions reconstruction_start .. N - 1.
+  at::Tensor reconstruction_keys;
+  std::int64_t reconstruction_start = 0;  ///< absolute position of queries' first row in the reconstruction pass
 
   std::int64_t prompt_len() const { return keys.size(1); }
   std::int64_t num_kv_heads() const { return keys.size(0); }

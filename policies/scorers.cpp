@@ -79,6 +79,26 @@ at::Tensor h2o_column_sums(const LayerView& view, std::int64_t query_chunk) {
 }
 }  // namespace
 
+at::Tensor reconstruction_max_attention(const LayerView& view, std::int64_t query_chunk) {
+  KV_CHECK(view.reconstruction_keys.defined(), "kvzip scores in the engine's reconstruction pass "
+           "(LayerView::reconstruction_keys), which this caller does not run");
+  const std::int64_t T = view.prompt_len(), Hkv = view.num_kv_heads(), start = view.reconstruction_start;
+  const std::int64_t N = view.reconstruction_keys.size(1);
+  KV_CHECK(view.queries.defined() && start >= T && start + view.queries.size(1) == N, "internal error: kvzip needs "
+           "the queries of positions [", start, ", ", N, ") of the reconstruction pass");
+  const std::int64_t n_all = view.queries.size(1), g = view.queries.size(0) / Hkv;
+  at::Tensor best = at::zeros({Hkv, g, T}, view.keys.options().dtype(at::kFloat));
+  for (std::int64_t s = 0; s < n_all; s += query_chunk) {
+    const std::int64_t n = std::min(query_chunk, n_all - s), first = start + s;
+    // Softmax over every key these queries see, so probabilities are those of the real forward pass; only the
+    // prompt's columns are kept.
+    const at::Tensor a = causal_attention(view.queries.narrow(1, s, n),
+                                          view.reconstruction_keys.narrow(1, 0, first + n), first, view.scale);
+    best = at::maximum(best, std::get<0>(a.narrow(3, 0, T).max(2)));
+  }
+  return best;
+}
+
 namespace {
 // HF's rotate_half over the last axis: [x1, x2] -> [-x2, x1].
 at::Tensor rotate_half(const at::Tensor& x) {
@@ -262,6 +282,14 @@ at::Tensor compute_scores(ScorerKind scorer, const LayerView& view, const ScoreC
     case ScorerKind::kExpectedAttention: return expected_attention_scores(view, c);
     case ScorerKind::kKeydiff: return keydiff_scores(view, E);
     case ScorerKind::kLagkv: return lagkv_scores(view, c);
+    case ScorerKind::kKvzip: {
+      const at::Tensor best = reconstruction_max_attention(view, c.h2o_query_chunk).narrow(2, 0, E);  // [Hkv, g, E]
+      at::Tensor s = pool_positions(reduce_group(best, reduction), c.kernel, pool);
+      // kvpress's sinks: scored above everything so that they stay (kvpress gives them 1, the largest probability).
+      const std::int64_t sinks = std::min(c.n_sink, E);
+      if (sinks > 0) s.narrow(1, 0, sinks).copy_((s.max() + 1).expand({Hkv, sinks}));
+      return s;
+    }
   }
   fail("internal error: a scorer without a case");
 }

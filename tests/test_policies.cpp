@@ -43,6 +43,10 @@ LayerView random_view(std::int64_t layer, std::int64_t L, std::int64_t T, std::i
   v.scale = 1.0 / std::sqrt(static_cast<double>(d));
   v.out_proj = at::randn({16, Hkv * g * d}, gen);  // model dimension 16
   v.rope_inv_freq = 1.0 / at::pow(10000.0, at::arange(0, d, 2).to(at::kFloat) / static_cast<double>(d));
+  // KVzip's reconstruction pass as if the prompt followed itself directly (X = prompt ++ prompt): the T queries
+  // are then those of positions T .. 2T - 1, which see the prompt's keys and T more.
+  v.reconstruction_keys = at::cat({v.keys, at::randn({Hkv, T, d}, gen)}, 1);
+  v.reconstruction_start = T;
   return v;
 }
 

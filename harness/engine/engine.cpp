@@ -11,6 +11,7 @@
 #include "harness/common/log.h"
 #include "harness/engine/attention.h"
 #include "harness/engine/batch_cache.h"
+#include "harness/engine/prefill_pass.h"
 #include "harness/engine/ragged_decoder.h"
 #include "harness/device/cuda_graph.h"
 #include "harness/device/fault.h"
@@ -183,18 +184,6 @@ std::vector<GenerationResult> Engine::ragged_decode(const std::vector<const KvCa
 }
 
 namespace {
-// KVBENCH_PREFILL_Q_LAYOUT=head keeps q head-major on the SDPA path too (to compare the two layouts).
-bool token_major_queries() {
-  static const bool token = [] {
-    const char* v = std::getenv("KVBENCH_PREFILL_Q_LAYOUT");
-    const std::string layout = v != nullptr && *v != '\0' ? v : "token";
-    KV_CHECK(layout == "token" || layout == "head", "KVBENCH_PREFILL_Q_LAYOUT must be token or head, got '", layout,
-             "'");
-    return layout == "token";
-  }();
-  return token;
-}
-
 // Runs `step` for policy i; with isolation a throw marks that policy failed (its cache emptied) instead of
 // ending the prefill. Failed policies are skipped from then on.
 template <typename Step>
@@ -209,41 +198,109 @@ void for_policy(PrefillResult& result, std::size_t i, bool isolate, Step&& step)
   }
 }
 
-// Every policy of the prefill chooses what layer `l`'s cache keeps (they share one LayerMemo of scores). With
-// timers, each policy's share is bracketed by device events (on CUDA; host clocks on the CPU), so timing it
-// never stalls the device.
-void compress_layer(std::int64_t l, std::int64_t num_layers, const at::Tensor& q, const at::Tensor& k,
-                    const at::Tensor& v, const at::Tensor& ids, std::int64_t query_rows, double scale,
-                    const at::Tensor& out_proj, const at::Tensor& rope_inv_freq,
-                    const std::vector<EvictionPolicy*>& policies, std::vector<std::unique_ptr<StepTimer>>& timers,
-                    bool isolate, PrefillResult& result) {
-  const std::int64_t T = k.size(1);
-  LayerMemo memo;
-  LayerView view;
-  view.memo = &memo;
-  view.layer = l;
-  view.num_layers = num_layers;
-  view.keys = k;
-  view.values = v;
-  // Scorers reshape their queries: a token-major q is copied (only the window's rows, or all for h2o).
-  if (query_rows > 0) view.queries = q.narrow(1, T - query_rows, query_rows).contiguous();
-  view.token_ids = ids;
-  view.scale = scale;
-  view.out_proj = out_proj;  // CriticalKV weighs values through o_proj; Expected Attention undoes RoPE
-  view.rope_inv_freq = rope_inv_freq;
-  for (std::size_t i = 0; i < policies.size(); ++i) {
-    for_policy(result, i, isolate, [&] {
-      if (!timers.empty()) timers[i]->mark();
-      struct MarkAgain {  // the timer's marks stay paired when select throws
-        StepTimer* timer;
-        ~MarkAgain() { if (timer != nullptr) timer->mark(); }
-      } mark_again{timers.empty() ? nullptr : timers[i].get()};
-      fault_point("policy");
-      const KeptPositions kept = policies[i]->select(view);
-      StageClock clock(k.device());
-      result.caches[i].layers[l].set_prompt(k, v, kept);
-      clock.lap("engine: set_prompt");
-    });
+// What both passes of one prefill share: the policies, their results, and what every layer view carries.
+struct PrefillPolicies {
+  const Transformer& model;
+  const std::vector<EvictionPolicy*>& policies;
+  PrefillResult& result;
+  std::vector<std::unique_ptr<StepTimer>>& timers;  // one per policy, or empty: untimed
+  bool isolate;
+  at::Tensor ids;  // the prompt's, [T]
+  double scale;
+  at::Tensor rope_inv_freq;
+
+  // Layer l as the policies see it; `k` and `v` are also what their caches keep entries from.
+  LayerView view(std::int64_t l, const at::Tensor& k, const at::Tensor& v, LayerMemo& memo) const {
+    LayerView view;
+    view.memo = &memo;
+    view.layer = l;
+    view.num_layers = model.config().num_layers;
+    view.keys = k;
+    view.values = v;
+    view.token_ids = ids;
+    view.scale = scale;
+    view.out_proj = model.layer_weights(l).o_weight;  // CriticalKV weighs values through o_proj; Expected
+    view.rope_inv_freq = rope_inv_freq;               // Attention undoes RoPE
+    return view;
+  }
+
+  // The policies `members` choose what layer view.layer's cache keeps (sharing the view's memo of scores). When
+  // `timed`, each policy's share is bracketed by device events (on CUDA; host clocks on the CPU), so timing it
+  // never stalls the device.
+  void compress(const LayerView& view, const std::vector<std::size_t>& members, bool timed) {
+    for (std::size_t i : members) {
+      for_policy(result, i, isolate, [&] {
+        StepTimer* timer = timed && !timers.empty() ? timers[i].get() : nullptr;
+        if (timer != nullptr) timer->mark();
+        struct MarkAgain {  // the timer's marks stay paired when select throws
+          StepTimer* timer;
+          ~MarkAgain() { if (timer != nullptr) timer->mark(); }
+        } mark_again{timer};
+        fault_point("policy");
+        const KeptPositions kept = policies[i]->select(view);
+        StageClock clock(view.keys.device());
+        result.caches[i].layers[view.layer].set_prompt(view.keys, view.values, kept);
+        clock.lap("engine: set_prompt");
+      });
+    }
+  }
+};
+
+// KVzip's reconstruction pass for the policies `members` (PolicyInputs::reconstruction): X = prompt ++ repeat
+// instruction ++ prompt, teacher-forced. Each layer shows them the prompt's keys and values (X's first T rows,
+// the plain pass's since attention is causal), X's queries from T on and all of X's keys; their caches keep
+// entries from those first T rows. The pass's wall time (device synchronized) is their compression time: it
+// is what KVzip costs beyond a plain prefill.
+void reconstruction_pass(PrefillPolicies& p, const std::vector<std::int64_t>& prompt_ids,
+                         const PrefillOptions& options, std::int64_t chunk, const std::vector<std::size_t>& members) {
+  const ModelConfig& c = p.model.config();
+  const std::int64_t T = static_cast<std::int64_t>(prompt_ids.size());
+  for (std::int64_t id : options.reconstruction_prompt)
+    KV_CHECK(id >= 0 && id < c.vocab_size, "reconstruction prompt token id ", id, " is outside the vocabulary [0, ",
+             c.vocab_size, ")");
+  std::vector<std::int64_t> x = prompt_ids;
+  x.insert(x.end(), options.reconstruction_prompt.begin(), options.reconstruction_prompt.end());
+  x.insert(x.end(), prompt_ids.begin(), prompt_ids.end());
+  const std::int64_t N = static_cast<std::int64_t>(x.size());
+  const at::Device dev = p.model.device();
+  check_window(c, N);
+  check_prompt_size(c, p.model.dtype(), dev, N, "kvzip's reconstruction pass (the prompt, the repeat instruction "
+                    "and the prompt again)");
+  if (options.time_policies) synchronize(dev);  // the plain pass's work is not this pass's time
+  const auto t0 = Clock::now();
+  const at::Tensor ids = at::tensor(x, at::TensorOptions().dtype(at::kLong)).to(dev);
+  const auto hook = [&](std::int64_t l, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+    LayerMemo memo;
+    // Copies, so that a cache keeping every entry does not hold all of X's keys alive.
+    LayerView view = p.view(l, k.narrow(1, 0, T).contiguous(), v.narrow(1, 0, T).contiguous(), memo);
+    view.queries = q.narrow(1, T, N - T).contiguous();
+    view.reconstruction_keys = k;
+    view.reconstruction_start = T;
+    p.compress(view, members, /*timed=*/false);
+  };
+  run_prefill_pass(p.model, ids, chunk, hook, /*finish_last=*/false, "kvzip pass");
+  if (!options.time_policies) return;
+  synchronize(dev);
+  const double seconds = seconds_since(t0);
+  for (std::size_t i : members) p.result.policy_seconds[i] += seconds;
+}
+
+// The reconstruction pass for the members that have not failed; with isolation, a failure of the pass itself
+// (too long for the device, out of memory) fails them alone.
+void run_reconstruction(PrefillPolicies& p, const std::vector<std::int64_t>& prompt_ids, const PrefillOptions& options,
+                        std::int64_t chunk, const std::vector<std::size_t>& members) {
+  std::vector<std::size_t> live;
+  for (std::size_t i : members)
+    if (!p.result.policy_failed(i)) live.push_back(i);
+  if (live.empty()) return;
+  try {
+    reconstruction_pass(p, prompt_ids, options, chunk, live);
+  } catch (const std::exception&) {
+    if (!options.isolate_policies) throw;
+    for (std::size_t i : live) {
+      p.result.policy_errors[i] = std::current_exception();
+      p.result.caches[i] = KvCache{};
+    }
   }
 }
 }  // namespace
@@ -263,17 +320,17 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
 
   const auto t0 = Clock::now();
   const at::Device dev = model_.device();
-  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(dev);
   const at::Tensor ids = at::tensor(prompt_ids, at::TensorOptions().dtype(at::kLong)).to(dev);
-  const std::int64_t Hq = c.num_heads, Hkv = c.num_kv_heads, d = c.head_dim;
   const std::int64_t chunk = options.chunk_size > 0 ? options.chunk_size : (dev.is_cuda() ? 8192 : 512);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
 
-  // What the policies need to see: the largest trailing query window any of them asks for, or all queries.
+  // Policies that score by reconstructing the prompt (KVzip) take part in the reconstruction pass only. The
+  // plain pass's policies need the largest trailing query window any of them asks for, or all queries.
+  std::vector<std::size_t> plain, rebuild;
   std::int64_t query_rows = 0;
-  for (const EvictionPolicy* p : policies) {
-    const PolicyInputs in = p->inputs();
-    query_rows = std::max(query_rows, in.all_queries ? T : std::min(in.query_window, T));
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    const PolicyInputs in = policies[i]->inputs();
+    (in.reconstruction ? rebuild : plain).push_back(i);
+    if (!in.reconstruction) query_rows = std::max(query_rows, in.all_queries ? T : std::min(in.query_window, T));
   }
 
   PrefillResult result;
@@ -286,9 +343,9 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   SequenceInfo info;
   info.prompt_len = T;
   info.num_layers = c.num_layers;
-  info.num_heads = Hq;
-  info.num_kv_heads = Hkv;
-  info.head_dim = d;
+  info.num_heads = c.num_heads;
+  info.num_kv_heads = c.num_kv_heads;
+  info.head_dim = c.head_dim;
   info.element_bytes = static_cast<std::int64_t>(c10::elementSize(model_.dtype()));
   fault_point("prefill");
   result.policy_errors.assign(policies.size(), nullptr);
@@ -299,39 +356,20 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   if (options.time_policies)
     for (std::size_t i = 0; i < policies.size(); ++i) timers.push_back(std::make_unique<StepTimer>(dev));
 
-  const auto [cos, sin] = model_.rope().tables(at::arange(T, long_opts), model_.dtype());
-  const at::Tensor inv_freq = rope_inverse_frequencies(c).to(dev);
-  at::Tensor hidden = model_.embed(ids);  // [T, D]
-  const auto opts = hidden.options();
-  const bool token_major_q = uses_sdpa(dev, model_.dtype()) && token_major_queries();
-  for (std::int64_t l = 0; l < c.num_layers; ++l) {
-    StageClock clock(dev);  // KVBENCH_PROFILE_POLICIES=1: where a prefill's time goes (syncs at each lap)
-    at::Tensor attn;        // [T, Hq d]
-    {
-      // q, k and v of the whole prompt, seen head-major; they die with this block unless a cache keeps k and v.
-      // On the SDPA path q is stored token-major, so RoPE writes whole rows and attention's output comes back
-      // in [T, Hq d] order without a transposing copy (256 MB per layer at 32k).
-      at::Tensor q = token_major_q ? at::empty({T, Hq, d}, opts).transpose(0, 1) : at::empty({Hq, T, d}, opts);
-      at::Tensor k = at::empty({Hkv, T, d}, opts), v = at::empty({Hkv, T, d}, opts);
-      for (std::int64_t s = 0; s < T; s += chunk) {
-        const std::int64_t n = std::min(chunk, T - s);
-        model_.project_qkv_into(l, hidden.narrow(0, s, n), cos.narrow(0, s, n), sin.narrow(0, s, n),
-                                q.narrow(1, s, n).transpose(0, 1), k.narrow(1, s, n).transpose(0, 1),
-                                v.narrow(1, s, n).transpose(0, 1));
-      }
-      clock.lap("prefill: norm, qkv, rope");
-      attn = prefill_attention(q, k, v, scale, chunk);
-      clock.lap("prefill: attention");
-      compress_layer(l, c.num_layers, q, k, v, ids, query_rows, scale, model_.layer_weights(l).o_weight, inv_freq,
-                     policies, timers, options.isolate_policies, result);
-      clock.lap("prefill: compression");
-    }
-    for (std::int64_t s = 0; s < T; s += chunk) {
-      const std::int64_t n = std::min(chunk, T - s);
-      model_.finish_layer_(l, hidden.narrow(0, s, n), attn.narrow(0, s, n));
-    }
-    clock.lap("prefill: o_proj, norm, mlp");
-  }
+  PrefillPolicies p{model_, policies, result, timers, options.isolate_policies, ids,
+                    1.0 / std::sqrt(static_cast<double>(c.head_dim)), rope_inverse_frequencies(c).to(dev)};
+  const auto plain_hook = [&](std::int64_t l, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+    if (plain.empty()) return;
+    LayerMemo memo;
+    LayerView view = p.view(l, k, v, memo);
+    // Scorers reshape their queries: a token-major q is copied (only the window's rows, or all for h2o).
+    if (query_rows > 0) view.queries = q.narrow(1, T - query_rows, query_rows).contiguous();
+    p.compress(view, plain, /*timed=*/true);
+  };
+  // Even with only reconstruction policies the plain pass runs: its logits start decoding (KVzip prefills the
+  // context too).
+  const at::Tensor hidden = run_prefill_pass(model_, ids, chunk, plain_hook, /*finish_last=*/true, "prefill");
+  if (!rebuild.empty()) run_reconstruction(p, prompt_ids, options, chunk, rebuild);
 
   // Policies whose allocation needs every layer (CAKE) trim earlier layers now.
   for (std::size_t i = 0; i < policies.size(); ++i) {

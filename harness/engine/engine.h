@@ -6,7 +6,9 @@
 // layer's attention every policy of the call sees that layer (keys, values, the queries it asked for, the
 // token ids) and its cache keeps only the chosen entries; the full keys of that layer are then dropped. The
 // prefill's hidden states never depend on the policies, so one prefill can feed several of them (one
-// KvCache each). Decoding appends one entry per head per step and attends over what was kept.
+// KvCache each). Policies that ask for it (PolicyInputs::reconstruction: KVzip) choose in a second pass over
+// prompt ++ repeat instruction ++ prompt instead (prefill_pass.h). Decoding appends one entry per head per step
+// and attends over what was kept.
 
 #include <ATen/ATen.h>
 
@@ -23,6 +25,13 @@
 
 namespace kvbench {
 
+/// KVzip's repeat instruction, as kvpress's KVzipPress words it for its first chunk (the KVzip paper's
+/// reconstruction prompt); kvpress follows it with the chat template's assistant prefix, or "\n" without one.
+/// Callers with a tokenizer encode both, without special tokens, into PrefillOptions::reconstruction_prompt.
+inline constexpr const char* kReconstructionInstruction = "\n\nRepeat the previous context exactly.";
+inline constexpr const char* kReconstructionSuffix = "\n";
+
+/// How Engine::prefill runs.
 struct PrefillOptions {
   std::int64_t chunk_size = 0;  ///< prompt rows processed at a time (projections, MLP, plain attention);
                                 ///< 0: 512 on the CPU, 8192 on CUDA (bigger matrix products, fewer launches)
@@ -32,6 +41,9 @@ struct PrefillOptions {
   /// its error goes to PrefillResult::policy_errors, its cache is left empty, the others go on. Without it
   /// the first such error ends the prefill.
   bool isolate_policies = false;
+  /// The tokens between the prompt and its repetition in the reconstruction pass (policies asking
+  /// PolicyInputs::reconstruction): KVzip's repeat instruction. Empty: the prompt directly follows itself.
+  std::vector<std::int64_t> reconstruction_prompt;
 };
 
 struct PrefillResult {
@@ -42,7 +54,8 @@ struct PrefillResult {
   at::Tensor logits;            ///< float32 [T, V] when PrefillOptions::all_logits
   std::vector<KvCache> caches;  ///< one per policy, in the order given
   double seconds = 0.0;         ///< wall time of the prefill (device synchronized), compression included
-  std::vector<double> policy_seconds;  ///< per policy: time spent choosing and storing the kept entries
+  std::vector<double> policy_seconds;  ///< per policy: time spent choosing and storing the kept entries; for a
+                                       ///< reconstruction policy, the whole reconstruction pass
   /// Per policy, with PrefillOptions::isolate_policies: why it failed, or null when it did not.
   std::vector<std::exception_ptr> policy_errors;
   bool policy_failed(std::size_t i) const { return i < policy_errors.size() && policy_errors[i] != nullptr; }
@@ -88,7 +101,9 @@ class Engine {
  public:
   explicit Engine(const Transformer& model);
 
-  /// Runs the prompt through the model once and builds one compressed cache per policy.
+  /// Runs the prompt through the model once and builds one compressed cache per policy; when some policy asks
+  /// for reconstruction, a second pass over prompt ++ options.reconstruction_prompt ++ prompt builds theirs
+  /// (about 2T + |R| more tokens of prefill). last_logits are always the plain pass's.
   PrefillResult prefill(const std::vector<std::int64_t>& prompt_ids, const std::vector<EvictionPolicy*>& policies,
                         const PrefillOptions& options) const;
 

@@ -133,6 +133,10 @@ struct RunState {
     PrefillOptions p;
     p.chunk_size = rc.prefill_chunk;
     p.isolate_policies = true;  // one variant's failure must not cost the others their sample
+    // KVzip's reconstruction pass repeats the prompt after kvpress's instruction (engine.h); none without a tokenizer.
+    if (const Tokenizer* t = session.tokenizer())
+      for (const char* text : {kReconstructionInstruction, kReconstructionSuffix})
+        for (const TokenId id : t->encode(text, /*add_special=*/false)) p.reconstruction_prompt.push_back(id);
     return p;
   }
   // Whether `e` ends the run rather than one (variant, sample) pair: always with --fail-fast, and for a write
