@@ -105,5 +105,39 @@ TEST(Compare, CommandPairsByIdAndScoresLikeTheScorer) {
   EXPECT_NE(bad.err.find("no predictions of variant 'z'"), std::string::npos) << bad.err;
 }
 
+TEST(Compare, StratifiedIntervalByHand) {
+  // Group 1 constant 100; group 2 {0, 0, 0, 100}, whose resampled mean has the exact quantiles [0, 75] (see
+  // BootstrapIntervalByHand, x 100): the average (100 + m2) / 2 has [50, 87.5].
+  const auto ci = report::stratified_bootstrap_ci({{100, 100}, {0, 0, 0, 100}}, 20000, 1);
+  EXPECT_DOUBLE_EQ(ci.first, 50);
+  EXPECT_DOUBLE_EQ(ci.second, 87.5);
+  EXPECT_NE(test::error_of([] { report::stratified_bootstrap_ci({{1}, {}}, 10, 1); }).find("empty group"), std::string::npos);
+}
+
+// kvbench table --ci on a hand-made run: x scores passkey {100, 100} and niah_single {0, 0, 0, 100}.
+TEST(Compare, TableCiIsTheStratifiedBootstrapOfTheRunsSamples) {
+  test::TempDir dir;
+  test::write_file(dir.file("report.json"),
+                   R"({"run": "hand", "subsets": ["passkey", "niah_single"], "variants": [
+                      {"name": "x", "policy": "snapkv", "budget": 64, "scores": {"passkey": 100.0, "niah_single": 25.0}}]})");
+  auto row = [](const std::string& id, const std::string& pred) {
+    return nlohmann::json{{"_id", id}, {"pred", pred}, {"answers", {"4711"}}, {"all_classes", nullptr}, {"length", 10}}.dump() + "\n";
+  };
+  paths::create_directories(dir.file("predictions/x"));
+  test::write_file(dir.file("predictions/x/passkey.jsonl"), row("p1", "4711") + row("p2", "4711"));
+  test::write_file(dir.file("predictions/x/niah_single.jsonl"), row("n1", "0") + row("n2", "0") + row("n3", "0") + row("n4", "4711"));
+  const auto r = test::run_kvbench("table --report " + dir.file("report.json") + " --ci --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_DOUBLE_EQ(j["rows"][0]["average"].get<double>(), 62.5);
+  EXPECT_EQ(j["rows"][0]["average_ci95"], nlohmann::json::array({50.0, 87.5}));
+  const auto md = test::run_kvbench("table --report " + dir.file("report.json") + " --ci");
+  EXPECT_NE(md.out.find("[50.00, 87.50]"), std::string::npos) << md.out;
+  paths::remove_file(dir.file("predictions/x/passkey.jsonl"));
+  const auto bad = test::run_kvbench("table --report " + dir.file("report.json") + " --ci");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--ci needs the run's predictions"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace kvbench

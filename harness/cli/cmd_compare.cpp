@@ -10,33 +10,16 @@
 #include <memory>
 #include <sstream>
 
-#include "datasets/subset.h"
 #include "harness/cli/commands.h"
 #include "harness/common/error.h"
-#include "harness/common/jsonl.h"
 #include "harness/common/paths.h"
 #include "harness/report/paired.h"
 #include "harness/report/report_file.h"
 #include "harness/report/run_layout.h"
-#include "metrics/scorer.h"
+#include "harness/report/sample_scores.h"
 
 namespace kvbench::cli {
 namespace {
-
-// _id -> score in points of one variant's predictions for one task.
-std::map<std::string, double> scores_by_id(const RunLayout& layout, const std::string& variant, const std::string& task) {
-  const std::string path = layout.predictions(variant, task);
-  KV_CHECK(paths::is_regular_file(path), "no predictions of variant '", variant, "' for ", task, " (", path, ")");
-  const metrics::PredictionFile file = metrics::read_prediction_file(path);
-  const std::vector<double> scores = metrics::sample_scores(base_subset(task), file);
-  std::map<std::string, double> out;
-  std::size_t i = 0;
-  for (const nlohmann::json& row : read_jsonl_rows(path)) {
-    KV_CHECK(row.contains("_id") && row["_id"].is_string(), path, ": row ", i + 1, " has no string _id to pair by");
-    out[row["_id"].get<std::string>()] = 100.0 * scores.at(i++);
-  }
-  return out;
-}
 
 struct Pairs {
   std::vector<double> a, b;
@@ -90,7 +73,7 @@ Command add_compare_command(CLI::App& app) {
             Pairs all;
             for (const std::string& task : tasks) {
               Pairs p;
-              add_pairs(scores_by_id(layout, st->a, task), scores_by_id(layout, st->b, task), p);
+              add_pairs(report::scores_by_id(layout, st->a, task), report::scores_by_id(layout, st->b, task), p);
               KV_CHECK(!p.a.empty(), task, ": no sample was scored for both ", st->a, " and ", st->b);
               all.a.insert(all.a.end(), p.a.begin(), p.a.end());
               all.b.insert(all.b.end(), p.b.begin(), p.b.end());

@@ -21,6 +21,7 @@ Command add_table_command(CLI::App& app) {
     std::string format = "md", paper, model;
     int digits = 2;
     bool coverage = false;
+    bool ci = false;
   };
   auto st = std::make_shared<State>();
   cmd->add_option("--report", st->reports, "report.json of kvbench run (several: rows of all, in order)")
@@ -36,6 +37,9 @@ Command add_table_command(CLI::App& app) {
   cmd->add_flag("--coverage", st->coverage,
                 "after the average: mean model/layer coverage, head overlap and evidence recall in % "
                 "(report.json coverage; missing for published rows)");
+  cmd->add_flag("--ci", st->ci,
+                "after the average: its 95% interval (bootstrap over the run's per-sample scores, stratified by "
+                "subset; 10,000 resamples, seed 1; needs the predictions beside report.json)");
 
   return {cmd, [st] {
             KV_CHECK(st->model.empty() || !st->paper.empty(), "--model selects rows of --paper; give --paper too");
@@ -45,6 +49,7 @@ Command add_table_command(CLI::App& app) {
             if (!st->paper.empty()) options.paper = report::load_paper_csv(st->paper);
             options.model = st->model;
             options.coverage = st->coverage;
+            options.ci = st->ci;
             const report::Table table = report::build_table(reports, options);
             std::cout << report::render_table(table, report::parse_table_format(st->format), st->digits) << std::flush;
           }};

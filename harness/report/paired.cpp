@@ -7,6 +7,9 @@
 #include "harness/common/error.h"
 
 namespace kvbench::report {
+namespace {
+std::pair<double, double> percentile_interval(std::vector<double> values, double level);
+}  // namespace
 
 double sign_test_p(std::size_t wins, std::size_t losses) {
   const std::size_t n = wins + losses, k = std::min(wins, losses);
@@ -40,11 +43,39 @@ std::pair<double, double> bootstrap_ci(const std::vector<double>& diffs, int res
     for (std::size_t i = 0; i < diffs.size(); ++i) sum += diffs[pick(rng)];
     m = sum / static_cast<double>(diffs.size());
   }
-  std::sort(means.begin(), means.end());
-  const double q = (1 - level) / 2, r = static_cast<double>(resamples);
+  return percentile_interval(std::move(means), level);
+}
+
+namespace {
+// [sorted[floor(q R)], sorted[ceil((1 - q) R) - 1]], q = (1 - level) / 2.
+std::pair<double, double> percentile_interval(std::vector<double> values, double level) {
+  std::sort(values.begin(), values.end());
+  const double q = (1 - level) / 2, r = static_cast<double>(values.size());
   const auto lo = static_cast<std::size_t>(std::floor(q * r));
   const auto hi = static_cast<std::size_t>(std::max(1.0, std::ceil((1 - q) * r))) - 1;
-  return {means[lo], means[hi]};
+  return {values[lo], values[hi]};
+}
+}  // namespace
+
+std::pair<double, double> stratified_bootstrap_ci(const std::vector<std::vector<double>>& groups, int resamples,
+                                                  std::uint64_t seed, double level) {
+  KV_CHECK(!groups.empty(), "bootstrap of no groups");
+  for (const auto& g : groups) KV_CHECK(!g.empty(), "bootstrap of an empty group");
+  KV_CHECK(resamples >= 1, "--resamples must be at least 1, got ", resamples);
+  KV_CHECK(level > 0 && level < 1, "confidence level must be in (0, 1), got ", level);
+  std::mt19937_64 rng(seed);
+  std::vector<double> stats(static_cast<std::size_t>(resamples));
+  for (double& stat : stats) {
+    double sum_of_means = 0;
+    for (const auto& g : groups) {
+      std::uniform_int_distribution<std::size_t> pick(0, g.size() - 1);
+      double sum = 0;
+      for (std::size_t i = 0; i < g.size(); ++i) sum += g[pick(rng)];
+      sum_of_means += sum / static_cast<double>(g.size());
+    }
+    stat = sum_of_means / static_cast<double>(groups.size());
+  }
+  return percentile_interval(std::move(stats), level);
 }
 
 PairedStats compare_paired(const std::vector<double>& a, const std::vector<double>& b, int resamples,

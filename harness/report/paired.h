@@ -33,6 +33,12 @@ double sign_test_p(std::size_t wins, std::size_t losses);
 std::pair<double, double> bootstrap_ci(const std::vector<double>& diffs, int resamples, std::uint64_t seed,
                                        double level = 0.95);
 
+/// Percentile bootstrap of a mean of group means (a table's average over subsets): each resample draws every
+/// group's samples with replacement within the group, the statistic is the mean over groups of the resampled
+/// group means; interval as bootstrap_ci's. Every group needs a sample.
+std::pair<double, double> stratified_bootstrap_ci(const std::vector<std::vector<double>>& groups, int resamples,
+                                                  std::uint64_t seed, double level = 0.95);
+
 /// Everything above for a and b (equal lengths, at least one pair).
 PairedStats compare_paired(const std::vector<double>& a, const std::vector<double>& b, int resamples = 10000,
                            std::uint64_t seed = 1);

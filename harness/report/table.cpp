@@ -1,5 +1,9 @@
 #include "harness/report/table.h"
 
+#include "harness/common/paths.h"
+#include "harness/report/paired.h"
+#include "harness/report/sample_scores.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -215,6 +219,7 @@ TextGrid text_grid(const Table& t, int digits, const std::string& missing, bool 
   for (const auto& s : t.subsets) add_col(s, true);
   for (const auto& c : t.categories) add_col(c, true);
   add_col("avg", true);
+  if (t.with_ci) add_col("95% CI", false);
   if (t.with_coverage) {
     for (const auto& c : coverage_columns()) add_col(c.header, true);
   }
@@ -228,6 +233,7 @@ TextGrid text_grid(const Table& t, int digits, const std::string& missing, bool 
     for (const auto& v : row.scores) cells.push_back(num(v));
     for (const auto& v : row.categories) cells.push_back(num(v));
     cells.push_back(num(row.average));
+    if (t.with_ci) cells.push_back(row.ci ? "[" + format_fixed(row.ci->first, digits) + ", " + format_fixed(row.ci->second, digits) + "]" : missing);
     if (t.with_coverage) {
       for (std::size_t i = 0; i < coverage_columns().size(); ++i) cells.push_back(num(coverage_cell(row, i)));
     }
@@ -277,6 +283,7 @@ std::string render_csv(const Table& t, int digits) {
   for (const auto& s : t.subsets) header.push_back(s);
   for (const auto& c : t.categories) header.push_back(c);
   header.push_back("average");
+  if (t.with_ci) header.insert(header.end(), {"ci95_low", "ci95_high"});
   if (t.with_coverage) {
     for (const auto& c : coverage_columns()) header.push_back(c.key);
   }
@@ -293,6 +300,10 @@ std::string render_csv(const Table& t, int digits) {
     for (const auto& v : row.scores) f.push_back(num(v));
     for (const auto& v : row.categories) f.push_back(num(v));
     f.push_back(num(row.average));
+    if (t.with_ci) {
+      f.push_back(row.ci ? num(row.ci->first) : std::string());
+      f.push_back(row.ci ? num(row.ci->second) : std::string());
+    }
     if (t.with_coverage) {
       for (std::size_t i = 0; i < coverage_columns().size(); ++i) f.push_back(num(coverage_cell(row, i)));
     }
@@ -362,6 +373,9 @@ std::string render_json(const Table& t, int digits) {
     r["scores"] = scores;
     r["categories"] = cats;
     r["average"] = num(row.average);
+    if (t.with_ci)
+      r["average_ci95"] = row.ci ? nlohmann::ordered_json::array({num(row.ci->first), num(row.ci->second)})
+                                 : nlohmann::ordered_json(nullptr);
     if (t.with_coverage) {
       nlohmann::ordered_json cov = nlohmann::ordered_json::object();
       for (std::size_t i = 0; i < coverage_columns().size(); ++i) {
@@ -468,6 +482,24 @@ std::vector<PaperRow> load_paper_csv(const std::string& path) {
 }
 
 namespace {
+// The 95% interval of a row's average over the subsets the table shows (those the variant has a score for).
+std::optional<std::pair<double, double>> average_interval(const ReportFile& report, const ReportVariant& v, const Table& t) {
+  const RunLayout layout(paths::parent(report.path));
+  std::vector<std::vector<double>> groups;
+  for (const auto& subset : t.subsets) {
+    if (!v.scores.count(subset)) continue;
+    std::vector<double> samples;
+    try {
+      for (const auto& [id, score] : scores_by_id(layout, v.name, subset)) samples.push_back(score);
+    } catch (const Error& e) {
+      fail("--ci needs the run's predictions beside its report.json: ", e.what());
+    }
+    if (!samples.empty()) groups.push_back(std::move(samples));
+  }
+  if (groups.empty()) return std::nullopt;
+  return stratified_bootstrap_ci(groups, 10000, 1);
+}
+
 // "query_agnostic protocol; budget: tokens per KV head per layer, observation window included; window 32;
 // decode budget 128 every 8 (window scores)".
 std::string measurement_label(const ReportVariant& v) {
@@ -495,6 +527,7 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
   t.multi_run = reports.size() > 1;
   t.with_paper = options.paper.has_value();
   t.with_coverage = options.coverage;
+  t.with_ci = options.ci;
 
   if (options.paper && !options.model.empty()) {
     const bool known = std::any_of(options.paper->begin(), options.paper->end(),
@@ -528,6 +561,7 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
       }
       fill_averages(row, t);
       if (t.with_coverage) row.coverage = coverage_cells(v);
+      if (t.with_ci) row.ci = average_interval(report, v, t);
       const TableRow ours = row;
       t.rows.push_back(std::move(row));
       if (!options.paper) continue;

@@ -65,6 +65,7 @@ struct TableRow {
   std::vector<std::optional<double>> categories;          ///< per category column
   std::optional<double> average;
   std::optional<double> delta;                            ///< published rows: ours − published (see above)
+  std::optional<std::pair<double, double>> ci;            ///< with_ci, ours: the average's 95% interval
   std::vector<std::optional<double>> coverage;            ///< with_coverage: per coverage_columns() entry, the
                                                           ///< mean in percent (0.0138 → 1.38); else empty
 };
@@ -76,6 +77,7 @@ struct Table {
   bool multi_run = false;   ///< rows come from more than one report: md/latex show a run column
   bool with_paper = false;  ///< published rows requested: md/csv/json show the delta
   bool with_coverage = false;  ///< --coverage: every format shows the coverage_columns() after the average
+  bool with_ci = false;        ///< --ci: every format shows the average's 95% interval right after it
   std::vector<std::string> notes;  ///< footnote i+1: "source; model; cache granularity"
   /// What our rows were measured under, one line per distinct protocol / budget definition / window /
   /// decode budget, naming its variants (under the table in markdown, as comments in LaTeX, in JSON; reports
@@ -88,6 +90,9 @@ struct TableOptions {
   std::optional<std::vector<PaperRow>> paper;  ///< --paper: rows to match
   std::string model;                           ///< --model: only paper rows of this model ("" = any)
   bool coverage = false;                       ///< --coverage: coverage columns (see the header comment)
+  /// --ci: beside each of our averages its 95% interval, a bootstrap stratified by subset over the per-sample
+  /// scores in the run's predictions (10,000 resamples, seed 1; paired.h's stratified_bootstrap_ci).
+  bool ci = false;
 };
 
 Table build_table(const std::vector<ReportFile>& reports, const TableOptions& options = {});
