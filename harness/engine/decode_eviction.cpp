@@ -14,24 +14,29 @@ DecodeEvictor::DecodeEvictor(const DecodeBudget& budget, std::int64_t num_layers
 }
 
 namespace {
-// Attention of queries [m, d] over keys [n, d] (softmax over the n entries), summed over the queries: [n].
-at::Tensor attention_received(const at::Tensor& queries, const at::Tensor& keys, double scale) {
-  const at::Tensor logits = at::matmul(queries, keys.transpose(0, 1)).to(at::kFloat) * scale;
-  return at::softmax(logits, -1).sum(0);
+// Attention of queries [m, d] over head h's entries (softmax over them), summed over the queries: [n]. The
+// prompt part and the decode tail are scored where they lie (only the logits are joined, not the keys).
+at::Tensor attention_received(const at::Tensor& queries, const LayerCache& cache, std::int64_t h, double scale) {
+  const auto& offsets = cache.prompt_offsets();
+  const at::Tensor prompt = cache.prompt_keys().narrow(0, offsets[h], offsets[h + 1] - offsets[h]);
+  at::Tensor logits = at::matmul(queries, prompt.transpose(0, 1));
+  if (cache.tail_length() > 0)
+    logits = at::cat({logits, at::matmul(queries, cache.tail_keys().select(0, h).transpose(0, 1))}, -1);
+  return at::softmax(logits.to(at::kFloat) * scale, -1).sum(0);
 }
 }  // namespace
 
 void DecodeEvictor::observe(std::int64_t layer, const LayerCache& cache, const at::Tensor& q) {
   auto& recent = recent_queries_[static_cast<std::size_t>(layer)];
   if (budget_.window > 0) {
-    recent.push_back(q.detach().clone());
+    recent.push_back(q);  // each step's q is a tensor of its own: kept, not copied
     if (static_cast<std::int64_t>(recent.size()) > budget_.window) recent.pop_front();
   }
   if (!budget_.accumulate) return;
   auto& acc = accumulated_[static_cast<std::size_t>(layer)];
   acc.resize(static_cast<std::size_t>(cache.num_heads()));
   for (std::int64_t h = 0; h < cache.num_heads(); ++h) {
-    const at::Tensor received = attention_received(q.narrow(0, h * group_, group_), cache.head_keys(h), scale_);
+    const at::Tensor received = attention_received(q.narrow(0, h * group_, group_), cache, h, scale_);
     at::Tensor& a = acc[static_cast<std::size_t>(h)];
     if (!a.defined()) a = at::zeros({0}, received.options());
     if (a.numel() < received.numel()) a = at::cat({a, at::zeros({received.numel() - a.numel()}, a.options())});
@@ -46,7 +51,7 @@ at::Tensor DecodeEvictor::scores(std::int64_t layer, std::int64_t head, const La
   if (recent.empty()) return at::zeros({older}, at::kFloat);  // window 0: keep the oldest (a stable choice)
   std::vector<at::Tensor> group;
   for (const at::Tensor& q : recent) group.push_back(q.narrow(0, head * group_, group_));
-  return attention_received(at::cat(group), cache.head_keys(head), scale_).narrow(0, 0, older);
+  return attention_received(at::cat(group), cache, head, scale_).narrow(0, 0, older);
 }
 
 void DecodeEvictor::evict(std::int64_t layer, LayerCache& cache) {

@@ -77,26 +77,23 @@ void LayerCache::keep_entries(const std::vector<at::Tensor>& rows_per_head) {
   KV_CHECK(static_cast<std::int64_t>(rows_per_head.size()) == num_heads(), "internal error: keep_entries for ",
            rows_per_head.size(), " heads, the layer has ", num_heads());
   std::vector<at::Tensor> k, v, pos;
-  std::vector<std::int64_t> offsets = {0};
+  KeptPositions kept;
+  kept.offsets = {0};
   for (std::int64_t h = 0; h < num_heads(); ++h) {
     const at::Tensor rows = rows_per_head[static_cast<std::size_t>(h)].to(keys_.device());
     k.push_back(head_keys(h).index_select(0, rows));
     v.push_back(head_values(h).index_select(0, rows));
     pos.push_back(head_positions(h).index_select(0, rows));
-    offsets.push_back(offsets.back() + rows.numel());
+    kept.offsets.push_back(kept.offsets.back() + rows.numel());
   }
   tail_start_ += tail_len_;
   tail_len_ = 0;
   keys_ = at::cat(k);
   values_ = at::cat(v);
   positions_ = at::cat(pos);
-  offsets_ = offsets;
-  uniform_ = true;
-  for (std::int64_t h = 1; h < num_heads(); ++h) uniform_ = uniform_ && offsets_[h + 1] - offsets_[h] == offsets_[1];
-  std::vector<std::int64_t> counts;
-  for (std::int64_t h = 0; h < num_heads(); ++h) counts.push_back(offsets_[h + 1] - offsets_[h]);
-  heads_ = at::repeat_interleave(at::arange(num_heads(), positions_.options()), device_longs(counts, keys_.device()),
-                                 /*dim=*/0, /*output_size=*/offsets_.back());
+  offsets_ = kept.offsets;
+  uniform_ = kept.is_uniform();
+  heads_ = owner_heads(kept, keys_.device());
 }
 
 std::vector<std::vector<std::int64_t>> LayerCache::kept_positions() const {
