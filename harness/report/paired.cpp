@@ -8,7 +8,14 @@
 
 namespace kvbench::report {
 namespace {
-std::pair<double, double> percentile_interval(std::vector<double> values, double level);
+// [sorted[floor(q R)], sorted[ceil((1 - q) R) - 1]], q = (1 - level) / 2.
+std::pair<double, double> percentile_interval(std::vector<double> values, double level) {
+  std::sort(values.begin(), values.end());
+  const double q = (1 - level) / 2, r = static_cast<double>(values.size());
+  const auto lo = static_cast<std::size_t>(std::floor(q * r));
+  const auto hi = static_cast<std::size_t>(std::max(1.0, std::ceil((1 - q) * r))) - 1;
+  return {values[lo], values[hi]};
+}
 }  // namespace
 
 double sign_test_p(std::size_t wins, std::size_t losses) {
@@ -45,17 +52,6 @@ std::pair<double, double> bootstrap_ci(const std::vector<double>& diffs, int res
   }
   return percentile_interval(std::move(means), level);
 }
-
-namespace {
-// [sorted[floor(q R)], sorted[ceil((1 - q) R) - 1]], q = (1 - level) / 2.
-std::pair<double, double> percentile_interval(std::vector<double> values, double level) {
-  std::sort(values.begin(), values.end());
-  const double q = (1 - level) / 2, r = static_cast<double>(values.size());
-  const auto lo = static_cast<std::size_t>(std::floor(q * r));
-  const auto hi = static_cast<std::size_t>(std::max(1.0, std::ceil((1 - q) * r))) - 1;
-  return {values[lo], values[hi]};
-}
-}  // namespace
 
 std::pair<double, double> stratified_bootstrap_ci(const std::vector<std::vector<double>>& groups, int resamples,
                                                   std::uint64_t seed, double level) {

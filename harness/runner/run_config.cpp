@@ -9,6 +9,7 @@
 #include "harness/common/paths.h"
 #include "harness/engine/engine.h"
 #include "harness/stats/coverage.h"
+#include "policies/components.h"
 
 namespace kvbench {
 namespace {
@@ -220,7 +221,7 @@ DecodeBudget parse_decode(const nlohmann::json& value, const std::string& where,
   KV_CHECK(d.every >= 1 && d.every <= kMaxTokens, where, ".every must be between 1 and ", kMaxTokens, ", got ", d.every);
   const std::int64_t policy_window =
       spec.params.is_object() && spec.params.contains("window") && spec.params["window"].is_number_integer()
-          ? spec.params["window"].get<std::int64_t>() : 32;
+          ? spec.params["window"].get<std::int64_t>() : ScoreConfig{}.window;
   d.window = f.get_int("window", std::min(policy_window, d.budget));
   KV_CHECK(d.window >= 0 && d.window <= d.budget, where, ".window must be between 0 and the budget (", d.budget, "), got ",
            d.window);

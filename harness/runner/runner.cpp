@@ -34,6 +34,7 @@
 #include "harness/runner/session.h"
 #include "harness/runner/workers.h"
 #include "harness/stats/coverage.h"
+#include "policies/components.h"
 #include "kvbench/version.h"
 
 namespace kvbench {
@@ -191,7 +192,7 @@ ReportVariantInfo report_info(const Variant& v) {
   if (kind != Kind::kNone && v.protocol == "query_agnostic") info.budget_definition += ", question part on top";
   if (kind != Kind::kNone) {
     const bool given = v.spec.params.is_object() && v.spec.params.contains("window");
-    info.window = given ? v.spec.params["window"] : v.spec.name == "streaming" ? nlohmann::json(nullptr) : nlohmann::json(32);
+    info.window = given ? v.spec.params["window"] : v.spec.name == "streaming" ? nlohmann::json(nullptr) : nlohmann::json(ScoreConfig{}.window);
   }
   info.decode = decode_json(v.decode);
   return info;
