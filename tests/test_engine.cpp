@@ -15,6 +15,7 @@
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/transformer.h"
 #include "policies/registry.h"
+#include "tests/policy_fixtures.h"
 #include "tests/reference_model.h"
 #include "tests/test_support.h"
 #include "tests/test_tensors.h"
@@ -41,18 +42,7 @@ std::unique_ptr<Fixture> make_fixture(const RandomModelSpec& spec, at::ScalarTyp
   return f;
 }
 
-RandomModelSpec small_llama() {
-  RandomModelSpec s;
-  s.family = "llama";
-  s.vocab_size = 96;
-  s.hidden_size = 64;
-  s.intermediate_size = 96;
-  s.num_layers = 2;
-  s.num_heads = 4;
-  s.num_kv_heads = 2;
-  s.seed = 7;
-  return s;
-}
+RandomModelSpec small_llama() { return test::small_llama_spec(7); }
 
 using test::max_abs_diff;
 using test::random_ids;

@@ -11,21 +11,14 @@
 #include "harness/common/error.h"
 #include "policies/components.h"
 #include "policies/registry.h"
+#include "tests/policy_fixtures.h"
 
 namespace kvbench {
 namespace {
 
 using Rows = std::vector<std::vector<float>>;
 
-// [heads, T, 2] from one list of (x, y) rows per head.
-at::Tensor heads_of(const std::vector<Rows>& heads) {
-  const auto H = static_cast<std::int64_t>(heads.size()), T = static_cast<std::int64_t>(heads[0].size());
-  at::Tensor t = at::zeros({H, T, 2});
-  for (std::int64_t h = 0; h < H; ++h)
-    for (std::int64_t j = 0; j < T; ++j)
-      for (std::int64_t i = 0; i < 2; ++i) t[h][j][i] = heads[h][j][i];
-  return t;
-}
+using test::heads_of;
 
 // A one-layer view with head dimension 2 (scale 1/sqrt(2)).
 LayerView hand_view(const at::Tensor& keys, const at::Tensor& values, const at::Tensor& queries = {}) {

@@ -13,6 +13,7 @@
 
 #include "harness/common/error.h"
 #include "harness/engine/engine.h"
+#include "tests/policy_fixtures.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/transformer.h"
 #include "policies/components.h"
@@ -25,31 +26,10 @@ namespace {
 
 using test::max_abs_diff;
 
-// [H, n, 2] from (x, y) rows per head.
-at::Tensor rows(const std::vector<std::vector<std::vector<float>>>& heads) {
-  const auto H = static_cast<std::int64_t>(heads.size()), n = static_cast<std::int64_t>(heads[0].size());
-  at::Tensor t = at::zeros({H, n, 2});
-  for (std::int64_t h = 0; h < H; ++h)
-    for (std::int64_t j = 0; j < n; ++j)
-      for (std::int64_t i = 0; i < 2; ++i) t[h][j][i] = heads[h][j][i];
-  return t;
-}
+using test::heads_of;
+using test::head_positions;
+using test::sequence_info;
 
-std::vector<std::int64_t> positions(const KeptPositions& k, std::int64_t h) {
-  const at::Tensor c = k.head(h).to(at::kLong).contiguous();
-  return std::vector<std::int64_t>(c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + c.numel());
-}
-
-SequenceInfo sequence(std::int64_t T, std::int64_t L, std::int64_t Hkv, std::int64_t Hq, std::int64_t d) {
-  SequenceInfo info;
-  info.prompt_len = T;
-  info.num_layers = L;
-  info.num_heads = Hq;
-  info.num_kv_heads = Hkv;
-  info.head_dim = d;
-  info.element_bytes = 2;
-  return info;
-}
 
 // One KV head, d = 2, scale 1 (so logits are plain dot products). Context (T = 3): k0 = (1, 0), k1 = (0, 1),
 // k2 = (0, 0). Reconstruction part (positions 3 and 4): k3 = (1, 1), k4 = (-1, 0); query head 0 asks
@@ -58,10 +38,10 @@ LayerView hand_view(bool two_heads) {
   LayerView v;
   v.layer = 0;
   v.num_layers = 1;
-  v.reconstruction_keys = rows({{{1, 0}, {0, 1}, {0, 0}, {1, 1}, {-1, 0}}});
+  v.reconstruction_keys = heads_of({{{1, 0}, {0, 1}, {0, 0}, {1, 1}, {-1, 0}}});
   v.keys = v.reconstruction_keys.narrow(1, 0, 3).contiguous();
   v.values = at::zeros({1, 3, 2});
-  v.queries = two_heads ? rows({{{2, 0}, {0, 2}}, {{0, 0}, {0, 0}}}) : rows({{{2, 0}, {0, 2}}});
+  v.queries = two_heads ? heads_of({{{2, 0}, {0, 2}}, {{0, 0}, {0, 0}}}) : heads_of({{{2, 0}, {0, 2}}});
   v.reconstruction_start = 3;
   v.token_ids = at::arange(3, at::kLong);
   v.scale = 1.0;
@@ -110,8 +90,8 @@ TEST(Kvzip, PolicyKeepsTheTopPositionsAndTheWindow) {
   // then the window {2}.
   auto p = make_policy({"kvzip", 2, {{"window", 1}}});
   EXPECT_TRUE(p->inputs().reconstruction);
-  p->begin_sequence(sequence(3, 1, 1, 2, 2));
-  EXPECT_EQ(positions(p->select(hand_view(true)), 0), (std::vector<std::int64_t>{0, 2}));
+  p->begin_sequence(sequence_info(3, 1, 1, 2, 2));
+  EXPECT_EQ(head_positions(p->select(hand_view(true)), 0), (std::vector<std::int64_t>{0, 2}));
   // Without the reconstruction pass the policy says what it needs instead of scoring something else.
   LayerView plain = hand_view(true);
   plain.reconstruction_keys = at::Tensor();
@@ -163,7 +143,7 @@ TEST(Kvzip, ComposesWithAdaAndPyramid) {
   auto pyramid = make_policy({"kvzip", B, {{"layer_allocator", "pyramid"}}});
   for (EvictionPolicy* p : {ada.get(), pyramid.get()}) {
     SCOPED_TRACE(p->describe());
-    p->begin_sequence(sequence(T, L, Hkv, 4, 8));
+    p->begin_sequence(sequence_info(T, L, Hkv, 4, 8));
     std::int64_t total = 0;
     for (std::int64_t l = 0; l < L; ++l) {
       LayerView v = random_reconstruction_view(T, 4, Hkv, 2, 8, 10 + static_cast<std::uint64_t>(l));
@@ -171,7 +151,7 @@ TEST(Kvzip, ComposesWithAdaAndPyramid) {
       v.num_layers = L;
       const KeptPositions k = p->select(v);
       for (std::int64_t h = 0; h < Hkv; ++h) {
-        const auto pos = positions(k, h);
+        const auto pos = head_positions(k, h);
         total += static_cast<std::int64_t>(pos.size());
         for (std::int64_t t = T - w; t < T; ++t) EXPECT_TRUE(std::count(pos.begin(), pos.end(), t)) << t;
       }

@@ -8,26 +8,14 @@
 #include "harness/common/error.h"
 #include "policies/components.h"
 #include "policies/registry.h"
+#include "tests/policy_fixtures.h"
 
 namespace kvbench {
 namespace {
 
-std::vector<std::int64_t> as_vector(const at::Tensor& t) {
-  const at::Tensor c = t.to(at::kCPU, at::kLong).contiguous();
-  return std::vector<std::int64_t>(c.data_ptr<std::int64_t>(), c.data_ptr<std::int64_t>() + c.numel());
-}
-std::vector<std::int64_t> head_positions(const KeptPositions& k, std::int64_t h) { return as_vector(k.head(h)); }
-
-SequenceInfo seq(std::int64_t T, std::int64_t L = 1, std::int64_t Hkv = 2, std::int64_t Hq = 4, std::int64_t d = 4) {
-  SequenceInfo info;
-  info.prompt_len = T;
-  info.num_layers = L;
-  info.num_heads = Hq;
-  info.num_kv_heads = Hkv;
-  info.head_dim = d;
-  info.element_bytes = 2;
-  return info;
-}
+using test::as_vector;
+using test::head_positions;
+using test::sequence_info;
 
 // A random layer: every tensor a policy may ask for.
 LayerView random_view(std::int64_t layer, std::int64_t L, std::int64_t T, std::int64_t Hkv = 2, std::int64_t g = 2,
@@ -53,32 +41,32 @@ LayerView random_view(std::int64_t layer, std::int64_t L, std::int64_t T, std::i
 TEST(Policies, StreamingKeepsSinksAndRecent) {
   // T = 10, budget 6, sinks 2: the first 2 positions and the last 6 - 2 = 4, i.e. {0, 1, 6, 7, 8, 9}.
   auto p = make_policy({"streaming", 6, {{"sinks", 2}}});
-  p->begin_sequence(seq(10));
+  p->begin_sequence(sequence_info(10));
   const KeptPositions k = p->select(random_view(0, 1, 10));
   ASSERT_EQ(k.num_heads(), 2);
   for (std::int64_t h = 0; h < 2; ++h) EXPECT_EQ(head_positions(k, h), (std::vector<std::int64_t>{0, 1, 6, 7, 8, 9}));
   EXPECT_EQ(p->describe(), "streaming(budget=6, sinks=2)");
   // Default sinks = 4: T = 12, budget 8 keeps {0..3} and {8..11}.
   auto q = make_policy({"streaming", 8});
-  q->begin_sequence(seq(12));
+  q->begin_sequence(sequence_info(12));
   EXPECT_EQ(head_positions(q->select(random_view(0, 1, 12)), 0), (std::vector<std::int64_t>{0, 1, 2, 3, 8, 9, 10, 11}));
   // T <= budget: nothing is evicted.
-  q->begin_sequence(seq(8));
+  q->begin_sequence(sequence_info(8));
   EXPECT_TRUE(q->select(random_view(0, 1, 8)).everything);
 }
 
 TEST(Policies, BudgetsAsTokensEvictionRateAndBytes) {
   // evict 0.9 of a 1000-token prompt keeps round(0.1 * 1000) = 100 tokens per head.
-  EXPECT_EQ(BudgetSpec::evict_rate(0.9).resolve(seq(1000)), 100);
-  EXPECT_EQ(BudgetSpec::evict_rate(0.75).resolve(seq(10)), 3);  // 2.5 rounds half up to 3
+  EXPECT_EQ(BudgetSpec::evict_rate(0.9).resolve(sequence_info(1000)), 100);
+  EXPECT_EQ(BudgetSpec::evict_rate(0.75).resolve(sequence_info(10)), 3);  // 2.5 rounds half up to 3
   // 1 MiB over 2 (K, V) x 4 layers x 2 KV heads x 64 dims x 2 bytes = 2048 bytes per token -> 512 tokens.
-  EXPECT_EQ(BudgetSpec::kv_bytes(parse_bytes("1MiB", "t")).resolve(seq(5000, 4, 2, 8, 64)), 512);
+  EXPECT_EQ(BudgetSpec::kv_bytes(parse_bytes("1MiB", "t")).resolve(sequence_info(5000, 4, 2, 8, 64)), 512);
   EXPECT_EQ(parse_budget(nlohmann::json({{"kv_bytes", "1.5KB"}}), "t").value, 1500);
-  EXPECT_EQ(parse_budget(nlohmann::json(128), "t").resolve(seq(5000)), 128);
+  EXPECT_EQ(parse_budget(nlohmann::json(128), "t").resolve(sequence_info(5000)), 128);
   EXPECT_THROW(parse_budget(nlohmann::json({{"evict", 1.2}}), "t"), Error);
   EXPECT_THROW(parse_budget(nlohmann::json({{"kv_bytes", "12 parsecs"}}), "t"), Error);
   EXPECT_THROW(parse_budget(nlohmann::json("big"), "t"), Error);
-  EXPECT_THROW(BudgetSpec::kv_bytes(100).resolve(seq(5000, 4, 2, 8, 64)), Error);  // less than one token
+  EXPECT_THROW(BudgetSpec::kv_bytes(100).resolve(sequence_info(5000, 4, 2, 8, 64)), Error);  // less than one token
 }
 
 TEST(PolicyParts, PoolingAndReduction) {
@@ -241,7 +229,7 @@ TEST(Policies, InvariantsForEveryPolicy) {
     PolicySpec spec{name, B};
     if (name == "full") spec.budget = BudgetSpec{};
     auto p = make_policy(spec);
-    p->begin_sequence(seq(T, L, Hkv, 4, 8));
+    p->begin_sequence(sequence_info(T, L, Hkv, 4, 8));
     std::vector<KeptPositions> layers;
     for (std::int64_t l = 0; l < L; ++l) layers.push_back(p->select(random_view(l, L, T)));
     const auto trims = p->finish_sequence();
@@ -296,12 +284,12 @@ TEST(Policies, ShortPromptsAndTinyBudgets) {
     SCOPED_TRACE(name);
     // T <= B: everything stays.
     auto p = make_policy({name, 64});
-    p->begin_sequence(seq(50));
+    p->begin_sequence(sequence_info(50));
     EXPECT_TRUE(p->select(random_view(0, 1, 50)).everything);
   }
   // A budget no larger than the window keeps the most recent B positions.
   auto s = make_policy({"snapkv", 8});
-  s->begin_sequence(seq(100));
+  s->begin_sequence(sequence_info(100));
   EXPECT_EQ(head_positions(s->select(random_view(0, 1, 100)), 1), (std::vector<std::int64_t>{92, 93, 94, 95, 96, 97, 98, 99}));
 }
 

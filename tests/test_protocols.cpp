@@ -18,6 +18,7 @@
 #include "harness/runner/run_config.h"
 #include "harness/tokenizer/tokenizer.h"
 #include "policies/registry.h"
+#include "tests/policy_fixtures.h"
 #include "tests/test_support.h"
 #include "tests/test_tensors.h"
 
@@ -96,16 +97,7 @@ struct TinyModel {
 
 std::unique_ptr<TinyModel> tiny_model() {
   auto t = std::make_unique<TinyModel>();
-  RandomModelSpec s;
-  s.family = "llama";
-  s.vocab_size = 96;
-  s.hidden_size = 64;
-  s.intermediate_size = 96;
-  s.num_layers = 2;
-  s.num_heads = 4;
-  s.num_kv_heads = 2;
-  s.seed = 11;
-  write_random_checkpoint(t->dir.path(), s);
+  write_random_checkpoint(t->dir.path(), test::small_llama_spec(11));
   t->model = Transformer::load(t->dir.path(), at::kCPU, at::kFloat);
   t->engine = std::make_unique<Engine>(*t->model);
   return t;
