@@ -72,9 +72,16 @@ step "SIGTERM to a --devices parent: the workers save and stop; --resume complet
 config dev "$tmp/dev"
 "$kvbench" run --log-level warn --config "$tmp/dev.json" --devices cpu,cpu > /dev/null 2> "$tmp/dev.err" &
 pid=$!
-wait_rows "$tmp/dev/shards/0-of-2/predictions/full/prompt.jsonl" 2
-wait_rows "$tmp/dev/shards/1-of-2/predictions/full/prompt.jsonl" 2
+# Each worker is paused (SIGSTOP) as soon as it has finished two samples, so that neither can finish its whole
+# shard before the signal arrives however the two are scheduled (a loaded CI machine once let worker 1 finish
+# all 20 while worker 0 was still starting). The SIGTERM forwarded by the parent waits, pending, until SIGCONT.
+for s in 0 1; do
+  wait_rows "$tmp/dev/shards/$s-of-2/predictions/full/prompt.jsonl" 2
+  kill -STOP "$(cat "$tmp/dev/shards/$s-of-2/worker.pid")"
+done
 kill -TERM $pid
+sleep 1   # the parent passes the signal on within 50 ms
+for s in 0 1; do kill -CONT "$(cat "$tmp/dev/shards/$s-of-2/worker.pid")"; done
 wait $pid; rc=$?
 [ $rc = 143 ] || fail "SIGTERM: exit $rc, expected 143; $(tail -5 "$tmp/dev.err")"
 grep -q "interrupted by SIGTERM" "$tmp/dev.err" || fail "SIGTERM: no summary: $(tail -3 "$tmp/dev.err")"
