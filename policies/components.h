@@ -34,6 +34,7 @@ enum class PoolKind { kMax, kAvg };
 enum class ReductionKind { kMean, kMax, kSum };
 enum class KvecNormalization { kRank, kSum };
 enum class KvecUnit { kPosition, kTokenId };
+enum class KvecRhoMode { kFixed, kAgreement };
 
 /// The names of a kind's values, in enum order, and the knob's name in messages.
 template <typename Kind>
@@ -70,6 +71,10 @@ template <> struct KindNames<KvecNormalization> {
 template <> struct KindNames<KvecUnit> {
   static constexpr const char* knob = "K-VEC unit";
   static constexpr std::array<const char*, 2> names = {"position", "token_id"};
+};
+template <> struct KindNames<KvecRhoMode> {
+  static constexpr const char* knob = "K-VEC rho_mode";
+  static constexpr std::array<const char*, 2> names = {"fixed", "agreement"};
 };
 
 /// The value called `name`; throws "unknown <knob> '<name>' (use a, b or c)".
@@ -188,7 +193,12 @@ std::vector<std::int64_t> proportional_allocation(const std::vector<double>& wei
 /// Per head h, its top budgets[h] positions by scores [Hkv, E], each head's list sorted ascending.
 std::vector<at::Tensor> select_top(const at::Tensor& scores, const std::vector<std::int64_t>& budgets);
 
-/// K-VEC's knobs (kvec.md). normalization and unit are names of KvecNormalization / KvecUnit values.
+/// K-VEC's knobs (kvec.md). normalization, unit and rho_mode are names of KvecNormalization / KvecUnit /
+/// KvecRhoMode values. rho_mode and band are ours, beyond kvec.md (docs/policies.md, issue 18's study):
+///   rho_mode agreement: a layer's coverage share is rho x the overlap of its heads' top-b sets
+///     (1 - |union| / sum of budgets), so heads that already disagree keep their own top;
+///   band > 0: a head's coverage candidates are only positions within its own top ceil(band x b), so a
+///     coverage slot holds a position the head itself ranks near its budget, not any uncovered one.
 struct KvecConfig {
   double rho = 0.25;           ///< coverage share of each head's budget
   double lambda = 1.0;         ///< cross-layer strength
@@ -197,6 +207,8 @@ struct KvecConfig {
   std::string unit = "position";       ///< position | token_id
   bool cross_head = true;
   bool cross_layer = true;
+  std::string rho_mode = "fixed";  ///< fixed | agreement
+  double band = 0;                 ///< 0 (no limit) or >= 1: coverage candidates within the head's top band x b
 };
 
 /// K-VEC's state across the layers of one forward pass: how often earlier layers kept each position.

@@ -27,7 +27,8 @@ class ComposedPolicy final : public EvictionPolicy {
     if (c_.head_allocator == HeadAllocatorKind::kAda) s << ", alpha=" << c_.ada_alpha;
     if (c_.selector == SelectorKind::kKvec)
       s << ", rho=" << c_.kvec.rho << ", lambda=" << c_.kvec.lambda << ", gamma=" << c_.kvec.gamma
-        << ", cross_head=" << (c_.kvec.cross_head ? "on" : "off") << ", cross_layer=" << (c_.kvec.cross_layer ? "on" : "off");
+        << ", cross_head=" << (c_.kvec.cross_head ? "on" : "off") << ", cross_layer=" << (c_.kvec.cross_layer ? "on" : "off")
+        << ", rho_mode=" << c_.kvec.rho_mode << ", band=" << c_.kvec.band;
     return s.str() + ")";
   }
 
@@ -241,6 +242,8 @@ CompositionConfig read_composition(PolicyParams& p, CompositionConfig d) {
   c.kvec.unit = p.get_string("unit", d.kvec.unit);
   c.kvec.cross_head = p.get_bool("cross_head", d.kvec.cross_head);
   c.kvec.cross_layer = p.get_bool("cross_layer", d.kvec.cross_layer);
+  c.kvec.rho_mode = p.get_string("rho_mode", d.kvec.rho_mode);
+  c.kvec.band = p.get_double("band", d.kvec.band);
   read_kvpress_knobs(p, d, c);
   p.finish();
 

@@ -37,7 +37,22 @@ void validate(const KvecConfig& c) {
   KV_CHECK(c.lambda >= 0 && c.gamma >= 0, "lambda and gamma must be >= 0");
   parse_kind<KvecNormalization>(c.normalization);
   parse_kind<KvecUnit>(c.unit);
+  parse_kind<KvecRhoMode>(c.rho_mode);
+  KV_CHECK(c.band == 0 || c.band >= 1, "band must be 0 (no limit) or >= 1, got ", c.band);
 }
+
+namespace {
+// rho_mode agreement: rho times the overlap of the heads' top-b sets, 1 - |union| / sum of budgets (0 when
+// every head's top is its own, (H - 1) / H when all heads keep the same positions). One host read per layer.
+double agreement_rho(const at::Tensor& rank_desc, const std::vector<std::int64_t>& budgets, double rho) {
+  std::int64_t total = 0;
+  for (std::int64_t b : budgets) total += b;
+  if (total == 0) return 0;
+  const at::Tensor top = rank_desc < device_longs(budgets, rank_desc.device()).unsqueeze(1);  // [H, E]
+  const auto distinct = top.any(0).sum().item<std::int64_t>();
+  return rho * (1.0 - static_cast<double>(distinct) / static_cast<double>(total));
+}
+}  // namespace
 
 std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<std::int64_t>& budgets,
                                     const at::Tensor& token_ids, const KvecConfig& c, KvecState& state) {
@@ -64,9 +79,12 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
   }
 
   // 2. Core: each head's top b - floor(rho b) by its own score (heads may share core tokens).
+  const double rho = parse_kind<KvecRhoMode>(c.rho_mode) == KvecRhoMode::kAgreement
+                         ? agreement_rho(rank_desc, budgets, c.rho)
+                         : c.rho;
   std::vector<std::int64_t> core_size, coverage_slots;
   for (std::int64_t b : budgets) {
-    const auto slots = static_cast<std::int64_t>(std::floor(c.rho * static_cast<double>(b)));
+    const auto slots = static_cast<std::int64_t>(std::floor(rho * static_cast<double>(b)));
     coverage_slots.push_back(slots);
     core_size.push_back(b - slots);
   }
@@ -98,15 +116,28 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
   bool slots_open = most_slots > 0;
   if (slots_open && c.cross_head) {
     // Rounds: every candidate goes to the head with open slots that values it most; each head takes its best
-    // assigned candidates. A round either fills some head or uses up every candidate, so at most H rounds
+    // assigned candidates. A round either fills some head or uses up every eligible candidate, so at most H rounds
     // (typically one) and one host read per round. No candidate is given to two heads.
     at::Tensor candidates = covered.logical_not();
+    // band: head h may take only positions it ranks within its top ceil(band b(h)).
+    at::Tensor in_band;
+    if (c.band > 0) {
+      std::vector<std::int64_t> band_size;
+      for (std::int64_t b : budgets) band_size.push_back(static_cast<std::int64_t>(std::ceil(c.band * static_cast<double>(b))));
+      in_band = rank_desc < device_longs(band_size, dev).unsqueeze(1);
+    }
+    // Candidates head h may still take: uncovered, unkept, h has open slots (and, with band, within h's band).
+    auto eligible_now = [&] {
+      at::Tensor e = candidates.unsqueeze(0).logical_and((open > 0).unsqueeze(1));  // [H, E]
+      return in_band.defined() ? e.logical_and(in_band) : e;
+    };
+    at::Tensor eligible = eligible_now();
     for (std::int64_t round = 0; round < H; ++round) {
-      const at::Tensor eligible = candidates.unsqueeze(0).logical_and((open > 0).unsqueeze(1));  // [H, E]
       const auto [best, owner] = priority.masked_fill(eligible.logical_not(), kNegInf).max(0);
       fill(eligible.logical_and(owner.unsqueeze(0) == at::arange(H, long_opts).unsqueeze(1)));
       candidates = candidates.logical_and(kept.any(0).logical_not());
-      const at::Tensor left = at::stack({(open > 0).any(), candidates.any()}).to(at::kCPU);  // one read
+      eligible = eligible_now();
+      const at::Tensor left = at::stack({(open > 0).any(), eligible.any()}).to(at::kCPU);  // one read
       slots_open = left[0].item<bool>();
       if (!slots_open || !left[1].item<bool>()) break;
     }

@@ -221,6 +221,57 @@ TEST(PolicyParts, KvecLeftoverSlotsByHand) {
   EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{0, 1, 2, 3, 5}));
 }
 
+TEST(PolicyParts, KvecAgreementRhoAndBandByHand) {
+  // Two heads, eight evictable positions, budget 4 each, rank normalization (priority (7 - rank) / 7):
+  //   head 0 raw [7, 6, 2, 8, 5, 3, 4, 1]: ranks pos3 0, pos0 1, pos1 2, pos4 3, pos6 4, pos5 5, pos2 6, pos7 7
+  //   head 1 raw [2, 8, 5, 1, 3, 6, 7, 4]: ranks pos1 0, pos6 1, pos5 2, pos2 3, pos7 4, pos4 5, pos0 6, pos3 7
+  const at::Tensor s = at::tensor({7.f, 6.f, 2.f, 8.f, 5.f, 3.f, 4.f, 1.f, 2.f, 8.f, 5.f, 1.f, 3.f, 6.f, 7.f, 4.f}).view({2, 8});
+  const at::Tensor ids = at::arange(8, at::kLong);
+  KvecConfig c;
+  c.rho = 0.5;
+  // Fixed rho .5: 2 slots, cores h0 {3, 0}, h1 {1, 6}; candidates {2, 4, 5, 7}. Priorities h0: 2 1/7, 4 4/7,
+  // 5 2/7, 7 0; h1: 2 4/7, 4 2/7, 5 5/7, 7 3/7. Owners 2 -> h1, 4 -> h0, 5 -> h1, 7 -> h1. h0 takes 4, h1
+  // takes 5 and 2 (full); next round h0 takes the only candidate left, 7 (its last-ranked position).
+  KvecState fixed_state;
+  auto r = select_kvec(s, {4, 4}, ids, c, fixed_state);
+  EXPECT_EQ(as_vector(r[0]), (std::vector<std::int64_t>{0, 3, 4, 7}));
+  EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{1, 2, 5, 6}));
+  // Band 1.5: a head's candidates lie within its top ceil(6) = 6 ranks, so 2 and 7 are not h0's. Round one as
+  // above; then 7 is nobody's (outside h0's band, h1 full), and h0 fills its slot by its own next best: 1.
+  c.band = 1.5;
+  KvecState band_state;
+  r = select_kvec(s, {4, 4}, ids, c, band_state);
+  EXPECT_EQ(as_vector(r[0]), (std::vector<std::int64_t>{0, 1, 3, 4}));
+  EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{1, 2, 5, 6}));
+  // Agreement: the top-4 sets {0, 1, 3, 4} and {1, 2, 5, 6} share one position: 7 distinct of 8 slots,
+  // overlap 1/8, rho .5/8 and floor(4/16) = 0 slots: each head keeps its own top 4.
+  c.band = 0;
+  c.rho_mode = "agreement";
+  KvecState agreement_state;
+  r = select_kvec(s, {4, 4}, ids, c, agreement_state);
+  EXPECT_EQ(as_vector(r[0]), (std::vector<std::int64_t>{0, 1, 3, 4}));
+  EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{1, 2, 5, 6}));
+  // Identical heads overlap by 1/2: rho 1 gives 1/2 and 2 slots, the fixed rho .5 outcome of identical heads.
+  const at::Tensor same = at::cat({s[0], s[0]}).view({2, 8});
+  c.rho = 1.0;
+  KvecState same_agreement;
+  const auto a = select_kvec(same, {4, 4}, ids, c, same_agreement);
+  KvecConfig half;
+  half.rho = 0.5;
+  KvecState same_fixed;
+  const auto f = select_kvec(same, {4, 4}, ids, half, same_fixed);
+  EXPECT_EQ(as_vector(a[0]), as_vector(f[0]));
+  EXPECT_EQ(as_vector(a[1]), as_vector(f[1]));
+  EXPECT_NE(as_vector(a[0]), as_vector(a[1]));  // coverage slots went to different positions
+  // Out-of-range knobs are refused by name.
+  c.band = 0.5;
+  KvecState bad;
+  EXPECT_THROW(select_kvec(s, {3, 3}, ids, c, bad), Error);
+  c.band = 0;
+  c.rho_mode = "sometimes";
+  EXPECT_THROW(select_kvec(s, {3, 3}, ids, c, bad), Error);
+}
+
 // Every registered policy on random 4-layer inputs: the invariants of acceptance line 1.
 TEST(Policies, InvariantsForEveryPolicy) {
   const std::int64_t L = 4, T = 300, B = 64, w = 32, Hkv = 2;
