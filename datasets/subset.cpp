@@ -40,6 +40,14 @@ const SubsetSpec& find_subset(const std::string& name) {
        synth, ")");
 }
 
+std::string suite_of(const std::vector<std::string>& subsets) {
+  std::size_t synthetic = 0;
+  for (const std::string& name : subsets)
+    for (const auto& s : synth_subsets()) synthetic += s.name == name ? 1 : 0;
+  if (synthetic == 0) return "LongBench";
+  return synthetic == subsets.size() ? "synthetic suite" : "LongBench and synthetic";
+}
+
 std::vector<const SubsetSpec*> subsets_in(const std::string& group) {
   std::vector<const SubsetSpec*> out;
   if (group == "synth") {

@@ -27,6 +27,10 @@ struct SubsetSpec {
 /// {context} in the template.
 std::string question_template(const SubsetSpec& subset);
 
+/// What a run's subsets are, for titles: "LongBench" (every one a LongBench subset, _e variants included),
+/// "synthetic suite" (every one kvbench's generated tasks), else "LongBench and synthetic".
+std::string suite_of(const std::vector<std::string>& subsets);
+
 /// All registered subsets, in the official order.
 const std::vector<SubsetSpec>& longbench_subsets();
 /// The synthetic RULER-style tasks written by `kvbench synth` (datasets/synth_subsets.cpp), in suite order.

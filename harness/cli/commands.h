@@ -25,6 +25,7 @@ Command add_plot_command(CLI::App& app);
 Command add_table_command(CLI::App& app);
 Command add_check_command(CLI::App& app);
 Command add_compare_command(CLI::App& app);
+Command add_analyze_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_merge_command(CLI::App& app);

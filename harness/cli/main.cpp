@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
       kvbench::cli::add_table_command(app),
       kvbench::cli::add_check_command(app),
       kvbench::cli::add_compare_command(app),
+      kvbench::cli::add_analyze_command(app),
       kvbench::cli::add_make_tiny_command(app),
       kvbench::cli::add_synth_command(app),
       kvbench::cli::add_bench_command(app),

@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <iomanip>
 #include <set>
+#include <sstream>
+#include <tuple>
 
 #include "harness/common/error.h"
+#include "datasets/subset.h"
 #include "harness/common/log.h"
 #include "harness/report/svg.h"
 
@@ -373,7 +377,10 @@ std::string score_vs_budget_svg(const std::vector<ReportFile>& reports, const Re
     for (auto& p : s.points) p.x = std::log2(p.x);
   }
 
-  const std::string what = options.subset.empty() ? "LongBench average" : options.subset;
+  std::vector<std::string> subsets;
+  for (const auto& r : reports) subsets.insert(subsets.end(), r.subsets.begin(), r.subsets.end());
+  // A synthetic-suite run is not titled "LongBench": the title names the suite its subsets come from.
+  const std::string what = options.subset.empty() ? suite_of(subsets) + " average" : options.subset;
   const std::string title = !options.title.empty() ? options.title : what + " score vs KV cache budget";
   std::string subtitle = runs_text(reports);
   if (resolved_budgets) subtitle += " \xC2\xB7 eviction-rate / byte budgets at their mean resolved size";
@@ -431,6 +438,59 @@ std::string coverage_vs_layer_svg(const std::vector<ReportFile>& reports, const 
               "share of prompt positions kept by at least one KV head, mean over samples \xC2\xB7 " + runs_text(reports));
   grid_and_axes(svg, f, xs, xticks, ys, yticks, "layer", "layer coverage (share of prompt kept)", /*x_labels=*/true);
   draw_series(svg, f, series, xs, ys, /*markers=*/layers <= 48, layers <= 24 ? 7 : 5);
+  draw_legend(svg, f, series);
+  return svg.str();
+}
+
+std::string score_vs_statistic_svg(const std::vector<CoveragePoint>& points, const std::string& statistic,
+                                   const std::string& run, const std::string& suite) {
+  // One point per (series, budget, task): the means over that cell's samples, so that tied per-sample scores
+  // (0 or 100 on most synthetic tasks) do not pile up on two lines.
+  std::map<std::tuple<std::string, double, std::string>, std::pair<Point, int>> cells;
+  std::vector<std::string> order;
+  std::vector<double> xs_all, ys_all;
+  for (const CoveragePoint& p : points) {
+    const auto it = p.stats.find(statistic);
+    if (it == p.stats.end()) continue;
+    auto& [sum, count] = cells[{p.series, p.budget, p.task}];
+    sum.x += it->second;
+    sum.y += p.score;
+    ++count;
+    if (std::find(order.begin(), order.end(), p.series) == order.end()) order.push_back(p.series);
+    xs_all.push_back(it->second);
+    ys_all.push_back(p.score);
+  }
+  KV_CHECK(!cells.empty(), "analyze: no sample has ", statistic, " to plot");
+  std::vector<Series> series(order.size());
+  for (std::size_t i = 0; i < order.size(); ++i) series[i].label = order[i];
+  for (const auto& [key, cell] : cells) {
+    const auto i = static_cast<std::size_t>(std::find(order.begin(), order.end(), std::get<0>(key)) - order.begin());
+    series[i].points.push_back({cell.first.x / cell.second, cell.first.y / cell.second});
+  }
+  const Frame f = make_frame(series);
+  SvgCanvas svg(f.width, f.height);
+  svg.rect(0, 0, f.width, f.height, "#ffffff");
+  std::vector<double> xv, yv;
+  for (const auto& s : series)
+    for (const auto& p : s.points) {
+      xv.push_back(p.x);
+      yv.push_back(p.y);
+    }
+  const auto [ys, yticks] = y_axis(yv, f, 0, 100);
+  double lo = *std::min_element(xv.begin(), xv.end()), hi = *std::max_element(xv.begin(), xv.end());
+  const double pad = std::max((hi - lo) * 0.06, 0.5);
+  const double step = nice_step(hi - lo + 2 * pad, 6);
+  lo = std::max(0.0, std::floor((lo - pad) / step) * step);
+  hi = std::ceil((hi + pad) / step) * step;
+  const LinearScale xs{lo, hi, f.x0, f.x1};
+  const RankCorrelation all = spearman(xs_all, ys_all);
+  std::ostringstream sub;
+  sub << std::fixed << std::setprecision(2) << "one point per variant and task (means over its samples) \xC2\xB7 per-sample Spearman "
+      << "\xCF\x81 = " << all.rho << " (n = " << all.n << ") \xC2\xB7 run " << run;
+  draw_titles(svg, f, suite + ": score vs " + statistic, sub.str());
+  grid_and_axes(svg, f, xs, nice_ticks(lo, hi, 6), ys, yticks, statistic + " (%)", "task score (points)", true);
+  for (std::size_t i = 0; i < series.size(); ++i)
+    for (const auto& p : series[i].points) marker(svg, mark_of(series[i], i), xs(p.x), ys(p.y), 7, color_of(series[i], i));
   draw_legend(svg, f, series);
   return svg.str();
 }

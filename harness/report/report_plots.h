@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/report/coverage_analysis.h"
 #include "harness/report/report_file.h"
 
 namespace kvbench::report {
@@ -25,5 +26,10 @@ struct ReportPlotOptions {
 /// Throws kvbench::Error when nothing can be drawn (no variant with a score and a budget, no curves).
 std::string score_vs_budget_svg(const std::vector<ReportFile>& reports, const ReportPlotOptions& options = {});
 std::string coverage_vs_layer_svg(const std::vector<ReportFile>& reports, const ReportPlotOptions& options = {});
+/// kvbench analyze's scatter: task score vs one coverage statistic (coverage_analysis.h), one point per
+/// variant and task (the means over its samples), colored and marked by series (the variant without its
+/// budget); the subtitle gives the per-sample Spearman rho. `suite` names the data ("synthetic suite").
+std::string score_vs_statistic_svg(const std::vector<CoveragePoint>& points, const std::string& statistic,
+                                   const std::string& run, const std::string& suite);
 
 }  // namespace kvbench::report

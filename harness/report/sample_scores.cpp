@@ -6,6 +6,7 @@
 #include "harness/common/error.h"
 #include "harness/common/jsonl.h"
 #include "harness/common/paths.h"
+#include "harness/report/paired.h"
 #include "metrics/scorer.h"
 
 namespace kvbench::report {
@@ -22,6 +23,18 @@ std::map<std::string, double> scores_by_id(const RunLayout& layout, const std::s
     out[row["_id"].get<std::string>()] = 100.0 * scores.at(i++);
   }
   return out;
+}
+
+std::optional<std::pair<double, double>> average_interval(const RunLayout& layout, const std::string& variant,
+                                                          const std::vector<std::string>& subsets) {
+  std::vector<std::vector<double>> groups;
+  for (const std::string& subset : subsets) {
+    std::vector<double> samples;
+    for (const auto& [id, score] : scores_by_id(layout, variant, subset)) samples.push_back(score);
+    if (!samples.empty()) groups.push_back(std::move(samples));
+  }
+  if (groups.empty()) return std::nullopt;
+  return stratified_bootstrap_ci(groups, 10000, 1);
 }
 
 }  // namespace kvbench::report

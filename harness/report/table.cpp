@@ -1,5 +1,6 @@
 #include "harness/report/table.h"
 
+#include "datasets/subset.h"
 #include "harness/common/paths.h"
 #include "harness/report/paired.h"
 #include "harness/report/sample_scores.h"
@@ -320,7 +321,8 @@ std::string render_latex(const Table& t, int digits) {
   const TextGrid g = text_grid(t, digits, kDash, t.multi_run, /*delta_column=*/false);
   std::string spec;
   for (std::size_t c = 0; c < g.header.size(); ++c) spec += g.numeric[c] ? "r" : "l";
-  std::string out = "% kvbench table: LongBench scores; averages recomputed from the scores shown. Needs \\usepackage{booktabs}.\n";
+  std::string out = "% kvbench table: " + suite_of(t.subsets) +
+                    " scores; averages recomputed from the scores shown. Needs \\usepackage{booktabs}.\n";
   out += "\\begin{tabular}{" + spec + "}\n\\toprule\n";
   for (std::size_t c = 0; c < g.header.size(); ++c) {
     std::string h = g.header[c] == "avg" ? "Avg." : g.header[c] == "variant" ? "Method" : g.header[c];
@@ -484,20 +486,14 @@ std::vector<PaperRow> load_paper_csv(const std::string& path) {
 namespace {
 // The 95% interval of a row's average over the subsets the table shows (those the variant has a score for).
 std::optional<std::pair<double, double>> average_interval(const ReportFile& report, const ReportVariant& v, const Table& t) {
-  const RunLayout layout(paths::parent(report.path));
-  std::vector<std::vector<double>> groups;
-  for (const auto& subset : t.subsets) {
-    if (!v.scores.count(subset)) continue;
-    std::vector<double> samples;
-    try {
-      for (const auto& [id, score] : scores_by_id(layout, v.name, subset)) samples.push_back(score);
-    } catch (const Error& e) {
-      fail("--ci needs the run's predictions beside its report.json: ", e.what());
-    }
-    if (!samples.empty()) groups.push_back(std::move(samples));
+  std::vector<std::string> scored;
+  for (const auto& subset : t.subsets)
+    if (v.scores.count(subset)) scored.push_back(subset);
+  try {
+    return report::average_interval(RunLayout(paths::parent(report.path)), v.name, scored);
+  } catch (const Error& e) {
+    fail("--ci needs the run's predictions beside its report.json: ", e.what());
   }
-  if (groups.empty()) return std::nullopt;
-  return stratified_bootstrap_ci(groups, 10000, 1);
 }
 
 // "query_agnostic protocol; budget: tokens per KV head per layer, observation window included; window 32;
