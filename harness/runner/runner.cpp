@@ -11,6 +11,7 @@
 #include <memory>
 #include <numeric>
 #include <set>
+#include <sstream>
 
 #include <torch/version.h>
 
@@ -28,6 +29,7 @@
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/tensor_util.h"
 #include "harness/report/report_writer.h"
+#include "harness/report/sample_scores.h"
 #include "harness/runner/plan.h"
 #include "harness/runner/progress.h"
 #include "harness/runner/run_checks.h"
@@ -417,13 +419,30 @@ void run_sample(RunState& st, const Task& task, Progress& progress) {
 }
 
 // A short summary; `kvbench table` prints the full paper-style table.
+// The run's table: each variant's average with its 95% interval (a bootstrap stratified by subset over the
+// per-sample scores: how far the average can be trusted), KV size, compression and decode speed.
 void print_summary(const nlohmann::json& report, const RunLayout& layout, std::size_t failures) {
-  std::cout << std::fixed << std::left << std::setw(28) << "variant" << std::right << std::setw(10) << "average" << std::setw(12)
-            << "KV MB" << std::setw(18) << "compress ms/smp" << std::setw(12) << "decode t/s" << "\n";
+  bool scored = false;  // random prompts have no scores, so no interval column
+  for (const auto& v : report["variants"]) scored = scored || v["average"].is_number();
+  std::cout << std::fixed << std::left << std::setw(28) << "variant" << std::right << std::setw(10) << "average"
+            << std::setw(18) << (scored ? "95% CI" : "") << std::setw(12) << "KV MB" << std::setw(18)
+            << "compress ms/smp" << std::setw(12) << "decode t/s" << "\n";
   for (const auto& v : report["variants"]) {
-    std::cout << std::left << std::setw(28) << v["name"].get<std::string>() << std::right << std::setw(10);
+    const std::string name = v["name"].get<std::string>();
+    std::cout << std::left << std::setw(28) << name << std::right << std::setw(10);
     if (v["average"].is_number()) std::cout << std::setprecision(2) << v["average"].get<double>();
     else std::cout << "-";
+    std::string ci;
+    if (scored && v["average"].is_number()) {
+      std::vector<std::string> subsets;
+      for (const auto& [subset, score] : v["scores"].items()) subsets.push_back(subset);
+      if (const auto interval = report::average_interval(layout, name, subsets)) {
+        std::ostringstream s;
+        s << std::fixed << std::setprecision(1) << "[" << interval->first << ", " << interval->second << "]";
+        ci = s.str();
+      }
+    }
+    std::cout << std::setw(18) << ci;
     // Compression time per sample (the report keeps the total): a variant that computes scores shared with its
     // siblings (h2o-64 for every h2o budget) pays for them once, so compare policies by their first budget.
     double samples = 0;
