@@ -3,6 +3,8 @@
 # time limit, logs and JSON under OUT (default /tmp/kvbench-gpu). A failing stage is reported and the next
 # one still runs; the exit code is the number of failed stages.
 #   bash scripts/gpu-check.sh [layouts] [qhead32k] [newpol] [micro] [decode] [hf] [demo] [policy] [lengths] [profile] [lb16] [sweep]
+#                             [study-dev{,-round2}-{4k,8k}] [study-test-4k] [study-test-8k]   (issue 18: scripts/kvec-study.sh;
+#                             each run comes back as OUT/study-*.tar.gz)
 # (profile and sweep use the 8B checkpoint that lengths or lb16 write first.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +49,8 @@ for s in "$@"; do
     chunk32k) stage chunk32k 200 python3 tests/gpu/prefill_chunks.py --kvbench $kv --model /tmp/pp/llama31_8b --best-out /tmp/best_chunk ;;
     lengths32k) stage lengths32k 200 python3 tests/gpu/bench_hf.py --kvbench $kv --workdir /tmp/pp --workload lengths --lengths 32768 \
           --kvbench-args "--prefill-chunk $(cat /tmp/best_chunk 2>/dev/null || echo 8192)" --out "$OUT/bench_32k.json" ;;
+    study-dev-4k|study-dev-8k|study-dev-round2-4k|study-dev-round2-8k|study-test-4k|study-test-8k) run=${s#study-}
+          stage $s 560 bash -c "bash scripts/kvec-study.sh ${run%-*} ${run##*-} $kv /tmp/study && tar czf $OUT/$s.tar.gz -C /tmp/study kvec-$s" ;;
     sweep) stage sweep 420 python3 tests/gpu/sweep_bench.py --kvbench $kv --workdir /tmp/pp --out "$OUT/sweep.json" ;;
     *) echo "unknown stage $s"; failed=$((failed + 1)) ;;
   esac

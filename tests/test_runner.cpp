@@ -405,5 +405,23 @@ TEST(RunConfig, ShippedConfigsParse) {
   EXPECT_GE(parsed, 4);
 }
 
+// Issue 18's dev/test discipline, as written into the study's configs: the dev rounds share one synthetic seed,
+// the test split has another, and neither is a training seed of the demo model (docs/demo-model.md).
+TEST(RunConfig, KvecStudySplitsAreDisjointAndHeldOut) {
+  auto seed_of = [](const std::string& name) {
+    const std::string path = paths::join(paths::join(KVBENCH_SOURCE_DIR, "configs"), name);
+    const RunConfig rc = parse_run_config(read_json_file(path, true), name);
+    EXPECT_TRUE(rc.synth.has_value()) << name;
+    return rc.synth ? rc.synth->seed : 0;
+  };
+  const std::uint64_t dev = seed_of("kvec-study-dev.json"), test = seed_of("kvec-study-test.json");
+  EXPECT_EQ(seed_of("kvec-study-dev-round2.json"), dev);
+  EXPECT_NE(dev, test);
+  for (const std::uint64_t training : {100010, 100011, 100012, 100013, 100014, 100015, 300001}) {
+    EXPECT_NE(dev, training);
+    EXPECT_NE(test, training);
+  }
+}
+
 }  // namespace
 }  // namespace kvbench

@@ -481,7 +481,9 @@ std::string score_vs_statistic_svg(const std::vector<CoveragePoint>& points, con
   const double pad = std::max((hi - lo) * 0.06, 0.5);
   const double step = nice_step(hi - lo + 2 * pad, 6);
   lo = std::max(0.0, std::floor((lo - pad) / step) * step);
+  const double most = hi;
   hi = std::ceil((hi + pad) / step) * step;
+  if (most <= 100) hi = std::min(hi, 100.0);  // percentages end at 100
   const LinearScale xs{lo, hi, f.x0, f.x1};
   const RankCorrelation all = spearman(xs_all, ys_all);
   std::ostringstream sub;
