@@ -52,6 +52,50 @@ double agreement_rho(const at::Tensor& rank_desc, const std::vector<std::int64_t
   const auto distinct = top.any(0).sum().item<std::int64_t>();
   return rho * (1.0 - static_cast<double>(distinct) / static_cast<double>(total));
 }
+
+// K-VEC's coverage slots of one layer: each head's open slots (`open` [H], on the device) and the positions it
+// has taken so far (`kept` [H, E], updated in place).
+struct CoverageSlots {
+  const at::Tensor& priority;  ///< [H, E]
+  at::Tensor& kept;
+  at::Tensor open;
+  std::int64_t most_slots;
+  bool slots_open = most_slots > 0;  ///< as of the last host read
+
+  bool any_open() const { return slots_open; }
+
+  // Each head takes up to its open slots from the positions `allowed` [H, E] marks, best priority first.
+  void fill(const at::Tensor& allowed) {
+    const at::Tensor slot_rank = at::arange(std::max<std::int64_t>(most_slots, 1), open.options()).unsqueeze(0);
+    const auto [values, where] = priority.masked_fill(allowed.logical_not(), kNegInf).topk(most_slots, 1);
+    const at::Tensor taken = (values > kNegInf).logical_and(slot_rank < open.unsqueeze(1));
+    kept.logical_or_(at::zeros_like(kept).scatter_(1, where, taken));
+    open = open - taken.sum(1);
+  }
+
+  // Rounds: every candidate goes to the head with open slots that values it most (among the heads whose band,
+  // when given, holds it); each head takes its best assigned candidates. A round either fills some head or uses
+  // up every eligible candidate, so at most H rounds (typically one) and one host read per round. No candidate
+  // is given to two heads.
+  void cross_head_rounds(at::Tensor candidates, const at::Tensor& in_band) {
+    const std::int64_t H = kept.size(0);
+    const at::Tensor heads = at::arange(H, open.options()).unsqueeze(1);
+    auto eligible_now = [&] {  // uncovered, unkept, the head has open slots (and holds it in its band)
+      at::Tensor e = candidates.unsqueeze(0).logical_and((open > 0).unsqueeze(1));  // [H, E]
+      return in_band.defined() ? e.logical_and(in_band) : e;
+    };
+    at::Tensor eligible = eligible_now();
+    for (std::int64_t round = 0; round < H; ++round) {
+      const auto [best, owner] = priority.masked_fill(eligible.logical_not(), kNegInf).max(0);
+      fill(eligible.logical_and(owner.unsqueeze(0) == heads));
+      candidates = candidates.logical_and(kept.any(0).logical_not());
+      eligible = eligible_now();
+      const at::Tensor left = at::stack({(open > 0).any(), eligible.any()}).to(at::kCPU);  // one read
+      slots_open = left[0].item<bool>();
+      if (!slots_open || !left[1].item<bool>()) break;
+    }
+  }
+};
 }  // namespace
 
 std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<std::int64_t>& budgets,
@@ -103,48 +147,20 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
   if (c.cross_layer && state.counts.defined()) priority = normalized / (1.0 + c.lambda * state.counts.unsqueeze(0));
 
   clock.lap("kvec: rank, core, priority");
-  // 5. Coverage slots. `open` [H] counts each head's unfilled slots on the device.
-  at::Tensor open = device_longs(coverage_slots, dev);
-  const at::Tensor slot_rank = at::arange(std::max<std::int64_t>(most_slots, 1), long_opts).unsqueeze(0);
-  // Each head takes up to its open slots from the positions `allowed` [H, E] marks, best priority first.
-  auto fill = [&](const at::Tensor& allowed) {
-    const auto [values, where] = priority.masked_fill(allowed.logical_not(), kNegInf).topk(most_slots, 1);
-    const at::Tensor taken = (values > kNegInf).logical_and(slot_rank < open.unsqueeze(1));
-    kept.logical_or_(at::zeros_like(kept).scatter_(1, where, taken));
-    open = open - taken.sum(1);
-  };
-  bool slots_open = most_slots > 0;
-  if (slots_open && c.cross_head) {
-    // Rounds: every candidate goes to the head with open slots that values it most; each head takes its best
-    // assigned candidates. A round either fills some head or uses up every eligible candidate, so at most H rounds
-    // (typically one) and one host read per round. No candidate is given to two heads.
-    at::Tensor candidates = covered.logical_not();
-    // band: head h may take only positions it ranks within its top ceil(band b(h)).
-    at::Tensor in_band;
+  // 5. Coverage slots: cross-head rounds, then (without the module, or once candidates run out) each head's
+  // next best positions by priority.
+  CoverageSlots slots{priority, kept, device_longs(coverage_slots, dev), most_slots};
+  if (slots.any_open() && c.cross_head) {
+    at::Tensor in_band;  // band: head h may take only positions it ranks within its top ceil(band b(h))
     if (c.band > 0) {
       std::vector<std::int64_t> band_size;
       for (std::int64_t b : budgets) band_size.push_back(static_cast<std::int64_t>(std::ceil(c.band * static_cast<double>(b))));
       in_band = rank_desc < device_longs(band_size, dev).unsqueeze(1);
     }
-    // Candidates head h may still take: uncovered, unkept, h has open slots (and, with band, within h's band).
-    auto eligible_now = [&] {
-      at::Tensor e = candidates.unsqueeze(0).logical_and((open > 0).unsqueeze(1));  // [H, E]
-      return in_band.defined() ? e.logical_and(in_band) : e;
-    };
-    at::Tensor eligible = eligible_now();
-    for (std::int64_t round = 0; round < H; ++round) {
-      const auto [best, owner] = priority.masked_fill(eligible.logical_not(), kNegInf).max(0);
-      fill(eligible.logical_and(owner.unsqueeze(0) == at::arange(H, long_opts).unsqueeze(1)));
-      candidates = candidates.logical_and(kept.any(0).logical_not());
-      eligible = eligible_now();
-      const at::Tensor left = at::stack({(open > 0).any(), eligible.any()}).to(at::kCPU);  // one read
-      slots_open = left[0].item<bool>();
-      if (!slots_open || !left[1].item<bool>()) break;
-    }
+    slots.cross_head_rounds(covered.logical_not(), in_band);
   }
   clock.lap("kvec: coverage rounds");
-  // Without the cross-head module, or once candidates run out: each head's next best positions by priority.
-  if (slots_open) fill(kept.logical_not());
+  if (slots.any_open()) slots.fill(kept.logical_not());
 
   clock.lap("kvec: next-best fill");
   // 6. Cross-layer counts for the next layer.
