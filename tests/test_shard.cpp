@@ -3,13 +3,17 @@
 //    run unsharded;
 //  - --devices cpu,cpu gives the same predictions as one process; a worker killed with SIGKILL is reported,
 //    and --resume finishes it to the same result;
-//  - merge refuses missing, repeated and unfinished shards, shards of another config and shared samples.
+//  - merge refuses missing, repeated and unfinished shards, shards of another config and shared samples;
+//  - a LongBench-shaped random workload (prompt.random_ids.shape, issue 19's) has the published lengths and
+//    max new tokens, and two CPU workers give the same predictions as one process on it.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +21,7 @@
 #include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/model/random_checkpoint.h"
+#include "harness/runner/run_config.h"
 #include "harness/runner/shard.h"
 #include "tests/test_support.h"
 
@@ -187,6 +192,88 @@ TEST_F(ShardedRun, TwoCpuWorkersEqualOneProcessAndAKilledWorkerResumes) {
 
   run("--devices cpu,cpu --resume");
   expect_same_as_single(dir_.file("out"));
+}
+
+// prompt.random_ids.shape longbench16: per_subset prompts per English subset at its published average length in
+// words (LongBench Table 1) x tokens_per_word, capped at max_tokens, each asking for its subset's max new tokens.
+TEST(ShapedWorkload, LongBench16LengthsAndNewTokens) {
+  auto parse = [](const std::string& random_ids) {
+    return parse_run_config(nlohmann::json::parse(R"({"name": "s", "model": {"random": {"family": "llama"}},
+        "prompt": {"random_ids": )" + random_ids + R"(}, "policies": [{"name": "full"}]})"), "s.json");
+  };
+  const RunConfig rc = parse(R"({"shape": "longbench16", "per_subset": 2})");
+  ASSERT_EQ(rc.random_prompts.size(), 32u);
+  // narrativeqa: 18,409 words x 1.3 = 23,931.7 -> 23,932 tokens, 128 new; gov_report: 8,734 x 1.3 = 11,354.2 ->
+  // 11,354, 512 new; lcc: 1,235 x 1.3 = 1,605.5 -> 1,606, 64 new (the last subset but one).
+  EXPECT_EQ(rc.random_prompts[0].id, "narrativeqa-0");
+  EXPECT_EQ(rc.random_prompts[1].id, "narrativeqa-1");
+  EXPECT_EQ(rc.random_prompts[0].tokens, 23932);
+  EXPECT_EQ(rc.random_prompts[0].new_tokens, 128);
+  EXPECT_EQ(rc.random_prompts[12].id, "gov_report-0");
+  EXPECT_EQ(rc.random_prompts[12].tokens, 11354);
+  EXPECT_EQ(rc.random_prompts[12].new_tokens, 512);
+  EXPECT_EQ(rc.random_prompts[28].id, "lcc-0");
+  EXPECT_EQ(rc.random_prompts[28].tokens, 1606);
+  EXPECT_EQ(rc.random_prompts[28].new_tokens, 64);
+  EXPECT_EQ(rc.random_prompt_tokens, 23932);  // the longest, for the memory check
+  EXPECT_EQ(parse(R"({"shape": "longbench16", "max_tokens": 5000})").random_prompts[0].tokens, 5000);
+  EXPECT_NE(test::error_of([&] { parse(R"({"shape": "longbench16", "tokens": 100})"); }).find("give per_subset"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { parse(R"({"shape": "ruler"})"); }).find("unknown prompt.random_ids.shape 'ruler'"),
+            std::string::npos);
+  // The plain form is unchanged: count prompts of `tokens`, no own new tokens.
+  const RunConfig plain = parse(R"({"tokens": 10, "count": 3})");
+  ASSERT_EQ(plain.random_prompts.size(), 3u);
+  EXPECT_EQ(plain.random_prompts[2].id, "prompt-2");
+  EXPECT_EQ(plain.random_prompts[2].new_tokens, 0);
+}
+
+TEST(ShapedWorkload, TwoCpuWorkersEqualOneProcess) {
+  TempDir dir;
+  auto config = [&](const std::string& out) {
+    test::write_file(dir.file("c.json"), R"({"name": "shaped", "output_dir": ")" + out + R"(",
+        "model": {"random": {"family": "llama", "layers": 2, "hidden": 64, "heads": 4, "kv_heads": 2, "vocab": 512,
+                             "seed": 0}, "device": "cpu", "dtype": "f32"},
+        "prompt": {"random_ids": {"shape": "longbench16", "tokens_per_word": 0.02, "max_tokens": 200, "seed": 5}},
+        "policies": [{"name": "full"}, {"name": "snapkv", "budget": 64}]})");
+  };
+  config(dir.file("one"));
+  auto r = run_kvbench("--log-level warn run --config " + dir.file("c.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  config(dir.file("two"));
+  r = run_kvbench("--log-level warn run --config " + dir.file("c.json") + " --devices cpu,cpu");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* v : {"full", "snapkv-64"}) {
+    auto rows = [&](const std::string& root) {
+      std::vector<std::string> lines;
+      std::istringstream in(test::read_file(root + "/predictions/" + v + "/prompt.jsonl"));
+      for (std::string line; std::getline(in, line);) lines.push_back(line);
+      std::sort(lines.begin(), lines.end());
+      return lines;
+    };
+    const auto one = rows(dir.file("one"));
+    ASSERT_EQ(one.size(), 16u) << v;
+    EXPECT_EQ(rows(dir.file("two")), one) << v;
+  }
+  // The full cache keeps every prompt token in each of 2 layers x 2 KV heads: narrativeqa min(200, 18,409 x 0.02)
+  // = 200 tokens -> 800 entries, gov_report 8,734 x 0.02 = 174.68 -> 175 tokens -> 700. New tokens: at most the
+  // subset's (128, 512; a random model may draw its stop token earlier).
+  std::istringstream in(test::read_file(dir.file("one/predictions/full/prompt.jsonl")));
+  int seen = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto row = nlohmann::json::parse(line);
+    if (row["_id"] == "narrativeqa-0") {
+      EXPECT_EQ(row["kept_tokens"].get<int>(), 800);
+      EXPECT_LE(row["new_tokens"].get<int>(), 128);
+      ++seen;
+    }
+    if (row["_id"] == "gov_report-0") {
+      EXPECT_EQ(row["kept_tokens"].get<int>(), 700);
+      EXPECT_LE(row["new_tokens"].get<int>(), 512);
+      ++seen;
+    }
+  }
+  EXPECT_EQ(seen, 2);
 }
 
 }  // namespace

@@ -12,11 +12,12 @@ namespace {
 
 std::vector<Task> raw_prompt_tasks(const RunConfig& rc) {
   std::vector<Task> tasks;
-  for (std::int64_t i = 0; i < rc.random_prompt_count; ++i) {
+  const std::size_t n = rc.random_prompts.empty() ? 1 : rc.random_prompts.size();  // prompt.ids: one prompt
+  for (std::size_t i = 0; i < n; ++i) {
     Task t;
     t.subset = "prompt";
-    t.sample.id = rc.random_prompt_count == 1 ? "prompt" : "prompt-" + std::to_string(i);
-    t.prompt_index = static_cast<std::size_t>(i);
+    t.sample.id = rc.random_prompts.empty() ? "prompt" : rc.random_prompts[i].id;
+    t.prompt_index = i;
     tasks.push_back(std::move(t));
   }
   return tasks;
@@ -105,9 +106,9 @@ void print_plan(std::ostream& out, const RunConfig& rc, const RunPlan& plan, con
   out << "\n" << plan.tasks.size() << " samples (" << plan.skipped_rows << " malformed rows skipped):\n";
   for (const auto& [subset, n] : plan.per_subset()) out << "  " << subset << ": " << n << "\n";
   if (!rc.uses_datasets()) {
-    out << (rc.prompt_ids.empty() ? rc.random_prompt_tokens * rc.random_prompt_count
-                                  : static_cast<std::int64_t>(rc.prompt_ids.size()))
-        << " prompt tokens\n";
+    std::int64_t tokens = static_cast<std::int64_t>(rc.prompt_ids.size());
+    for (const auto& p : rc.random_prompts) tokens += p.tokens;
+    out << tokens << " prompt tokens\n";
     return;
   }
   if (tok == nullptr) {

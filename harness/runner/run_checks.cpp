@@ -22,7 +22,9 @@ struct Longest {
 
 Longest longest_prompt(const RunConfig& rc) {
   if (!rc.uses_datasets())
-    return rc.prompt_ids.empty() ? Longest{rc.random_prompt_tokens, "prompt.random_ids.tokens"}
+    return rc.prompt_ids.empty() ? Longest{rc.random_prompt_tokens, rc.random_prompts.empty() || rc.random_prompts[0].new_tokens == 0
+                                                                        ? "prompt.random_ids.tokens"
+                                                                        : "prompt.random_ids.shape's longest prompt"}
                                  : Longest{static_cast<std::int64_t>(rc.prompt_ids.size()), "prompt.ids"};
   if (rc.synth && rc.synth->tokens < rc.max_length) return {rc.synth->tokens, "datasets.synth.tokens"};
   return {rc.max_length, "model.max_length"};
@@ -31,7 +33,12 @@ Longest longest_prompt(const RunConfig& rc) {
 // The most new tokens any sample asks for, and where that number comes from.
 Longest most_new_tokens(const RunConfig& rc) {
   if (rc.max_new_tokens) return {*rc.max_new_tokens, "max_new_tokens"};
-  if (!rc.uses_datasets()) return {32, "max_new_tokens (default)"};
+  if (!rc.uses_datasets()) {
+    std::int64_t shaped = 0;  // a prompt.random_ids.shape workload: each prompt its subset's max new tokens
+    for (const auto& p : rc.random_prompts) shaped = std::max(shaped, p.new_tokens);
+    return shaped > 0 ? Longest{shaped, "the max_new_tokens of prompt.random_ids.shape's subsets"}
+                      : Longest{32, "max_new_tokens (default)"};
+  }
   Longest most{0, "the subsets' max_new_tokens"};
   for (const auto& s : rc.subsets) most.tokens = std::max<std::int64_t>(most.tokens, find_subset(s).max_new_tokens);
   return most;

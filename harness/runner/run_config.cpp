@@ -1,6 +1,7 @@
 #include "harness/runner/run_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "datasets/subset.h"
@@ -8,6 +9,7 @@
 #include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/engine/engine.h"
+#include "harness/runner/bench.h"
 #include "harness/stats/coverage.h"
 #include "policies/components.h"
 
@@ -18,6 +20,43 @@ namespace {
 // finite; the model's limits and the device's memory are checked later against the checkpoint (run_checks.h).
 constexpr std::int64_t kMaxTokens = std::int64_t{1} << 24;
 constexpr std::int64_t kMaxSamples = 1'000'000;
+
+// prompt.random_ids: `count` prompts of `tokens` random ids, or a workload `shape` (longbench16).
+void parse_random_prompts(const JsonFields& r, const std::string& source, RunConfig& rc) {
+  r.expect_only({"tokens", "seed", "count", "shape", "per_subset", "max_tokens", "tokens_per_word"});
+  rc.random_prompt_seed = static_cast<std::uint64_t>(r.get_int("seed", 0));
+  rc.random_prompts.clear();
+  if (r.has("shape")) {
+    KV_CHECK(!r.has("tokens") && !r.has("count"), source, ": prompt.random_ids.shape sets every prompt's length and "
+             "count; give per_subset (and max_tokens, tokens_per_word), not tokens or count");
+    const std::string shape = r.get_string("shape");
+    KV_CHECK(shape == "longbench16", source, ": unknown prompt.random_ids.shape '", shape, "' (use longbench16)");
+    const std::int64_t per_subset = r.get_int("per_subset", 1), max_tokens = r.get_int("max_tokens", 31500);
+    const double per_word = r.get_double("tokens_per_word", 1.3);
+    KV_CHECK(per_subset >= 1 && per_subset * 16 <= kMaxSamples, source, ": prompt.random_ids.per_subset must be between 1 and ",
+             kMaxSamples / 16, ", got ", per_subset);
+    KV_CHECK(max_tokens >= 1 && max_tokens <= kMaxTokens, source, ": prompt.random_ids.max_tokens must be between 1 and ",
+             kMaxTokens, ", got ", max_tokens);
+    KV_CHECK(per_word > 0 && per_word <= 100, source, ": prompt.random_ids.tokens_per_word must be in (0, 100], got ", per_word);
+    for (const LongBenchShape& s : longbench16_shapes()) {
+      const std::int64_t tokens = std::min<std::int64_t>(
+          max_tokens, std::max<std::int64_t>(1, std::llround(static_cast<double>(s.average_words) * per_word)));
+      for (std::int64_t i = 0; i < per_subset; ++i)
+        rc.random_prompts.push_back({std::string(s.subset) + "-" + std::to_string(i), tokens, find_subset(s.subset).max_new_tokens});
+    }
+  } else {
+    const std::int64_t tokens = r.get_int("tokens"), count = r.get_int("count", 1);
+    KV_CHECK(count >= 1 && count <= kMaxSamples, source, ": prompt.random_ids.count must be between 1 and ", kMaxSamples,
+             ", got ", count);
+    KV_CHECK(tokens > 0 && tokens <= kMaxTokens, source, ": prompt.random_ids.tokens must be between 1 and ", kMaxTokens,
+             ", got ", tokens);
+    for (std::int64_t i = 0; i < count; ++i)
+      rc.random_prompts.push_back({count == 1 ? "prompt" : "prompt-" + std::to_string(i), tokens, 0});
+  }
+  rc.random_prompt_count = static_cast<std::int64_t>(rc.random_prompts.size());
+  rc.random_prompt_tokens = 0;
+  for (const auto& p : rc.random_prompts) rc.random_prompt_tokens = std::max(rc.random_prompt_tokens, p.tokens);
+}
 constexpr std::int64_t kMaxSynthTokens = std::int64_t{1} << 28;
 
 
@@ -177,15 +216,7 @@ void parse_inputs(const JsonFields& top, const std::string& source, RunConfig& r
       }
       KV_CHECK(!rc.prompt_ids.empty(), source, ": prompt.ids is empty");
     } else {
-      const JsonFields r(p.raw("random_ids"), source + ": prompt.random_ids");
-      r.expect_only({"tokens", "seed", "count"});
-      rc.random_prompt_tokens = r.get_int("tokens");
-      rc.random_prompt_count = r.get_int("count", 1);
-      KV_CHECK(rc.random_prompt_count >= 1 && rc.random_prompt_count <= kMaxSamples, source,
-               ": prompt.random_ids.count must be between 1 and ", kMaxSamples, ", got ", rc.random_prompt_count);
-      rc.random_prompt_seed = static_cast<std::uint64_t>(r.get_int("seed", 0));
-      KV_CHECK(rc.random_prompt_tokens > 0 && rc.random_prompt_tokens <= kMaxTokens, source,
-               ": prompt.random_ids.tokens must be between 1 and ", kMaxTokens, ", got ", rc.random_prompt_tokens);
+      parse_random_prompts(JsonFields(p.raw("random_ids"), source + ": prompt.random_ids"), source, rc);
     }
   }
 

@@ -64,9 +64,19 @@ struct RunConfig {
   };
   std::optional<Synth> synth;
   std::vector<std::int64_t> prompt_ids;
-  std::int64_t random_prompt_tokens = 0;
-  std::int64_t random_prompt_count = 1;  ///< random prompts: this many samples, prompt i from seed + i
+  std::int64_t random_prompt_tokens = 0;  ///< the longest random prompt
+  std::int64_t random_prompt_count = 1;   ///< random prompts: this many samples, prompt i from seed + i
   std::uint64_t random_prompt_seed = 0;
+  /// One prompt of a prompt.random_ids run: its sample id, its length and the new tokens it asks for (0: the
+  /// config's max_new_tokens, else 32). With "shape": "longbench16", per_subset prompts per English LongBench
+  /// subset at the subset's published average length (words x tokens_per_word, at most max_tokens), each asking
+  /// for its subset's max new tokens: a LongBench-shaped workload for a model without a tokenizer.
+  struct RandomPrompt {
+    std::string id;
+    std::int64_t tokens = 0;
+    std::int64_t new_tokens = 0;
+  };
+  std::vector<RandomPrompt> random_prompts;
 
   std::optional<std::int64_t> max_new_tokens;  ///< overrides the subsets' (raw prompts: 32)
   std::int64_t warmup_tokens = 0;              ///< an untimed prefill of this many tokens first

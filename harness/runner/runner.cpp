@@ -116,7 +116,13 @@ nlohmann::json open_run(const RunConfig& rc, const RunOptions& options, const Ru
 std::vector<std::int64_t> raw_prompt(const RunConfig& rc, std::size_t index, std::int64_t vocab) {
   if (!rc.prompt_ids.empty()) return rc.prompt_ids;
   at::Generator gen = at::detail::createCPUGenerator(rc.random_prompt_seed + static_cast<std::uint64_t>(index));
-  return to_int_vector(at::randint(3, vocab, {rc.random_prompt_tokens}, gen, at::kLong));
+  return to_int_vector(at::randint(3, vocab, {rc.random_prompts.at(index).tokens}, gen, at::kLong));
+}
+
+// New tokens of raw prompt `index`: max_new_tokens if set, else the prompt's own (a shaped workload), else 32.
+std::int64_t raw_prompt_new_tokens(const RunConfig& rc, std::size_t index) {
+  const std::int64_t own = rc.random_prompts.empty() ? 0 : rc.random_prompts.at(index).new_tokens;
+  return rc.max_new_tokens.value_or(own > 0 ? own : 32);
 }
 
 // Everything the sample loop carries from one sample to the next.
@@ -232,7 +238,7 @@ SampleInput prepare_sample(const RunState& st, const Task& task) {
     KV_CHECK(!any_query_agnostic(rc), "the query_agnostic protocol needs dataset prompts (a template with a context "
              "and a question part); raw prompts have neither");
     in.ids = raw_prompt(rc, task.prompt_index, st.session.config().vocab_size);
-    in.gen.max_new_tokens = rc.max_new_tokens.value_or(32);
+    in.gen.max_new_tokens = raw_prompt_new_tokens(rc, task.prompt_index);
   }
   in.gen.stop_ids = st.session.stop_ids(task.spec != nullptr && task.spec->chat);
   if (tok != nullptr && task.spec != nullptr && task.spec->stop_at_newline) {  // samsum: also "\n", after >= 1 token
