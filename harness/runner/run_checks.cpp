@@ -21,11 +21,11 @@ struct Longest {
 };
 
 Longest longest_prompt(const RunConfig& rc) {
-  if (!rc.uses_datasets())
-    return rc.prompt_ids.empty() ? Longest{rc.random_prompt_tokens, rc.random_prompts.empty() || rc.random_prompts[0].new_tokens == 0
-                                                                        ? "prompt.random_ids.tokens"
-                                                                        : "prompt.random_ids.shape's longest prompt"}
-                                 : Longest{static_cast<std::int64_t>(rc.prompt_ids.size()), "prompt.ids"};
+  if (!rc.uses_datasets()) {
+    if (!rc.prompt_ids.empty()) return {static_cast<std::int64_t>(rc.prompt_ids.size()), "prompt.ids"};
+    const bool shaped = !rc.random_prompts.empty() && rc.random_prompts[0].new_tokens > 0;
+    return {rc.random_prompt_tokens, shaped ? "prompt.random_ids.shape's longest prompt" : "prompt.random_ids.tokens"};
+  }
   if (rc.synth && rc.synth->tokens < rc.max_length) return {rc.synth->tokens, "datasets.synth.tokens"};
   return {rc.max_length, "model.max_length"};
 }
