@@ -61,12 +61,12 @@ struct CoverageSlots {
   at::Tensor open;
   std::int64_t most_slots;
   bool slots_open = most_slots > 0;  ///< as of the last host read
+  const at::Tensor slot_rank = at::arange(std::max<std::int64_t>(most_slots, 1), open.options()).unsqueeze(0);
 
   bool any_open() const { return slots_open; }
 
   // Each head takes up to its open slots from the positions `allowed` [H, E] marks, best priority first.
   void fill(const at::Tensor& allowed) {
-    const at::Tensor slot_rank = at::arange(std::max<std::int64_t>(most_slots, 1), open.options()).unsqueeze(0);
     const auto [values, where] = priority.masked_fill(allowed.logical_not(), kNegInf).topk(most_slots, 1);
     const at::Tensor taken = (values > kNegInf).logical_and(slot_rank < open.unsqueeze(1));
     kept.logical_or_(at::zeros_like(kept).scatter_(1, where, taken));
