@@ -20,6 +20,7 @@ namespace {
 // finite; the model's limits and the device's memory are checked later against the checkpoint (run_checks.h).
 constexpr std::int64_t kMaxTokens = std::int64_t{1} << 24;
 constexpr std::int64_t kMaxSamples = 1'000'000;
+constexpr std::int64_t kMaxSynthTokens = std::int64_t{1} << 28;
 
 // prompt.random_ids: `count` prompts of `tokens` random ids, or a workload `shape` (longbench16).
 void parse_random_prompts(const JsonFields& r, const std::string& source, RunConfig& rc) {
@@ -53,11 +54,9 @@ void parse_random_prompts(const JsonFields& r, const std::string& source, RunCon
     for (std::int64_t i = 0; i < count; ++i)
       rc.random_prompts.push_back({count == 1 ? "prompt" : "prompt-" + std::to_string(i), tokens, 0});
   }
-  rc.random_prompt_count = static_cast<std::int64_t>(rc.random_prompts.size());
   rc.random_prompt_tokens = 0;
   for (const auto& p : rc.random_prompts) rc.random_prompt_tokens = std::max(rc.random_prompt_tokens, p.tokens);
 }
-constexpr std::int64_t kMaxSynthTokens = std::int64_t{1} << 28;
 
 
 std::vector<std::string> string_list(const nlohmann::json& v, const std::string& where) {

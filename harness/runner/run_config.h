@@ -64,9 +64,8 @@ struct RunConfig {
   };
   std::optional<Synth> synth;
   std::vector<std::int64_t> prompt_ids;
-  std::int64_t random_prompt_tokens = 0;  ///< the longest random prompt
-  std::int64_t random_prompt_count = 1;   ///< random prompts: this many samples, prompt i from seed + i
-  std::uint64_t random_prompt_seed = 0;
+  std::int64_t random_prompt_tokens = 0;  ///< the longest random prompt (for the memory check)
+  std::uint64_t random_prompt_seed = 0;   ///< random prompt i is drawn from seed + i
   /// One prompt of a prompt.random_ids run: its sample id, its length and the new tokens it asks for (0: the
   /// config's max_new_tokens, else 32). With "shape": "longbench16", per_subset prompts per English LongBench
   /// subset at the subset's published average length (words x tokens_per_word, at most max_tokens), each asking
