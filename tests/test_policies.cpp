@@ -196,6 +196,17 @@ TEST(PolicyParts, KvecSelectionByHand) {
   EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{0, 1, 5}));
 }
 
+using HeadPositions = std::vector<std::vector<std::int64_t>>;
+
+// One K-VEC selection from a fresh state (the first layer of a forward pass): each head's kept positions.
+HeadPositions kvec_first_layer(const at::Tensor& scores, const std::vector<std::int64_t>& budgets, const at::Tensor& ids,
+                               const KvecConfig& c) {
+  KvecState state;
+  HeadPositions heads;
+  for (const at::Tensor& h : select_kvec(scores, budgets, ids, c, state)) heads.push_back(as_vector(h));
+  return heads;
+}
+
 TEST(PolicyParts, KvecLeftoverSlotsByHand) {
   // Two heads, six evictable positions, "sum" normalization, identical cores {0, 1}:
   //   head 0 raw [10, 9, 5, 4, 3, .1]  sum 31.1 -> p0 = [.322, .289, .161, .129, .096, .003]
@@ -208,17 +219,11 @@ TEST(PolicyParts, KvecLeftoverSlotsByHand) {
   // Budget 4, rho .5: core 2, two slots each. h0 takes 2 and 3; h1 takes 5 and has one slot left, which the
   // next round fills with the only unkept candidate, 4 (its own next best, 2, is already h0's).
   c.rho = 0.5;
-  KvecState state;
-  auto r = select_kvec(s, {4, 4}, ids, c, state);
-  EXPECT_EQ(as_vector(r[0]), (std::vector<std::int64_t>{0, 1, 2, 3}));
-  EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{0, 1, 4, 5}));
+  EXPECT_EQ(kvec_first_layer(s, {4, 4}, ids, c), (HeadPositions{{0, 1, 2, 3}, {0, 1, 4, 5}}));
   // Budget 5, rho .4: core 3 (h0 {0, 1, 2}, h1 {0, 1, 5}), two slots each. Candidates {3, 4} both go to h0,
   // which takes them; none remain, so h1 fills its two slots by its own next best: 2 (.040) and 3 (.020).
   c.rho = 0.4;
-  KvecState fresh;
-  r = select_kvec(s, {5, 5}, ids, c, fresh);
-  EXPECT_EQ(as_vector(r[0]), (std::vector<std::int64_t>{0, 1, 2, 3, 4}));
-  EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{0, 1, 2, 3, 5}));
+  EXPECT_EQ(kvec_first_layer(s, {5, 5}, ids, c), (HeadPositions{{0, 1, 2, 3, 4}, {0, 1, 2, 3, 5}}));
 }
 
 TEST(PolicyParts, KvecAgreementRhoAndBandByHand) {
@@ -232,37 +237,24 @@ TEST(PolicyParts, KvecAgreementRhoAndBandByHand) {
   // Fixed rho .5: 2 slots, cores h0 {3, 0}, h1 {1, 6}; candidates {2, 4, 5, 7}. Priorities h0: 2 1/7, 4 4/7,
   // 5 2/7, 7 0; h1: 2 4/7, 4 2/7, 5 5/7, 7 3/7. Owners 2 -> h1, 4 -> h0, 5 -> h1, 7 -> h1. h0 takes 4, h1
   // takes 5 and 2 (full); next round h0 takes the only candidate left, 7 (its last-ranked position).
-  KvecState fixed_state;
-  auto r = select_kvec(s, {4, 4}, ids, c, fixed_state);
-  EXPECT_EQ(as_vector(r[0]), (std::vector<std::int64_t>{0, 3, 4, 7}));
-  EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{1, 2, 5, 6}));
+  EXPECT_EQ(kvec_first_layer(s, {4, 4}, ids, c), (HeadPositions{{0, 3, 4, 7}, {1, 2, 5, 6}}));
   // Band 1.5: a head's candidates lie within its top ceil(6) = 6 ranks, so 2 and 7 are not h0's. Round one as
   // above; then 7 is nobody's (outside h0's band, h1 full), and h0 fills its slot by its own next best: 1.
   c.band = 1.5;
-  KvecState band_state;
-  r = select_kvec(s, {4, 4}, ids, c, band_state);
-  EXPECT_EQ(as_vector(r[0]), (std::vector<std::int64_t>{0, 1, 3, 4}));
-  EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{1, 2, 5, 6}));
+  EXPECT_EQ(kvec_first_layer(s, {4, 4}, ids, c), (HeadPositions{{0, 1, 3, 4}, {1, 2, 5, 6}}));
   // Agreement: the top-4 sets {0, 1, 3, 4} and {1, 2, 5, 6} share one position: 7 distinct of 8 slots,
   // overlap 1/8, rho .5/8 and floor(4/16) = 0 slots: each head keeps its own top 4.
   c.band = 0;
   c.rho_mode = "agreement";
-  KvecState agreement_state;
-  r = select_kvec(s, {4, 4}, ids, c, agreement_state);
-  EXPECT_EQ(as_vector(r[0]), (std::vector<std::int64_t>{0, 1, 3, 4}));
-  EXPECT_EQ(as_vector(r[1]), (std::vector<std::int64_t>{1, 2, 5, 6}));
+  EXPECT_EQ(kvec_first_layer(s, {4, 4}, ids, c), (HeadPositions{{0, 1, 3, 4}, {1, 2, 5, 6}}));
   // Identical heads overlap by 1/2: rho 1 gives 1/2 and 2 slots, the fixed rho .5 outcome of identical heads.
   const at::Tensor same = at::cat({s[0], s[0]}).view({2, 8});
   c.rho = 1.0;
-  KvecState same_agreement;
-  const auto a = select_kvec(same, {4, 4}, ids, c, same_agreement);
   KvecConfig half;
   half.rho = 0.5;
-  KvecState same_fixed;
-  const auto f = select_kvec(same, {4, 4}, ids, half, same_fixed);
-  EXPECT_EQ(as_vector(a[0]), as_vector(f[0]));
-  EXPECT_EQ(as_vector(a[1]), as_vector(f[1]));
-  EXPECT_NE(as_vector(a[0]), as_vector(a[1]));  // coverage slots went to different positions
+  const HeadPositions a = kvec_first_layer(same, {4, 4}, ids, c);
+  EXPECT_EQ(a, kvec_first_layer(same, {4, 4}, ids, half));
+  EXPECT_NE(a[0], a[1]);  // coverage slots went to different positions
   // Out-of-range knobs are refused by name.
   c.band = 0.5;
   KvecState bad;
