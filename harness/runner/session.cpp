@@ -5,15 +5,22 @@
 #include "harness/common/error.h"
 #include "harness/common/log.h"
 #include "harness/common/paths.h"
+#include "harness/device/ops.h"
 #include "harness/model/tensor_util.h"
 #include "harness/tokenizer/tokenizer_config.h"
 
 namespace kvbench {
 
 at::ScalarType resolve_compute_dtype(const std::string& name, at::Device device, const std::string& checkpoint_dtype) {
-  if (name != "auto") return parse_compute_dtype(name);
+  if (name != "auto") {
+    const at::ScalarType t = parse_compute_dtype(name);
+    KV_CHECK(t != at::kBFloat16 || ops::supports_bf16(device), "dtype bf16 needs a GPU of compute capability 8.0 or ",
+             "newer; ", ops::device_name(device), " has none: use dtype f16 or f32");
+    return t;
+  }
   if (device.is_cpu()) return at::kFloat;
-  return checkpoint_dtype == "float16" ? at::kHalf : at::kBFloat16;
+  if (checkpoint_dtype == "float16" || !ops::supports_bf16(device)) return at::kHalf;  // no bf16 before 8.0
+  return at::kBFloat16;
 }
 
 namespace {
