@@ -71,7 +71,7 @@ std::vector<std::int64_t> ada_head_budgets(const at::Tensor& scores, std::int64_
   const std::int64_t H = scores.size(0), E = scores.size(1);
   const std::int64_t total = std::min(H * b, H * E);
   // Winners of the global top-(H*b) over the flattened scores, counted per head.
-  const at::Tensor winners = std::get<1>(scores.reshape({-1}).topk(total)).div(E, "floor");
+  const at::Tensor winners = top_k_indices(scores.reshape({-1}), total).div(E, "floor");
   const at::Tensor counts = at::bincount(winners, /*weights=*/{}, H).to(at::kCPU);
   std::vector<double> weights;
   for (std::int64_t h = 0; h < H; ++h)

@@ -190,6 +190,15 @@ std::vector<std::int64_t> proportional_allocation(const std::vector<double>& wei
 
 // --- selectors -----------------------------------------------------------------------------------------
 
+/// Every ranking of kvbench picks through this: the indices of the `k` largest entries along the last dimension
+/// of `scores`, best first, equal scores ranked by lower index first. at::topk leaves the order of equal scores to
+/// the implementation (the CPU's and CUDA's differ), and max-pooled attention scores tie on whole plateaus, so a
+/// budget boundary often falls among equal scores: without a rule the kept sets, and the tokens, would depend on
+/// the device.
+at::Tensor top_k_indices(const at::Tensor& scores, std::int64_t k);
+/// The whole ranking: indices of every entry along the last dimension, best first, ties by lower index.
+at::Tensor rank_descending(const at::Tensor& scores);
+
 /// Per head h, its top budgets[h] positions by scores [Hkv, E], each head's list sorted ascending.
 std::vector<at::Tensor> select_top(const at::Tensor& scores, const std::vector<std::int64_t>& budgets);
 

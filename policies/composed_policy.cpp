@@ -93,7 +93,7 @@ class ComposedPolicy final : public EvictionPolicy {
       const double preference = cake_preference(cake_attn, E_, c_.cake_tau1, c_.cake_tau2);
       layer_budget = std::min<std::int64_t>(E_, static_cast<std::int64_t>(std::floor(c_.cake_max_ratio * b_)));
       const std::int64_t cap = layer_budget;
-      cake_.push_back({preference, std::get<1>(scores.topk(cap, 1))});
+      cake_.push_back({preference, top_k_indices(scores, cap)});
     }
     layer_budget = std::min(layer_budget, E_);
 

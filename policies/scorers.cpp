@@ -207,7 +207,8 @@ at::Tensor lagkv_scores(const LayerView& view, const ScoreConfig& c) {
   };
   at::Tensor s = (lag_partition_scores(parts(view.keys)) + lag_partition_scores(parts(view.values))) / 2;
   if (!c.lag_cross_scoring) {
-    const at::Tensor order = s.argsort(/*dim=*/-1, /*descending=*/false);
+    // Ranks with ties by lower index (stable), the same on every device.
+    const at::Tensor order = std::get<1>(s.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/false));
     s = order.argsort(/*dim=*/-1, /*descending=*/false).to(at::kFloat) / static_cast<double>(lag);  // rank / lag
   }
   // The last full partition (the final reference) and the remainder keep their 1.
@@ -249,7 +250,7 @@ at::Tensor critical_scores(const at::Tensor& base, const at::Tensor& norms,
   // kvpress lifts the first stage to the float maximum; a finite lift above every score keeps K-VEC's sum
   // normalization finite and orders the first stage by its base score.
   const at::Tensor lifted = s.max() + 1 + (base - base.min());
-  const at::Tensor top = std::get<1>(base.topk(most, 1));  // [H, most]
+  const at::Tensor top = top_k_indices(base, most);  // [H, most]
   const at::Tensor limit = device_longs(first_stage, top.device()).unsqueeze(1);
   const at::Tensor in_stage = at::arange(most, top.options()).unsqueeze(0) < limit;
   return s.scatter(1, top, at::where(in_stage, lifted.gather(1, top), s.gather(1, top)));

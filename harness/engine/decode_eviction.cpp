@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "harness/common/error.h"
+#include "policies/components.h"
 
 namespace kvbench {
 
@@ -65,7 +66,7 @@ void DecodeEvictor::evict(std::int64_t layer, LayerCache& cache) {
     }
     const std::int64_t recent = std::min(budget_.window, budget_.budget), older = n - recent;
     const at::Tensor s = scores(layer, h, cache, older).to(at::kCPU);
-    const at::Tensor best = std::get<0>(std::get<1>(s.topk(budget_.budget - recent)).sort());
+    const at::Tensor best = std::get<0>(top_k_indices(s, budget_.budget - recent).sort());
     rows.push_back(at::cat({best, at::arange(older, n, long_opts)}));
   }
   if (budget_.accumulate) {
