@@ -12,10 +12,10 @@ if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH=/usr/local/cuda/bin:$PATH
 fi
 
-# pcre2 / utf8proc headers: the system's if present, else the copy scripts/gpu-deps.sh unpacked into .deps.
+# pcre2 / utf8proc / minizip headers: the system's if present, else the copy scripts/gpu-deps.sh unpacked into .deps.
 deps=()
-if [ ! -f /usr/include/pcre2.h ] || [ ! -f /usr/include/utf8proc.h ]; then
-  [ -d .deps/root ] || { echo "no pcre2/utf8proc headers: run scripts/gpu-deps.sh where there is network and carry .deps"; exit 1; }
+if [ ! -f /usr/include/pcre2.h ] || [ ! -f /usr/include/utf8proc.h ] || [ ! -f /usr/include/minizip/unzip.h ]; then
+  [ -d .deps/root ] || { echo "no pcre2/utf8proc/minizip headers: run scripts/gpu-deps.sh where there is network and carry .deps"; exit 1; }
   deps=(-DKVBENCH_DEPS_PREFIX="$PWD/.deps/root")
   export LD_LIBRARY_PATH="$PWD/.deps/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 fi

@@ -6,12 +6,14 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ libtorch-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev
           libspdlog-dev libfmt-dev libgtest-dev libpcre2-dev libutf8proc-dev
+          libminizip-dev zlib1g-dev  # minizip reads LongBench's data.zip (`kvbench data`), linked statically
           libopenblas0-pthread   # OpenBLAS: libtorch's CPU matmuls are ~12x faster than with the reference BLAS
           python3-jieba          # jieba's dictionary, read by the Chinese metrics (metrics/jieba.cpp)
           librsvg2-bin)          # rsvg-convert: `kvbench plot --out X.png`
 for option in "$@"; do
   case "$option" in
-    --test) packages+=(slurm-wlm munge) ;;             # tests/slurm_test.sh starts a one-node cluster of its own
+    --test) packages+=(slurm-wlm munge               # tests/slurm_test.sh starts a one-node cluster of its own
+                       libxml2-utils) ;;             # xmllint: `kvbench check --format junit` against the JUnit schema
     --sanitize) packages+=(clang-14 libclang-rt-14-dev) ;;
     *) echo "deps.sh: unknown option '$option'" >&2; exit 2 ;;
   esac
