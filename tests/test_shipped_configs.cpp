@@ -115,6 +115,28 @@ TEST(ConfigPaths, ResolveAgainstTheConfigFolderAndSetAgainstTheWorkingDirectory)
   EXPECT_EQ(paths::resolve("../..", "/x"), "/");
 }
 
+// report.json's config_sha256: the same for another location, sample selection, variant set or device; another
+// for anything that changes how a sample is evaluated.
+TEST(ConfigDigest, CoversTheEvaluationSettingsOnly) {
+  const nlohmann::json base = nlohmann::json::parse(R"({"name": "a", "output_dir": "/o", "model": {"path": "/m", "dtype": "f32"},
+      "datasets": {"names": ["qasper"], "data_dir": "/d", "limit": 2}, "policies": [{"name": "full"}]})");
+  const auto digest = [&](const std::vector<std::string>& overrides) {
+    nlohmann::json c = base;
+    apply_overrides(c, overrides);
+    return evaluation_sha256(parse_run_config(c, "c.json"));
+  };
+  const std::string d = digest({});
+  for (const std::vector<std::string>& same : std::vector<std::vector<std::string>>{
+           {"name=b", "output_dir=\"/p\"", "model.path=\"/n\"", "datasets.data_dir=\"/e\""},
+           {"datasets.limit=1", "datasets.names=[\"trec\"]"},
+           {"policies=[{\"name\": \"snapkv\", \"budget\": 64}]"},
+           {"model.device=\"cuda\"", "model.batch_decode=\"on\"", "model.prefill_chunk=512"}})
+    EXPECT_EQ(digest(same), d) << same[0];
+  for (const char* other : {"model.dtype=\"bf16\"", "model.max_length=7500", "model.chat=\"llama2\"",
+                                   "max_new_tokens=8", "seed=3"})
+    EXPECT_NE(digest({other}), d) << other;
+}
+
 TEST(ShippedConfigs, EveryConfigPlansFromAnotherWorkingDirectory) {
   KVBENCH_REQUIRE_SHARED();  // the paper checkpoints' tokenizers and the real LongBench subsets
   const Mirror m;

@@ -352,7 +352,8 @@ std::string evaluation_sha256(const RunConfig& rc) {
     for (const char* key : {"path", "tokenizer", "device", "prefill_chunk", "batch_decode", "decode"}) settings["model"].erase(key);
   if (settings.contains("datasets")) {
     for (const char* key : {"names", "resolved_subsets", "data_dir", "limit", "ids", "skip_bad_rows"}) settings["datasets"].erase(key);
-    if (settings["datasets"].contains("synth")) settings["datasets"]["synth"].erase("haystack");
+    if (settings["datasets"].contains("synth"))
+      for (const char* key : {"haystack", "count"}) settings["datasets"]["synth"].erase(key);
   }
   return sha256_hex(settings.dump());  // nlohmann::json keeps keys sorted: the same settings, the same text
 }

@@ -92,7 +92,7 @@ void apply_overrides(nlohmann::json& config, const std::vector<std::string>& ove
 
 /// The sha256 of what decides how each sample is evaluated: the resolved config without the run's name and
 /// locations (output_dir, model.path, model.tokenizer, datasets.data_dir, datasets.synth.haystack), without the
-/// sample selection (datasets names, limit, ids: report.json's sample_ids say which samples ran), without the
+/// sample selection (datasets names, limit, ids, synth.count: report.json's sample_ids say which samples ran), without the
 /// variants (report.json describes each one) and without how the work is executed (model.device,
 /// prefill_chunk, batch_decode, decode, warmup_tokens: kvbench's paths give the same tokens in f32, so a CUDA run
 /// checks against a CPU baseline). Two runs with the same digest ran the same dtype, prompt building (max_length,
