@@ -248,7 +248,7 @@ std::string render_csv(const Table& t, int digits) {
   const auto num = [&](const std::optional<double>& v) { return v ? format_fixed(*v, digits) : std::string(); };
   std::string out = line(header);
   for (const auto& row : t.rows) {
-    std::vector<std::string> f = {row.unpaired.empty() ? row.run : "unpaired", row.variant, row.policy, row.budget};
+    std::vector<std::string> f = {row.run, row.variant, row.policy, row.budget};
     for (const auto& v : row.scores) f.push_back(num(v));
     for (const auto& v : row.categories) f.push_back(num(v));
     f.push_back(num(row.average));
@@ -462,7 +462,6 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
         if (!options.model.empty() && p.model != options.model) continue;
         TableRow pub;
         pub.published = true;
-        pub.run = "published";
         pub.variant = p.method;
         pub.policy = v.policy;
         pub.budget = p.budget;
@@ -472,6 +471,7 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
         pub.granularity = p.granularity;
         pub.compared_to = v.name;
         pub.unpaired = pairing_mismatch(p, key);
+        pub.run = pub.unpaired.empty() ? "published" : "unpaired";
         if (pub.unpaired.empty()) matched_models.insert(p.model);
         const std::string note = pub.source + "; " + p.model + "; budget " + p.budget_definition + ", granularity " +
                                  p.granularity + ", protocol " + p.protocol + (p.source.empty() ? "" : "; " + p.source);

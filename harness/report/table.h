@@ -43,7 +43,7 @@ const std::vector<CoverageColumn>& coverage_columns();
 /// One line of the table: a variant of ours, or a published row matched to the variant above it.
 struct TableRow {
   bool published = false;
-  std::string run, report_path, variant, policy, budget;  ///< published: variant = method, run = "published"
+  std::string run, report_path, variant, policy, budget;  ///< published: variant = method, run = "published" (or "unpaired")
   std::string protocol;                                   ///< ours: question_aware | query_agnostic
   nlohmann::json budget_json;                             ///< ours: as configured; published: the CSV text
   std::string source, model, granularity;                 ///< published rows only
