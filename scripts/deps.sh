@@ -10,14 +10,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 required=(cmake g++ libsentencepiece-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libpcre2-dev
-          libutf8proc-dev)
+          libutf8proc-dev
+          libminizip-dev zlib1g-dev)  # minizip reads LongBench's data.zip (`kvbench data`), linked statically
 optional=(ninja-build            # faster builds
           python3-jieba          # jieba's dictionary, read by the Chinese metrics (metrics/jieba.cpp)
           librsvg2-bin)          # rsvg-convert: `kvbench plot --out X.png`
 with_libtorch=1 deps_dir="" install=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    --test) required+=(libgtest-dev); optional+=(slurm-wlm munge) ;;   # tests/slurm_test.sh starts a cluster of its own
+    --test) required+=(libgtest-dev)
+            optional+=(slurm-wlm munge     # tests/slurm_test.sh starts a one-node cluster of its own
+                       libxml2-utils) ;;   # xmllint: `kvbench check --format junit` against the JUnit schema
     --sanitize) required+=(clang-14 libclang-rt-14-dev) ;;
     --no-libtorch) with_libtorch=0 ;;
     --deps-dir) deps_dir=${2:?--deps-dir needs a folder}; shift ;;
@@ -35,9 +38,9 @@ if ! command -v dpkg-query >/dev/null; then
   cat >&2 <<MSG
 deps.sh installs with apt (Debian, Ubuntu). On this system install these yourself, then run scripts/build.sh:
   a C++17 compiler (g++ >= 9), cmake >= 3.18, and the development files of sentencepiece, nlohmann-json (>= 3.9),
-  CLI11 (>= 2.1), spdlog (>= 1.9) with fmt, pcre2 (8-bit) and utf8proc; libtorch as a pip/conda torch.
-  Fedora/RHEL: dnf install gcc-c++ cmake sentencepiece-devel json-devel cli11-devel spdlog-devel fmt-devel pcre2-devel utf8proc-devel
-  conda-forge: conda install cmake sentencepiece nlohmann_json cli11 spdlog fmt pcre2 utf8proc
+  CLI11 (>= 2.1), spdlog (>= 1.9) with fmt, pcre2 (8-bit), utf8proc, minizip and zlib; libtorch as a pip/conda torch.
+  Fedora/RHEL: dnf install gcc-c++ cmake sentencepiece-devel json-devel cli11-devel spdlog-devel fmt-devel pcre2-devel utf8proc-devel minizip-compat-devel zlib-devel
+  conda-forge: conda install cmake sentencepiece nlohmann_json cli11 spdlog fmt pcre2 utf8proc minizip zlib
 MSG
   exit 1
 fi

@@ -8,7 +8,7 @@ dir=${1:?usage: download-deps.sh DIR [PACKAGE ...]}
 shift
 packages=("$@")
 [ ${#packages[@]} -gt 0 ] || packages=(libsentencepiece-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-                                       libpcre2-dev libutf8proc-dev)
+                                       libpcre2-dev libutf8proc-dev libminizip-dev zlib1g-dev)
 mkdir -p "$dir"
 cd "$dir"
 # Each package and the libraries it depends on directly (the C/C++ runtime itself is on every machine).

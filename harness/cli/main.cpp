@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
       kvbench::cli::add_bench_command(app),
       kvbench::cli::add_merge_command(app),
       kvbench::cli::add_slurm_command(app),
+      kvbench::cli::add_data_command(app),
   };
 
   try {

@@ -130,9 +130,12 @@ void check_prompt_size(const ModelConfig& c, at::ScalarType dtype, at::Device de
   check_positions(c, tokens, what);
   // Per prompt token: the hidden state and its temporaries, q/k/v, attention output, and one full K/V cache.
   const std::int64_t elem = static_cast<std::int64_t>(c10::elementSize(dtype));
-  const std::int64_t per_token =
-      elem * (4 * c.hidden_size + 2 * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim) + c.kv_bytes_per_token(elem);
-  check_fits(per_token * tokens, device, what + " (" + std::to_string(tokens) + " tokens)");
+  check_fits(prefill_activation_bytes(c, elem, tokens) + c.kv_bytes_per_token(elem) * tokens, device,
+             what + " (" + std::to_string(tokens) + " tokens)");
+}
+
+std::int64_t prefill_activation_bytes(const ModelConfig& c, std::int64_t element_bytes, std::int64_t tokens) {
+  return tokens * element_bytes * (4 * c.hidden_size + 2 * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim);
 }
 
 void check_generation_size(const ModelConfig& c, at::ScalarType dtype, at::Device device, std::int64_t first_position,

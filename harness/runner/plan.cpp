@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "datasets/longbench_data.h"
 #include "datasets/prompt.h"
 #include "datasets/synth.h"
 #include "harness/common/error.h"
@@ -42,6 +43,7 @@ std::vector<Task> synthetic_tasks(const RunConfig& rc, const Tokenizer* tok) {
 
 std::vector<Task> dataset_tasks(const RunConfig& rc, std::size_t* skipped_rows) {
   const std::string dir = resolve_data_dir(rc.data_dir);
+  check_data_dir(dir, rc.subsets);  // every missing subset named at once, before any row is read
   LoadOptions load;
   load.skip_bad_rows = rc.skip_bad_rows;
   load.limit = rc.limit;

@@ -8,6 +8,8 @@
 #include "harness/common/error.h"
 #include "harness/common/json_util.h"
 #include "harness/common/paths.h"
+#include "harness/common/sha256.h"
+#include "harness/common/system.h"
 #include "harness/engine/engine.h"
 #include "harness/runner/bench.h"
 #include "harness/stats/coverage.h"
@@ -341,6 +343,48 @@ nlohmann::json resolved_config(const nlohmann::json& json, const RunConfig& rc) 
 }
 
 }  // namespace
+
+std::string evaluation_sha256(const RunConfig& rc) {
+  nlohmann::json settings = rc.resolved;
+  for (const char* key : {"name", "output_dir", "policies", "budgets", "protocol", "decode", "resolved_variants", "warmup_tokens"})
+    settings.erase(key);
+  if (settings.contains("model"))
+    for (const char* key : {"path", "tokenizer", "device", "prefill_chunk", "batch_decode", "decode"}) settings["model"].erase(key);
+  if (settings.contains("datasets")) {
+    for (const char* key : {"names", "resolved_subsets", "data_dir", "limit", "ids", "skip_bad_rows"}) settings["datasets"].erase(key);
+    if (settings["datasets"].contains("synth"))
+      for (const char* key : {"haystack", "count"}) settings["datasets"]["synth"].erase(key);
+  }
+  return sha256_hex(settings.dump());  // nlohmann::json keeps keys sorted: the same settings, the same text
+}
+
+void resolve_config_paths(nlohmann::json& config, const std::string& base_dir) {
+  const auto resolve = [&](nlohmann::json* object, const char* key) {
+    if (object == nullptr || !object->is_object() || !object->contains(key) || !(*object)[key].is_string()) return;
+    const std::string value = (*object)[key].get<std::string>();
+    if (!value.empty()) (*object)[key] = paths::resolve(value, base_dir);
+  };
+  const auto child = [](nlohmann::json* object, const char* key) -> nlohmann::json* {
+    return object != nullptr && object->is_object() && object->contains(key) ? &(*object)[key] : nullptr;
+  };
+  resolve(&config, "output_dir");
+  resolve(child(&config, "model"), "path");
+  resolve(child(&config, "model"), "tokenizer");
+  resolve(child(&config, "datasets"), "data_dir");
+  resolve(child(child(&config, "datasets"), "synth"), "haystack");
+}
+
+nlohmann::json prepare_run_config(nlohmann::json config, const std::string& base_dir,
+                                  const std::vector<std::string>& overrides) {
+  resolve_config_paths(config, base_dir);
+  apply_overrides(config, overrides);
+  resolve_config_paths(config, system::current_directory());
+  return config;
+}
+
+nlohmann::json read_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return prepare_run_config(read_json_file(path, /*allow_comments=*/true), paths::parent(paths::absolute(path)), overrides);
+}
 
 const std::vector<std::string>& protocol_names() {
   static const std::vector<std::string> names = {"question_aware", "query_agnostic"};

@@ -15,6 +15,7 @@
 
 #include <torch/version.h>
 
+#include "datasets/longbench_data.h"
 #include "datasets/prompt.h"
 #include "harness/common/error.h"
 #include "harness/common/files.h"
@@ -23,6 +24,7 @@
 #include "harness/common/jsonl.h"
 #include "harness/common/log.h"
 #include "harness/common/paths.h"
+#include "harness/common/sha256.h"
 #include "harness/common/system.h"
 #include "harness/device/fault.h"
 #include "harness/device/memory.h"
@@ -472,6 +474,17 @@ nlohmann::json build_report(const RunConfig& rc) {
   in.scored = rc.uses_datasets();
   for (const auto& v : rc.variants)
     in.variants.push_back(report_info(v));
+  // The checkpoint by its folder's name and config.json; a random one (written into each run or shard folder) by
+  // the config it is made from.
+  const std::string model_config = paths::join(rc.model_path, "config.json");
+  if (rc.random_model)
+    in.model = {{"name", "random " + rc.random_model->family}, {"path", nullptr},
+                {"config_sha256", sha256_hex(random_model_config(*rc.random_model).dump())}};
+  else
+    in.model = {{"name", paths::filename(paths::absolute(rc.model_path))}, {"path", rc.model_path},
+                {"config_sha256", paths::is_regular_file(model_config) ? nlohmann::json(sha256_file(model_config)) : nlohmann::json(nullptr)}};
+  in.config_sha256 = evaluation_sha256(rc);
+  if (rc.uses_datasets() && !rc.synth) in.data = data_provenance(resolve_data_dir(rc.data_dir), rc.subsets);
   return kvbench::build_report(in);
 }
 
