@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/common/error.h"
+#include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/tokenizer/chat_template.h"
 #include "harness/tokenizer/tokenizer.h"
@@ -183,7 +184,16 @@ TEST(ChatFormats, UnknownTemplatesAreNotGuessed) {
            "{{'<|im_start|>system<|im_sep|>' + message['content'] + '<|im_end|>'}}",  // Phi-4 (14B)
            "{{ '[SYSTEM_PROMPT] ' + message['content'] + '[/SYSTEM_PROMPT]' }}{{ '[INST] ' + x + '[/INST]' }}",
            "{{ '<|im_start|>assistant\\n<think>\\n' }}<|im_start|>",  // a reasoning model's ChatML
-           "{% for m in messages %}{{ m.content }}{% endfor %}"}) {
+           "{% for m in messages %}{{ m.content }}{% endfor %}",
+           // Look-alikes: Llama-3 headers with other roles (OpenChat 3.6), Gemma turns without BOS, ChatML with
+           // BOS or a default system message, a Llama-2 template with a default system prompt.
+           "{% set content = '<|start_header_id|>GPT4 Correct ' + message['role'].title() + '<|end_header_id|>\n\n' + "
+           "message['content'] | trim + '<|eot_id|>' %}",
+           "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}System role not supported",
+           "{{ bos_token }}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+           "{{ '<|im_start|>assistant\n' }}",
+           "{% set system_message = 'You are Vigogne' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+           "{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"}) {
     c.chat_template = t;
     EXPECT_EQ(detect_chat_format(c, "MistralForCausalLM"), std::nullopt) << t;
   }
@@ -213,6 +223,21 @@ TEST(ChatFormats, DetectedFromTheArchitectureWithoutATemplate) {
   EXPECT_EQ(detect_chat_format(none, "Gemma3ForConditionalGeneration"), "gemma3");
   EXPECT_EQ(detect_chat_format(none, "Phi3ForCausalLM"), std::nullopt);  // Phi-3 and Phi-4-mini differ
   EXPECT_EQ(detect_chat_format(none, "LlamaForCausalLM"), std::nullopt);
+}
+
+// The paper configs name their chat format; each must exist (a typo would only fail when a run starts).
+TEST(ChatFormats, ShippedLongBenchConfigsNameKnownFormats) {
+  const std::string dir = std::string(KVBENCH_SOURCE_DIR) + "/configs/";
+  for (const auto& [config, format] : std::vector<std::pair<const char*, const char*>>{
+           {"qwen3-8b-longbench.json", "qwen3"},
+           {"gemma-3-12b-it-longbench.json", "gemma3"},
+           {"phi-3.5-mini-instruct-longbench.json", "phi3.5"},
+           {"mistral-7b-instruct-v0.2-longbench.json", "mistral"},
+           {"llama-3.1-8b-instruct-longbench.json", "llama3.1"}}) {
+    const auto json = read_json_file(dir + config, /*allow_comments=*/true);
+    EXPECT_EQ(json["model"]["chat"], format) << config;
+    EXPECT_NO_THROW(chat_format(format));
+  }
 }
 
 // Gemma 3's LongBench prompt: one BOS (the template's, none added), generation stops at <end_of_turn>. Ids

@@ -60,30 +60,50 @@ const ChatFormat kFormats[] = {
 
 bool contains(const std::string& text, const char* needle) { return text.find(needle) != std::string::npos; }
 
-/// A template is recognised as `format` when it holds every `has` string and no `lacks` string: the pieces
-/// that make the format what it is (user turn, assistant turn, system handling), as the real templates write
-/// them (tests/data/chat-templates). The first matching row wins; a template matching none is not guessed.
+/// A template is recognised as `format` when it holds every `has` string and no `lacks` string: the lines that
+/// make the format what it is (user turn, assistant turn, system handling), as the real templates write them
+/// (tests/data/chat-templates), with "\n" escapes read as newlines. The first matching row wins; a template
+/// matching none is not guessed.
 struct Fingerprint {
   const char* format;
   std::vector<const char*> has;
   std::vector<const char*> lacks;
 };
+constexpr const char* kLlama3Turn =
+    "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>'";
+constexpr const char* kChatmlTurn = "'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'";
 const Fingerprint kFingerprints[] = {
     // Llama 3.2/3.3 print today's date (strftime_now) where 3.1 prints 26 Jul 2024: not recognised.
-    {"llama3.1", {"Cutting Knowledge Date"}, {"strftime_now"}},
-    {"llama3", {"<|start_header_id|>"}, {"Cutting Knowledge Date"}},
-    {"qwen3", {"<|im_start|>", "enable_thinking"}, {}},
-    {"qwen2.5", {"<|im_start|>", "You are Qwen, created by Alibaba Cloud"}, {}},
-    {"qwen2", {"<|im_start|>", "You are a helpful assistant."}, {}},
-    // Phi-4 (<|im_sep|>) and reasoning models (<think>) write ChatML differently.
-    {"chatml", {"<|im_start|>"}, {"<|im_sep|>", "<think>"}},
-    {"gemma3", {"<start_of_turn>", "first_user_prefix"}, {}},
-    {"gemma", {"<start_of_turn>", "System role not supported"}, {}},
+    {"llama3.1", {"Cutting Knowledge Date: December 2023", "\"26 Jul 2024\"", kLlama3Turn}, {"strftime_now"}},
+    // Both Llama-3-Instruct templates (the first one appends the assistant header even without a generation
+    // prompt; kvbench always renders prompts with one).
+    {"llama3", {kLlama3Turn, "bos_token + content"}, {"Cutting Knowledge Date"}},
+    {"qwen3",
+     {"'<|im_start|>' + message.role + '\n'", "last_query_index", "enable_thinking is defined and enable_thinking is false",
+      "'<think>\n\n</think>\n\n'"},
+     {}},
+    {"qwen2.5", {"<|im_start|>", "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."}, {"bos_token"}},
+    {"qwen2", {"'<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n'", kChatmlTurn}, {"bos_token"}},
+    // Plain ChatML: no BOS, no default system message, no <|im_sep|> (Phi-4), no think prompt (reasoning models).
+    {"chatml", {kChatmlTurn, "'<|im_start|>assistant\n'"},
+     {"bos_token", "system_message", "You are", "<|im_sep|>", "<think>"}},
+    {"gemma3",
+     {"{{ bos_token }}", "'<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else \"\")",
+      "message['content'] | trim", "'<start_of_turn>model\n'"},
+     {}},
+    {"gemma",
+     {"{{ bos_token }}", "'<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n'",
+      "System role not supported"},
+     {}},
     {"phi3.5", {"'<|user|>\n' + message['content'] + '<|end|>\n'", "message['role'] == 'system' and message['content']"},
      {}},
     {"phi3", {"'<|user|>\n' + message['content'] + '<|end|>\n'", "'<|system|>\n'", "add_generation_prompt"}, {}},
     {"phi4-mini", {"'<|' + message['role'] + '|>' + message['content'] + '<|end|>'", "'<|assistant|>'"}, {}},
-    {"llama2", {"<<SYS>>"}, {}},
+    // Meta's Llama-2-chat template is recognised as LongBench's own wrapping of Llama-2 chat models (pred.py's
+    // "[INST]{prompt}[/INST]"), not rendered as that template: the one exception.
+    {"llama2",
+     {"bos_token + '[INST] ' + content.strip() + ' [/INST]'", "'<<SYS>>\n' + system_message + '\n<</SYS>>\n\n'"},
+     {"system_message = '", "system_message = \""}},  // community templates with a default system prompt
     {"mistral", {"'[INST] ' + message['content'] + ' [/INST]'", "message['content'] + eos_token}}"}, {}},
     {"mistral-v1",
      {"' [INST] ' + message['content'] + ' [/INST]'", "' ' + message['content'] + eos_token",
@@ -124,8 +144,9 @@ std::vector<std::string> chat_format_names() {
 }
 
 std::optional<std::string> detect_chat_format(const TokenizerConfig& config, const std::string& architecture) {
-  const std::string& t = config.chat_template;
-  if (!t.empty()) {
+  if (!config.chat_template.empty()) {
+    std::string t = config.chat_template;  // "\n" escapes in Jinja strings render as newlines: match either
+    for (auto at = t.find("\\n"); at != std::string::npos; at = t.find("\\n", at + 1)) t.replace(at, 2, "\n");
     for (const auto& f : kFingerprints)
       if (std::all_of(f.has.begin(), f.has.end(), [&](const char* s) { return contains(t, s); }) &&
           std::none_of(f.lacks.begin(), f.lacks.end(), [&](const char* s) { return contains(t, s); }))
