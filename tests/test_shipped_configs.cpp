@@ -43,7 +43,9 @@ std::string tokenizer_of(const std::string& model) {
   if (model.find("Llama-2") != std::string::npos) return "llama2_spm";
   if (model.find("Llama-3") != std::string::npos) return "llama3_hf";
   if (model.find("Mistral") != std::string::npos) return "mistral_hf";
-  if (model.find("Qwen") != std::string::npos) return "qwen2_hf";
+  if (model.find("Qwen") != std::string::npos) return "qwen2_hf";  // Qwen2.5 and Qwen3 share the vocabulary
+  if (model.find("gemma-3") != std::string::npos) return "gemma3_hf";
+  if (model.find("Phi-3") != std::string::npos) return "llama2_spm";  // Phi-3's is Llama-2's plus chat tokens
   return "";
 }
 
@@ -87,7 +89,10 @@ class Mirror {
     const std::string from = test::shared_path("data/tokenizers/" + tokenizer);
     for (const char* f : {"tokenizer.json", "tokenizer_config.json", "tokenizer.model"})
       if (paths::exists(from + "/" + f)) test::write_file(dir + "/" + f, test::read_file(from + "/" + f));
-    const std::int64_t vocab = tokenizer == "llama3_hf" ? 128256 : tokenizer == "qwen2_hf" ? 152064 : 32000;
+    const std::int64_t vocab = tokenizer == "llama3_hf"   ? 128256
+                               : tokenizer == "qwen2_hf"  ? 152064
+                               : tokenizer == "gemma3_hf" ? 262208
+                                                          : 32064;
     const auto r = test::run_kvbench("make-tiny --out " + dir + " --layers 1 --hidden 16 --intermediate 16 --heads 2 "
                                      "--kv-heads 1 --tie-embeddings --dtype bf16 --max-positions 131072 --vocab " +
                                      std::to_string(vocab) + (tokenizer == "qwen2_hf" ? " --family qwen2" : ""));
