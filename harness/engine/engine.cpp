@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <string>
 
 #include "harness/common/error.h"
@@ -222,6 +223,7 @@ struct PrefillPolicies {
     view.values = v;
     view.token_ids = ids;
     view.scale = scale;
+    view.num_query_heads = model.config().num_heads;
     view.out_proj = model.layer_weights(l).o_weight;  // CriticalKV weighs values through o_proj; Expected
     view.rope_inv_freq = rope_inv_freq;               // Attention undoes RoPE
     return view;
@@ -446,8 +448,7 @@ GenerationResult Engine::decode_with_eviction(KvCache& cache, const at::Tensor& 
   KV_CHECK(options.decode_path == "auto" || options.decode_path == "reference", "decode-time eviction runs on the "
            "reference decode path; decode path '", options.decode_path, "' was asked for");
   const ModelConfig& c = model_.config();
-  DecodeEvictor evictor(options.decode_budget, c.num_layers, c.num_heads / c.num_kv_heads,
-                        1.0 / std::sqrt(static_cast<double>(c.head_dim)));
+  DecodeEvictor evictor(options.decode_budget, c.num_layers, 1.0 / std::sqrt(static_cast<double>(c.head_dim)));
   if (options.max_new_tokens > 0)
     for (auto& layer : cache.layers) layer.reserve_tail(layer.tail_length() + options.decode_budget.every + 1);
   GenerationResult out = greedy_decode(1, last_logits, options, model_.device(), [&](const at::Tensor& previous) {
@@ -543,9 +544,15 @@ std::vector<std::vector<std::size_t>> decode_groups(const Engine& engine, const 
     return groups;
   }
   if (engine.decode_path(options) != "reference") {
-    for (std::size_t k = 0; k < usable.size(); k += kMaxRaggedBatch)
-      groups.emplace_back(usable.begin() + static_cast<std::ptrdiff_t>(k),
-                          usable.begin() + static_cast<std::ptrdiff_t>(std::min(usable.size(), k + kMaxRaggedBatch)));
+    // One head count per batch (per-KV-head and per-query-head caches decode apart), kMaxRaggedBatch at most.
+    std::map<std::int64_t, std::vector<std::size_t>> by_heads;
+    for (std::size_t i : usable) by_heads[cache_heads(prefilled.caches[i])].push_back(i);
+    for (const auto& entry : by_heads) {
+      const std::vector<std::size_t>& members = entry.second;
+      for (std::size_t k = 0; k < members.size(); k += kMaxRaggedBatch)
+        groups.emplace_back(members.begin() + static_cast<std::ptrdiff_t>(k),
+                            members.begin() + static_cast<std::ptrdiff_t>(std::min(members.size(), k + kMaxRaggedBatch)));
+    }
     return groups;
   }
   std::vector<const KvCache*> caches;

@@ -121,6 +121,7 @@ nlohmann::json build_report(const ReportInputs& in) {
         {"describe", v.describe},
         {"budget", v.budget},
         {"params", v.params},
+        {"reference", v.reference},
         {"protocol", v.protocol},
         {"budget_definition", v.budget_definition},
         {"granularity", v.granularity},

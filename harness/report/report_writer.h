@@ -17,6 +17,7 @@ struct ReportVariantInfo {
   std::string describe;  ///< the policy's describe()
   nlohmann::json budget; ///< as configured (null for the full cache)
   nlohmann::json params = nlohmann::json::object();
+  std::string reference = "kvbench";  ///< whose conventions the policy follows (PolicySpec::reference)
   /// What every number of the variant was measured under (reports and tables print them).
   std::string protocol = "question_aware";  ///< question_aware | query_agnostic
   std::string budget_definition;            ///< e.g. "tokens per KV head per layer, window included"

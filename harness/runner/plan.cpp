@@ -7,6 +7,7 @@
 #include "datasets/synth.h"
 #include "harness/common/error.h"
 #include "harness/common/log.h"
+#include "policies/registry.h"
 
 namespace kvbench {
 namespace {
@@ -105,7 +106,10 @@ void print_plan(std::ostream& out, const RunConfig& rc, const RunPlan& plan, con
       << ")\n"
       << rc.variants.size() << " variants:";
   for (const auto& v : rc.variants) out << " " << v.name;
-  out << "\n" << plan.tasks.size() << " samples (" << plan.skipped_rows << " malformed rows skipped):\n";
+  out << "\n";
+  // Every setting each variant resolves to (its reference's defaults, then its params), as reports record them.
+  for (const auto& v : rc.variants) out << "  " << v.name << ": " << make_policy(v.spec)->describe() << "\n";
+  out << plan.tasks.size() << " samples (" << plan.skipped_rows << " malformed rows skipped):\n";
   for (const auto& [subset, n] : plan.per_subset()) out << "  " << subset << ": " << n << "\n";
   if (!rc.uses_datasets()) {
     std::int64_t tokens = static_cast<std::int64_t>(rc.prompt_ids.size());

@@ -83,6 +83,12 @@ std::string budget_label(const BudgetSpec& b) {
       return buf;
     }
     case BudgetSpec::Kind::kKvBytes: return "kv" + std::to_string(static_cast<std::int64_t>(b.value));
+    case BudgetSpec::Kind::kCompressionRatio: {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "cr%g", b.value);
+      return buf;
+    }
+    case BudgetSpec::Kind::kMaxCapacityPrompt: return "mcp" + std::to_string(static_cast<std::int64_t>(b.value));
   }
   return "";
 }
@@ -278,7 +284,7 @@ void parse_variants(const JsonFields& top, const std::string& source, RunConfig&
   for (std::size_t i = 0; i < policies.size(); ++i) {
     const std::string where = source + ": policies[" + std::to_string(i) + "]";
     const JsonFields f(policies[i], where);
-    f.expect_only({"name", "params", "budget", "budgets", "label", "seed", "protocol", "decode"});
+    f.expect_only({"name", "reference", "params", "budget", "budgets", "label", "seed", "protocol", "decode"});
     const std::vector<std::string> own_protocols =
         f.has("protocol") ? parse_protocols(f.raw("protocol"), where + ".protocol") : protocols;
     const std::string policy = f.get_string("name");
@@ -297,6 +303,7 @@ void parse_variants(const JsonFields& top, const std::string& source, RunConfig&
         Variant v;
         v.name = b.given() ? label + "-" + budget_label(b) : label;
         v.spec.name = policy;
+        v.spec.reference = f.get_string("reference", "kvbench");
         v.spec.budget = b;
         v.spec.params = f.has("params") ? f.raw("params") : nlohmann::json::object();
         v.spec.seed = static_cast<std::uint64_t>(f.get_int("seed", static_cast<std::int64_t>(rc.seed)));
@@ -335,7 +342,8 @@ nlohmann::json resolved_config(const nlohmann::json& json, const RunConfig& rc) 
   resolved["coverage_window"] = rc.coverage_window;
   nlohmann::json variants = nlohmann::json::array();
   for (const auto& v : rc.variants)
-    variants.push_back({{"name", v.name}, {"policy", v.spec.name}, {"budget", v.spec.budget.to_json()},
+    variants.push_back({{"name", v.name}, {"policy", v.spec.name}, {"reference", v.spec.reference},
+                        {"budget", v.spec.budget.to_json()},
                         {"params", v.spec.params}, {"seed", v.spec.seed}, {"protocol", v.protocol},
                         {"decode", decode_json(v.decode)}});
   resolved["resolved_variants"] = variants;

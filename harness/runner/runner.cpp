@@ -189,21 +189,25 @@ void warm_up(RunState& st) {
 
 // How report.json labels a variant: its protocol, what its budget counts and the window it always keeps.
 ReportVariantInfo report_info(const Variant& v) {
-  ReportVariantInfo info{v.name, v.spec.name, make_policy(v.spec)->describe(), v.spec.budget.to_json(), v.spec.params};
+  const std::unique_ptr<EvictionPolicy> policy = make_policy(v.spec);
+  ReportVariantInfo info{v.name, v.spec.name, policy->describe(), v.spec.budget.to_json(), v.spec.params};
+  info.reference = v.spec.reference;
   info.protocol = v.protocol;
   using Kind = BudgetSpec::Kind;
   const Kind kind = v.spec.budget.kind;
-  info.budget_definition = kind == Kind::kNone       ? "none (every prompt token kept)"
-                           : kind == Kind::kTokens    ? "tokens per KV head per layer, observation window included"
-                           : kind == Kind::kEvictRate ? "share of the prompt evicted per KV head per layer"
-                                                      : "bytes of keys and values over all layers";
+  info.granularity = policy->granularity();
+  const std::string head = info.granularity == "query_head" ? "query head" : "KV head";
+  info.budget_definition = kind == Kind::kNone ? "none (every prompt token kept)"
+                           : kind == Kind::kTokens || kind == Kind::kMaxCapacityPrompt
+                               ? "tokens per " + head + " per layer, observation window included"
+                           : kind == Kind::kEvictRate ? "share of the prompt evicted per " + head + " per layer"
+                           : kind == Kind::kCompressionRatio
+                               ? "share of the prompt evicted per " + head + " per layer, kept count truncated (kvpress)"
+                               : std::string("bytes of keys and values over all layers");
   // Query-agnostic: the budget bounds the compressed context; the question part's entries are added after it
   // (kvpress counts its compression ratio the same way), so the cache decoding starts from is larger.
   if (kind != Kind::kNone && v.protocol == "query_agnostic") info.budget_definition += ", question part on top";
-  if (kind != Kind::kNone) {
-    const bool given = v.spec.params.is_object() && v.spec.params.contains("window");
-    info.window = given ? v.spec.params["window"] : v.spec.name == "streaming" ? nlohmann::json(nullptr) : nlohmann::json(ScoreConfig{}.window);
-  }
+  if (kind != Kind::kNone && policy->kept_window() > 0) info.window = policy->kept_window();
   info.decode = decode_json(v.decode);
   return info;
 }
