@@ -775,9 +775,12 @@ def main() -> int:
                         elif args.kvbench:
                             summary["kvbench"][case["id"]] = compare_on_device(args, m, ids, case, cap.T)
                         cases.append(case)
+                        kv = summary["kvbench"].get(case["id"])
                         print(f"[case] {case['id']}: {case['status']}"
                               + (f", {len(case['ties'])} tied heads, {len(case['allocation_ties'])} tied allocations"
-                                 if case["status"] == "ok" else ""), flush=True)
+                                 if case["status"] == "ok" else "")
+                              + ("" if kv is None else f", kvbench {'DISAGREES ' + str(kv) if kvbench_bad(kv) else 'agrees'}"),
+                              flush=True)
             fname = f"{mname}-{T}.json"
             (out / fname).write_text(json.dumps({"model": mname, "prompt_len": T, "prompt_ids": ids,
                                                  "tokens_full": full_tokens, "margins_full": full_margins,
@@ -803,15 +806,20 @@ def main() -> int:
     print(f"\n{summary['ok']}/{summary['cases']} cases ran; failed: {summary['failed'] or 'none'}")
     bad = 0
     for cid, r in summary["kvbench"].items():
-        # Tokens may differ only where the kept sets already differ within the reference's ties.
-        tied = r.get("within_ties", 0) + r.get("allocation_ties", 0) > 0
-        if r.get("mismatch") or r.get("error") or not (r.get("tokens_equal", True) or tied):
+        if kvbench_bad(r):
             bad += 1
             print(f"[kvbench] {cid}: {r}")
     if args.kvbench:
         print(f"kvbench on {args.device}: {len(summary['kvbench']) - bad}/{len(summary['kvbench'])} cases agree")
         (out / "kvbench-on-device.json").write_text(json.dumps(summary["kvbench"], indent=1))
     return 0 if not summary["failed"] and not bad else 1
+
+
+def kvbench_bad(r: dict) -> bool:
+    """kvbench's run of a case disagrees: kept sets differ beyond the reference's ties, or an error, or tokens
+    differ where no tie could explain it."""
+    tied = r.get("within_ties", 0) + r.get("allocation_ties", 0) > 0
+    return bool(r.get("mismatch") or r.get("error") or not (r.get("tokens_equal", True) or tied))
 
 
 def compare_on_device(args, m: dict, ids: list[int], case: dict, T: int) -> dict:
