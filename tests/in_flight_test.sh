@@ -75,4 +75,19 @@ step "the demo model's score regression with samples in flight (real stop tokens
 "$kvbench" check --report "$tmp/demo/report.json" --baseline "$src/tests/data/ci/demo-baseline-report.json" --tol 0 \
   || fail "the demo regression differs from its baseline with samples in flight"
 [ "$(most_in_flight demo)" -gt 1 ] || fail "demo: no samples were in flight together"
+step "bench --workload longbench16 with samples in flight, and with the model's end-of-sequence token"
+"$kvbench" --log-level warn bench --model "$tmp/ref/model" --workload longbench16 --per-subset 3 --samples-in-flight 3 \
+  --decode-path ragged --max-length 48 --tokens-per-word 0.004 --policy full --policy snapkv --budget 16 --warmup 0 \
+  --json > "$tmp/bench.json" 2> "$tmp/bench.err" || fail "bench in flight: $(tail -3 "$tmp/bench.err")"
+python3 - "$tmp/bench.json" <<'PY' || fail "bench in flight: bad report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["samples_in_flight"] == 3 and r["estimated_hours"] > 0, r
+assert max(s["most_sequences_in_flight"] for s in r["subsets"]) == 6, [s["most_sequences_in_flight"] for s in r["subsets"]]
+PY
+"$kvbench" --log-level warn bench --model "$tmp/ref/model" --workload longbench16 --per-subset 2 --samples-in-flight 2 \
+  --decode-path ragged --max-length 48 --tokens-per-word 0.004 --policy full --warmup 0 --stop-at-eos \
+  --json > "$tmp/eos.json" 2> "$tmp/eos.err" || fail "bench --stop-at-eos: $(tail -3 "$tmp/eos.err")"
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['stop_ids'] == [2], r['stop_ids']" "$tmp/eos.json" \
+  || fail "bench --stop-at-eos: the report does not name the model's end-of-sequence id"
 echo "all in-flight checks passed"

@@ -23,6 +23,7 @@ struct BenchState {
   BenchOptions bench;
   double peak_tflops = 0;
   bool json = false;
+  bool stop_at_eos = false;
 };
 
 std::vector<BenchVariant> variants_of(const BenchState& st) {
@@ -113,6 +114,10 @@ void run_bench(BenchState& st) {
   KV_CHECK(o.prompts_out.empty() || !paths::exists(o.prompts_out), "--prompts-out ", o.prompts_out,
            " exists already; give a new file");
   Session session(st.model.session());
+  if (st.stop_at_eos) {
+    o.stop_ids = session.stop_ids(/*chat_applied=*/false);
+    KV_CHECK(!o.stop_ids.empty(), "--stop-at-eos: the model names no end-of-sequence token");
+  }
   o.batch_decode = st.batch_decode == "on" || (st.batch_decode == "auto" && session.device().is_cuda());
   const Transformer& model = session.model();
   const Engine& engine = session.engine();
@@ -168,6 +173,8 @@ Command add_bench_command(CLI::App& app) {
                   "time; needs the ragged or graph decode path)")->capture_default_str();
   cmd->add_option("--in-flight-memory", o.in_flight_memory, "longbench16: bytes the caches in flight and their decode "
                   "tails may hold (0: 80% of the device's free memory)")->capture_default_str();
+  cmd->add_flag("--stop-at-eos", st->stop_at_eos, "end each prompt at the model's end-of-sequence token (default: every "
+                "prompt decodes its max new tokens)");
   cmd->add_option("--prompts-out", o.prompts_out, "write each timed prompt's ids (JSONL) for side-by-side runs");
   cmd->add_flag("--json", st->json, "print the report as one JSON object");
   return {cmd, [st] { run_bench(*st); }};

@@ -96,6 +96,7 @@ PromptRun run_prompt(const Engine& engine, at::Device device, const std::vector<
   for (const auto& cache : prefilled.caches) r.kv_bytes.push_back(cache.bytes_used());
   GenerateOptions gen;
   gen.max_new_tokens = new_tokens;
+  gen.stop_ids = o.stop_ids;
   gen.decode_path = o.decode_path;
   gen.time_steps = true;
   std::vector<std::size_t> all(n);
@@ -128,6 +129,7 @@ InFlightTiming run_prompts_in_flight(const Transformer& model, const Engine& eng
   const at::Device device = model.device();
   GenerateOptions gen;
   gen.max_new_tokens = new_tokens;
+  gen.stop_ids = o.stop_ids;
   gen.decode_path = o.decode_path;
   KV_CHECK(engine.decode_path(gen) != "reference", "samples in flight need the ragged or graph decode path");
   std::vector<SampleVariant> variants;
@@ -274,11 +276,13 @@ nlohmann::json bench_longbench16(const Transformer& model, const Engine& engine,
   nlohmann::json report = header(model, o, "longbench16");
   report["estimate"] = "timed on " + std::to_string(o.per_subset) + " random prompt(s) per subset at the subset's "
                        "published average length and extrapolated to each subset's size; every prompt decodes its "
-                       "subset's max new tokens (no stop token), so decode time is an upper bound" +
+                       "subset's max new tokens" + std::string(o.stop_ids.empty() ? " (no stop token), so decode time is an upper bound"
+                       : " or stops at the model's end-of-sequence token") +
                        std::string(o.samples_in_flight > 1 ? "; each subset's prompts decode together, up to " +
                                    std::to_string(o.samples_in_flight) + " samples in flight, and a prompt's time is "
                                    "the subset's wall time over its prompts" : "");
   report["samples_in_flight"] = o.samples_in_flight;
+  report["stop_ids"] = o.stop_ids;
   report["tokens_per_word"] = o.tokens_per_word;
   report["max_length"] = o.max_length;
   report["subsets"] = nlohmann::json::array();

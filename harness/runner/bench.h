@@ -49,6 +49,9 @@ struct BenchOptions {
   /// subset's prompts then run through the pools, and a prompt's time is the subset's wall time over its prompts.
   std::int64_t samples_in_flight = 1;
   std::int64_t in_flight_memory = 0;  ///< bytes for the caches in flight and their tails; 0: 80% of what is free
+  /// Generation ends at these ids (`--stop-at-eos`: the model's end-of-sequence ids); empty: every prompt decodes
+  /// its max new tokens, an upper bound.
+  std::vector<std::int64_t> stop_ids;
 };
 
 /// The published average length (words) and size of a LongBench subset (LongBench paper, Table 1).

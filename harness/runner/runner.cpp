@@ -28,13 +28,13 @@
 #include "harness/common/system.h"
 #include "harness/device/fault.h"
 #include "harness/device/memory.h"
-#include "harness/engine/in_flight.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/tensor_util.h"
 #include "harness/report/report_writer.h"
 #include "harness/report/sample_scores.h"
 #include "harness/runner/plan.h"
 #include "harness/runner/progress.h"
+#include "harness/runner/sample_steps.h"
 #include "harness/runner/run_checks.h"
 #include "harness/runner/session.h"
 #include "harness/runner/workers.h"
@@ -42,8 +42,7 @@
 #include "policies/components.h"
 #include "kvbench/version.h"
 
-namespace kvbench {
-namespace {
+namespace kvbench::run_steps {
 using Clock = std::chrono::steady_clock;
 
 std::int64_t peak_rss_bytes() {
@@ -81,20 +80,6 @@ std::set<std::string> finished_samples(const RunPlan& plan) {
   return done;
 }
 
-class Appenders {
- public:
-  JsonlAppender& get(const std::string& path) {
-    auto& slot = open_[path];
-    if (!slot) slot = std::make_unique<JsonlAppender>(path);
-    return *slot;
-  }
-  void sync() {
-    for (auto& [path, appender] : open_) appender->sync();
-  }
-
- private:
-  std::map<std::string, std::unique_ptr<JsonlAppender>> open_;
-};
 
 // Refuses a folder that holds a run (unless resuming), writes the resolved config and opens a manifest session.
 nlohmann::json open_run(const RunConfig& rc, const RunOptions& options, const RunLayout& layout) {
@@ -128,43 +113,6 @@ std::int64_t raw_prompt_new_tokens(const RunConfig& rc, std::size_t index) {
   return rc.max_new_tokens.value_or(own > 0 ? own : 32);
 }
 
-// Everything the sample loop carries from one sample to the next.
-struct RunState {
-  const RunConfig& rc;
-  const RunOptions& options;
-  const RunPlan& plan;
-  Session& session;
-  std::set<std::string> done;
-  Appenders files;
-  bool batch_decode = false;
-  std::size_t attempted = 0;  ///< (variant, sample) pairs this session tried
-  std::size_t failures = 0;
-  std::optional<std::int64_t> peak_device;
-
-  PrefillOptions prefill_options() const {
-    PrefillOptions p;
-    p.chunk_size = rc.prefill_chunk;
-    p.isolate_policies = true;  // one variant's failure must not cost the others their sample
-    // KVzip's reconstruction pass repeats the prompt after kvpress's instruction (engine.h); none without a tokenizer.
-    if (const Tokenizer* t = session.tokenizer())
-      for (const char* text : {kReconstructionInstruction, kReconstructionSuffix})
-        for (const TokenId id : t->encode(text, /*add_special=*/false)) p.reconstruction_prompt.push_back(id);
-    return p;
-  }
-  // Whether `e` ends the run rather than one (variant, sample) pair: always with --fail-fast, and for a write
-  // failure (disk full), which is never a sample's; the run's files stay as last synced.
-  bool ends_run(const std::exception& e) const {
-    return options.fail_fast || dynamic_cast<const WriteError*>(&e) != nullptr;
-  }
-  // Called inside a catch block: rethrows what ends the run, else records the error for that variant.
-  void record_error(const Variant& v, const Task& task, const std::exception& e) {
-    if (ends_run(e)) throw;
-    ++failures;
-    const std::string message = short_error_message(e);
-    log::warn(v.name, " / ", task.subset, " / ", task.sample.id, ": ", message);
-    files.get(plan.layout.errors(v.name, task.subset)).append({{"_id", task.sample.id}, {"error", message}});
-  }
-};
 
 // An untimed prefill and 2-token decode of every variant, batched as the samples will be: on CUDA the kernels
 // of every shape a sample uses load here (lazily, on first use), and the decoders' graphs are captured.
@@ -213,13 +161,6 @@ ReportVariantInfo report_info(const Variant& v) {
   return info;
 }
 
-// A sample's prompt ids, evidence positions and generation settings.
-struct SampleInput {
-  std::vector<std::int64_t> ids;
-  at::Tensor evidence;  ///< bool [T] when the sample marks evidence
-  GenerateOptions gen;
-  std::int64_t context_tokens = 0;  ///< the query-agnostic split: ids[0, context_tokens) are the context part
-};
 
 bool any_query_agnostic(const RunConfig& rc) {
   return std::any_of(rc.variants.begin(), rc.variants.end(), [](const Variant& v) { return v.protocol == "query_agnostic"; });
@@ -260,13 +201,6 @@ SampleInput prepare_sample(const RunState& st, const Task& task) {
   return in;
 }
 
-// What one variant's cache held and generated for a sample.
-struct Outcome {
-  bool ok = true;
-  nlohmann::json coverage;
-  std::int64_t kept = 0, kv_bytes = 0, budget = 0;
-  GenerationResult out;
-};
 
 void write_rows(RunState& st, const Task& task, const SampleInput& in, const std::vector<const Variant*>& pending,
                 const std::vector<Outcome>& outcomes, const PrefillResult& prefilled, std::optional<std::int64_t> peak) {
@@ -351,13 +285,6 @@ void decode_variants(RunState& st, const Task& task, const std::vector<const Var
   }
 }
 
-// One protocol's variants on one sample, between the prefill and the rows.
-struct ProtocolRun {
-  std::vector<const Variant*> pending;
-  PrefillResult prefilled;
-  std::vector<Outcome> outcomes;
-  std::vector<std::size_t> usable;  ///< variants whose cache is ready to decode
-};
 
 // The variants of one protocol on one sample: one prefill for all of them (of the whole prompt, or of its
 // context part with the question part run on top of each compressed cache) and each variant's coverage. A
@@ -456,230 +383,6 @@ void run_sample(RunState& st, const Task& task, Progress& progress) {
   progress.advance(static_cast<std::int64_t>(in.ids.size()), task.subset);
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Samples in flight (model.samples_in_flight, harness/engine/in_flight.h): the next sample is prefilled and its
-// sequences join the decode pools as soon as slots and the memory budget allow; its rows are written once all
-// its sequences have ended, in the plan's order (a sample that ends early waits for those before it), so the
-// prediction files are the same as one sample at a time, and a killed run loses only the samples in flight.
-
-// A sample between its prefill and its rows.
-struct SampleInFlight {
-  std::size_t index = 0;  // in the plan
-  const Task* task = nullptr;
-  SampleInput in;
-  std::vector<ProtocolRun> protocols;
-  std::size_t outstanding = 0;  // sequences still in a pool
-  bool prepared = false;        // prompt built (false: nothing pending, or its preparation failed)
-};
-
-// How many samples may be in flight: the config's number, or (auto) 16 where steps are CUDA graphs; 1 where the
-// variants decode one by one or on the reference path (which pads instead of reading caches in place).
-std::int64_t samples_in_flight(const RunState& st) {
-  GenerateOptions probe;
-  probe.decode_path = st.rc.decode_path;
-  const std::string path = st.session.engine().decode_path(probe);
-  const bool off = st.rc.batch_decode == "off";
-  if (off || path == "reference") {
-    KV_CHECK(st.rc.samples_in_flight <= 1, "model.samples_in_flight ", st.rc.samples_in_flight, " needs decodes that "
-             "batch on the ragged or graph path; this run decodes ", off ? "with model.batch_decode off" : "on the reference path",
-             " (set model.decode to ragged or graph, and batch_decode to auto or on)");
-    return 1;
-  }
-  if (st.rc.samples_in_flight > 0) return st.rc.samples_in_flight;
-  return path == "graph" && st.batch_decode ? 16 : 1;
-}
-
-std::int64_t cache_heads_of(const Variant& v, const ModelConfig& c) {
-  return make_policy(v.spec)->granularity() == "query_head" ? c.num_heads : c.num_kv_heads;
-}
-
-InFlightPlan in_flight_plan(RunState& st, std::int64_t samples) {
-  const ModelConfig& c = st.session.config();
-  InFlightPlan plan;
-  plan.samples = samples;
-  std::int64_t longest = 0, most_new = 0;
-  for (const Task& task : st.plan.tasks) {
-    most_new = std::max(most_new, task.spec != nullptr ? st.rc.max_new_tokens.value_or(task.spec->max_new_tokens)
-                                                       : raw_prompt_new_tokens(st.rc, task.prompt_index));
-    longest = std::max(longest, task.spec != nullptr       ? st.rc.max_length
-                                : !st.rc.prompt_ids.empty() ? static_cast<std::int64_t>(st.rc.prompt_ids.size())
-                                                            : st.rc.random_prompts.at(task.prompt_index).tokens);
-  }
-  plan.max_prompt = std::max<std::int64_t>(1, longest);
-  // The query-agnostic protocol's question part is decode entries too, ahead of the new tokens.
-  plan.max_new = std::max<std::int64_t>(1, most_new) + (any_query_agnostic(st.rc) ? 512 : 0);
-  for (const auto& v : st.rc.variants)
-    if (!v.decode.enabled()) ++plan.variants_per_heads[cache_heads_of(v, c)];
-  GenerateOptions probe;
-  probe.decode_path = st.rc.decode_path;
-  plan.graphs = st.session.engine().decode_path(probe) == "graph";
-  plan.memory_bytes = st.rc.in_flight_memory;
-  if (plan.memory_bytes == 0)  // auto: 80% of what the device has free now (weights loaded, warm-up done)
-    if (const auto free = available_memory(st.session.device())) plan.memory_bytes = *free / 5 * 4;
-  return plan;
-}
-
-// What a sample asks of the pools: its pending variants for its prompt's length.
-SampleNeeds needs_of(const RunState& st, const SampleInFlight& s) {
-  std::vector<SampleVariant> variants;
-  for (const Variant* v : pending_variants(st, *s.task)) variants.push_back({v->spec, !v->decode.enabled()});
-  return sample_needs(st.session.config(), static_cast<std::int64_t>(c10::elementSize(st.session.dtype())),
-                      static_cast<std::int64_t>(s.in.ids.size()), variants);
-}
-
-class InFlightLoop {
- public:
-  InFlightLoop(RunState& st, Progress& progress, std::int64_t samples)
-      : st_(st), progress_(progress), plan_(in_flight_plan(st, samples)),
-        decoder_(std::make_unique<InFlightDecoder>(st.session.model(), plan_)) {
-    log::info("samples in flight: up to ", plan_.samples, " (", plan_.memory_bytes > 0 ? log::fixed(plan_.memory_bytes / 1e9, 2) + " GB" : std::string("no"),
-              " memory budget for their caches and decode tails)");
-  }
-
-  /// Runs the plan's samples; returns how many were completed.
-  std::size_t run() {
-    const std::vector<Task>& tasks = st_.plan.tasks;
-    while (true) {
-      start_samples(tasks);
-      write_finished();
-      if (decoder_->in_flight() == 0) {
-        if (interrupt_signal() != 0 || (!waiting_ && next_task_ >= tasks.size())) break;
-        continue;
-      }
-      step();
-      write_finished();
-    }
-    return written_;
-  }
-
-  nlohmann::json describe() const {
-    return {{"samples", plan_.samples}, {"memory_budget_bytes", plan_.memory_bytes}, {"most_samples_in_flight", most_}};
-  }
-
- private:
-  std::size_t samples_decoding() const {
-    std::size_t n = 0;
-    for (const auto& [index, s] : live_) n += s->outstanding > 0;
-    return n;
-  }
-
-  // Prepares the next samples and starts those that fit.
-  void start_samples(const std::vector<Task>& tasks) {
-    while (interrupt_signal() == 0 && (waiting_ || next_task_ < tasks.size())) {
-      if (!waiting_) {
-        waiting_ = std::make_unique<SampleInFlight>();
-        waiting_->index = next_task_;
-        waiting_->task = &tasks[next_task_++];
-        const std::vector<const Variant*> pending = pending_variants(st_, *waiting_->task);
-        if (!pending.empty()) {
-          st_.attempted += pending.size();
-          try {
-            waiting_->in = prepare_sample(st_, *waiting_->task);
-            waiting_->prepared = true;
-          } catch (const std::exception& e) {
-            for (const Variant* v : pending) st_.record_error(*v, *waiting_->task, e);
-          }
-        }
-        if (!waiting_->prepared) {  // nothing to decode: its rows (none, or errors) are written in order
-          live_[waiting_->index] = std::move(waiting_);
-          continue;
-        }
-      }
-      if (samples_decoding() >= static_cast<std::size_t>(plan_.samples)) return;
-      if (!decoder_->can_start(needs_of(st_, *waiting_))) return;
-      start(*waiting_);
-      live_[waiting_->index] = std::move(waiting_);
-      most_ = std::max<std::int64_t>(most_, static_cast<std::int64_t>(samples_decoding()));
-    }
-  }
-
-  // Prefills sample `s` and hands its sequences to the pools; what cannot join one decodes here, alone.
-  void start(SampleInFlight& s) {
-    for (const std::string& protocol : protocol_names()) {
-      std::vector<const Variant*> group;
-      for (const Variant* v : pending_variants(st_, *s.task))
-        if (v->protocol == protocol) group.push_back(v);
-      if (group.empty()) continue;
-      s.protocols.push_back(prefill_protocol(st_, *s.task, s.in, group, protocol == "query_agnostic"));
-      ProtocolRun& run = s.protocols.back();
-      const std::size_t p = s.protocols.size() - 1;
-      const bool own = run.prefilled.cache_logits.defined();
-      std::vector<std::size_t> alone;
-      for (std::size_t i : run.usable) {
-        const KvCache& cache = run.prefilled.caches[i];
-        if (run.pending[i]->decode.enabled() || !decoder_->fits(cache, s.in.gen.max_new_tokens)) {
-          alone.push_back(i);
-          continue;
-        }
-        const std::uint64_t tag = next_tag_++;
-        refs_[tag] = {&s, p, i};
-        const at::Tensor first = own ? run.prefilled.cache_logits[static_cast<std::int64_t>(i)] : run.prefilled.last_logits;
-        decoder_->admit({tag, &cache, first, s.in.gen});
-        ++s.outstanding;
-      }
-      decode_variants(st_, *s.task, run.pending, alone, s.in.gen, run.prefilled, run.outcomes);
-    }
-  }
-
-  // Runs the pools until some sequences end, and gives each its outcome.
-  void step() {
-    std::vector<PoolResult> done;
-    try {
-      done = decoder_->run_until_finished();
-    } catch (const std::exception& e) {
-      // The pools' state is unknown after a failed step: every sequence in flight fails, the pools start over.
-      for (auto& [tag, ref] : refs_) {
-        ProtocolRun& run = ref.sample->protocols[ref.protocol];
-        run.outcomes[ref.variant].ok = false;
-        --ref.sample->outstanding;
-        st_.record_error(*run.pending[ref.variant], *ref.sample->task, e);
-      }
-      refs_.clear();
-      decoder_ = std::make_unique<InFlightDecoder>(st_.session.model(), plan_);
-      return;
-    }
-    for (PoolResult& r : done) {
-      const Ref ref = refs_.at(r.tag);
-      refs_.erase(r.tag);
-      ProtocolRun& run = ref.sample->protocols[ref.protocol];
-      run.outcomes[ref.variant].out = std::move(r.result);
-      run.prefilled.caches[ref.variant] = KvCache{};  // the pool is done with it
-      --ref.sample->outstanding;
-    }
-  }
-
-  // The rows of finished samples, in the plan's order.
-  void write_finished() {
-    for (auto it = live_.find(next_row_); it != live_.end() && it->second->outstanding == 0; it = live_.find(next_row_)) {
-      SampleInFlight& s = *it->second;
-      const std::optional<std::int64_t> peak = peak_device_memory(st_.session.device());
-      if (peak) st_.peak_device = std::max(st_.peak_device.value_or(0), *peak);
-      for (ProtocolRun& run : s.protocols) write_rows(st_, *s.task, s.in, run.pending, run.outcomes, run.prefilled, peak);
-      st_.files.sync();
-      if (s.prepared) progress_.advance(static_cast<std::int64_t>(s.in.ids.size()), s.task->subset);
-      else progress_.advance(0, s.task->subset + (pending_variants(st_, *s.task).empty() ? " (done)" : ""));
-      live_.erase(it);
-      ++next_row_;
-      ++written_;
-    }
-  }
-
-  struct Ref {
-    SampleInFlight* sample;
-    std::size_t protocol, variant;
-  };
-  RunState& st_;
-  Progress& progress_;
-  InFlightPlan plan_;
-  std::unique_ptr<InFlightDecoder> decoder_;
-  std::map<std::size_t, std::unique_ptr<SampleInFlight>> live_;  // by plan index, until their rows are written
-  std::unique_ptr<SampleInFlight> waiting_;  // prepared, waiting for room
-  std::map<std::uint64_t, Ref> refs_;
-  std::uint64_t next_tag_ = 0;
-  std::size_t next_task_ = 0, next_row_ = 0, written_ = 0;
-  std::int64_t most_ = 0;
-};
-
 // A short summary; `kvbench table` prints the full paper-style table.
 // The run's table: each variant's average with its 95% interval (a bootstrap stratified by subset over the
 // per-sample scores: how far the average can be trusted), KV size, compression and decode speed.
@@ -718,7 +421,10 @@ void print_summary(const nlohmann::json& report, const RunLayout& layout, std::s
             << std::endl;
 }
 
-}  // namespace
+}  // namespace kvbench::run_steps
+
+namespace kvbench {
+using namespace run_steps;
 
 nlohmann::json build_report(const RunConfig& rc) {
   ReportInputs in;
@@ -794,9 +500,7 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
   const std::int64_t in_flight = samples_in_flight(st);
   nlohmann::json in_flight_info = nullptr;
   if (in_flight > 1) {
-    InFlightLoop loop(st, progress, in_flight);
-    tasks_run = loop.run();
-    in_flight_info = loop.describe();
+    tasks_run = run_samples_in_flight(st, progress, in_flight, in_flight_info);
   } else {
     for (const Task& task : plan.tasks) {
       if (interrupt_signal() != 0) break;
