@@ -275,21 +275,27 @@ TEST(Ops, DecodeAttentionReferenceMatchesTheEngine) {
   EXPECT_LT(max_abs_diff(got[0], want), 1e-5);
 }
 
-TEST(Ops, RopeSplitAtWritesTheSlotAndMatchesRotate) {
+TEST(Ops, RopeSplitAtWritesEachSequencesSlotAtItsPosition) {
   const std::int64_t B = 2, Hq = 4, Hkv = 2, d = 8, P = 10, cap = 5;
   at::manual_seed(5);
   const at::Tensor qkv = at::randn({B, (Hq + 2 * Hkv) * d});
   const at::Tensor cos = at::randn({P, d}), sin = at::randn({P, d});
   at::Tensor q = at::empty({B, Hq, d}), kc = at::zeros({B, Hkv, cap, d}), vc = at::zeros({B, Hkv, cap, d});
-  const at::Tensor position = at::tensor(std::vector<std::int64_t>{7}, at::kLong);
-  const at::Tensor slot = at::tensor(std::vector<std::int64_t>{3}, at::kLong);
+  // Two sequences admitted at different steps: their own positions and their own slots.
+  const at::Tensor position = at::tensor(std::vector<std::int64_t>{7, 2}, at::kLong);
+  const at::Tensor slot = at::tensor(std::vector<std::int64_t>{3, 0}, at::kLong);
   ops::rope_split_at(qkv, cos, sin, position, Hq, Hkv, q, kc, vc, slot);
-  const at::Tensor c = cos[7].expand({B, d}), s = sin[7].expand({B, d});
   const auto parts = qkv.split_with_sizes({Hq * d, Hkv * d, Hkv * d}, 1);
-  EXPECT_LT(max_abs_diff(q, ops::rotate(parts[0].reshape({B, Hq, d}), c, s)), 1e-6);
-  EXPECT_LT(max_abs_diff(kc.select(2, 3), ops::rotate(parts[1].reshape({B, Hkv, d}), c, s)), 1e-6);
-  EXPECT_LT(max_abs_diff(vc.select(2, 3), parts[2].reshape({B, Hkv, d})), 1e-7);
-  EXPECT_EQ(kc.select(2, 2).abs().sum().item<float>(), 0.0f) << "only the slot is written";
+  for (std::int64_t b = 0; b < B; ++b) {
+    SCOPED_TRACE(b);
+    const std::int64_t p = position[b].item<std::int64_t>(), at_slot = slot[b].item<std::int64_t>();
+    const at::Tensor c = cos[p].expand({1, d}), s = sin[p].expand({1, d});
+    EXPECT_LT(max_abs_diff(q[b], ops::rotate(parts[0][b].reshape({1, Hq, d}), c, s)[0]), 1e-6);
+    EXPECT_LT(max_abs_diff(kc[b].select(1, at_slot), ops::rotate(parts[1][b].reshape({1, Hkv, d}), c, s)[0]), 1e-6);
+    EXPECT_LT(max_abs_diff(vc[b].select(1, at_slot), parts[2][b].reshape({Hkv, d})), 1e-7);
+    EXPECT_EQ(kc[b].abs().sum().item<float>(), kc[b].select(1, at_slot).abs().sum().item<float>())
+        << "only the sequence's own slot is written";
+  }
 }
 
 }  // namespace

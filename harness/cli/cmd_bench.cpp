@@ -23,6 +23,7 @@ struct BenchState {
   BenchOptions bench;
   double peak_tflops = 0;
   bool json = false;
+  bool stop_at_eos = false;
 };
 
 std::vector<BenchVariant> variants_of(const BenchState& st) {
@@ -105,10 +106,18 @@ void run_bench(BenchState& st) {
   for (const auto& v : o.variants) make_policy(v.spec);  // bad names, params and budgets fail before the weights load
   o.decode_path = st.decode_path;
   KV_CHECK(o.samples >= 1 && o.new_tokens >= 1, "--samples and --new-tokens must be >= 1");
+  KV_CHECK(o.samples_in_flight >= 1 && o.samples_in_flight <= 4096, "--samples-in-flight must be in [1, 4096], got ",
+           o.samples_in_flight);
+  KV_CHECK(o.in_flight_memory == 0 || (o.in_flight_memory >= (std::int64_t{1} << 20) && o.in_flight_memory <= (std::int64_t{1} << 50)),
+           "--in-flight-memory must be 0 (auto) or a number of bytes in [2^20, 2^50], got ", o.in_flight_memory);
   KV_CHECK(o.warmup >= -1, "--warmup must be -1 (the measured length), 0 (none) or a token count");
   KV_CHECK(o.prompts_out.empty() || !paths::exists(o.prompts_out), "--prompts-out ", o.prompts_out,
            " exists already; give a new file");
   Session session(st.model.session());
+  if (st.stop_at_eos) {
+    o.stop_ids = session.stop_ids(/*chat_applied=*/false);
+    KV_CHECK(!o.stop_ids.empty(), "--stop-at-eos: the model names no end-of-sequence token");
+  }
   o.batch_decode = st.batch_decode == "on" || (st.batch_decode == "auto" && session.device().is_cuda());
   const Transformer& model = session.model();
   const Engine& engine = session.engine();
@@ -160,6 +169,12 @@ Command add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--tokens-per-word", o.tokens_per_word, "longbench16: tokens per published word")
       ->capture_default_str();
+  cmd->add_option("--samples-in-flight", o.samples_in_flight, "longbench16: samples decoding together (1: one at a "
+                  "time; needs the ragged or graph decode path)")->capture_default_str();
+  cmd->add_option("--in-flight-memory", o.in_flight_memory, "longbench16: bytes the caches in flight and their decode "
+                  "tails may hold (0: 80% of the device's free memory)")->capture_default_str();
+  cmd->add_flag("--stop-at-eos", st->stop_at_eos, "end each prompt at the model's end-of-sequence token (default: every "
+                "prompt decodes its max new tokens)");
   cmd->add_option("--prompts-out", o.prompts_out, "write each timed prompt's ids (JSONL) for side-by-side runs");
   cmd->add_flag("--json", st->json, "print the report as one JSON object");
   return {cmd, [st] { run_bench(*st); }};

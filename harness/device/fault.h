@@ -1,7 +1,8 @@
 #pragma once
 // Fault injection for tests: KVBENCH_FAULT="oom@decode#2,oom@policy#3" makes the 2nd pass through the "decode"
 // site and the 3rd through "policy" throw a device out-of-memory error, as libtorch would. Sites: "prefill"
-// (a prompt's forward), "policy" (one policy choosing one layer's cache), "decode" (one decode group). Unset,
+// (a prompt's forward), "policy" (one policy choosing one layer's cache), "decode" (one decode group, or one call
+// into the pools of samples in flight). Unset,
 // a site costs one relaxed atomic load.
 
 namespace kvbench {

@@ -228,6 +228,8 @@ void rope_split_at(const at::Tensor& qkv, const at::Tensor& cos_table, const at:
                    const at::Tensor& position, std::int64_t hq, std::int64_t hkv, const at::Tensor& q_out,
                    const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& slot) {
   const std::int64_t B = qkv.size(0), d = q_out.size(2);
+  KV_CHECK(position.numel() == B && slot.numel() == B && position.is_contiguous() && slot.is_contiguous(),
+           "internal error: rope_split_at needs a position and a slot per sequence");
 #if KVBENCH_WITH_CUDA_KERNELS
   if (fused(qkv) && qkv.stride(1) == 1 && cos_table.is_contiguous() && sin_table.is_contiguous() &&
       q_out.is_contiguous() && k_cache.is_contiguous() && v_cache.is_contiguous()) {
@@ -246,12 +248,14 @@ void rope_split_at(const at::Tensor& qkv, const at::Tensor& cos_table, const at:
     return;
   }
 #endif
-  const at::Tensor cos = cos_table.index_select(0, position).expand({B, d});
-  const at::Tensor sin = sin_table.index_select(0, position).expand({B, d});
+  const at::Tensor cos = cos_table.index_select(0, position);  // [B, d]: each sequence at its own position
+  const at::Tensor sin = sin_table.index_select(0, position);
   const auto parts = qkv.split_with_sizes({hq * d, hkv * d, hkv * d}, /*dim=*/1);
   q_out.copy_(rotate(parts[0].view({B, hq, d}), cos, sin));
-  k_cache.index_copy_(2, slot, rotate(parts[1].view({B, hkv, d}), cos, sin).unsqueeze(2));
-  v_cache.index_copy_(2, slot, parts[2].view({B, hkv, d}).unsqueeze(2));
+  // Sequence b's entry goes to its own slot[b].
+  const at::Tensor where = slot.view({B, 1, 1, 1}).expand({B, hkv, 1, d});
+  k_cache.scatter_(2, where, rotate(parts[1].view({B, hkv, d}), cos, sin).unsqueeze(2));
+  v_cache.scatter_(2, where, parts[2].view({B, hkv, d}).unsqueeze(2));
 }
 
 DecodeSplit DecodeSplit::plan(std::int64_t max_entries, std::int64_t batch, std::int64_t hkv,
@@ -281,9 +285,10 @@ namespace {
 at::Tensor decode_attention_reference(const at::Tensor& q, const RaggedBatch& batch, double scale) {
   const std::int64_t B = q.size(0), Hq = q.size(1), d = q.size(2), Hkv = batch.tail_k.size(1), g = Hq / Hkv;
   const at::Tensor meta = batch.meta.to(at::kCPU).contiguous();
-  const std::int64_t count = batch.tail_count.to(at::kCPU).item<std::int64_t>();
+  const at::Tensor counts = batch.tail_count.to(at::kCPU).contiguous();
   at::Tensor out = at::empty({B, Hq * d}, q.options());
   for (std::int64_t b = 0; b < B; ++b) {
+    const std::int64_t count = counts.data_ptr<std::int64_t>()[b];
     const std::int64_t* m = meta[b].data_ptr<std::int64_t>();
     const std::int64_t N = m[2 + Hkv];
     const at::Tensor pk = at::from_blob(reinterpret_cast<void*>(m[0]), {N, d}, q.options());
@@ -303,7 +308,8 @@ at::Tensor decode_attention_reference(const at::Tensor& q, const RaggedBatch& ba
 
 at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, double scale, const DecodeSplit& split) {
   const std::int64_t B = q.size(0), Hq = q.size(1), Hkv = batch.tail_k.size(1);
-  KV_CHECK(q.is_contiguous() && batch.meta.size(0) == B && batch.meta.size(1) == 3 + Hkv && Hq % Hkv == 0,
+  KV_CHECK(q.is_contiguous() && batch.meta.size(0) == B && batch.meta.size(1) == 3 + Hkv && Hq % Hkv == 0 &&
+               batch.tail_count.numel() == B && batch.tail_count.is_contiguous(),
            "internal error: decode_attention got inconsistent shapes");
 #if KVBENCH_WITH_CUDA_KERNELS
   if (fused(q)) {

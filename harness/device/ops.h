@@ -54,10 +54,10 @@ at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& 
 void rope_split(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin, std::int64_t hq,
                 std::int64_t hkv, const at::Tensor& q_out, const at::Tensor& k_out, const at::Tensor& v_out);
 
-/// The decode form, for B sequences at one position: cos/sin are whole tables [P, d] and `position` (int64 [1]
-/// on the device) picks the row; k and v go to slot `slot[0]` (int64 [1] on the device) of k_cache/v_cache
-/// [B, hkv, capacity, d]; q to q_out [B, hq, d]. Nothing is read back to the host, so a CUDA graph can
-/// capture it and replay it for every step.
+/// The decode form, for B sequences each at its own position: cos/sin are whole tables [P, d] and
+/// `position` (int64 [B] on the device) picks sequence b's row; its k and v go to slot `slot[b]` (int64 [B] on
+/// the device) of k_cache/v_cache [B, hkv, capacity, d]; q to q_out [B, hq, d]. Nothing is read back to the
+/// host, so a CUDA graph can capture it and replay it for every step.
 void rope_split_at(const at::Tensor& qkv, const at::Tensor& cos_table, const at::Tensor& sin_table,
                    const at::Tensor& position, std::int64_t hq, std::int64_t hkv, const at::Tensor& q_out,
                    const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& slot);
@@ -65,11 +65,12 @@ void rope_split_at(const at::Tensor& qkv, const at::Tensor& cos_table, const at:
 /// The layout decode_attention reads: per sequence b, row b of `meta` (int64 [B, 3 + hkv], on the device of
 /// the caches) holds the addresses of its flat prompt keys and values [N_b, d] and its head offsets
 /// [hkv + 1] into them; decode entries live in tail_k/tail_v [B, hkv, capacity, d], the first
-/// `tail_count[0]` of each head valid.
+/// `tail_count[b]` of each of sequence b's heads valid (sequences admitted at different steps hold different
+/// numbers).
 struct RaggedBatch {
   at::Tensor meta;
   at::Tensor tail_k, tail_v;
-  at::Tensor tail_count;  ///< int64 [1] on the device
+  at::Tensor tail_count;  ///< int64 [B] on the device
 };
 
 /// Split-K sizes for decode_attention: `chunk` entries per block, `num_chunks` blocks per (sequence, head).

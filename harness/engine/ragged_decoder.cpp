@@ -21,11 +21,6 @@ std::int64_t quarter_bucket(std::int64_t x) {
   return (x + step - 1) / step * step;
 }
 
-at::Tensor host_longs(const std::vector<std::int64_t>& values, bool pinned) {
-  at::Tensor t = at::tensor(values, at::kLong);
-  return pinned ? t.pin_memory() : t;
-}
-
 }  // namespace
 
 RaggedShape RaggedShape::of(const std::vector<const KvCache*>& caches, std::int64_t max_new) {
@@ -33,16 +28,17 @@ RaggedShape RaggedShape::of(const std::vector<const KvCache*>& caches, std::int6
   RaggedShape s;
   s.batch = static_cast<std::int64_t>(caches.size());
   s.heads = caches[0]->layers[0].num_heads();
-  s.tail_slots = caches[0]->layers[0].tail_length() + max_new;
   std::int64_t most = 0;
-  for (const KvCache* cache : caches)
+  for (const KvCache* cache : caches) {
+    s.tail_slots = std::max(s.tail_slots, cache->layers[0].tail_length() + max_new);
+    s.max_position = std::max(s.max_position, cache->next_position + max_new);
     for (const LayerCache& layer : cache->layers) {
       KV_CHECK(layer.num_heads() == s.heads, "internal error: a ragged batch of caches with different head counts");
       for (std::int64_t h = 0; h < layer.num_heads(); ++h)
         most = std::max(most, layer.prompt_offsets()[h + 1] - layer.prompt_offsets()[h]);
     }
+  }
   s.max_entries = most + s.tail_slots;
-  s.max_position = caches[0]->next_position + max_new;
   return s;
 }
 
@@ -88,10 +84,19 @@ RaggedDecoder::RaggedDecoder(const Transformer& model, const RaggedShape& capaci
   if (Hc_ != Hkv_) {
     stage_k_ = at::zeros({B, Hkv_, 1, d_}, opts);
     stage_v_ = at::zeros({B, Hkv_, 1, d_}, opts);
-    zero_slot_ = at::zeros({1}, longs);
+    zero_slots_ = at::zeros({B}, longs);
   }
+  dummy_ = at::zeros({1, d_}, opts);
   meta_ = at::zeros({L_, B, 3 + Hc_}, longs);
-  counters_ = at::zeros({3}, longs);
+  counters_ = at::zeros({3, B}, longs);
+  active_ = at::zeros({B}, longs);
+  meta_host_ = at::zeros({L_, B, 3 + Hc_}, at::kLong);
+  counters_host_ = at::zeros({3, B}, at::kLong);
+  active_host_ = at::zeros({B}, at::kLong);
+  bound_.assign(static_cast<std::size_t>(B), nullptr);
+  bound_tail_.assign(static_cast<std::size_t>(B), 0);
+  slot_steps_.assign(static_cast<std::size_t>(B), 0);
+  for (std::int64_t b = 0; b < B; ++b) park_slot(b);
   tokens_ = at::zeros({B}, longs);
   const auto tables = model.rope().tables(at::arange(capacity.max_position, longs), model.dtype());
   cos_ = tables.first.contiguous();
@@ -99,58 +104,107 @@ RaggedDecoder::RaggedDecoder(const Transformer& model, const RaggedShape& capaci
   split_ = ops::DecodeSplit::plan(capacity.max_entries, B, Hc_, ops::multiprocessor_count(dev));
 }
 
-void RaggedDecoder::bind(const std::vector<const KvCache*>& caches) {
-  const RaggedShape need = RaggedShape::of(caches, 0);
-  KV_CHECK(need.batch == capacity_.batch && need.max_entries <= capacity_.max_entries &&
-               need.max_position <= capacity_.max_position,
-           "internal error: caches bound to a ragged decoder too small for them");
-  const at::Device dev = model_.device();
-  const bool pinned = dev.is_cuda();
-  const std::int64_t B = capacity_.batch, M = 3 + Hc_, t0 = caches[0]->layers[0].tail_length();
-  at::Tensor meta = at::empty({L_, B, M}, at::kLong);
-  if (pinned) meta = meta.pin_memory();
-  std::int64_t* m = meta.data_ptr<std::int64_t>();
+void RaggedDecoder::write_slot_meta(std::int64_t b, const KvCache* cache) {
+  const std::int64_t M = 3 + Hc_;
+  std::int64_t* m = meta_host_.data_ptr<std::int64_t>();
   for (std::int64_t l = 0; l < L_; ++l) {
-    for (std::int64_t b = 0; b < B; ++b) {
-      const LayerCache& layer = caches[b]->layers[l];
-      KV_CHECK(layer.tail_length() == t0 && caches[b]->next_position == caches[0]->next_position,
-               "internal error: batched caches must continue the same prompt");
-      const at::Tensor& pk = layer.prompt_keys();
-      const at::Tensor& pv = layer.prompt_values();
-      KV_CHECK(pk.is_contiguous() && pv.is_contiguous() && pk.device().type() == dev.type() &&
-                   pk.scalar_type() == model_.dtype() &&
-                   layer.num_heads() == Hc_,
-               "internal error: a cache the ragged decoder cannot read (layout, device or dtype)");
-      std::int64_t* row = m + (l * B + b) * M;
-      row[0] = reinterpret_cast<std::int64_t>(pk.data_ptr());
-      row[1] = reinterpret_cast<std::int64_t>(pv.data_ptr());
-      for (std::int64_t h = 0; h <= Hc_; ++h) row[2 + h] = layer.prompt_offsets()[h];
+    std::int64_t* row = m + (l * capacity_.batch + b) * M;
+    if (cache == nullptr) {  // parked: no prompt entries, and a valid address all the same
+      row[0] = row[1] = reinterpret_cast<std::int64_t>(dummy_.data_ptr());
+      std::fill(row + 2, row + M, 0);
+      continue;
     }
+    const LayerCache& layer = cache->layers[static_cast<std::size_t>(l)];
+    const at::Tensor& pk = layer.prompt_keys();
+    const at::Tensor& pv = layer.prompt_values();
+    KV_CHECK(pk.is_contiguous() && pv.is_contiguous() && pk.device().type() == model_.device().type() &&
+                 pk.scalar_type() == model_.dtype() && layer.num_heads() == Hc_,
+             "internal error: a cache the ragged decoder cannot read (layout, device or dtype)");
+    row[0] = reinterpret_cast<std::int64_t>(pk.data_ptr());
+    row[1] = reinterpret_cast<std::int64_t>(pv.data_ptr());
+    for (std::int64_t h = 0; h <= Hc_; ++h) row[2 + h] = layer.prompt_offsets()[h];
   }
-  meta_.copy_(meta, /*non_blocking=*/pinned);
-  meta_staging_ = meta;
-  initial_counters_ = host_longs({t0, caches[0]->next_position, t0 + 1}, pinned);
-  bound_ = caches;
-  bound_tail_ = t0;
+}
+
+void RaggedDecoder::bind_slot(std::int64_t b, const KvCache& cache) {
+  const std::vector<const KvCache*> one = {&cache};
+  RaggedShape need = RaggedShape::of(one, 0);
+  need.batch = capacity_.batch;
+  KV_CHECK(b >= 0 && b < capacity_.batch && need.fits_in(capacity_) && static_cast<std::int64_t>(cache.layers.size()) == L_,
+           "internal error: a cache bound to a ragged decoder too small for it");
+  write_slot_meta(b, &cache);
+  const std::int64_t t0 = cache.layers[0].tail_length();
+  for (std::int64_t l = 0; l < L_ && t0 > 0; ++l) {
+    const LayerCache& layer = cache.layers[static_cast<std::size_t>(l)];
+    KV_CHECK(layer.tail_length() == t0, "internal error: a cache whose layers hold different decode entries");
+    tail_k_[l][b].narrow(1, 0, t0).copy_(layer.tail_keys());
+    tail_v_[l][b].narrow(1, 0, t0).copy_(layer.tail_values());
+  }
+  auto* c = counters_host_.data_ptr<std::int64_t>();
+  const std::int64_t B = capacity_.batch;
+  c[b] = t0;                        // the step's entry goes to tail slot t0
+  c[B + b] = cache.next_position;   // at the sequence's own next position
+  c[2 * B + b] = t0 + 1;            // and attention then sees t0 + 1 decode entries
+  active_host_.data_ptr<std::int64_t>()[b] = 1;
+  const auto i = static_cast<std::size_t>(b);
+  bound_[i] = &cache;
+  bound_tail_[i] = t0;
+  slot_steps_[i] = 0;
+  dirty_ = true;
+}
+
+void RaggedDecoder::park_slot(std::int64_t b) {
+  KV_CHECK(b >= 0 && b < capacity_.batch, "internal error: no slot ", b);
+  write_slot_meta(b, nullptr);
+  auto* c = counters_host_.data_ptr<std::int64_t>();
+  const std::int64_t B = capacity_.batch;
+  c[b] = 0;
+  c[B + b] = 0;
+  c[2 * B + b] = 1;  // its own entry at tail slot 0: a finite softmax over one entry
+  active_host_.data_ptr<std::int64_t>()[b] = 0;
+  const auto i = static_cast<std::size_t>(b);
+  bound_[i] = nullptr;
+  bound_tail_[i] = slot_steps_[i] = 0;
+  dirty_ = true;
+}
+
+void RaggedDecoder::bind(const std::vector<const KvCache*>& caches) {
+  KV_CHECK(static_cast<std::int64_t>(caches.size()) == capacity_.batch,
+           "internal error: caches bound to a ragged decoder of another batch size");
+  for (std::size_t b = 0; b < caches.size(); ++b) bind_slot(static_cast<std::int64_t>(b), *caches[b]);
   steps_ = 0;
-  reset_state();
+  upload();
+}
+
+void RaggedDecoder::upload() {
+  if (!dirty_) return;
+  // Blocking copies from pageable memory: the host copies may change right after (an admission is rare beside
+  // the steps, so the wait costs nothing that matters).
+  meta_.copy_(meta_host_);
+  counters_.copy_(counters_host_);
+  active_.copy_(active_host_);
+  dirty_ = false;
 }
 
 void RaggedDecoder::reset_state() {
-  counters_.copy_(initial_counters_, /*non_blocking=*/model_.device().is_cuda());
-  if (bound_tail_ == 0) return;
+  counters_.copy_(counters_host_);
   for (std::int64_t l = 0; l < L_; ++l)
     for (std::size_t b = 0; b < bound_.size(); ++b) {
-      const LayerCache& layer = bound_[b]->layers[l];
-      tail_k_[l][b].narrow(1, 0, bound_tail_).copy_(layer.tail_keys());
-      tail_v_[l][b].narrow(1, 0, bound_tail_).copy_(layer.tail_values());
+      if (bound_[b] == nullptr || bound_tail_[b] == 0) continue;
+      const LayerCache& layer = bound_[b]->layers[static_cast<std::size_t>(l)];
+      tail_k_[l][static_cast<std::int64_t>(b)].narrow(1, 0, bound_tail_[b]).copy_(layer.tail_keys());
+      tail_v_[l][static_cast<std::int64_t>(b)].narrow(1, 0, bound_tail_[b]).copy_(layer.tail_values());
     }
+}
+
+std::int64_t RaggedDecoder::tail_length(std::int64_t b) const {
+  const auto i = static_cast<std::size_t>(b);
+  return bound_tail_[i] + slot_steps_[i];
 }
 
 void RaggedDecoder::forward() {
   const std::int64_t B = capacity_.batch;
-  const at::Tensor slot = counters_.narrow(0, 0, 1), position = counters_.narrow(0, 1, 1);
-  const at::Tensor entries = counters_.narrow(0, 2, 1);
+  const at::Tensor slot = counters_[0], position = counters_[1], entries = counters_[2];  // each [B]
   at::Tensor x = model_.embed(tokens_);  // [B, D]
   for (std::int64_t l = 0; l < L_; ++l) {
     const at::Tensor fused = model_.qkv(l, x);
@@ -159,20 +213,23 @@ void RaggedDecoder::forward() {
     if (Hc_ == Hkv_) {
       ops::rope_split_at(fused, cos_, sin_, position, Hq_, Hkv_, q, batch.tail_k, batch.tail_v, slot);
     } else {  // a per-query-head cache: the step's entry of each KV head goes to its g query heads' slots
-      ops::rope_split_at(fused, cos_, sin_, position, Hq_, Hkv_, q, stage_k_, stage_v_, zero_slot_);
+      ops::rope_split_at(fused, cos_, sin_, position, Hq_, Hkv_, q, stage_k_, stage_v_, zero_slots_);
       const std::int64_t g = Hc_ / Hkv_, slots = capacity_.tail_slots;
-      batch.tail_k.view({B, Hkv_, g, slots, d_}).index_copy_(3, slot, stage_k_.unsqueeze(2).expand({B, Hkv_, g, 1, d_}));
-      batch.tail_v.view({B, Hkv_, g, slots, d_}).index_copy_(3, slot, stage_v_.unsqueeze(2).expand({B, Hkv_, g, 1, d_}));
+      const at::Tensor where = slot.view({B, 1, 1, 1, 1}).expand({B, Hkv_, g, 1, d_});  // each sequence's slot
+      batch.tail_k.view({B, Hkv_, g, slots, d_}).scatter_(3, where, stage_k_.unsqueeze(2).expand({B, Hkv_, g, 1, d_}));
+      batch.tail_v.view({B, Hkv_, g, slots, d_}).scatter_(3, where, stage_v_.unsqueeze(2).expand({B, Hkv_, g, 1, d_}));
     }
     model_.finish_layer_(l, x, ops::decode_attention(q, batch, scale_, split_));
   }
   logits_ = model_.logits(x);
-  counters_.add_(1);
+  counters_.add_(active_);  // bound slots advance; parked ones stay on their one entry
 }
 
 at::Tensor RaggedDecoder::step(const at::Tensor& previous) {
-  KV_CHECK(!bound_.empty(), "internal error: a ragged decoder stepped before bind()");
-  KV_CHECK(bound_tail_ + steps_ < capacity_.tail_slots, "internal error: the ragged decoder's tail is full");
+  for (std::size_t b = 0; b < bound_.size(); ++b)
+    KV_CHECK(bound_[b] == nullptr || bound_tail_[b] + slot_steps_[b] < capacity_.tail_slots,
+             "internal error: the ragged decoder's tail is full");
+  upload();
   tokens_.copy_(previous);
   if (graphs_) {
     if (!graph_) {
@@ -185,11 +242,22 @@ at::Tensor RaggedDecoder::step(const at::Tensor& previous) {
     forward();
   }
   ++steps_;
+  // The host copy of the counters follows the device's, so that the next upload (an admission) rewrites them
+  // as they are.
+  auto* c = counters_host_.data_ptr<std::int64_t>();
+  const std::int64_t B = capacity_.batch;
+  for (std::int64_t b = 0; b < B; ++b)
+    if (bound_[static_cast<std::size_t>(b)] != nullptr) {
+      ++slot_steps_[static_cast<std::size_t>(b)];
+      ++c[b];
+      ++c[B + b];
+      ++c[2 * B + b];
+    }
   return logits_;
 }
 
 void RaggedDecoder::copy_tail_to(std::size_t index, KvCache& cache) const {
-  const std::int64_t t = bound_tail_ + steps_;
+  const std::int64_t t = tail_length(static_cast<std::int64_t>(index));
   for (std::int64_t l = 0; l < L_; ++l)
     cache.layers[l].set_tail(tail_k_[l][index].narrow(1, 0, t), tail_v_[l][index].narrow(1, 0, t));
 }

@@ -54,21 +54,35 @@ class RaggedDecoder {
   const RaggedShape& capacity() const { return capacity_; }
   bool graphs() const { return graphs_; }
 
-  /// Points the decoder at `caches` (one prompt, decode tails of equal length) and resets its step counter.
+  /// Points the decoder at `caches` (one per slot; each may have its own prompt length and decode entries)
+  /// and resets its step counters.
   /// The caches must stay alive and unchanged until the next bind.
   void bind(const std::vector<const KvCache*>& caches);
-  /// One step for every bound sequence: feeds `previous` [B] (int64, on the device) and returns float32
-  /// logits [B, V]. The returned tensor is overwritten by the next step.
+  /// Binds slot `b` alone to `cache` (its decode entries so far copied into the slot's tail) while the other
+  /// slots keep their sequences: how a pool admits a sequence mid-decode (decode_pool.h). `cache` must stay
+  /// alive and unchanged until the slot is parked or bound again.
+  void bind_slot(std::int64_t b, const KvCache& cache);
+  /// Parks slot `b`: it stops advancing and attends over one entry of its own until bound again (its logits
+  /// are meaningless). A parked slot still costs its row of the matrix products, not its cache's reads.
+  void park_slot(std::int64_t b);
+  bool bound(std::int64_t b) const { return bound_[static_cast<std::size_t>(b)] != nullptr; }
+  /// One step for every slot: feeds `previous` [B] (int64, on the device) and returns float32 logits [B, V].
+  /// Each bound slot's sequence advances by one token at its own position. The returned tensor is overwritten
+  /// by the next step.
   at::Tensor step(const at::Tensor& previous);
   /// Steps run since bind().
   std::int64_t steps() const { return steps_; }
-  /// Writes the decode entries of bound sequence `index` (those it had at bind plus one per step) into
-  /// `cache`'s tail, so that a decode through this path extends the cache as the plain path does.
+  /// Decode entries slot `b`'s sequence holds now (those it had when bound plus one per step since).
+  std::int64_t tail_length(std::int64_t b) const;
+  /// Writes the decode entries of slot `index` into `cache`'s tail, so that a decode through this path
+  /// extends the cache as the plain path does.
   void copy_tail_to(std::size_t index, KvCache& cache) const;
 
  private:
-  void forward();        // the step itself: static buffers in, logits_ out, counters advanced
-  void reset_state();    // counters and the bound caches' own decode entries, as bind() left them
+  void forward();        // the step itself: static buffers in, logits_ out, bound slots' counters advanced
+  void upload();         // the host's meta, counters and active flags to the device, where they changed
+  void reset_state();    // counters and the bound caches' own decode entries, as the last upload left them
+  void write_slot_meta(std::int64_t b, const KvCache* cache);  // host meta of slot b (a parked slot: the dummy)
 
   const Transformer& model_;
   RaggedShape capacity_;
@@ -78,22 +92,25 @@ class RaggedDecoder {
   double scale_ = 1.0;
 
   at::Tensor tail_k_, tail_v_;  // [L, B, Hc, slots, d]
-  at::Tensor stage_k_, stage_v_, zero_slot_;  // per-query-head caches: the step's [B, Hkv, 1, d], then repeated
+  at::Tensor stage_k_, stage_v_, zero_slots_;  // per-query-head caches: the step's [B, Hkv, 1, d], then repeated
+  at::Tensor dummy_;            // [1, d]: what a parked slot's meta points at (no prompt entries)
   at::Tensor meta_;             // int64 [L, B, 3 + Hc] on the device: see ops::RaggedBatch
-  at::Tensor counters_;         // int64 [3] on the device: next slot, next position, entries after the append
-  at::Tensor initial_counters_; // int64 [3] on the host (pinned on CUDA): what bind() set
-  at::Tensor meta_staging_;     // the host copy of meta_, kept alive while its upload may be in flight
+  at::Tensor counters_;         // int64 [3, B] on the device: per slot the next tail slot, next position, entries
+                                // after the append
+  at::Tensor active_;           // int64 [B] on the device: 1 for a bound slot (its counters advance), 0 parked
+  at::Tensor meta_host_, counters_host_, active_host_;  // host copies, uploaded by upload() when dirty
+  bool dirty_ = false;
   at::Tensor cos_, sin_;        // RoPE tables [max_position, d]
   at::Tensor tokens_;           // int64 [B]: the step's input
   at::Tensor logits_;           // float32 [B, V]: the step's output
 
-  std::vector<const KvCache*> bound_;
-  std::int64_t bound_tail_ = 0;  // decode entries the bound caches had already
+  std::vector<const KvCache*> bound_;      // per slot; null: parked
+  std::vector<std::int64_t> bound_tail_;   // per slot: decode entries its cache had when bound
+  std::vector<std::int64_t> slot_steps_;   // per slot: steps since it was bound
   std::int64_t steps_ = 0;
   std::unique_ptr<CapturedGraph> graph_;
 };
 
-/// The decoders an engine keeps between prompts (a few, by batch size and capacity).
 class RaggedDecoders {
  public:
   /// A decoder that fits `caches` for `max_new` tokens: a kept one, or a new one (the oldest kept one is

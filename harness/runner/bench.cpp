@@ -10,6 +10,7 @@
 #include "harness/common/jsonl.h"
 #include "harness/common/log.h"
 #include "harness/device/memory.h"
+#include "harness/engine/in_flight.h"
 #include "harness/model/tensor_util.h"
 #include "harness/runner/progress.h"
 #include "harness/device/transfer.h"
@@ -95,6 +96,7 @@ PromptRun run_prompt(const Engine& engine, at::Device device, const std::vector<
   for (const auto& cache : prefilled.caches) r.kv_bytes.push_back(cache.bytes_used());
   GenerateOptions gen;
   gen.max_new_tokens = new_tokens;
+  gen.stop_ids = o.stop_ids;
   gen.decode_path = o.decode_path;
   gen.time_steps = true;
   std::vector<std::size_t> all(n);
@@ -112,6 +114,65 @@ PromptRun run_prompt(const Engine& engine, at::Device device, const std::vector<
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.peak_device_memory = peak_device_memory(device);
   return r;
+}
+
+// The prompts of one subset through the decode pools, `samples_in_flight` samples at a time, as `run` does with
+// model.samples_in_flight: wall seconds of the whole (device synchronized) and the prefills' share.
+struct InFlightTiming {
+  double seconds = 0.0, prefill_seconds = 0.0;
+  std::int64_t most_in_flight = 0;
+};
+
+InFlightTiming run_prompts_in_flight(const Transformer& model, const Engine& engine,
+                                     const std::vector<std::vector<std::int64_t>>& prompts, const BenchOptions& o,
+                                     std::int64_t new_tokens) {
+  const at::Device device = model.device();
+  GenerateOptions gen;
+  gen.max_new_tokens = new_tokens;
+  gen.stop_ids = o.stop_ids;
+  gen.decode_path = o.decode_path;
+  KV_CHECK(engine.decode_path(gen) != "reference", "samples in flight need the ragged or graph decode path");
+  std::vector<SampleVariant> variants;
+  for (const auto& v : o.variants) variants.push_back({v.spec, true});
+  const std::int64_t element_bytes = static_cast<std::int64_t>(c10::elementSize(model.dtype()));
+  InFlightPlan plan;
+  plan.samples = o.samples_in_flight;
+  plan.max_new = new_tokens;
+  for (const auto& p : prompts) plan.max_prompt = std::max<std::int64_t>(plan.max_prompt, static_cast<std::int64_t>(p.size()));
+  plan.variants_per_heads = sample_needs(model.config(), element_bytes, 1, variants).sequences;
+  plan.graphs = engine.decode_path(gen) == "graph";
+  plan.memory_bytes = o.in_flight_memory;
+  if (plan.memory_bytes == 0)
+    if (const auto free = available_memory(device)) plan.memory_bytes = *free / 5 * 4;
+  InFlightDecoder decoder(model, plan);
+  std::vector<PrefillResult> prefilled(prompts.size());
+  std::vector<std::unique_ptr<EvictionPolicy>> policies;
+  std::vector<EvictionPolicy*> raw;
+  for (const auto& v : o.variants) policies.push_back(make_policy(v.spec));
+  for (auto& p : policies) raw.push_back(p.get());
+  const std::uint64_t n = raw.size();
+  InFlightTiming t;
+  synchronize(device);
+  const auto t0 = Clock::now();
+  std::size_t next = 0;
+  while (next < prompts.size() || decoder.in_flight() > 0) {
+    while (next < prompts.size() &&
+           decoder.can_start(sample_needs(model.config(), element_bytes, static_cast<std::int64_t>(prompts[next].size()), variants))) {
+      PrefillOptions pre;
+      pre.chunk_size = o.prefill_chunk;
+      PrefillResult& r = prefilled[next];
+      r = engine.prefill(prompts[next], raw, pre);
+      t.prefill_seconds += r.seconds;
+      for (std::uint64_t i = 0; i < n; ++i) decoder.admit({next * n + i, &r.caches[i], r.last_logits, gen});
+      ++next;
+      t.most_in_flight = std::max(t.most_in_flight, decoder.in_flight());
+    }
+    for (const PoolResult& done : decoder.run_until_finished())
+      prefilled[done.tag / n].caches[done.tag % n] = KvCache{};
+  }
+  synchronize(device);
+  t.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return t;
 }
 
 void warm_up(const Engine& engine, at::Device device, std::int64_t tokens, std::int64_t vocab, const BenchOptions& o) {
@@ -215,7 +276,13 @@ nlohmann::json bench_longbench16(const Transformer& model, const Engine& engine,
   nlohmann::json report = header(model, o, "longbench16");
   report["estimate"] = "timed on " + std::to_string(o.per_subset) + " random prompt(s) per subset at the subset's "
                        "published average length and extrapolated to each subset's size; every prompt decodes its "
-                       "subset's max new tokens (no stop token), so decode time is an upper bound";
+                       "subset's max new tokens" + std::string(o.stop_ids.empty() ? " (no stop token), so decode time is an upper bound"
+                       : " or stops at the model's end-of-sequence token") +
+                       std::string(o.samples_in_flight > 1 ? "; each subset's prompts decode together, up to " +
+                                   std::to_string(o.samples_in_flight) + " samples in flight, and a prompt's time is "
+                                   "the subset's wall time over its prompts" : "");
+  report["samples_in_flight"] = o.samples_in_flight;
+  report["stop_ids"] = o.stop_ids;
   report["tokens_per_word"] = o.tokens_per_word;
   report["max_length"] = o.max_length;
   report["subsets"] = nlohmann::json::array();
@@ -229,13 +296,25 @@ nlohmann::json bench_longbench16(const Transformer& model, const Engine& engine,
         o.max_length, static_cast<std::int64_t>(std::llround(static_cast<double>(shape.average_words) * o.tokens_per_word)));
     const std::int64_t new_tokens = find_subset(shape.subset).max_new_tokens;
     std::vector<double> seconds, prefill;
+    std::vector<std::vector<std::int64_t>> prompts;
     for (std::int64_t i = 0; i < o.per_subset; ++i) {
-      const auto ids = random_prompt(tokens, c.vocab_size, o.seed + 1000 * (k + 1) + static_cast<std::uint64_t>(i));
-      write_prompt(o, "longbench16", shape.subset, ids, new_tokens);
-      const PromptRun r = run_prompt(engine, device, ids, o, new_tokens);
-      seconds.push_back(r.seconds);
-      prefill.push_back(r.prefill_seconds);
-      progress.advance(tokens, shape.subset);
+      prompts.push_back(random_prompt(tokens, c.vocab_size, o.seed + 1000 * (k + 1) + static_cast<std::uint64_t>(i)));
+      write_prompt(o, "longbench16", shape.subset, prompts.back(), new_tokens);
+    }
+    std::int64_t most_in_flight = 1;
+    if (o.samples_in_flight > 1) {
+      const InFlightTiming t = run_prompts_in_flight(model, engine, prompts, o, new_tokens);
+      seconds.assign(prompts.size(), t.seconds / static_cast<double>(prompts.size()));
+      prefill.assign(prompts.size(), t.prefill_seconds / static_cast<double>(prompts.size()));
+      most_in_flight = t.most_in_flight;
+      for (std::size_t i = 0; i < prompts.size(); ++i) progress.advance(tokens, shape.subset);
+    } else {
+      for (const auto& ids : prompts) {
+        const PromptRun r = run_prompt(engine, device, ids, o, new_tokens);
+        seconds.push_back(r.seconds);
+        prefill.push_back(r.prefill_seconds);
+        progress.advance(tokens, shape.subset);
+      }
     }
     const double mean = std::accumulate(seconds.begin(), seconds.end(), 0.0) / static_cast<double>(seconds.size());
     const double mean_prefill =
@@ -249,7 +328,8 @@ nlohmann::json bench_longbench16(const Transformer& model, const Engine& engine,
                                  {"samples", shape.samples},
                                  {"seconds_per_prompt", mean},
                                  {"prefill_seconds_per_prompt", mean_prefill},
-                                 {"estimated_seconds", mean * static_cast<double>(shape.samples)}});
+                                 {"estimated_seconds", mean * static_cast<double>(shape.samples)},
+                                 {"most_sequences_in_flight", most_in_flight}});
   }
   progress.finish();
   report["prompts"] = total_prompts;

@@ -8,7 +8,8 @@
 //    held, decode ms per step (median and p90 over every step of every sample); peak device memory.
 //  - longbench16: the 16 English LongBench subsets (3,750 prompts) at each subset's published average length
 //    (words x tokens-per-word, capped at max_length) with each subset's max new tokens, timed on K prompts per
-//    subset and extrapolated to the whole benchmark (stated as an estimate in the output).
+//    subset and extrapolated to the whole benchmark (stated as an estimate in the output); with samples in flight,
+//    each subset's K prompts decode together and the subset's wall time is divided among them.
 
 #include <cstdint>
 #include <optional>
@@ -44,6 +45,13 @@ struct BenchOptions {
   std::int64_t max_length = 31500;
   double tokens_per_word = 1.3;
   std::string prompts_out;        ///< write every timed prompt's ids here (JSONL), for side-by-side runs
+  /// longbench16: samples decoding together (harness/engine/in_flight.h); 1: one prompt at a time. Each
+  /// subset's prompts then run through the pools, and a prompt's time is the subset's wall time over its prompts.
+  std::int64_t samples_in_flight = 1;
+  std::int64_t in_flight_memory = 0;  ///< bytes for the caches in flight and their tails; 0: 80% of what is free
+  /// Generation ends at these ids (`--stop-at-eos`: the model's end-of-sequence ids); empty: every prompt decodes
+  /// its max new tokens, an upper bound.
+  std::vector<std::int64_t> stop_ids;
 };
 
 /// The published average length (words) and size of a LongBench subset (LongBench paper, Table 1).

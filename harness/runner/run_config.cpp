@@ -128,7 +128,7 @@ void parse_model(const JsonFields& top, const std::string& source, RunConfig& rc
   KV_CHECK(top.has("model"), source, ": missing required key 'model'");
   const JsonFields model(top.raw("model"), source + ": model");
   model.expect_only({"path", "random", "tokenizer", "device", "dtype", "max_length", "chat", "prefill_chunk",
-                     "batch_decode", "decode"});
+                     "batch_decode", "decode", "samples_in_flight", "in_flight_memory"});
   KV_CHECK(model.has("path") != model.has("random"), source, ": model needs exactly one of 'path' and 'random'");
   rc.device = model.get_string("device", "cpu");
   rc.dtype = model.get_string("dtype", "auto");
@@ -146,6 +146,18 @@ void parse_model(const JsonFields& top, const std::string& source, RunConfig& rc
   const auto& paths_allowed = decode_path_names();
   KV_CHECK(std::find(paths_allowed.begin(), paths_allowed.end(), rc.decode_path) != paths_allowed.end(), source,
            ": model.decode must be auto, graph, ragged or reference, got '", rc.decode_path, "'");
+  // "auto" or a count / a number of bytes.
+  const auto auto_or_int = [&](const char* key, std::int64_t low, std::int64_t high, const char* what) -> std::int64_t {
+    if (!model.has(key) || (model.raw(key).is_string() && model.get_string(key) == "auto")) return 0;
+    KV_CHECK(model.raw(key).is_number_integer(), source, ": model.", key, " must be \"auto\" or ", what, ", got ",
+             model.raw(key).dump());
+    const std::int64_t v = model.get_int(key);
+    KV_CHECK(v >= low && v <= high, source, ": model.", key, " must be \"auto\" or ", what, " in [", low, ", ", high,
+             "], got ", v);
+    return v;
+  };
+  rc.samples_in_flight = auto_or_int("samples_in_flight", 1, 4096, "a number of samples");
+  rc.in_flight_memory = auto_or_int("in_flight_memory", std::int64_t{1} << 20, std::int64_t{1} << 50, "a number of bytes");
   if (model.has("path")) {
     rc.model_path = model.get_string("path");
   } else {
@@ -337,6 +349,8 @@ nlohmann::json resolved_config(const nlohmann::json& json, const RunConfig& rc) 
   resolved["model"]["prefill_chunk"] = rc.prefill_chunk;
   resolved["model"]["batch_decode"] = rc.batch_decode;
   resolved["model"]["decode"] = rc.decode_path;
+  resolved["model"]["samples_in_flight"] = rc.samples_in_flight > 0 ? nlohmann::json(rc.samples_in_flight) : "auto";
+  resolved["model"]["in_flight_memory"] = rc.in_flight_memory > 0 ? nlohmann::json(rc.in_flight_memory) : "auto";
   if (rc.uses_datasets()) resolved["datasets"]["resolved_subsets"] = rc.subsets;
   resolved["warmup_tokens"] = rc.warmup_tokens;
   resolved["coverage_window"] = rc.coverage_window;
@@ -357,7 +371,9 @@ std::string evaluation_sha256(const RunConfig& rc) {
   for (const char* key : {"name", "output_dir", "policies", "budgets", "protocol", "decode", "resolved_variants", "warmup_tokens"})
     settings.erase(key);
   if (settings.contains("model"))
-    for (const char* key : {"path", "tokenizer", "device", "prefill_chunk", "batch_decode", "decode"}) settings["model"].erase(key);
+    for (const char* key : {"path", "tokenizer", "device", "prefill_chunk", "batch_decode", "decode", "samples_in_flight",
+                            "in_flight_memory"})
+      settings["model"].erase(key);
   if (settings.contains("datasets")) {
     for (const char* key : {"names", "resolved_subsets", "data_dir", "limit", "ids", "skip_bad_rows"}) settings["datasets"].erase(key);
     if (settings["datasets"].contains("synth"))

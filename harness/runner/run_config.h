@@ -48,6 +48,12 @@ struct RunConfig {
   std::int64_t prefill_chunk = 0;
   std::string batch_decode = "auto";  ///< decode a sample's variants together: on, off, auto (on for CUDA)
   std::string decode_path = "auto";   ///< GenerateOptions::decode_path: auto, graph, ragged or reference
+  /// Samples whose sequences decode together (harness/engine/in_flight.h); 0: auto (16 on the CUDA graph path,
+  /// else 1). 1 is one sample at a time.
+  std::int64_t samples_in_flight = 0;
+  /// Device bytes the caches of the samples in flight and their decode tails may hold; 0: auto (80% of what the
+  /// device has free once the weights are loaded and warmed up).
+  std::int64_t in_flight_memory = 0;
 
   // what to evaluate: LongBench subsets, or one raw prompt of token ids (smoke runs)
   std::vector<std::string> subsets;  ///< resolved from datasets.names (groups expanded)
@@ -94,7 +100,7 @@ void apply_overrides(nlohmann::json& config, const std::vector<std::string>& ove
 /// locations (output_dir, model.path, model.tokenizer, datasets.data_dir, datasets.synth.haystack), without the
 /// sample selection (datasets names, limit, ids, synth.count: report.json's sample_ids say which samples ran), without the
 /// variants (report.json describes each one) and without how the work is executed (model.device,
-/// prefill_chunk, batch_decode, decode, warmup_tokens: kvbench's paths give the same tokens in f32, so a CUDA run
+/// prefill_chunk, batch_decode, decode, samples_in_flight, in_flight_memory, warmup_tokens: kvbench's paths give the same tokens in f32, so a CUDA run
 /// checks against a CPU baseline). Two runs with the same digest ran the same dtype, prompt building (max_length,
 /// chat format), generation lengths and seed.
 std::string evaluation_sha256(const RunConfig& config);

@@ -34,6 +34,7 @@
 #include "harness/report/sample_scores.h"
 #include "harness/runner/plan.h"
 #include "harness/runner/progress.h"
+#include "harness/runner/sample_steps.h"
 #include "harness/runner/run_checks.h"
 #include "harness/runner/session.h"
 #include "harness/runner/workers.h"
@@ -41,8 +42,7 @@
 #include "policies/components.h"
 #include "kvbench/version.h"
 
-namespace kvbench {
-namespace {
+namespace kvbench::run_steps {
 using Clock = std::chrono::steady_clock;
 
 std::int64_t peak_rss_bytes() {
@@ -80,20 +80,6 @@ std::set<std::string> finished_samples(const RunPlan& plan) {
   return done;
 }
 
-class Appenders {
- public:
-  JsonlAppender& get(const std::string& path) {
-    auto& slot = open_[path];
-    if (!slot) slot = std::make_unique<JsonlAppender>(path);
-    return *slot;
-  }
-  void sync() {
-    for (auto& [path, appender] : open_) appender->sync();
-  }
-
- private:
-  std::map<std::string, std::unique_ptr<JsonlAppender>> open_;
-};
 
 // Refuses a folder that holds a run (unless resuming), writes the resolved config and opens a manifest session.
 nlohmann::json open_run(const RunConfig& rc, const RunOptions& options, const RunLayout& layout) {
@@ -127,43 +113,6 @@ std::int64_t raw_prompt_new_tokens(const RunConfig& rc, std::size_t index) {
   return rc.max_new_tokens.value_or(own > 0 ? own : 32);
 }
 
-// Everything the sample loop carries from one sample to the next.
-struct RunState {
-  const RunConfig& rc;
-  const RunOptions& options;
-  const RunPlan& plan;
-  Session& session;
-  std::set<std::string> done;
-  Appenders files;
-  bool batch_decode = false;
-  std::size_t attempted = 0;  ///< (variant, sample) pairs this session tried
-  std::size_t failures = 0;
-  std::optional<std::int64_t> peak_device;
-
-  PrefillOptions prefill_options() const {
-    PrefillOptions p;
-    p.chunk_size = rc.prefill_chunk;
-    p.isolate_policies = true;  // one variant's failure must not cost the others their sample
-    // KVzip's reconstruction pass repeats the prompt after kvpress's instruction (engine.h); none without a tokenizer.
-    if (const Tokenizer* t = session.tokenizer())
-      for (const char* text : {kReconstructionInstruction, kReconstructionSuffix})
-        for (const TokenId id : t->encode(text, /*add_special=*/false)) p.reconstruction_prompt.push_back(id);
-    return p;
-  }
-  // Whether `e` ends the run rather than one (variant, sample) pair: always with --fail-fast, and for a write
-  // failure (disk full), which is never a sample's; the run's files stay as last synced.
-  bool ends_run(const std::exception& e) const {
-    return options.fail_fast || dynamic_cast<const WriteError*>(&e) != nullptr;
-  }
-  // Called inside a catch block: rethrows what ends the run, else records the error for that variant.
-  void record_error(const Variant& v, const Task& task, const std::exception& e) {
-    if (ends_run(e)) throw;
-    ++failures;
-    const std::string message = short_error_message(e);
-    log::warn(v.name, " / ", task.subset, " / ", task.sample.id, ": ", message);
-    files.get(plan.layout.errors(v.name, task.subset)).append({{"_id", task.sample.id}, {"error", message}});
-  }
-};
 
 // An untimed prefill and 2-token decode of every variant, batched as the samples will be: on CUDA the kernels
 // of every shape a sample uses load here (lazily, on first use), and the decoders' graphs are captured.
@@ -212,13 +161,6 @@ ReportVariantInfo report_info(const Variant& v) {
   return info;
 }
 
-// A sample's prompt ids, evidence positions and generation settings.
-struct SampleInput {
-  std::vector<std::int64_t> ids;
-  at::Tensor evidence;  ///< bool [T] when the sample marks evidence
-  GenerateOptions gen;
-  std::int64_t context_tokens = 0;  ///< the query-agnostic split: ids[0, context_tokens) are the context part
-};
 
 bool any_query_agnostic(const RunConfig& rc) {
   return std::any_of(rc.variants.begin(), rc.variants.end(), [](const Variant& v) { return v.protocol == "query_agnostic"; });
@@ -259,13 +201,6 @@ SampleInput prepare_sample(const RunState& st, const Task& task) {
   return in;
 }
 
-// What one variant's cache held and generated for a sample.
-struct Outcome {
-  bool ok = true;
-  nlohmann::json coverage;
-  std::int64_t kept = 0, kv_bytes = 0, budget = 0;
-  GenerationResult out;
-};
 
 void write_rows(RunState& st, const Task& task, const SampleInput& in, const std::vector<const Variant*>& pending,
                 const std::vector<Outcome>& outcomes, const PrefillResult& prefilled, std::optional<std::int64_t> peak) {
@@ -350,67 +285,85 @@ void decode_variants(RunState& st, const Task& task, const std::vector<const Var
   }
 }
 
+
 // The variants of one protocol on one sample: one prefill for all of them (of the whole prompt, or of its
-// context part with the question part run on top of each compressed cache), each variant's coverage, the
-// decodes (batched), the rows.
-void run_protocol(RunState& st, const Task& task, const SampleInput& in, const std::vector<const Variant*>& pending,
-                  bool query_agnostic) {
+// context part with the question part run on top of each compressed cache) and each variant's coverage. A
+// variant that fails is recorded and left out of `usable`.
+ProtocolRun prefill_protocol(RunState& st, const Task& task, const SampleInput& in,
+                             const std::vector<const Variant*>& pending, bool query_agnostic) {
   const Engine& engine = st.session.engine();
+  ProtocolRun run;
+  run.pending = pending;
+  run.outcomes.resize(pending.size());
   std::vector<std::unique_ptr<EvictionPolicy>> policies;
   std::vector<EvictionPolicy*> raw;
   for (const Variant* v : pending) policies.push_back(make_policy(v->spec));
   for (auto& p : policies) raw.push_back(p.get());
   const std::int64_t T = query_agnostic ? in.context_tokens : static_cast<std::int64_t>(in.ids.size());
   const std::vector<std::int64_t> prefix(in.ids.begin(), in.ids.begin() + T);
-  reset_peak_device_memory(st.session.device());
-  PrefillResult prefilled;
   try {
     KV_CHECK(T >= 1, "the query-agnostic split left no context tokens");
-    prefilled = engine.prefill(prefix, raw, st.prefill_options());
+    run.prefilled = engine.prefill(prefix, raw, st.prefill_options());
   } catch (const std::exception& e) {
-    for (const Variant* v : pending) st.record_error(*v, task, e);
-    return;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      run.outcomes[i].ok = false;
+      st.record_error(*pending[i], task, e);
+    }
+    return run;
   }
   const at::Tensor id_tensor = at::tensor(prefix, at::TensorOptions().dtype(at::kLong));
   const at::Tensor evidence = in.evidence.defined() ? in.evidence.narrow(0, 0, T) : in.evidence;
-  std::vector<Outcome> outcomes(pending.size());
-  std::vector<std::size_t> usable;
   for (std::size_t i = 0; i < pending.size(); ++i) {
+    Outcome& o = run.outcomes[i];
     try {
-      if (prefilled.policy_failed(i)) std::rethrow_exception(prefilled.policy_errors[i]);
-      const KvCache& cache = prefilled.caches[i];
-      for (const auto& layer : cache.layers) outcomes[i].kept += layer.prompt_positions().numel();
-      outcomes[i].coverage = coverage_of(cache, st.rc.coverage_window, id_tensor, evidence).to_json();
-      outcomes[i].kv_bytes = cache.bytes_used();
-      outcomes[i].budget = raw[i]->resolved_budget();
-      usable.push_back(i);
+      if (run.prefilled.policy_failed(i)) std::rethrow_exception(run.prefilled.policy_errors[i]);
+      const KvCache& cache = run.prefilled.caches[i];
+      for (const auto& layer : cache.layers) o.kept += layer.prompt_positions().numel();
+      o.coverage = coverage_of(cache, st.rc.coverage_window, id_tensor, evidence).to_json();
+      o.kv_bytes = cache.bytes_used();
+      o.budget = raw[i]->resolved_budget();
+      run.usable.push_back(i);
     } catch (const std::exception& e) {
-      outcomes[i].ok = false;
+      o.ok = false;
       st.record_error(*pending[i], task, e);
     }
   }
   if (query_agnostic) {
     try {
-      engine.extend(prefilled, std::vector<std::int64_t>(in.ids.begin() + T, in.ids.end()));
+      engine.extend(run.prefilled, std::vector<std::int64_t>(in.ids.begin() + T, in.ids.end()));
     } catch (const std::exception& e) {
-      for (std::size_t i : usable) {
-        outcomes[i].ok = false;
+      for (std::size_t i : run.usable) {
+        run.outcomes[i].ok = false;
         st.record_error(*pending[i], task, e);
       }
-      usable.clear();
+      run.usable.clear();
     }
   }
-  decode_variants(st, task, pending, usable, in.gen, prefilled, outcomes);
+  return run;
+}
+
+// One protocol's variants on one sample, from the prefill to the rows, the decodes batched per sample.
+void run_protocol(RunState& st, const Task& task, const SampleInput& in, const std::vector<const Variant*>& pending,
+                  bool query_agnostic) {
+  reset_peak_device_memory(st.session.device());
+  ProtocolRun run = prefill_protocol(st, task, in, pending, query_agnostic);
+  decode_variants(st, task, run.pending, run.usable, in.gen, run.prefilled, run.outcomes);
   const std::optional<std::int64_t> peak = peak_device_memory(st.session.device());
   if (peak) st.peak_device = std::max(st.peak_device.value_or(0), *peak);
-  write_rows(st, task, in, pending, outcomes, prefilled, peak);
+  write_rows(st, task, in, run.pending, run.outcomes, run.prefilled, peak);
+}
+
+// The variants of `task` not finished by an earlier session (--resume).
+std::vector<const Variant*> pending_variants(const RunState& st, const Task& task) {
+  std::vector<const Variant*> pending;
+  for (const auto& v : st.rc.variants)
+    if (!st.done.count(v.name + "\n" + task.subset + "\n" + task.sample.id)) pending.push_back(&v);
+  return pending;
 }
 
 // One sample: its prompt once, then the pending variants of each protocol.
 void run_sample(RunState& st, const Task& task, Progress& progress) {
-  std::vector<const Variant*> pending;
-  for (const auto& v : st.rc.variants)
-    if (!st.done.count(v.name + "\n" + task.subset + "\n" + task.sample.id)) pending.push_back(&v);
+  const std::vector<const Variant*> pending = pending_variants(st, task);
   if (pending.empty()) return progress.advance(0, task.subset + " (done)");
   st.attempted += pending.size();
   SampleInput in;
@@ -468,7 +421,10 @@ void print_summary(const nlohmann::json& report, const RunLayout& layout, std::s
             << std::endl;
 }
 
-}  // namespace
+}  // namespace kvbench::run_steps
+
+namespace kvbench {
+using namespace run_steps;
 
 nlohmann::json build_report(const RunConfig& rc) {
   ReportInputs in;
@@ -541,10 +497,16 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
   Progress progress(static_cast<std::int64_t>(plan.tasks.size()), static_cast<std::int64_t>(rc.variants.size()));
   const InterruptScope interrupt_scope;  // SIGINT / SIGTERM: finish the sample in flight, save, say how to resume
   std::size_t tasks_run = 0;
-  for (const Task& task : plan.tasks) {
-    if (interrupt_signal() != 0) break;
-    run_sample(st, task, progress);
-    ++tasks_run;
+  const std::int64_t in_flight = samples_in_flight(st);
+  nlohmann::json in_flight_info = nullptr;
+  if (in_flight > 1) {
+    tasks_run = run_samples_in_flight(st, progress, in_flight, in_flight_info);
+  } else {
+    for (const Task& task : plan.tasks) {
+      if (interrupt_signal() != 0) break;
+      run_sample(st, task, progress);
+      ++tasks_run;
+    }
   }
   progress.finish();
 
@@ -556,6 +518,7 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
   session_entry["peak_host_rss_bytes"] = peak_rss_bytes();
   session_entry["peak_device_memory_bytes"] = st.peak_device ? nlohmann::json(*st.peak_device) : nlohmann::json(nullptr);
   session_entry["failed_samples"] = st.failures;
+  session_entry["samples_in_flight"] = in_flight_info.is_null() ? nlohmann::json({{"samples", 1}}) : in_flight_info;
   if (interrupt_signal() != 0) session_entry["interrupted_by"] = signal_name(interrupt_signal());
   write_file_atomic(plan.layout.manifest(), manifest.dump(2) + "\n");
   const nlohmann::json report = build_report(rc);

@@ -13,7 +13,12 @@ checkpoints from `kvbench make-tiny` cover the kernel's head dims and GQA groups
 Each: `kvbench run` on 3 random prompts of 700, 1100 and 300 tokens (the decoders are reused across prompts of
 other lengths), 40 new tokens, variants full, streaming, snapkv, adakv (ragged heads), pyramidkv (layers of
 other sizes), cake (trimmed caches) at budget 96, decoded one by one and batched (model.batch_decode on).
-Every variant's tokens must equal the reference run's. Also the step logits of `kvbench generate` (adakv,
+Every variant's tokens must equal the reference run's. Samples in flight (issue 33): 16 prompts of 16 lengths
+(the LongBench-16 shape at 0.04 tokens per word: 49 to 736 tokens), each with its subset's max new tokens, the
+variants above plus per-query-head caches (snapkv as KVCache-Factory stores it), 16 samples in flight on the
+graph path and 3 under a 1 MiB memory budget, against one at a time on the reference path; and the demo model's
+CI regression (real stop tokens at different steps) in flight against one at a time: every prediction file
+byte for byte. Also the step logits of `kvbench generate` (adakv,
 d128_g4) between graph and reference (max |delta|, gate 1e-3), and, informational, how many bf16 tokens agree.
 Exit 0 iff every gate passes.
 """
@@ -24,6 +29,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 MODELS = {
     "d128_g4": dict(hidden=1024, heads=8, kv=2),
@@ -69,6 +76,65 @@ def run(kvbench: str, workdir: Path, model: Path, name: str, decode: str, batch:
     return outputs
 
 
+def run_in_flight(kvbench: str, workdir: Path, model: Path, name: str, decode: str, in_flight: int,
+                  memory="auto") -> Path:
+    """One run of 16 prompts of other lengths and max new tokens; returns its folder."""
+    run_dir = workdir / "runs" / name
+    subprocess.run(["rm", "-rf", str(run_dir)], check=True)
+    config = {"name": name, "output_dir": str(run_dir),
+              "model": {"path": str(model), "device": "cuda", "dtype": "f32", "decode": decode,
+                        "batch_decode": "on", "samples_in_flight": in_flight, "in_flight_memory": memory},
+              "prompt": {"random_ids": {"shape": "longbench16", "per_subset": 1, "tokens_per_word": 0.04, "seed": 7}},
+              "policies": POLICIES + [{"name": "snapkv", "budget": 96, "reference": "kvcache_factory"}]}
+    path = workdir / f"{name}.json"
+    path.write_text(json.dumps(config))
+    sh([kvbench, "--log-level", "warn", "run", "--config", str(path)])
+    return run_dir
+
+
+def same_predictions(a: Path, b: Path) -> tuple[bool, list[str]]:
+    """Every prediction file of run `a` byte for byte in run `b` (rows, and their order)."""
+    files = sorted(p.relative_to(a) for p in (a / "predictions").rglob("*.jsonl"))
+    differ = [str(f) for f in files if not (b / f).exists() or (a / f).read_bytes() != (b / f).read_bytes()]
+    return bool(files) and not differ, differ
+
+
+def most_in_flight(run_dir: Path) -> int:
+    session = json.loads((run_dir / "manifest.json").read_text())["sessions"][0]
+    return int(session.get("samples_in_flight", {}).get("most_samples_in_flight", 1))
+
+
+def in_flight_checks(kvbench: str, workdir: Path, results: dict, gates: list) -> None:
+    model = workdir / "d128_g4"
+    ref = run_in_flight(kvbench, workdir, model, "flight-reference", "reference", 1)
+    for name, decode, n, memory in (("flight-graph-16", "graph", 16, "auto"), ("flight-graph-small", "graph", 3, 1 << 20)):
+        got = run_in_flight(kvbench, workdir, model, name, decode, n, memory)
+        ok, differ = same_predictions(ref, got)
+        most = most_in_flight(got)
+        results[name] = {"identical": ok, "differing_files": differ, "most_samples_in_flight": most}
+        gates.append(ok and (most > 1 if memory == "auto" else most == 1))
+        print(f"[in flight] {name}: {'identical' if ok else 'DIFFERENT ' + str(differ)}, at most {most} samples in flight",
+              flush=True)
+    demo_config = REPO / "tests" / "data" / "ci" / "demo-regression.json"
+    runs = {}
+    for name, decode, n in (("demo-reference", "reference", 1), ("demo-graph-in-flight", "graph", 12)):
+        out = workdir / "runs" / name
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+        sh([kvbench, "--log-level", "warn", "run", "--config", str(demo_config), "--output-dir", str(out),
+            "--set", "model.device=cuda", "--set", f"model.decode={decode}", "--set", f"model.samples_in_flight={n}"])
+        runs[name] = out
+    ok, differ = same_predictions(runs["demo-reference"], runs["demo-graph-in-flight"])
+    stops = 0  # rows that ended before the longest of their file: a stop token, at a step of their own
+    for f in (runs["demo-graph-in-flight"] / "predictions").rglob("*.jsonl"):
+        counts = [json.loads(line)["new_tokens"] for line in f.read_text().splitlines()]
+        stops += sum(1 for c in counts if c < max(counts))
+    results["demo_in_flight"] = {"identical": ok, "differing_files": differ, "rows_ended_by_a_stop": stops,
+                                 "most_samples_in_flight": most_in_flight(runs["demo-graph-in-flight"])}
+    gates.append(ok and stops > 0)
+    print(f"[in flight] demo regression, 12 in flight vs one at a time: {'identical' if ok else 'DIFFERENT ' + str(differ)}"
+          f" ({stops} rows ended by a stop token)", flush=True)
+
+
 def agree(a: dict, b: dict) -> tuple[bool, dict]:
     """Identical tokens for every variant and prompt; else, per variant, the first differing step."""
     detail = {}
@@ -111,6 +177,7 @@ def main() -> int:
             gates.append(ok)
             print(f"[{name}] {decode:6s} batch_decode={batch:3s}: {'identical' if ok else 'DIFFERENT ' + str(detail)}",
                   flush=True)
+    in_flight_checks(args.kvbench, args.workdir, results, gates)
     model = args.workdir / "d128_g4"
     a, la = step_logits(args.kvbench, model, "graph", args.workdir)
     b, lb = step_logits(args.kvbench, model, "reference", args.workdir)

@@ -198,8 +198,8 @@ __global__ void rope_split_kernel(const T* __restrict__ qkv, std::int64_t qkv_st
   const int head = idx / per_head, i = (idx - head * per_head) * V;
   const HeadsOut& o = head < hq ? q : (head < hq + hkv ? k : v);
   const int h = head < hq ? head : (head < hq + hkv ? head - hq : head - hq - hkv);
-  const std::int64_t slot = o.slot ? *o.slot * o.slot_stride : 0;
   for (std::int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    const std::int64_t slot = o.slot ? o.slot[r] * o.slot_stride : 0;  // row r is sequence r in decode
     const T* src = qkv + r * qkv_stride + static_cast<std::int64_t>(head) * d;
     T* dst = static_cast<T*>(o.base) + r * o.row_stride + static_cast<std::int64_t>(h) * o.head_stride + slot;
     float x1[V], x2[V];
@@ -210,7 +210,7 @@ __global__ void rope_split_kernel(const T* __restrict__ qkv, std::int64_t qkv_st
       store<T, V>(dst + i + half, x2);
       continue;
     }
-    const std::int64_t trow = position ? *position : r;
+    const std::int64_t trow = position ? position[r] : r;
     float c1[V], c2[V], s1[V], s2[V];
     load<T, V>(cos + trow * d + i, c1);
     load<T, V>(cos + trow * d + i + half, c2);
@@ -298,7 +298,7 @@ __global__ void __launch_bounds__(kAttnThreads) decode_attention_split(DecodeAtt
   const T* pv = reinterpret_cast<const T*>(meta[1]);
   const std::int64_t first = meta[2 + h];
   const int n_prompt = static_cast<int>(meta[3 + h] - first);
-  const int n = n_prompt + static_cast<int>(*a.tail_count);
+  const int n = n_prompt + static_cast<int>(a.tail_count[b]);
   const int start = c * a.chunk;
   const int count = min(a.chunk, n - start);  // entries of this block (may be <= 0)
   const std::int64_t tail_row0 = (static_cast<std::int64_t>(b) * a.hkv + h) * a.tail_capacity;

@@ -20,8 +20,8 @@ int rms_norm(ElementType t, const void* x, std::int64_t x_stride, const void* we
 int silu_mul(ElementType t, const void* gate_up, void* out, std::int64_t rows, std::int64_t half, void* stream);
 
 /// Where rope_split writes one of q, k, v: element (row r, head h, i) goes to
-/// base + r * row_stride + h * head_stride + i, plus (*slot) * slot_stride when slot is not null (decode: the
-/// cache slot is read on the device, so a captured CUDA graph writes to the step's slot).
+/// base + r * row_stride + h * head_stride + i, plus slot[r] * slot_stride when slot is not null (decode: each
+/// sequence's cache slot is read on the device, so a captured CUDA graph writes to the step's slot).
 struct HeadsOut {
   void* base = nullptr;
   std::int64_t row_stride = 0, head_stride = 0, slot_stride = 0;
@@ -30,13 +30,14 @@ struct HeadsOut {
 
 /// Splits fused projections qkv [rows, (hq + 2 hkv) d] (row stride `qkv_stride`) into q, k (both rotated by
 /// RoPE, HF's rotate-half with the dtype's rounding) and v. cos/sin are tables of rows of d elements: row r
-/// uses table row r, or table row *position for every r when `position` is not null.
+/// uses table row r, or table row position[r] when `position` is not null (decode: row r is sequence r, at its
+/// own position). An output with `slot` set writes row r at slot slot[r].
 int rope_split(ElementType t, const void* qkv, std::int64_t qkv_stride, const void* cos, const void* sin,
                const std::int64_t* position, std::int64_t rows, int hq, int hkv, int d, HeadsOut q, HeadsOut k,
                HeadsOut v, void* stream);
 
 /// One decode step of attention for a batch of sequences whose prompt entries are ragged per KV head.
-/// Sequence b, KV head h attends over n_bh prompt entries, then `*tail_count` decode entries:
+/// Sequence b, KV head h attends over n_bh prompt entries, then `tail_count[b]` decode entries:
 ///  - meta[b * meta_stride + 0 / 1]: device addresses of that sequence's flat prompt keys / values [N_b, d];
 ///    meta[b * meta_stride + 2 + h] .. [+ 3 + h]: head h's rows [offset_h, offset_{h+1}) of them;
 ///  - tail_k/tail_v [B, hkv, tail_capacity, d]: the decode entries;
@@ -50,7 +51,7 @@ struct DecodeAttention {
   const void* tail_k = nullptr;
   const void* tail_v = nullptr;
   std::int64_t tail_capacity = 0;
-  const std::int64_t* tail_count = nullptr;  ///< decode entries present (after this step's append)
+  const std::int64_t* tail_count = nullptr;  ///< [B]: each sequence's decode entries (after this step's append)
   int batch = 0, hq = 0, hkv = 0, d = 0;
   float scale = 1.0f;
   int chunk = 0, num_chunks = 0;
