@@ -2,7 +2,8 @@
 // Memory budgets, three ways, all resolved to B = tokens kept per KV head per layer, window included:
 //   tokens     `128` or {"tokens": 128}
 //   eviction   {"evict": 0.9}          keep round((1 - 0.9) * T) tokens of a T-token prompt
-//   KV bytes   {"kv_bytes": "256MiB"}  B = floor(bytes / (2 * L * Hkv * d * element size))
+//   KV bytes   {"kv_bytes": "256MiB"}  B = floor((bytes - reserved) / (2 * L * Hkv * d * element size)), L the
+//              layers the policy compresses, `reserved` what the other layers (sliding-window ones) hold
 // The report records both the spec and the effective B.
 
 #include <cstdint>
@@ -20,6 +21,9 @@ struct SequenceInfo {
   std::int64_t num_kv_heads = 0;
   std::int64_t head_dim = 0;
   std::int64_t element_bytes = 2;  ///< bytes of one K or V element in the cache
+  /// Bytes the cache holds in layers the policy does not compress (a hybrid model's sliding-window layers keep
+  /// their window): a KV-byte budget covers them too, so the policy's layers get what is left.
+  std::int64_t reserved_bytes = 0;
 };
 
 struct BudgetSpec {

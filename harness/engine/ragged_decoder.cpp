@@ -58,6 +58,9 @@ bool RaggedShape::fits_in(const RaggedShape& c) const {
 
 bool RaggedDecoder::supports(const Transformer& model) {
   const ModelConfig& c = model.config();
+  // Features the path does not compute (its RoPE kernel rotates whole heads, experts read their counts on the
+  // host): such models decode on the reference path.
+  if (c.rotary_dim != c.head_dim || !model.capturable()) return false;
   if (!model.device().is_cuda()) return true;
   const at::Tensor probe = at::empty({0}, at::TensorOptions().dtype(model.dtype()).device(model.device()));
   return ops::fused(probe) && c.num_heads % c.num_kv_heads == 0 &&
@@ -72,7 +75,6 @@ RaggedDecoder::RaggedDecoder(const Transformer& model, const RaggedShape& capaci
   Hq_ = c.num_heads;
   Hkv_ = c.num_kv_heads;
   d_ = c.head_dim;
-  scale_ = 1.0 / std::sqrt(static_cast<double>(d_));
   graphs_ = graphs && dev.is_cuda() && CapturedGraph::available();
   const std::int64_t B = capacity.batch;
   const auto opts = at::TensorOptions().dtype(model.dtype()).device(dev);
@@ -80,13 +82,32 @@ RaggedDecoder::RaggedDecoder(const Transformer& model, const RaggedShape& capaci
   // Zeros, not garbage: slots past the live entries are never read, but a NaN must not hide anywhere.
   tail_k_ = at::zeros({L_, B, Hkv_, capacity.tail_slots, d_}, opts);
   tail_v_ = at::zeros({L_, B, Hkv_, capacity.tail_slots, d_}, opts);
-  meta_ = at::zeros({L_, B, 3 + Hkv_}, longs);
+  meta_ = at::zeros({L_, B, ops::kRaggedMetaHeader + 1 + Hkv_}, longs);
   counters_ = at::zeros({3}, longs);
   tokens_ = at::zeros({B}, longs);
-  const auto tables = model.rope().tables(at::arange(capacity.max_position, longs), model.dtype());
-  cos_ = tables.first.contiguous();
-  sin_ = tables.second.contiguous();
+  // Decode rows only: each position's own length sets a dynamic NTK scale; longrope's factors follow the prompt
+  // (set_tables at bind).
+  set_tables(0);
   split_ = ops::DecodeSplit::plan(capacity.max_entries, B, Hkv_, ops::multiprocessor_count(dev));
+}
+
+void RaggedDecoder::set_tables(std::int64_t prompt_len) {
+  const ModelConfig& c = model_.config();
+  const bool long_factors =
+      c.rope_scaling.type == RopeScaling::Type::kLongRope && prompt_len > c.rope_scaling.original_max_position_embeddings;
+  if (!cos_.empty() && long_factors == long_factors_) return;
+  const auto longs = at::TensorOptions().dtype(at::kLong).device(model_.device());
+  const RopeTables t = model_.rope_tables(at::arange(capacity_.max_position, longs), prompt_len);
+  for (std::size_t r = 0; r < t.cos.size(); ++r) {
+    if (cos_.size() <= r) {
+      cos_.push_back(t.cos[r].contiguous());
+      sin_.push_back(t.sin[r].contiguous());
+    } else {  // in place: a captured graph reads these buffers
+      cos_[r].copy_(t.cos[r]);
+      sin_[r].copy_(t.sin[r]);
+    }
+  }
+  long_factors_ = long_factors;
 }
 
 void RaggedDecoder::bind(const std::vector<const KvCache*>& caches) {
@@ -96,7 +117,7 @@ void RaggedDecoder::bind(const std::vector<const KvCache*>& caches) {
            "internal error: caches bound to a ragged decoder too small for them");
   const at::Device dev = model_.device();
   const bool pinned = dev.is_cuda();
-  const std::int64_t B = capacity_.batch, M = 3 + Hkv_, t0 = caches[0]->layers[0].tail_length();
+  const std::int64_t B = capacity_.batch, M = ops::kRaggedMetaHeader + 1 + Hkv_, t0 = caches[0]->layers[0].tail_length();
   at::Tensor meta = at::empty({L_, B, M}, at::kLong);
   if (pinned) meta = meta.pin_memory();
   std::int64_t* m = meta.data_ptr<std::int64_t>();
@@ -107,19 +128,22 @@ void RaggedDecoder::bind(const std::vector<const KvCache*>& caches) {
                "internal error: batched caches must continue the same prompt");
       const at::Tensor& pk = layer.prompt_keys();
       const at::Tensor& pv = layer.prompt_values();
-      KV_CHECK(pk.is_contiguous() && pv.is_contiguous() && pk.device().type() == dev.type() &&
+      const at::Tensor& pp = layer.prompt_positions();
+      KV_CHECK(pk.is_contiguous() && pv.is_contiguous() && pp.is_contiguous() && pk.device().type() == dev.type() &&
                    pk.scalar_type() == model_.dtype() &&
                    layer.num_heads() == Hkv_,
                "internal error: a cache the ragged decoder cannot read (layout, device or dtype)");
       std::int64_t* row = m + (l * B + b) * M;
       row[0] = reinterpret_cast<std::int64_t>(pk.data_ptr());
       row[1] = reinterpret_cast<std::int64_t>(pv.data_ptr());
-      for (std::int64_t h = 0; h <= Hkv_; ++h) row[2 + h] = layer.prompt_offsets()[h];
+      row[2] = reinterpret_cast<std::int64_t>(pp.data_ptr());
+      for (std::int64_t h = 0; h <= Hkv_; ++h) row[ops::kRaggedMetaHeader + h] = layer.prompt_offsets()[h];
     }
   }
   meta_.copy_(meta, /*non_blocking=*/pinned);
   meta_staging_ = meta;
   initial_counters_ = host_longs({t0, caches[0]->next_position, t0 + 1}, pinned);
+  set_tables(caches[0]->prompt_len);
   bound_ = caches;
   bound_tail_ = t0;
   steps_ = 0;
@@ -146,8 +170,11 @@ void RaggedDecoder::forward() {
     const at::Tensor fused = model_.qkv(l, x);
     const at::Tensor q = at::empty({B, Hq_, d_}, x.options());
     ops::RaggedBatch batch{meta_[l], tail_k_[l], tail_v_[l], entries};
-    ops::rope_split_at(fused, cos_, sin_, position, Hq_, Hkv_, q, batch.tail_k, batch.tail_v, slot);
-    model_.finish_layer_(l, x, ops::decode_attention(q, batch, scale_, split_));
+    const std::size_t r = model_.layer_weights(l).rope;
+    ops::rope_split_at(fused, cos_[r], sin_[r], position, Hq_, Hkv_, q, batch.tail_k, batch.tail_v, slot);
+    const AttentionSpec& a = model_.attention(l);
+    const ops::DecodeMask mask{a.softcap, a.window, position};
+    model_.finish_layer_(l, x, ops::decode_attention(q, batch, a.scale, split_, mask));
   }
   logits_ = model_.logits(x);
   counters_.add_(1);

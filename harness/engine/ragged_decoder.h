@@ -42,8 +42,11 @@ struct RaggedShape {
 
 class RaggedDecoder {
  public:
-  /// Whether `model` can decode on this path: on CUDA, a kernel for its head dim and GQA group in a build with
-  /// kvbench's kernels; on the CPU always (libtorch reference attention; for tests).
+  /// Whether `model` can decode on this path: its attention computes sliding windows and soft-caps (by each
+  /// entry's position) and per-layer RoPE, not partial rotary (its RoPE kernel rotates whole heads) or experts
+  /// (they read their token counts on the host, which a graph cannot capture); on CUDA it needs a kernel for
+  /// the head dim and GQA group in a build with kvbench's kernels; on the CPU (libtorch reference attention;
+  /// for tests) the features alone decide.
   static bool supports(const Transformer& model);
 
   /// A decoder for caches of up to `capacity` (see RaggedShape); `graphs`: capture each step (CUDA only).
@@ -66,6 +69,7 @@ class RaggedDecoder {
 
  private:
   void forward();        // the step itself: static buffers in, logits_ out, counters advanced
+  void set_tables(std::int64_t prompt_len);  // the RoPE tables for a prompt of that length (longrope's factors)
   void reset_state();    // counters and the bound caches' own decode entries, as bind() left them
 
   const Transformer& model_;
@@ -73,14 +77,14 @@ class RaggedDecoder {
   bool graphs_ = false;
   ops::DecodeSplit split_;
   std::int64_t L_ = 0, Hq_ = 0, Hkv_ = 0, d_ = 0;
-  double scale_ = 1.0;
 
   at::Tensor tail_k_, tail_v_;  // [L, B, Hkv, slots, d]
   at::Tensor meta_;             // int64 [L, B, 3 + Hkv] on the device: see ops::RaggedBatch
   at::Tensor counters_;         // int64 [3] on the device: next slot, next position, entries after the append
   at::Tensor initial_counters_; // int64 [3] on the host (pinned on CUDA): what bind() set
   at::Tensor meta_staging_;     // the host copy of meta_, kept alive while its upload may be in flight
-  at::Tensor cos_, sin_;        // RoPE tables [max_position, d]
+  std::vector<at::Tensor> cos_, sin_;  // RoPE tables [max_position, d], one pair per rotary embedding
+  bool long_factors_ = false;   // longrope: the tables hold the long factors' rotations
   at::Tensor tokens_;           // int64 [B]: the step's input
   at::Tensor logits_;           // float32 [B, V]: the step's output
 
