@@ -115,6 +115,7 @@ nlohmann::json build_report(const ReportInputs& in) {
         {"budget_definition", v.budget_definition},
         {"window", v.window},
         {"decode", v.decode},
+        {"sliding_layers", v.sliding_layers},
         {"scores", scores},
         {"n", n},
         {"errors", errors},

@@ -120,7 +120,7 @@ void parse_model(const JsonFields& top, const std::string& source, RunConfig& rc
   KV_CHECK(top.has("model"), source, ": missing required key 'model'");
   const JsonFields model(top.raw("model"), source + ": model");
   model.expect_only({"path", "random", "tokenizer", "device", "dtype", "max_length", "chat", "prefill_chunk",
-                     "batch_decode", "decode"});
+                     "batch_decode", "decode", "sliding_layers"});
   KV_CHECK(model.has("path") != model.has("random"), source, ": model needs exactly one of 'path' and 'random'");
   rc.device = model.get_string("device", "cpu");
   rc.dtype = model.get_string("dtype", "auto");
@@ -138,6 +138,8 @@ void parse_model(const JsonFields& top, const std::string& source, RunConfig& rc
   const auto& paths_allowed = decode_path_names();
   KV_CHECK(std::find(paths_allowed.begin(), paths_allowed.end(), rc.decode_path) != paths_allowed.end(), source,
            ": model.decode must be auto, graph, ragged or reference, got '", rc.decode_path, "'");
+  rc.sliding_layers = model.get_string("sliding_layers", "auto");
+  parse_sliding_layers(rc.sliding_layers, source + ": model.sliding_layers");
   if (model.has("path")) {
     rc.model_path = model.get_string("path");
   } else {
@@ -328,6 +330,7 @@ nlohmann::json resolved_config(const nlohmann::json& json, const RunConfig& rc) 
   resolved["model"]["prefill_chunk"] = rc.prefill_chunk;
   resolved["model"]["batch_decode"] = rc.batch_decode;
   resolved["model"]["decode"] = rc.decode_path;
+  resolved["model"]["sliding_layers"] = rc.sliding_layers;
   if (rc.uses_datasets()) resolved["datasets"]["resolved_subsets"] = rc.subsets;
   resolved["warmup_tokens"] = rc.warmup_tokens;
   resolved["coverage_window"] = rc.coverage_window;

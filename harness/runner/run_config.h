@@ -48,6 +48,8 @@ struct RunConfig {
   std::int64_t prefill_chunk = 0;
   std::string batch_decode = "auto";  ///< decode a sample's variants together: on, off, auto (on for CUDA)
   std::string decode_path = "auto";   ///< GenerateOptions::decode_path: auto, graph, ragged or reference
+  /// What budgets mean on the model's sliding-window layers: auto, window or compress (engine.h SlidingLayers).
+  std::string sliding_layers = "auto";
 
   // what to evaluate: LongBench subsets, or one raw prompt of token ids (smoke runs)
   std::vector<std::string> subsets;  ///< resolved from datasets.names (groups expanded)

@@ -142,6 +142,7 @@ struct RunState {
     PrefillOptions p;
     p.chunk_size = rc.prefill_chunk;
     p.isolate_policies = true;  // one variant's failure must not cost the others their sample
+    p.sliding_layers = parse_sliding_layers(rc.sliding_layers, "model.sliding_layers");
     // KVzip's reconstruction pass repeats the prompt after kvpress's instruction (engine.h); none without a tokenizer.
     if (const Tokenizer* t = session.tokenizer())
       for (const char* text : {kReconstructionInstruction, kReconstructionSuffix})
@@ -185,8 +186,19 @@ void warm_up(RunState& st) {
     decode_group(engine, warm_pre, group, gen);
 }
 
+// What budgets mean on the run's model's sliding-window layers (null when it has none, or no config to read).
+nlohmann::json sliding_layers_json(const RunConfig& rc) {
+  if (rc.model_path.empty() || !paths::exists(paths::join(rc.model_path, "config.json"))) return nullptr;
+  const ModelConfig c = load_model_config(rc.model_path);
+  if (c.sliding_window == 0) return nullptr;
+  const SlidingLayers mode = resolve_sliding_layers(parse_sliding_layers(rc.sliding_layers, "model.sliding_layers"), c);
+  const std::int64_t full = c.num_full_attention_layers();
+  return {{"mode", sliding_layers_name(mode)}, {"window", c.sliding_window}, {"windowed_layers", c.num_layers - full},
+          {"full_attention_layers", full}};
+}
+
 // How report.json labels a variant: its protocol, what its budget counts and the window it always keeps.
-ReportVariantInfo report_info(const Variant& v) {
+ReportVariantInfo report_info(const Variant& v, const nlohmann::json& sliding) {
   ReportVariantInfo info{v.name, v.spec.name, make_policy(v.spec)->describe(), v.spec.budget.to_json(), v.spec.params};
   info.protocol = v.protocol;
   using Kind = BudgetSpec::Kind;
@@ -198,6 +210,11 @@ ReportVariantInfo report_info(const Variant& v) {
   // Query-agnostic: the budget bounds the compressed context; the question part's entries are added after it
   // (kvpress counts its compression ratio the same way), so the cache decoding starts from is larger.
   if (kind != Kind::kNone && v.protocol == "query_agnostic") info.budget_definition += ", question part on top";
+  info.sliding_layers = sliding;
+  if (!sliding.is_null())
+    info.budget_definition += sliding["mode"] == "window"
+                                  ? "; sliding-window layers keep their whole window, the budget applies to the full-attention layers"
+                                  : "; sliding-window layers are compressed too and keep what of that their window sees";
   if (kind != Kind::kNone) {
     const bool given = v.spec.params.is_object() && v.spec.params.contains("window");
     info.window = given ? v.spec.params["window"] : v.spec.name == "streaming" ? nlohmann::json(nullptr) : nlohmann::json(ScoreConfig{}.window);
@@ -470,8 +487,9 @@ nlohmann::json build_report(const RunConfig& rc) {
   in.output_dir = rc.output_dir;
   in.subsets = rc.uses_datasets() ? rc.subsets : std::vector<std::string>{"prompt"};
   in.scored = rc.uses_datasets();
+  const nlohmann::json sliding = sliding_layers_json(rc);
   for (const auto& v : rc.variants)
-    in.variants.push_back(report_info(v));
+    in.variants.push_back(report_info(v, sliding));
   return kvbench::build_report(in);
 }
 
