@@ -14,7 +14,8 @@ const ModelFamily& qwen3_moe_family() {
       "qwen3_moe", "Qwen3MoeForCausalLM", "qwen3_moe",
       [](const JsonFields& config, ModelConfig& out) {
         parse_qwen3_attention(config, out);
-        out.num_experts = config.get_int("num_experts");
+        // transformers 5 writes num_local_experts (num_experts, the hub's key, maps onto it).
+        out.num_experts = config.get_int(config.has("num_experts") ? "num_experts" : "num_local_experts");
         out.experts_per_token = config.get_int("num_experts_per_tok");
         out.moe_intermediate_size = config.get_int("moe_intermediate_size");
         out.norm_topk_prob = config.get_bool("norm_topk_prob", false);
