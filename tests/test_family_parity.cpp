@@ -7,6 +7,8 @@
 // missing from it is a failure.
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "harness/common/paths.h"
 #include "harness/engine/engine.h"
 #include "harness/engine/ragged_decoder.h"
@@ -61,7 +63,10 @@ TEST_P(FamilyParity, LogitsAndGreedyTokensMatchHf) {
     pre.all_logits = true;
     pre.chunk_size = 32;  // several prefill chunks
     PrefillResult r = engine.prefill(prompt, {full.get()}, pre);
-    EXPECT_LE(test::max_abs_diff(r.logits, read_tensor(expected, "logits." + n)), kLogitsTolerance);
+    const double logits_diff = test::max_abs_diff(r.logits, read_tensor(expected, "logits." + n));
+    EXPECT_LE(logits_diff, kLogitsTolerance);
+    std::cout << GetParam() << " prompt " << n << " (" << prompt.size() << " tokens): prefill logits max |kvbench - HF| "
+              << logits_diff << std::endl;
 
     std::vector<std::string> paths = {"reference"};
     if (RaggedDecoder::supports(*model)) paths.push_back("ragged");

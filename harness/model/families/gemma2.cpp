@@ -8,15 +8,16 @@
 #include "harness/model/random_checkpoint.h"
 
 namespace kvbench {
-namespace {
+
 // transformers' Gemma2Config defaults (HF leaves out a key equal to its class default).
-constexpr const char* kGemma2Defaults = R"({
+const char* const kGemma2Defaults = R"({
   "vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
   "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
   "max_position_embeddings": 8192, "rms_norm_eps": 1e-6, "pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2,
   "tie_word_embeddings": true, "rope_theta": 10000.0, "attention_bias": false, "query_pre_attn_scalar": 256,
   "sliding_window": 4096, "final_logit_softcapping": 30.0, "attn_logit_softcapping": 50.0})";
 
+namespace {
 double softcap(const JsonFields& config, const char* key) { return config.has(key) ? config_positive(config, key, 0) : 0.0; }
 }  // namespace
 

@@ -4,6 +4,8 @@
 // Gemma3ForCausalLM (text-only checkpoints) and Gemma3ForConditionalGeneration, whose config holds the language
 // model in text_config (written as a diff against Gemma3TextConfig's defaults) and whose checkpoint nests it
 // under model.language_model. (transformers 5) or language_model.model. (before); the vision tower is not read.
+#include <string>
+
 #include "harness/common/error.h"
 #include "harness/model/families/shared.h"
 #include "harness/model/family.h"
@@ -11,14 +13,17 @@
 
 namespace kvbench {
 namespace {
-// transformers' Gemma3TextConfig defaults.
-constexpr const char* kGemma3Defaults = R"({
-  "vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
-  "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
-  "max_position_embeddings": 131072, "rms_norm_eps": 1e-6, "pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2,
-  "tie_word_embeddings": true, "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0, "attention_bias": false,
-  "query_pre_attn_scalar": 256, "sliding_window": 4096, "sliding_window_pattern": 6,
-  "final_logit_softcapping": null, "attn_logit_softcapping": null})";
+// transformers' Gemma3TextConfig defaults: Gemma2Config's but for these.
+const char* gemma3_defaults() {
+  static const std::string defaults = [] {
+    nlohmann::json d = nlohmann::json::parse(kGemma2Defaults);
+    d.update(nlohmann::json::parse(R"({"vocab_size": 262208, "max_position_embeddings": 131072,
+        "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0, "sliding_window_pattern": 6,
+        "final_logit_softcapping": null, "attn_logit_softcapping": null})"));
+    return d.dump();
+  }();
+  return defaults.c_str();
+}
 
 void parse_gemma3(const JsonFields& config, ModelConfig& out) {
   KV_CHECK(!config.get_bool("use_bidirectional_attention", false), config.source(),
@@ -34,7 +39,7 @@ void parse_gemma3(const JsonFields& config, ModelConfig& out) {
 }  // namespace
 
 const ModelFamily& gemma3_family() {
-  static const ModelFamily kFamily{"gemma3", "Gemma3ForCausalLM", "gemma3_text", parse_gemma3, kGemma3Defaults,
+  static const ModelFamily kFamily{"gemma3", "Gemma3ForCausalLM", "gemma3_text", parse_gemma3, gemma3_defaults(),
                                    nullptr, write_gemma_tiny};
   return kFamily;
 }
@@ -46,7 +51,7 @@ const ModelFamily& gemma3_mm_family() {
                                      out.layout.prefixes = {"model.language_model.", "language_model.model."};
                                      out.layout.lm_head = {"lm_head.weight", "language_model.lm_head.weight"};
                                    },
-                                   kGemma3Defaults, "text_config", write_gemma_tiny};
+                                   gemma3_defaults(), "text_config", write_gemma_tiny};
   return kFamily;
 }
 

@@ -17,7 +17,9 @@ void write_qwen_tiny_window(const RandomModelSpec& spec, nlohmann::json& config)
 // qwen3.cpp: Qwen3's attention (attention_bias, q/k norms, the window).
 void parse_qwen3_attention(const JsonFields& config, ModelConfig& out);
 void write_qwen3_tiny(const RandomModelSpec& spec, nlohmann::json& config);
-// gemma2.cpp: Gemma's norms and embeddings, query_pre_attn_scalar, soft-caps, every `pattern`-th layer global.
+// gemma2.cpp: Gemma2Config's defaults (JSON); Gemma's norms and embeddings, query_pre_attn_scalar, soft-caps,
+// every `pattern`-th layer global.
+extern const char* const kGemma2Defaults;
 void parse_gemma(const JsonFields& config, ModelConfig& out, std::int64_t pattern);
 void write_gemma_tiny(const RandomModelSpec& spec, nlohmann::json& config);
 
