@@ -361,5 +361,39 @@ TEST(Families, CheckpointSpellingsLoadTheSameModel) {
   }
 }
 
+// A run on a hybrid model (Gemma 2: 2 windowed layers, 1 global) states in report.json what its budgets meant
+// on the windowed layers, and the KV bytes it reports are what each layer held: the windows plus B entries per
+// head on the global layer, in `window` mode; `compress` makes the policy compress the windows too.
+TEST(Families, ReportStatesTheSlidingLayersAndTheirBytes) {
+  FamilyCase c = family_cases()[7];
+  ASSERT_EQ(c.name, "gemma2");
+  test::TempDir dir;
+  c.spec.config_overrides = c.patch;
+  write_random_checkpoint(dir.file("m"), c.spec);
+  const nlohmann::json config = {{"name", "hybrid"},
+                                 {"output_dir", dir.file("run")},
+                                 {"model", {{"path", dir.file("m")}, {"dtype", "f32"}}},
+                                 {"prompt", {{"random_ids", {{"tokens", 60}, {"seed", 1}}}}},
+                                 {"max_new_tokens", 4},
+                                 {"policies", {{{"name", "snapkv"}, {"budgets", {16}}}}}};
+  test::write_file(dir.file("c.json"), config.dump());
+  for (const char* mode : {"window", "compress"}) {
+    SCOPED_TRACE(mode);
+    const auto r = test::run_kvbench(std::string("run --log-level warn --config ") + dir.file("c.json") +
+                                     " --set model.sliding_layers=" + mode + " --set output_dir=" + dir.file(mode));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json report = nlohmann::json::parse(test::read_file(dir.file(std::string(mode) + "/report.json")));
+    const nlohmann::json& v = report["variants"][0];
+    EXPECT_EQ(v["sliding_layers"]["mode"], mode);
+    EXPECT_EQ(v["sliding_layers"]["window"], kWindow);
+    EXPECT_EQ(v["sliding_layers"]["windowed_layers"], 2);
+    EXPECT_EQ(v["sliding_layers"]["full_attention_layers"], 1);
+    EXPECT_NE(v["budget_definition"].get<std::string>().find("sliding-window layers"), std::string::npos);
+    const double per_entry = 2.0 * 2 * 16 * 4;  // K and V, 2 KV heads of 16 floats
+    const double held = std::string(mode) == "window" ? (2 * (kWindow - 1) + 16) * per_entry : 3 * 16 * per_entry;
+    EXPECT_EQ(v["kv_bytes"]["max"].get<double>(), held);
+  }
+}
+
 }  // namespace
 }  // namespace kvbench
