@@ -78,8 +78,8 @@ Sample parse_sample(const std::string& text, const std::string& file, std::size_
 
 LoadResult load_subset(const std::string& data_dir, const std::string& subset, const LoadOptions& options) {
   const std::string path = paths::join(data_dir, subset + ".jsonl");
-  KV_CHECK(paths::is_regular_file(path), "LongBench file '", path, "' does not exist (download LongBench and point "
-           "--data-dir or $LONGBENCH_DIR at it)");
+  KV_CHECK(paths::is_regular_file(path), "LongBench file '", path, "' does not exist (unpack THUDM/LongBench's data.zip "
+           "with `kvbench data longbench --from data.zip --dir DIR` and point --data-dir or $LONGBENCH_DIR at DIR)");
   std::ifstream in(path, std::ios::binary);
   KV_CHECK(in.good(), "cannot open '", path, "'");
   LoadResult result;
@@ -105,7 +105,8 @@ LoadResult load_subset(const std::string& data_dir, const std::string& subset, c
 std::string resolve_data_dir(const std::string& flag) {
   if (!flag.empty()) return flag;
   const char* env = std::getenv("LONGBENCH_DIR");
-  KV_CHECK(env != nullptr && *env, "no LongBench data folder: pass --data-dir DIR or set LONGBENCH_DIR");
+  KV_CHECK(env != nullptr && *env, "no LongBench data folder: pass --data-dir DIR or set LONGBENCH_DIR (a folder "
+           "made by `kvbench data longbench --from data.zip --dir DIR`)");
   return env;
 }
 

@@ -15,7 +15,9 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 kv=build-gpu/kvbench
 t0=$(date +%s)
-if ! bash scripts/build-gpu.sh >"$OUT/build.log" 2>&1; then
+# The same build a user's GPU machine gets (scripts/build.sh: the pip torch's libtorch, kernels for the GPU
+# visible); BUILD_DIR, KVBENCH_CUDA_ARCHITECTURES and LIBTORCH pass through.
+if ! BUILD_DIR=build-gpu KVBENCH_BUILD_TESTS=${KVBENCH_BUILD_TESTS:-OFF} bash scripts/build.sh >"$OUT/build.log" 2>&1; then
   grep -E "error|Error" "$OUT/build.log" | head -40; tail -20 "$OUT/build.log"; exit 100
 fi
 echo "build: $(( $(date +%s) - t0 )) s"
@@ -59,7 +61,8 @@ for s in "$@"; do
     families-bf16) stage families-bf16 ${HF_LIMIT:-560} python3 tests/gpu/hf_parity.py --kvbench $kv --workdir /tmp/famparity --device cuda \
           --kvbench-device cuda --models "${FAMILY_MODELS:-families}" --skip-sdpa --dtype bf16 --out "$OUT/hf_parity_families_bf16.json" ;;
     famperf) stage famperf 580 python3 tests/gpu/bench_families.py --kvbench $kv --workdir /tmp/famperf \
-          --families "${PERF_FAMILIES:-qwen3,gemma2}" --out "$OUT/bench_families.json" ;;
+          --families "${PERF_FAMILIES:-qwen3,gemma2}" --layers "${PERF_LAYERS:-0}" --lengths "${PERF_LENGTHS:-8192,32768}" \
+          --new-tokens "${PERF_NEW_TOKENS:-64}" --out "$OUT/bench_families.json" ;;
     sweep) stage sweep 420 python3 tests/gpu/sweep_bench.py --kvbench $kv --workdir /tmp/pp --out "$OUT/sweep.json" ;;
     *) echo "unknown stage $s"; failed=$((failed + 1)) ;;
   esac

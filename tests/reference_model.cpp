@@ -98,10 +98,12 @@ at::Tensor ReferenceModel::causal_mask(std::int64_t S) const {
 
 at::Tensor ReferenceModel::eviction_mask(std::int64_t S, std::int64_t T,
                                          const std::vector<std::vector<std::vector<std::int64_t>>>& kept) const {
-  at::Tensor mask = causal_mask(S);
+  // One mask row per cache head: KV heads, or query heads for a per-query-head cache.
+  const std::int64_t H = kept.empty() ? c_.num_kv_heads : static_cast<std::int64_t>(kept[0].size());
+  at::Tensor mask = causal_mask(S).narrow(1, 0, 1).expand({c_.num_layers, H, S, S}).clone();
   auto m = mask.accessor<bool, 4>();
   for (std::int64_t l = 0; l < c_.num_layers; ++l)
-    for (std::int64_t h = 0; h < c_.num_kv_heads; ++h)
+    for (std::int64_t h = 0; h < H; ++h)
       for (std::int64_t q = T; q < S; ++q) {
         for (std::int64_t k = 0; k < T; ++k) m[l][h][q][k] = false;
         for (std::int64_t k : kept[l][h]) m[l][h][q][k] = !c_.is_sliding(l) || k > q - c_.sliding_window;
@@ -221,7 +223,7 @@ at::Tensor ReferenceModel::logits(const std::vector<std::int64_t>& ids, const at
       kh = rope(l, kh.contiguous());
       at::Tensor scores = at::matmul(qh, kh.t()) * c_.attention_scale;
       if (c_.attn_logit_softcap > 0) scores = at::tanh(scores / c_.attn_logit_softcap) * c_.attn_logit_softcap;
-      scores = scores.masked_fill(visible[l][hk].logical_not(), -INFINITY);
+      scores = scores.masked_fill(visible[l][visible.size(1) == Hq ? hq : hk].logical_not(), -INFINITY);
       heads.push_back(at::matmul(at::softmax(scores, -1), v.narrow(1, hk * d, d)));
     }
     at::Tensor attn = lin(at::cat(heads, 1), p + "self_attn.o_proj");

@@ -24,8 +24,8 @@ class ReferenceModel {
 
   /// float64 logits [S, V] for `ids` (positions 0..S-1), the first `prompt_len` of them a prompt run as one
   /// forward pass and the rest decoded one by one (dynamic NTK and longrope depend on it; 0: all prompt).
-  /// `visible` is bool [L, Hkv, S, S]: entry [l, h, i, j] says whether query i may attend key j in layer l,
-  /// KV head h; undefined means causal (and each layer's sliding window).
+  /// `visible` is bool [L, Hkv, S, S] (or [L, Hq, S, S], one per query head): entry [l, h, i, j] says whether
+  /// query i may attend key j in layer l, head h; undefined means causal (and each layer's sliding window).
   at::Tensor logits(const std::vector<std::int64_t>& ids, const at::Tensor& visible = at::Tensor(),
                     std::int64_t prompt_len = 0) const;
 
@@ -33,7 +33,7 @@ class ReferenceModel {
   at::Tensor causal_mask(std::int64_t seq_len) const;
   /// The mask of a decode after eviction: prompt rows (< prompt_len) are causal over everything; later rows
   /// see the prompt positions kept[l][h] plus every position >= prompt_len up to themselves (and, on windowed
-  /// layers, only what their window reaches).
+  /// layers, only what their window reaches). kept[l] has one list per KV head, or per query head.
   at::Tensor eviction_mask(std::int64_t seq_len, std::int64_t prompt_len,
                            const std::vector<std::vector<std::vector<std::int64_t>>>& kept) const;
 

@@ -36,7 +36,7 @@ struct DecodeBudget {
 class DecodeEvictor {
  public:
   /// `layers`: each layer's attention (its scale for the scores, its window).
-  DecodeEvictor(const DecodeBudget& budget, std::vector<AttentionSpec> layers, std::int64_t group);
+  DecodeEvictor(const DecodeBudget& budget, std::vector<AttentionSpec> layers);
 
   /// Layer `layer`'s query [Hq, d] of this step, seen after the step's key was appended to `cache`.
   void observe(std::int64_t layer, const LayerCache& cache, const at::Tensor& q);
@@ -59,7 +59,6 @@ class DecodeEvictor {
 
   DecodeBudget budget_;
   std::vector<AttentionSpec> layers_;
-  std::int64_t group_;
   std::vector<std::deque<at::Tensor>> recent_queries_;  // per layer, the last `window` queries [Hq, d]
   std::vector<std::vector<at::Tensor>> accumulated_;    // per layer and head, float32 [entries]
   std::int64_t steps_ = 0, max_entries_ = 0, peak_bytes_ = 0, passes_ = 0;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <string>
 
 #include "harness/common/error.h"
@@ -125,9 +126,12 @@ void check_prompt_size(const ModelConfig& c, at::ScalarType dtype, at::Device de
   check_positions(c, tokens, what);
   // Per prompt token: the hidden state and its temporaries, q/k/v, attention output, and one full K/V cache.
   const std::int64_t elem = static_cast<std::int64_t>(c10::elementSize(dtype));
-  const std::int64_t per_token =
-      elem * (4 * c.hidden_size + 2 * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim) + c.kv_bytes_per_token(elem);
-  check_fits(per_token * tokens, device, what + " (" + std::to_string(tokens) + " tokens)");
+  check_fits(prefill_activation_bytes(c, elem, tokens) + c.kv_bytes_per_token(elem) * tokens, device,
+             what + " (" + std::to_string(tokens) + " tokens)");
+}
+
+std::int64_t prefill_activation_bytes(const ModelConfig& c, std::int64_t element_bytes, std::int64_t tokens) {
+  return tokens * element_bytes * (4 * c.hidden_size + 2 * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim);
 }
 
 void check_generation_size(const ModelConfig& c, at::ScalarType dtype, at::Device device, std::int64_t first_position,
@@ -273,6 +277,7 @@ struct PrefillPolicies {
     view.values = v;
     view.token_ids = ids;
     view.scale = model.attention(l).scale;
+    view.num_query_heads = model.config().num_heads;
     view.out_proj = model.layer_weights(l).o_weight;                     // CriticalKV weighs values through o_proj;
     view.rope_inv_freq = model.rope(l).inverse_frequencies(ids.numel());  // Expected Attention undoes RoPE
     return view;
@@ -296,9 +301,12 @@ struct PrefillPolicies {
   void keep_window(std::int64_t l, const at::Tensor& k, const at::Tensor& v, const std::vector<std::size_t>& members) {
     const std::int64_t T = ids.numel(), first = first_visible(l);
     const at::Tensor wk = k.narrow(1, first, T - first), wv = v.narrow(1, first, T - first);
-    const KeptPositions all = KeptPositions::all(k.size(0), T - first, k.device());
-    for (std::size_t i : members)
+    for (std::size_t i : members) {
+      // A per-query-head cache holds its window once per query head, as its other layers hold their entries.
+      const std::int64_t heads = policies[i]->granularity() == "query_head" ? model.config().num_heads : k.size(0);
+      const KeptPositions all = KeptPositions::all(heads, T - first, k.device());
       for_policy(result, i, isolate, [&] { result.caches[i].layers[static_cast<std::size_t>(l)].set_prompt(wk, wv, all, first, T); });
+    }
   }
 
   // The policies `members` choose what model layer l's cache keeps (sharing the view's memo of scores). When
@@ -516,7 +524,7 @@ GenerationResult Engine::decode_with_eviction(KvCache& cache, const at::Tensor& 
   const ModelConfig& c = model_.config();
   std::vector<AttentionSpec> specs;
   for (std::int64_t l = 0; l < c.num_layers; ++l) specs.push_back(model_.attention(l));
-  DecodeEvictor evictor(options.decode_budget, specs, c.num_heads / c.num_kv_heads);
+  DecodeEvictor evictor(options.decode_budget, specs);
   if (options.max_new_tokens > 0)
     for (auto& layer : cache.layers) layer.reserve_tail(layer.tail_length() + options.decode_budget.every + 1);
   GenerationResult out = greedy_decode(1, last_logits, options, model_.device(), [&](const at::Tensor& previous) {
@@ -607,9 +615,15 @@ std::vector<std::vector<std::size_t>> decode_groups(const Engine& engine, const 
     return groups;
   }
   if (engine.decode_path(options) != "reference") {
-    for (std::size_t k = 0; k < usable.size(); k += kMaxRaggedBatch)
-      groups.emplace_back(usable.begin() + static_cast<std::ptrdiff_t>(k),
-                          usable.begin() + static_cast<std::ptrdiff_t>(std::min(usable.size(), k + kMaxRaggedBatch)));
+    // One head count per batch (per-KV-head and per-query-head caches decode apart), kMaxRaggedBatch at most.
+    std::map<std::int64_t, std::vector<std::size_t>> by_heads;
+    for (std::size_t i : usable) by_heads[cache_heads(prefilled.caches[i])].push_back(i);
+    for (const auto& entry : by_heads) {
+      const std::vector<std::size_t>& members = entry.second;
+      for (std::size_t k = 0; k < members.size(); k += kMaxRaggedBatch)
+        groups.emplace_back(members.begin() + static_cast<std::ptrdiff_t>(k),
+                            members.begin() + static_cast<std::ptrdiff_t>(std::min(members.size(), k + kMaxRaggedBatch)));
+    }
     return groups;
   }
   std::vector<const KvCache*> caches;

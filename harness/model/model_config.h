@@ -110,6 +110,10 @@ struct ModelConfig {
   std::int64_t num_full_attention_layers() const;
   /// The RoPE of `layer`.
   RopeParameters rope_for(std::int64_t layer) const;
+  /// Parameters of the weights this config describes (every tensor of weight_specs: embeddings, each layer's
+  /// projections, biases, norms and experts, the final norm and an untied LM head), computed without the
+  /// checkpoint; a multimodal checkpoint's vision tower is not counted (weights.cpp).
+  std::int64_t parameter_count() const;
   /// Bytes of K and V for one token across all layers and KV heads, for elements of `element_bytes`.
   std::int64_t kv_bytes_per_token(std::int64_t element_bytes) const {
     return 2 * num_layers * num_kv_heads * head_dim * element_bytes;

@@ -135,6 +135,16 @@ std::vector<WeightSpec> weight_specs(const ModelConfig& config) {
   return weight_specs(config, CheckpointNames::canonical(config));
 }
 
+std::int64_t ModelConfig::parameter_count() const {
+  std::int64_t n = 0;
+  for (const WeightSpec& spec : weight_specs(*this)) {
+    std::int64_t elements = 1;
+    for (std::int64_t dim : spec.shape) elements *= dim;
+    n += elements;
+  }
+  return n;
+}
+
 void verify_checkpoint(const ModelConfig& config, const Checkpoint& ckpt) {
   for (const WeightSpec& spec : weight_specs(config, CheckpointNames::of(config, ckpt))) ckpt.check(spec.name, spec.shape);
 }
