@@ -18,9 +18,11 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // reads the model dtype and writes float32 directly.
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, std::int64_t start, double scale) {
   const std::int64_t Hq = q.size(0), n = q.size(1), d = q.size(2), Hkv = k.size(0), g = Hq / Hkv, Tk = k.size(1);
-  const at::Tensor logits = at::empty({Hkv, g * n, Tk}, q.options())
-                               .baddbmm_(q.reshape({Hkv, g * n, d}), k.transpose(1, 2), /*beta=*/0, /*alpha=*/scale)
-                               .view({Hkv, g, n, Tk});
+  // The input is an expanded zero, not at::empty: libtorch 1.13's CPU baddbmm multiplies it by beta = 0, so a
+  // NaN left in uninitialized memory would reach the scores.
+  const at::Tensor logits = at::baddbmm(at::zeros({1, 1, 1}, q.options()).expand({Hkv, g * n, Tk}),
+                                        q.reshape({Hkv, g * n, d}), k.transpose(1, 2), /*beta=*/0, /*alpha=*/scale)
+                                .view({Hkv, g, n, Tk});
   const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
   const std::int64_t tail = Tk - start;  // key columns start .. Tk - 1
   const at::Tensor future = at::arange(start, Tk, opts).unsqueeze(0) > at::arange(start, start + n, opts).unsqueeze(1);

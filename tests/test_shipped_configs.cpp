@@ -145,10 +145,11 @@ TEST(ConfigDigest, CoversTheEvaluationSettingsOnly) {
            {"name=b", "output_dir=\"/p\"", "model.path=\"/n\"", "datasets.data_dir=\"/e\""},
            {"datasets.limit=1", "datasets.names=[\"trec\"]"},
            {"policies=[{\"name\": \"snapkv\", \"budget\": 64}]"},
-           {"model.device=\"cuda\"", "model.batch_decode=\"on\"", "model.prefill_chunk=512"}})
+           {"model.device=\"cuda\"", "model.batch_decode=\"on\"", "model.prefill_chunk=512"},
+           {"model.sliding_layers=\"auto\""}})
     EXPECT_EQ(digest(same), d) << same[0];
   for (const char* other : {"model.dtype=\"bf16\"", "model.max_length=7500", "model.chat=\"llama2\"",
-                                   "max_new_tokens=8", "seed=3"})
+                                   "max_new_tokens=8", "seed=3", "model.sliding_layers=\"compress\""})
     EXPECT_NE(digest({other}), d) << other;
 }
 
