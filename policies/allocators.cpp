@@ -11,6 +11,9 @@ namespace kvbench {
 
 std::vector<std::int64_t> pyramid_budgets(std::int64_t b, std::int64_t evictable, std::int64_t L, double beta) {
   KV_CHECK(beta > 0, "PyramidKV beta must be positive, got ", beta);
+  // One compressed layer (a hybrid model's single global layer in `window` mode) has no pyramid: it keeps the
+  // average, b (KVCache-Factory's schedule would divide by L - 1 = 0).
+  if (L == 1) return {std::min(b, evictable)};
   std::int64_t min_num = static_cast<std::int64_t>(std::floor(static_cast<double>(b) / beta));
   std::int64_t max_num = 2 * b - min_num;
   if (max_num >= evictable) {
@@ -123,7 +126,7 @@ std::int64_t kvpress_pyramid_budget(double x, std::int64_t prompt_len, std::int6
     max_num = T - w;
     min_num = (capacity - w) * 2 - max_num;
   }
-  if (!(T >= max_num && max_num >= min_num && min_num >= w)) return static_cast<std::int64_t>(std::nearbyint(x));
+  if (L == 1 || !(T >= max_num && max_num >= min_num && min_num >= w)) return static_cast<std::int64_t>(std::nearbyint(x));
   const double steps = L > 1 ? (max_num - min_num) / static_cast<double>(L - 1) : 0.0;
   return static_cast<std::int64_t>(std::nearbyint(max_num - static_cast<double>(layer) * steps));
 }

@@ -32,6 +32,13 @@ BudgetSpec BudgetSpec::compression_ratio(double ratio) {
   return share_of_prompt(Kind::kCompressionRatio, ratio, "compression ratio");
 }
 
+SequenceInfo SequenceInfo::with_cache_heads(std::int64_t heads) const {
+  SequenceInfo cache = *this;
+  cache.num_kv_heads = heads;
+  if (num_kv_heads > 0) cache.reserved_bytes = reserved_bytes / num_kv_heads * heads;
+  return cache;
+}
+
 std::int64_t BudgetSpec::resolve(const SequenceInfo& info) const {
   switch (kind) {
     case Kind::kNone: fail("internal error: resolving an absent budget");
@@ -44,9 +51,10 @@ std::int64_t BudgetSpec::resolve(const SequenceInfo& info) const {
     case Kind::kKvBytes: {
       const double per_token = 2.0 * info.num_layers * info.num_kv_heads * info.head_dim * info.element_bytes;
       KV_CHECK(per_token > 0, "internal error: KV bytes per token unknown");
-      const auto tokens = static_cast<std::int64_t>(std::floor(value / per_token));
+      const auto tokens = static_cast<std::int64_t>(std::floor((value - static_cast<double>(info.reserved_bytes)) / per_token));
       KV_CHECK(tokens >= 1, "KV byte budget ", value, " holds less than one token per head (", per_token,
-               " bytes per token)");
+               " bytes per token", info.reserved_bytes > 0 ? ", after the " + std::to_string(info.reserved_bytes) +
+               " bytes of the sliding-window layers" : std::string(), ")");
       return tokens;
     }
   }

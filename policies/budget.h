@@ -5,7 +5,9 @@
 //   max_capacity_prompt  {"max_capacity_prompt": 128}  KVCache-Factory's and Ada-KV's name for the same count
 //   eviction             {"evict": 0.9}          keep round((1 - 0.9) * T) tokens of a T-token prompt
 //   compression ratio    {"compression_ratio": 0.9}  kvpress's: keep int(T * (1 - 0.9)) (truncated, in double)
-//   KV bytes             {"kv_bytes": "256MiB"}  B = floor(bytes / (2 * L * H * d * element size)), H cache heads
+//   KV bytes             {"kv_bytes": "256MiB"}  B = floor((bytes - reserved) / (2 * L * H * d * element size)),
+//                        H cache heads, L the layers the policy compresses, `reserved` what the other layers
+//                        (sliding-window ones) hold
 // The report records both the spec and the effective B.
 
 #include <cstdint>
@@ -23,6 +25,13 @@ struct SequenceInfo {
   std::int64_t num_kv_heads = 0;
   std::int64_t head_dim = 0;
   std::int64_t element_bytes = 2;  ///< bytes of one K or V element in the cache
+  /// Bytes the cache holds in layers the policy does not compress (a hybrid model's sliding-window layers keep
+  /// their window): a KV-byte budget covers them too, so the policy's layers get what is left.
+  std::int64_t reserved_bytes = 0;
+
+  /// The sequence as a cache of `heads` heads per layer holds it (KV heads, or query heads for a per-query-head
+  /// cache): a byte budget pays for those heads, the sliding-window layers' reserved bytes included.
+  SequenceInfo with_cache_heads(std::int64_t heads) const;
 };
 
 struct BudgetSpec {

@@ -68,8 +68,7 @@ class ComposedPolicy final : public EvictionPolicy {
   void begin_sequence(const SequenceInfo& info) override {
     info_ = info;
     H_ = query_heads() ? info.num_heads : info.num_kv_heads;
-    SequenceInfo cache = info;  // a byte budget pays for the heads the cache really holds
-    cache.num_kv_heads = H_;
+    const SequenceInfo cache = info.with_cache_heads(H_);  // a byte budget pays for the heads the cache holds
     B_ = budget_.resolve(cache);
     B_exact_ = budget_.exact(cache);
     kept_window_ = c_.keep_window ? c_.score.window : 0;

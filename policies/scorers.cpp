@@ -18,9 +18,11 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // reads the model dtype and writes float32 directly.
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, std::int64_t start, double scale) {
   const std::int64_t Hq = q.size(0), n = q.size(1), d = q.size(2), Hkv = k.size(0), g = Hq / Hkv, Tk = k.size(1);
-  const at::Tensor logits = at::empty({Hkv, g * n, Tk}, q.options())
-                               .baddbmm_(q.reshape({Hkv, g * n, d}), k.transpose(1, 2), /*beta=*/0, /*alpha=*/scale)
-                               .view({Hkv, g, n, Tk});
+  // The input is an expanded zero, not at::empty: libtorch 1.13's CPU baddbmm multiplies it by beta = 0, so a
+  // NaN left in uninitialized memory would reach the scores.
+  const at::Tensor logits = at::baddbmm(at::zeros({1, 1, 1}, q.options()).expand({Hkv, g * n, Tk}),
+                                        q.reshape({Hkv, g * n, d}), k.transpose(1, 2), /*beta=*/0, /*alpha=*/scale)
+                                .view({Hkv, g, n, Tk});
   const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
   const std::int64_t tail = Tk - start;  // key columns start .. Tk - 1
   const at::Tensor future = at::arange(start, Tk, opts).unsqueeze(0) > at::arange(start, start + n, opts).unsqueeze(1);
@@ -33,6 +35,9 @@ std::int64_t evictable_of(const LayerView& view, std::int64_t window) { return v
 }  // namespace
 
 at::Tensor window_attention(const LayerView& view, std::int64_t window) {
+  KV_CHECK(view.prompt_len() >= window, "the policy's observation window of ", window, " queries is longer than the ",
+           view.prompt_len(), "-token prompt (kvpress refuses such prompts too): set a smaller `window` or use a "
+           "longer prompt");
   KV_CHECK(view.queries.defined() && view.queries.size(1) >= window, "internal error: the window scorer needs the "
            "last ", window, " queries");
   const std::int64_t T = view.prompt_len(), Tq = view.queries.size(1);
@@ -123,11 +128,21 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
-// RoPE's cos and sin [n, d] (float32) at `positions` [n], built as HF builds them (angles repeated per half).
-std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& inv_freq, const at::Tensor& positions) {
+// RoPE's cos and sin [n, d] (float32) at `positions` [n], built as HF builds them (angles repeated per half)
+// over the rotary dims (2 x inv_freq's); the rest of a head (partial rotary) is not rotated: cos 1, sin 0.
+std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& inv_freq, const at::Tensor& positions, std::int64_t d) {
   const at::Tensor angles = positions.to(at::kFloat).unsqueeze(1) * inv_freq.to(at::kFloat).unsqueeze(0);
   const at::Tensor emb = at::cat({angles, angles}, 1);
-  return {emb.cos(), emb.sin()};
+  const std::int64_t pass = d - emb.size(1);
+  if (pass == 0) return {emb.cos(), emb.sin()};
+  const auto opts = emb.options();
+  return {at::cat({emb.cos(), at::ones({emb.size(0), pass}, opts)}, 1), at::cat({emb.sin(), at::zeros({emb.size(0), pass}, opts)}, 1)};
+}
+
+// rotate_half over the leading `r` dims of the last axis (the rest, where sin is 0, passes through).
+at::Tensor rotate_half(const at::Tensor& x, std::int64_t r) {
+  const std::int64_t d = x.size(-1);
+  return r == d ? rotate_half(x) : at::cat({rotate_half(x.narrow(-1, 0, r)), x.narrow(-1, r, d - r)}, -1);
 }
 
 // Mean [Hq, d] and covariance [Hq, d, d] (1/n, as kvpress) of the pre-RoPE queries from position `first` on.
@@ -135,23 +150,24 @@ std::pair<at::Tensor, at::Tensor> rope_tables(const at::Tensor& inv_freq, const 
 std::pair<at::Tensor, at::Tensor> query_statistics(const LayerView& view, std::int64_t first) {
   const std::int64_t T = view.prompt_len(), n = T - first;
   const auto positions = at::arange(first, T, view.rope_inv_freq.options().dtype(at::kLong));
-  const auto [cos, sin] = rope_tables(view.rope_inv_freq, positions);
   const at::Tensor q = view.queries.narrow(1, view.queries.size(1) - n, n).to(at::kFloat);  // [Hq, n, d]
-  const at::Tensor pre = q * cos - rotate_half(q) * sin;
+  const auto [cos, sin] = rope_tables(view.rope_inv_freq, positions, q.size(2));
+  const at::Tensor pre = q * cos - rotate_half(q, 2 * view.rope_inv_freq.numel()) * sin;
   const at::Tensor mu = pre.mean(1);
   const at::Tensor centered = pre - mu.unsqueeze(1);
   return {mu, at::bmm(centered.transpose(1, 2), centered) / static_cast<double>(n)};
 }
 
-// RoPE's rotation averaged over positions [from, from + n): diag(mean cos) + diag(mean sin) P, where
-// P x = rotate_half(x).
-at::Tensor average_rotation(const at::Tensor& inv_freq, std::int64_t from, std::int64_t n) {
-  const auto [cos, sin] = rope_tables(inv_freq, at::arange(from, from + n, inv_freq.options().dtype(at::kLong)));
+// RoPE's rotation of d-dim heads averaged over positions [from, from + n): diag(mean cos) + diag(mean sin) P,
+// where P x = rotate_half(x) over the rotary dims.
+at::Tensor average_rotation(const at::Tensor& inv_freq, std::int64_t from, std::int64_t n, std::int64_t d) {
+  const auto [cos, sin] = rope_tables(inv_freq, at::arange(from, from + n, inv_freq.options().dtype(at::kLong)), d);
   const at::Tensor c = cos.mean(0), s = sin.mean(0);
-  const std::int64_t d = c.size(0), half = d / 2;
+  const std::int64_t half = inv_freq.numel();
   const at::Tensor eye = at::eye(half, c.options());
   const at::Tensor zero = at::zeros({half, half}, c.options());
-  const at::Tensor P = at::cat({at::cat({zero, -eye}, 1), at::cat({eye, zero}, 1)}, 0);
+  const at::Tensor P = at::zeros({d, d}, c.options());
+  P.narrow(0, 0, 2 * half).narrow(1, 0, 2 * half).copy_(at::cat({at::cat({zero, -eye}, 1), at::cat({eye, zero}, 1)}, 0));
   return at::diag(c) + s.unsqueeze(1) * P;
 }
 }  // namespace
@@ -160,14 +176,14 @@ at::Tensor expected_attention_scores(const LayerView& view, const ScoreConfig& c
   const std::int64_t T = view.prompt_len(), Hkv = view.num_kv_heads(), d = view.keys.size(2), E = T - c.window;
   KV_CHECK(view.rope_inv_freq.defined(), "expected_attention needs the model's RoPE frequencies "
            "(LayerView::rope_inv_freq), which this caller does not set");
-  KV_CHECK(view.rope_inv_freq.numel() * 2 == d, "expected_attention: ", view.rope_inv_freq.numel(),
-           " RoPE frequencies for head dimension ", d, " (only full rotate-half RoPE is supported)");
+  KV_CHECK(view.rope_inv_freq.numel() * 2 <= d, "expected_attention: ", view.rope_inv_freq.numel(),
+           " RoPE frequencies for head dimension ", d);
   KV_CHECK(view.queries.defined() && view.queries.size(1) >= 1, "internal error: expected_attention needs queries");
   const std::int64_t Hq = view.queries.size(0), g = Hq / Hkv, sinks = std::min(c.n_sink, T - 1);
   std::int64_t first = std::max(T - view.queries.size(1), sinks);
   if (c.ea_stats_window > 0) first = std::max(first, T - c.ea_stats_window);
   const auto [mu, cov] = query_statistics(view, first);
-  const at::Tensor R = average_rotation(view.rope_inv_freq, T, c.n_future_positions);
+  const at::Tensor R = average_rotation(view.rope_inv_freq, T, c.n_future_positions, d);
   const at::Tensor keys = view.keys.narrow(1, sinks, T - sinks).to(at::kFloat).unsqueeze(1);  // [Hkv, 1, T', d]
   // E[exp(s q.k)] for q ~ N(mu, Sigma) is exp(s mu.k + s^2 k^T Sigma k / 2).
   const at::Tensor mean = at::matmul(mu, R.t()).view({Hkv, g, 1, d});

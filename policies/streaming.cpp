@@ -19,9 +19,8 @@ class StreamingPolicy final : public EvictionPolicy {
   }
 
   void begin_sequence(const SequenceInfo& info) override {
-    SequenceInfo cache = info;
-    heads_ = cache.num_kv_heads = per_query_head() ? info.num_heads : info.num_kv_heads;
-    resolved_ = budget_.resolve(cache);
+    heads_ = per_query_head() ? info.num_heads : info.num_kv_heads;
+    resolved_ = budget_.resolve(info.with_cache_heads(heads_));
   }
   std::int64_t resolved_budget() const override { return resolved_; }
   std::string granularity() const override { return kind_name(granularity_); }

@@ -3,6 +3,8 @@
 # time limit, logs and JSON under OUT (default /tmp/kvbench-gpu). A failing stage is reported and the next
 # one still runs; the exit code is the number of failed stages.
 #   bash scripts/gpu-check.sh [layouts] [qhead32k] [newpol] [micro] [decode] [hf] [demo] [policy] [lengths] [profile] [lb16] [sweep]
+#                             [fixtures] [families] [families-bf16] [famperf]   (issue 31: model families; fixtures
+#                             writes OUT/families/<name>/, to be committed as tests/data/families/)
 #                             [study-dev{,-round2}-{4k,8k}] [study-test-4k] [study-test-8k]   (issue 18: scripts/kvec-study.sh;
 #                             each run comes back as OUT/study-*.tar.gz)
 # (profile and sweep use the 8B checkpoint that lengths or lb16 write first.)
@@ -53,6 +55,14 @@ for s in "$@"; do
           --kvbench-args "--prefill-chunk $(cat /tmp/best_chunk 2>/dev/null || echo 8192)" --out "$OUT/bench_32k.json" ;;
     study-dev-4k|study-dev-8k|study-dev-round2-4k|study-dev-round2-8k|study-test-4k|study-test-8k) run=${s#study-}
           stage $s 560 bash -c "bash scripts/kvec-study.sh ${run%-*} ${run##*-} $kv /tmp/study && tar czf $OUT/$s.tar.gz -C /tmp/study kvec-$s" ;;
+    fixtures) stage fixtures 420 python3 tests/gpu/make_family_fixtures.py --out "$OUT/families" ;;
+    families) stage families ${HF_LIMIT:-560} python3 tests/gpu/hf_parity.py --kvbench $kv --workdir /tmp/famparity --device cuda \
+          --kvbench-device cuda --models "${FAMILY_MODELS:-families}" --skip-sdpa --out "$OUT/hf_parity_families.json" ;;
+    families-bf16) stage families-bf16 ${HF_LIMIT:-560} python3 tests/gpu/hf_parity.py --kvbench $kv --workdir /tmp/famparity --device cuda \
+          --kvbench-device cuda --models "${FAMILY_MODELS:-families}" --skip-sdpa --dtype bf16 --out "$OUT/hf_parity_families_bf16.json" ;;
+    famperf) stage famperf 580 python3 tests/gpu/bench_families.py --kvbench $kv --workdir /tmp/famperf \
+          --families "${PERF_FAMILIES:-qwen3,gemma2}" --layers "${PERF_LAYERS:-0}" --lengths "${PERF_LENGTHS:-8192,32768}" \
+          --new-tokens "${PERF_NEW_TOKENS:-64}" --out "$OUT/bench_families.json" ;;
     sweep) stage sweep 420 python3 tests/gpu/sweep_bench.py --kvbench $kv --workdir /tmp/pp --out "$OUT/sweep.json" ;;
     *) echo "unknown stage $s"; failed=$((failed + 1)) ;;
   esac

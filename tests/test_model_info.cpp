@@ -65,7 +65,7 @@ TEST(ModelInfo, ConfigOnlyMemoryForAPromptAndABudget) {
 // Three published architectures kvbench does not run: a clear "not supported: ..." each, not an error.
 TEST(ModelInfo, ConfigOnlyOfUnsupportedArchitectures) {
   for (const auto& [dir, architecture] : std::vector<std::pair<std::string, std::string>>{
-           {"mixtral", "MixtralForCausalLM"}, {"falcon", "FalconForCausalLM"}, {"gpt2", "GPT2LMHeadModel"}}) {
+           {"qwen2_moe", "Qwen2MoeForCausalLM"}, {"falcon", "FalconForCausalLM"}, {"gpt2", "GPT2LMHeadModel"}}) {
     SCOPED_TRACE(dir);
     const auto r = test::run_kvbench("model-info --config-only --model " + kConfigs + "unsupported/" + dir);
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -78,13 +78,13 @@ TEST(ModelInfo, ConfigOnlyOfUnsupportedArchitectures) {
   // A supported architecture with a feature kvbench does not implement is an answer too; a malformed config an error.
   test::TempDir tmp;
   nlohmann::json qwen = read_json_file(kConfigs + "qwen2/config.json");
-  qwen["use_sliding_window"] = true;
-  test::write_file(tmp.file("swa/config.json"), qwen.dump());
-  const nlohmann::json swa = info_of(tmp.file("swa"));
-  EXPECT_EQ(swa["supported"], false);
-  EXPECT_EQ(swa["not_supported"], "Qwen2 use_sliding_window=true is not supported");
+  qwen["hidden_act"] = "relu";
+  test::write_file(tmp.file("relu/config.json"), qwen.dump());
+  const nlohmann::json relu = info_of(tmp.file("relu"));
+  EXPECT_EQ(relu["supported"], false);
+  EXPECT_EQ(relu["not_supported"], "hidden_act 'relu' is not supported (silu, gelu_pytorch_tanh, gelu)");
   qwen.erase("hidden_size");
-  qwen["use_sliding_window"] = false;
+  qwen["hidden_act"] = "silu";
   test::write_file(tmp.file("bad/config.json"), qwen.dump());
   test::expect_one_error(test::run_kvbench("model-info --config-only --model " + tmp.file("bad")), "hidden_size");
 }

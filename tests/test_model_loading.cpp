@@ -2,6 +2,7 @@
 // broken input (missing shard, missing tensor, wrong shape, unsupported architecture, bad config).
 #include <gtest/gtest.h>
 
+#include <cmath>
 
 #include "harness/common/error.h"
 #include "harness/common/json_util.h"
@@ -166,9 +167,17 @@ TEST(ModelLoading, ConfigErrorsNameTheKey) {
   EXPECT_NE(msg.find("multiple of num_key_value_heads"), std::string::npos) << msg;
 
   write_random_checkpoint(dir.path(), tiny());
-  edit_config(dir.path(), [](nlohmann::json& c) { c["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}}; });
+  edit_config(dir.path(), [](nlohmann::json& c) { c["rope_scaling"] = {{"type", "ntk-by-parts"}, {"factor", 4.0}}; });
   msg = error_of([&] { load_model_config(dir.path()); });
-  EXPECT_NE(msg.find("'yarn' is not supported"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("rope type 'ntk-by-parts' is not supported"), std::string::npos) << msg;
+
+  // A longrope schedule needs one factor per rotary frequency (head_dim 8: 4).
+  write_random_checkpoint(dir.path(), tiny());
+  edit_config(dir.path(), [](nlohmann::json& c) {
+    c["rope_scaling"] = {{"type", "longrope"}, {"short_factor", {1.0, 1.0}}, {"long_factor", {2.0, 2.0}}};
+  });
+  msg = error_of([&] { load_model_config(dir.path()); });
+  EXPECT_NE(msg.find("rope_scaling: short_factor must list 4 numbers"), std::string::npos) << msg;
 
   test::write_file(dir.file("config.json"), "{\"architectures\": [\"LlamaForCausalLM\"],");
   msg = error_of([&] { load_model_config(dir.path()); });
@@ -240,8 +249,15 @@ TEST(ModelConfigParsing, BothRopeStylesAndTransformers5Fields) {
   c = parse_model_config(q, "q");
   EXPECT_TRUE(c.qkv_bias);
   EXPECT_FALSE(c.o_bias);
+  EXPECT_EQ(c.sliding_window, 0);
+  // Qwen2's window covers the layers from max_window_layers on, and only with use_sliding_window.
+  q["sliding_window"] = 4096;
+  EXPECT_EQ(parse_model_config(q, "q").sliding_window, 0);
   q["use_sliding_window"] = true;
-  EXPECT_THROW(parse_model_config(q, "q"), Error);
+  q["max_window_layers"] = 1;
+  c = parse_model_config(q, "q");
+  EXPECT_EQ(c.sliding_window, 4096);
+  EXPECT_EQ(c.sliding_layers, (std::vector<bool>{false, true}));
 }
 
 TEST(Rope, Llama3FrequenciesDerivedByHand) {
@@ -267,6 +283,59 @@ TEST(Rope, Llama3FrequenciesDerivedByHand) {
   c.rope_scaling.type = RopeScaling::Type::kLinear;
   c.rope_scaling.factor = 4.0;
   EXPECT_NEAR(rope_inverse_frequencies(c)[1].item<double>(), 0.025, 1e-8);
+}
+
+TEST(Rope, YarnDynamicAndLongropeDerivedByHand) {
+  // yarn, head_dim 8, theta 1e4, factor 4 over 64 positions, beta 32/1: position frequencies 1, 0.1, 0.01,
+  // 0.001. Correction dims 8 ln(64 / (2 pi rot)) / (2 ln 1e4): -0.497 for rot 32, 1.008 for rot 1; truncated to
+  // [0, 2], so the ramp over the 4 frequencies is 0, 0.5, 1, 1 and the kept (extrapolated) share 1, 0.5, 0, 0:
+  // f = 1, 0.025 * 0.5 + 0.1 * 0.5 = 0.0625, 0.01 / 4, 0.001 / 4. Without truncation the range is [0, 1.008]:
+  // f1 = 0.025 * (1 / 1.008) + 0.1 * (1 - 1 / 1.008). Attention factor 0.1 ln 4 + 1.
+  nlohmann::json c = {{"architectures", {"Qwen2ForCausalLM"}}, {"vocab_size", 100}, {"hidden_size", 32},
+                      {"intermediate_size", 64}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+                      {"max_position_embeddings", 256},
+                      {"rope_scaling", {{"type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 64}}}};
+  ModelConfig m = parse_model_config(c, "yarn");
+  EXPECT_NEAR(m.rope_scaling.attention_factor, 0.1 * std::log(4.0) + 1, 1e-12);
+  at::Tensor f = rope_inverse_frequencies(m);
+  ASSERT_EQ(f.numel(), 4);
+  for (auto [i, want] : {std::pair{0, 1.0}, {1, 0.0625}, {2, 0.0025}, {3, 0.00025}})
+    EXPECT_NEAR(f[i].item<double>(), want, want * 1e-6) << i;
+  c["rope_scaling"]["truncate"] = false;
+  const double high = 8 * std::log(64 / (2 * M_PI)) / (2 * std::log(10000.0)), ramp = 1 / high;
+  EXPECT_NEAR(rope_inverse_frequencies(parse_model_config(c, "yarn"))[1].item<double>(), 0.025 * ramp + 0.1 * (1 - ramp), 1e-8);
+  // mscale / mscale_all_dim: (0.1 * 2 ln 4 + 1) / (0.1 * ln 4 + 1).
+  c["rope_scaling"]["mscale"] = 2.0;
+  c["rope_scaling"]["mscale_all_dim"] = 1.0;
+  EXPECT_NEAR(parse_model_config(c, "yarn").rope_scaling.attention_factor,
+              (0.2 * std::log(4.0) + 1) / (0.1 * std::log(4.0) + 1), 1e-12);
+
+  // dynamic NTK, factor 2 over 100 positions: a 200-token prompt grows the base to 1e4 * (2 * 200 / 100 - 1)^(8/6).
+  c["max_position_embeddings"] = 100;
+  c["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2.0}};
+  m = parse_model_config(c, "dynamic");
+  const double base = 1e4 * std::pow(3.0, 8.0 / 6.0);
+  EXPECT_NEAR(rope_inverse_frequencies(m, 200)[1].item<double>(), std::pow(base, -0.25), 1e-6);
+  EXPECT_NEAR(rope_inverse_frequencies(m, 100)[1].item<double>(), 0.1, 1e-7);  // within max_position_embeddings
+
+  // longrope, Phi-3 style (the top-level original_max_position_embeddings wins, factor = 256 / 64 = 4): attention
+  // factor sqrt(1 + ln 4 / ln 64) = sqrt(4 / 3); frequencies divided by the short or (prompt > 64) long factors.
+  c["architectures"] = {"Phi3ForCausalLM"};
+  c["max_position_embeddings"] = 256;
+  c["original_max_position_embeddings"] = 64;
+  c["rope_scaling"] = {{"type", "longrope"}, {"short_factor", {1.0, 2.0, 1.0, 1.0}}, {"long_factor", {1.0, 5.0, 1.0, 1.0}},
+                       {"original_max_position_embeddings", 4096}};
+  m = parse_model_config(c, "longrope");
+  EXPECT_EQ(m.rope_scaling.original_max_position_embeddings, 64);
+  EXPECT_NEAR(m.rope_scaling.attention_factor, std::sqrt(4.0 / 3.0), 1e-12);
+  EXPECT_NEAR(rope_inverse_frequencies(m, 64)[1].item<double>(), 0.1 / 2, 1e-8);
+  EXPECT_NEAR(rope_inverse_frequencies(m, 65)[1].item<double>(), 0.1 / 5, 1e-8);
+  // partial_rotary_factor 0.5: 4 of the 8 dims rotate, 2 frequencies of base 1e4 over 4 dims (1, 0.01).
+  c["rope_scaling"] = nullptr;
+  c["partial_rotary_factor"] = 0.5;
+  m = parse_model_config(c, "partial");
+  EXPECT_EQ(m.rotary_dim, 4);
+  EXPECT_NEAR(rope_inverse_frequencies(m)[1].item<double>(), 0.01, 1e-9);
 }
 
 TEST(ModelLoading, ParameterCountAndKvBytes) {

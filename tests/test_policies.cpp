@@ -128,6 +128,10 @@ TEST(PolicyParts, PyramidBudgetsByHand) {
   EXPECT_EQ(pyramid_budgets(96, 1000, 4, 20), (std::vector<std::int64_t>{188, 127, 66, 5}));
   // E = 150 < 188: max = 150, min = 192 - 150 = 42, step = (150 - 42) // 3 = 36: 150, 114, 78, 42 (sum 4 * 96).
   EXPECT_EQ(pyramid_budgets(96, 150, 4, 20), (std::vector<std::int64_t>{150, 114, 78, 42}));
+  // One layer (a hybrid model's only global layer): no pyramid, the average b, at most E.
+  EXPECT_EQ(pyramid_budgets(96, 1000, 1, 20), (std::vector<std::int64_t>{96}));
+  EXPECT_EQ(pyramid_budgets(96, 50, 1, 20), (std::vector<std::int64_t>{50}));
+  EXPECT_EQ(kvpress_pyramid_budget(96.0, 1000, 64, 1, 0, 20), 96);
 }
 
 TEST(PolicyParts, AdaHeadBudgetsByHand) {

@@ -247,7 +247,8 @@ TEST(RaggedShape, BucketsRoundUpAndFit) {
 }
 
 // ops::decode_attention's reference over a hand-built ragged layout equals the engine's own decode attention
-// over a LayerCache holding the same entries.
+// over a LayerCache holding the same entries: plain, with a soft-cap, and with a sliding window that hides
+// some prompt entries and (with a window shorter than the decode) some decode entries.
 TEST(Ops, DecodeAttentionReferenceMatchesTheEngine) {
   const std::int64_t Hkv = 2, g = 3, d = 8, T = 20, t = 3;
   at::manual_seed(4);
@@ -259,20 +260,30 @@ TEST(Ops, DecodeAttentionReferenceMatchesTheEngine) {
   const at::Tensor tk = at::randn({Hkv, t, d}), tv = at::randn({Hkv, t, d});
   for (std::int64_t i = 0; i < t; ++i) layer.append(tk.select(1, i), tv.select(1, i));
   const at::Tensor q = at::randn({Hkv * g, d});
-  const at::Tensor want = decode_attention(layer, q, 0.3);
+  const std::int64_t position = T + t - 1;
 
   ops::RaggedBatch batch;
   std::vector<std::int64_t> meta = {reinterpret_cast<std::int64_t>(layer.prompt_keys().data_ptr()),
-                                    reinterpret_cast<std::int64_t>(layer.prompt_values().data_ptr())};
+                                    reinterpret_cast<std::int64_t>(layer.prompt_values().data_ptr()),
+                                    reinterpret_cast<std::int64_t>(layer.prompt_positions().data_ptr())};
   for (std::int64_t o : layer.prompt_offsets()) meta.push_back(o);
-  batch.meta = at::tensor(meta, at::kLong).view({1, 3 + Hkv});
+  batch.meta = at::tensor(meta, at::kLong).view({1, ops::kRaggedMetaHeader + 1 + Hkv});
   batch.tail_k = at::zeros({1, Hkv, 8, d});
   batch.tail_v = at::zeros({1, Hkv, 8, d});
   batch.tail_k[0].narrow(1, 0, t).copy_(tk);
   batch.tail_v[0].narrow(1, 0, t).copy_(tv);
   batch.tail_count = at::tensor(std::vector<std::int64_t>{t}, at::kLong);
-  const at::Tensor got = ops::decode_attention(q.unsqueeze(0), batch, 0.3, ops::DecodeSplit{});
-  EXPECT_LT(max_abs_diff(got[0], want), 1e-5);
+  for (const AttentionSpec& spec : {AttentionSpec{0.3}, AttentionSpec{0.3, 0.5}, AttentionSpec{0.3, 0.0, 9},
+                                    AttentionSpec{0.3, 1.0, 2}}) {
+    SCOPED_TRACE("softcap " + std::to_string(spec.softcap) + ", window " + std::to_string(spec.window));
+    const at::Tensor want = decode_attention(layer, q, spec, position);
+    const ops::DecodeMask mask{spec.softcap, spec.window, at::tensor(std::vector<std::int64_t>{position}, at::kLong)};
+    const at::Tensor got = ops::decode_attention(q.unsqueeze(0), batch, spec.scale, ops::DecodeSplit{}, mask);
+    EXPECT_LT(max_abs_diff(got[0], want), 1e-5);
+    if (spec.window > 0 || spec.softcap > 0)
+      EXPECT_GT(max_abs_diff(want, decode_attention(layer, q, AttentionSpec{0.3}, position)), 1e-3)
+          << "the mask changed nothing";
+  }
 }
 
 TEST(Ops, RopeSplitAtWritesEachSequencesSlotAtItsPosition) {

@@ -39,6 +39,16 @@ std::vector<std::string> shipped_configs() {
 }
 
 // The shared tokenizer folder of a paper checkpoint's stand-in, by its name.
+// The family of a paper checkpoint's stand-in: the architecture its config.json names.
+std::string family_of(const std::string& model) {
+  if (model.find("Qwen3") != std::string::npos) return "qwen3";
+  if (model.find("Qwen") != std::string::npos) return "qwen2";
+  if (model.find("gemma-3") != std::string::npos) return "gemma3_mm";  // -it checkpoints: Gemma3ForConditionalGeneration
+  if (model.find("Phi-3") != std::string::npos) return "phi3";
+  if (model.find("Mistral") != std::string::npos) return "mistral";
+  return "llama";
+}
+
 std::string tokenizer_of(const std::string& model) {
   if (model.find("Llama-2") != std::string::npos) return "llama2_spm";
   if (model.find("Llama-3") != std::string::npos) return "llama3_hf";
@@ -95,7 +105,7 @@ class Mirror {
                                                           : 32064;
     const auto r = test::run_kvbench("make-tiny --out " + dir + " --layers 1 --hidden 16 --intermediate 16 --heads 2 "
                                      "--kv-heads 1 --tie-embeddings --dtype bf16 --max-positions 131072 --vocab " +
-                                     std::to_string(vocab) + (tokenizer == "qwen2_hf" ? " --family qwen2" : ""));
+                                     std::to_string(vocab) + " --family " + family_of(name));
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 
@@ -135,10 +145,11 @@ TEST(ConfigDigest, CoversTheEvaluationSettingsOnly) {
            {"name=b", "output_dir=\"/p\"", "model.path=\"/n\"", "datasets.data_dir=\"/e\""},
            {"datasets.limit=1", "datasets.names=[\"trec\"]"},
            {"policies=[{\"name\": \"snapkv\", \"budget\": 64}]"},
-           {"model.device=\"cuda\"", "model.batch_decode=\"on\"", "model.prefill_chunk=512"}})
+           {"model.device=\"cuda\"", "model.batch_decode=\"on\"", "model.prefill_chunk=512"},
+           {"model.sliding_layers=\"auto\""}})
     EXPECT_EQ(digest(same), d) << same[0];
   for (const char* other : {"model.dtype=\"bf16\"", "model.max_length=7500", "model.chat=\"llama2\"",
-                                   "max_new_tokens=8", "seed=3"})
+                                   "max_new_tokens=8", "seed=3", "model.sliding_layers=\"compress\""})
     EXPECT_NE(digest({other}), d) << other;
 }
 

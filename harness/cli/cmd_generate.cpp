@@ -21,7 +21,7 @@ namespace {
 struct GenerateState {
   ModelOptions model;
   PolicyOptions policy;
-  std::string prompt, prompt_ids, stop_ids, logits_out, tokenizer, chat = "none", decode_path = "auto";
+  std::string prompt, prompt_ids, stop_ids, logits_out, tokenizer, chat = "none", decode_path = "auto", sliding_layers = "auto";
   std::int64_t max_new = 64, min_new = 0, chunk = 0;
   bool ignore_eos = false, json = false, no_kept = false;
   std::int64_t coverage_window = kDefaultCoverageWindow;
@@ -83,6 +83,7 @@ void run_generate(const GenerateState& st) {
   PrefillOptions pre;
   pre.chunk_size = st.chunk;
   pre.all_logits = !st.logits_out.empty();
+  pre.sliding_layers = parse_sliding_layers(st.sliding_layers, "--sliding-layers");
 
   PrefillResult prefilled = engine.prefill(ids, {policy.get()}, pre);
   KvCache& cache = prefilled.caches[0];
@@ -162,6 +163,9 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_flag("--json", st->json, "print one JSON object (with \"kept\": each layer's and KV head's kept prompt "
                 "positions, and \"coverage\")");
   cmd->add_flag("--no-kept", st->no_kept, "leave \"kept\" out of the JSON (it is large for long prompts)");
+  cmd->add_option("--sliding-layers", st->sliding_layers, "what the budget means on sliding-window layers: auto, window "
+                  "(they keep their window; the budget applies to the full-attention layers) or compress")
+      ->capture_default_str();
   cmd->add_option("--decode-path", st->decode_path, "auto (graph on CUDA where supported), graph, ragged or reference")
       ->capture_default_str();
   cmd->add_option("--coverage-window", st->coverage_window, "window w excluded from the coverage statistics")

@@ -1,6 +1,7 @@
 #include "harness/device/ops.h"
 
 #include <algorithm>
+#include <limits>
 
 #include <array>
 #include <atomic>
@@ -163,19 +164,20 @@ bool supports_bf16(at::Device device) {
 #endif
 }
 
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool unit_offset) {
 #if KVBENCH_WITH_CUDA_KERNELS
   if (fused(x) && x.dim() == 2 && x.stride(1) == 1 && weight.is_contiguous() &&
       weight.scalar_type() == x.scalar_type()) {
     at::Tensor out = at::empty(x.sizes(), x.options());
     check_launch(cuda::rms_norm(element_type(x), x.data_ptr(), x.stride(0), weight.data_ptr(), out.data_ptr(),
-                                x.size(0), x.size(1), static_cast<float>(eps), stream()),
+                                x.size(0), x.size(1), static_cast<float>(eps), unit_offset, stream()),
                  "rms_norm");
     return out;
   }
 #endif
   const at::Tensor xf = x.to(at::kFloat);
   const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  if (unit_offset) return (normed * (1.0 + weight.to(at::kFloat))).to(x.scalar_type());  // Gemma
   return weight * normed.to(x.scalar_type());
 }
 
@@ -192,6 +194,22 @@ at::Tensor silu_mul(const at::Tensor& gate_up) {
 #endif
   const auto gu = gate_up.chunk(2, /*dim=*/1);
   return at::silu(gu[0]) * gu[1];
+}
+
+at::Tensor gated_activation(const at::Tensor& gate_up, GateActivation activation) {
+  if (activation == GateActivation::kSilu) return silu_mul(gate_up);
+#if KVBENCH_WITH_CUDA_KERNELS
+  if (fused(gate_up) && gate_up.dim() == 2 && gate_up.is_contiguous()) {
+    const std::int64_t half = gate_up.size(1) / 2;
+    at::Tensor out = at::empty({gate_up.size(0), half}, gate_up.options());
+    check_launch(cuda::gelu_mul(element_type(gate_up), gate_up.data_ptr(), out.data_ptr(), gate_up.size(0), half,
+                                activation == GateActivation::kGeluTanh, stream()),
+                 "gelu_mul");
+    return out;
+  }
+#endif
+  const auto gu = gate_up.chunk(2, /*dim=*/1);
+  return at::gelu(gu[0], activation == GateActivation::kGeluTanh ? "tanh" : "none") * gu[1];
 }
 
 at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
@@ -282,34 +300,48 @@ bool decode_attention_supported(std::int64_t head_dim, std::int64_t group) {
 
 namespace {
 // The CPU reference: each (sequence, KV head) gathers its entries and runs float softmax attention.
-at::Tensor decode_attention_reference(const at::Tensor& q, const RaggedBatch& batch, double scale) {
+at::Tensor decode_attention_reference(const at::Tensor& q, const RaggedBatch& batch, double scale,
+                                      const DecodeMask& mask) {
   const std::int64_t B = q.size(0), Hq = q.size(1), d = q.size(2), Hkv = batch.tail_k.size(1), g = Hq / Hkv;
+  const std::int64_t H0 = kRaggedMetaHeader;
   const at::Tensor meta = batch.meta.to(at::kCPU).contiguous();
   const at::Tensor counts = batch.tail_count.to(at::kCPU).contiguous();
+  const at::Tensor positions = mask.window > 0 ? mask.position.to(at::kCPU).contiguous() : at::Tensor();
   at::Tensor out = at::empty({B, Hq * d}, q.options());
   for (std::int64_t b = 0; b < B; ++b) {
     const std::int64_t count = counts.data_ptr<std::int64_t>()[b];
+    const std::int64_t position = positions.defined() ? positions.data_ptr<std::int64_t>()[b] : 0;
     const std::int64_t* m = meta[b].data_ptr<std::int64_t>();
-    const std::int64_t N = m[2 + Hkv];
+    const std::int64_t N = m[H0 + Hkv];
     const at::Tensor pk = at::from_blob(reinterpret_cast<void*>(m[0]), {N, d}, q.options());
     const at::Tensor pv = at::from_blob(reinterpret_cast<void*>(m[1]), {N, d}, q.options());
+    const at::Tensor pp = at::from_blob(reinterpret_cast<void*>(m[2]), {N}, at::TensorOptions().dtype(at::kLong));
     for (std::int64_t h = 0; h < Hkv; ++h) {
-      const std::int64_t first = m[2 + h], n = m[3 + h] - first;
+      const std::int64_t first = m[H0 + h], n = m[H0 + 1 + h] - first;
       const at::Tensor keys = at::cat({pk.narrow(0, first, n), batch.tail_k[b][h].narrow(0, 0, count)}).to(at::kFloat);
       const at::Tensor values = at::cat({pv.narrow(0, first, n), batch.tail_v[b][h].narrow(0, 0, count)}).to(at::kFloat);
       const at::Tensor qh = q[b].narrow(0, h * g, g).to(at::kFloat);  // [g, d]
-      const at::Tensor probs = at::softmax(at::matmul(qh, keys.t()) * scale, -1);
-      out[b].narrow(0, h * g * d, g * d).copy_(at::matmul(probs, values).reshape({g * d}));
+      at::Tensor scores = at::matmul(qh, keys.t()) * scale;
+      if (mask.softcap > 0) scores = at::tanh(scores / mask.softcap) * mask.softcap;
+      if (mask.window > 0) {
+        // Decode entries are consecutive, the last one the query's own position.
+        const at::Tensor tail_pos = at::arange(position - count + 1, position + 1, at::kLong);
+        const at::Tensor pos = at::cat({pp.narrow(0, first, n), tail_pos});
+        scores = scores.masked_fill(pos.le(position - mask.window).unsqueeze(0), -std::numeric_limits<float>::infinity());
+      }
+      out[b].narrow(0, h * g * d, g * d).copy_(at::matmul(at::softmax(scores, -1), values).reshape({g * d}));
     }
   }
   return out;
 }
 }  // namespace
 
-at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, double scale, const DecodeSplit& split) {
+at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, double scale, const DecodeSplit& split,
+                            const DecodeMask& mask) {
   const std::int64_t B = q.size(0), Hq = q.size(1), Hkv = batch.tail_k.size(1);
-  KV_CHECK(q.is_contiguous() && batch.meta.size(0) == B && batch.meta.size(1) == 3 + Hkv && Hq % Hkv == 0 &&
-               batch.tail_count.numel() == B && batch.tail_count.is_contiguous(),
+  KV_CHECK(q.is_contiguous() && batch.meta.size(0) == B && batch.meta.size(1) == kRaggedMetaHeader + 1 + Hkv &&
+               Hq % Hkv == 0 && batch.tail_count.numel() == B && batch.tail_count.is_contiguous() &&
+               (mask.window == 0 || (mask.position.defined() && mask.position.numel() == B)),
            "internal error: decode_attention got inconsistent shapes");
 #if KVBENCH_WITH_CUDA_KERNELS
   if (fused(q)) {
@@ -317,7 +349,7 @@ at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, doubl
     KV_CHECK(decode_attention_supported(d, Hq / Hkv), "internal error: no decode attention kernel for head dim ", d,
              " and ", Hq / Hkv, " query heads per KV head");
     KV_CHECK(batch.tail_k.is_contiguous() && batch.tail_v.is_contiguous() && batch.meta.is_cuda() &&
-                 batch.tail_count.is_cuda(),
+                 batch.tail_count.is_cuda() && (mask.window == 0 || mask.position.is_cuda()),
              "internal error: decode_attention needs contiguous device tensors");
     const auto fopts = q.options().dtype(at::kFloat);
     at::Tensor acc = at::empty({B, Hq, split.num_chunks, d}, fopts);
@@ -336,6 +368,9 @@ at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, doubl
     a.hkv = static_cast<int>(Hkv);
     a.d = static_cast<int>(d);
     a.scale = static_cast<float>(scale);
+    a.softcap = static_cast<float>(mask.softcap);
+    a.window = mask.window;
+    a.position = mask.window > 0 ? mask.position.data_ptr<std::int64_t>() : nullptr;
     a.chunk = static_cast<int>(split.chunk);
     a.num_chunks = static_cast<int>(split.num_chunks);
     a.partial_acc = acc.data_ptr<float>();
@@ -346,7 +381,7 @@ at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, doubl
   }
 #endif
   (void)split;
-  return decode_attention_reference(q, batch, scale);
+  return decode_attention_reference(q, batch, scale, mask);
 }
 
 std::int64_t multiprocessor_count(at::Device device) {

@@ -39,12 +39,19 @@ std::string cuda_versions();
 /// Whether `device` computes in bf16 natively (CUDA compute capability 8.0 and up; the CPU does).
 bool supports_bf16(at::Device device);
 
-/// RMSNorm as HF computes it: normalize in float32, cast back, then scale by `weight` in the input dtype.
+/// RMSNorm as HF computes it: normalize in float32, cast back, then scale by `weight` in the input dtype
+/// (Llama); with `unit_offset`, scale by (1 + weight) in float32 before the cast back (Gemma).
 /// x [n, D] (rows may be strided), weight [D] -> [n, D].
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool unit_offset = false);
 
 /// silu(gate) * up for gate_up [n, 2I] = [gate | up] -> [n, I].
 at::Tensor silu_mul(const at::Tensor& gate_up);
+
+/// The activations of gated MLPs: SiLU (SwiGLU), GELU with the tanh approximation (Gemma's GeGLU), exact GELU.
+enum class GateActivation { kSilu, kGeluTanh, kGelu };
+/// act(gate) * up for gate_up [n, 2I] = [gate | up] -> [n, I]; the activation rounds to the dtype before the
+/// product, as HF's act_fn(gate_proj(x)) * up_proj(x).
+at::Tensor gated_activation(const at::Tensor& gate_up, GateActivation activation);
 
 /// HF's rotate-half RoPE: x [n, heads, d] * cos + rotate_half(x) * sin, with cos/sin [n, d].
 at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
@@ -62,15 +69,25 @@ void rope_split_at(const at::Tensor& qkv, const at::Tensor& cos_table, const at:
                    const at::Tensor& position, std::int64_t hq, std::int64_t hkv, const at::Tensor& q_out,
                    const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& slot);
 
-/// The layout decode_attention reads: per sequence b, row b of `meta` (int64 [B, 3 + hkv], on the device of
-/// the caches) holds the addresses of its flat prompt keys and values [N_b, d] and its head offsets
-/// [hkv + 1] into them; decode entries live in tail_k/tail_v [B, hkv, capacity, d], the first
-/// `tail_count[b]` of each of sequence b's heads valid (sequences admitted at different steps hold different
-/// numbers).
+/// The layout decode_attention reads: per sequence b, row b of `meta` (int64 [B, 4 + hkv], on the device of
+/// the caches) holds the addresses of its flat prompt keys and values [N_b, d] and of their positions (int64
+/// [N_b]), then its head offsets [hkv + 1] into them; decode entries live in tail_k/tail_v
+/// [B, hkv, capacity, d], the first `tail_count[b]` of each of sequence b's heads valid (sequences admitted at
+/// different steps hold different numbers), at consecutive positions ending at the query's.
 struct RaggedBatch {
   at::Tensor meta;
   at::Tensor tail_k, tail_v;
   at::Tensor tail_count;  ///< int64 [B] on the device
+};
+/// Columns of RaggedBatch::meta before the head offsets.
+constexpr std::int64_t kRaggedMetaHeader = 3;
+
+/// What a decode step's attention does beyond softmax(scale q.k): HF's soft-cap of the scores (Gemma 2) and
+/// a sliding window (keys at positions <= position - window are hidden).
+struct DecodeMask {
+  double softcap = 0.0;    ///< 0: none
+  std::int64_t window = 0; ///< 0: none
+  at::Tensor position;     ///< int64 [B] on the device: each sequence's query position (read with a window)
 };
 
 /// Split-K sizes for decode_attention: `chunk` entries per block, `num_chunks` blocks per (sequence, head).
@@ -87,7 +104,8 @@ bool decode_attention_supported(std::int64_t head_dim, std::int64_t group);
 /// One decode step of attention: q [B, hq, d] over `batch` -> [B, hq * d]. On CUDA a split-K kernel with
 /// float workspaces (allocated here, so inside a graph capture they come from the graph's pool); on the CPU
 /// a plain libtorch reference over the same layout.
-at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, double scale, const DecodeSplit& split);
+at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, double scale, const DecodeSplit& split,
+                            const DecodeMask& mask = {});
 
 /// Number of multiprocessors of CUDA device `index` (1 where unknown).
 std::int64_t multiprocessor_count(at::Device device);

@@ -2,6 +2,7 @@
 
 #include <torch/version.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 #include <string>
@@ -17,20 +18,27 @@
 #endif
 
 namespace kvbench {
-
-bool uses_sdpa(at::Device device, at::ScalarType dtype) {
+bool uses_sdpa(at::Device device, at::ScalarType dtype, const AttentionSpec& spec) {
 #if KVBENCH_HAS_SDPA_GQA
   // Flash attention needs half precision; in f32 SDPA would fall back to the math kernel, which
-  // materializes the whole T x T matrix, so f32 stays on the chunked path.
-  return device.is_cuda() && (dtype == at::kBFloat16 || dtype == at::kHalf);
+  // materializes the whole T x T matrix, so f32 stays on the chunked path. libtorch's fused kernels have no
+  // soft-cap, and a window would need a dense mask: such layers take the chunked path, which computes only the
+  // band of keys a window reaches.
+  return device.is_cuda() && (dtype == at::kBFloat16 || dtype == at::kHalf) && spec.softcap == 0 && spec.window == 0;
 #else
   (void)device;
   (void)dtype;
+  (void)spec;
   return false;
 #endif
 }
 
-bool uses_sdpa(const at::Tensor& q) { return uses_sdpa(q.device(), q.scalar_type()); }
+bool uses_sdpa(const at::Tensor& q, const AttentionSpec& spec) { return uses_sdpa(q.device(), q.scalar_type(), spec); }
+
+at::Tensor softcap_(at::Tensor scores, const AttentionSpec& spec) {
+  if (spec.softcap <= 0) return scores;
+  return scores.div_(spec.softcap).tanh_().mul_(spec.softcap);
+}
 
 #if KVBENCH_HAS_SDPA_GQA
 namespace {
@@ -81,11 +89,12 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, d
 }  // namespace
 #endif
 
-at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionSpec& spec,
                              std::int64_t query_chunk) {
   const std::int64_t Hq = q.size(0), T = q.size(1), d = q.size(2), Hkv = k.size(0), g = Hq / Hkv;
+  const double scale = spec.scale;
 #if KVBENCH_HAS_SDPA_GQA
-  if (uses_sdpa(q)) {
+  if (uses_sdpa(q, spec)) {
     at::Tensor out;
     const std::string& backend = prefill_backend();
     if (backend == "cudnn") {
@@ -110,34 +119,55 @@ at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at:
   }
 #endif
   KV_CHECK(query_chunk > 0, "prefill chunk size must be positive");
+  const std::int64_t W = spec.window;
+  if (W > 0 || spec.softcap > 0) {
+    // Their scores are not fused away on any device: keep the float score matrix within about 1 GiB.
+    const std::int64_t keys = W > 0 ? std::min(T, W + query_chunk) : T;
+    query_chunk = std::clamp<std::int64_t>((std::int64_t{1} << 28) / std::max<std::int64_t>(1, Hq * keys), 16, query_chunk);
+  }
   at::Tensor out = at::empty({T, Hq * d}, q.options());
   const at::Tensor qg = q.view({Hkv, g, T, d});
+  const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
   for (std::int64_t start = 0; start < T; start += query_chunk) {
     const std::int64_t n = std::min(query_chunk, T - start), end = start + n;
-    // Queries [start, end) see keys [0, end); query start+i sees keys <= start+i.
+    // Queries [start, end) see keys [lo, end): query start+i sees keys <= start+i, and with a window only
+    // those > start+i - W.
+    const std::int64_t lo = W > 0 ? std::max<std::int64_t>(0, start - W + 1) : 0, span = end - lo;
     const at::Tensor qc = qg.narrow(2, start, n).reshape({Hkv, g * n, d});
-    at::Tensor scores = at::matmul(qc, k.narrow(1, 0, end).transpose(1, 2)) * scale;  // [Hkv, g n, end]
-    const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
-    const at::Tensor future = at::arange(end, opts).unsqueeze(0) > at::arange(start, end, opts).unsqueeze(1);  // [n, end]
-    scores = scores.view({Hkv, g, n, end}).masked_fill(future, -std::numeric_limits<float>::infinity());
+    at::Tensor scores = softcap_(at::matmul(qc, k.narrow(1, lo, span).transpose(1, 2)) * scale, spec);  // [Hkv, g n, span]
+    const at::Tensor key_pos = at::arange(lo, end, opts).unsqueeze(0), query_pos = at::arange(start, end, opts).unsqueeze(1);
+    at::Tensor hidden = key_pos > query_pos;  // [n, span]
+    if (W > 0) hidden = hidden.logical_or(key_pos <= query_pos - W);
+    scores = scores.view({Hkv, g, n, span}).masked_fill(hidden, -std::numeric_limits<float>::infinity());
     const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-    const at::Tensor o = at::matmul(probs.view({Hkv, g * n, end}), v.narrow(1, 0, end));  // [Hkv, g n, d]
+    const at::Tensor o = at::matmul(probs.view({Hkv, g * n, span}), v.narrow(1, lo, span));  // [Hkv, g n, d]
     out.narrow(0, start, n).copy_(o.view({Hkv, g, n, d}).permute({2, 0, 1, 3}).reshape({n, Hq * d}));
   }
   return out;
 }
 
-at::Tensor decode_attention(const LayerCache& cache, const at::Tensor& q, double scale) {
+at::Tensor decode_attention(const LayerCache& cache, const at::Tensor& q, const AttentionSpec& spec,
+                            std::int64_t position) {
   const std::int64_t Hq = q.size(0), d = q.size(1), Hkv = cache.num_heads(), g = Hq / Hkv;
+  const double inf = std::numeric_limits<float>::infinity();
   const at::Tensor qg = q.view({Hkv, g, d});
   const at::Tensor tail_k = cache.tail_keys(), tail_v = cache.tail_values();  // [Hkv, t, d]
   const std::int64_t t = tail_k.size(1);
   const at::Tensor tail_scores = at::matmul(qg, tail_k.transpose(1, 2));     // [Hkv, g, t]
+  // With a window, entries at positions <= position - W are out of sight (decode entries are consecutive).
+  const std::int64_t first_visible = spec.window > 0 ? position - spec.window + 1 : 0;
+  const at::Tensor& prompt_pos = cache.prompt_positions();
+  const at::Tensor tail_hidden =
+      at::arange(cache.tail_start(), cache.tail_start() + t, prompt_pos.options()) < first_visible;  // [t]
 
   if (cache.uniform()) {
     const at::Tensor pk = cache.prompt_keys_by_head(), pv = cache.prompt_values_by_head();  // [Hkv, B, d]
     const std::int64_t B = pk.size(1);
-    const at::Tensor scores = at::cat({at::matmul(qg, pk.transpose(1, 2)), tail_scores}, -1) * scale;
+    at::Tensor scores = softcap_(at::cat({at::matmul(qg, pk.transpose(1, 2)), tail_scores}, -1) * spec.scale, spec);
+    if (spec.window > 0) {
+      const at::Tensor hidden = at::cat({prompt_pos.view({Hkv, B}) < first_visible, tail_hidden.expand({Hkv, t})}, 1);
+      scores = scores.masked_fill(hidden.unsqueeze(1), -inf);
+    }
     const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());  // [Hkv, g, B + t]
     const at::Tensor out = at::matmul(probs.narrow(2, 0, B), pv) + at::matmul(probs.narrow(2, B, t), tail_v);
     return out.reshape({Hq * d});
@@ -147,12 +177,16 @@ at::Tensor decode_attention(const LayerCache& cache, const at::Tensor& q, double
   // key once), then mask the pairs whose entry belongs to another KV head. Softmax runs over entries.
   const at::Tensor pk = cache.prompt_keys(), pv = cache.prompt_values();  // [N, d]
   const at::Tensor owner_of_query = at::arange(Hq, cache.prompt_heads().options()).div(g, "floor");  // [Hq]
-  const at::Tensor foreign = cache.prompt_heads().unsqueeze(1) != owner_of_query.unsqueeze(0);      // [N, Hq]
-  const at::Tensor prompt_scores =
-      at::matmul(pk, q.transpose(0, 1)).masked_fill(foreign, -std::numeric_limits<float>::infinity());  // [N, Hq]
-  const at::Tensor scores = at::cat({prompt_scores, tail_scores.reshape({Hq, t}).transpose(0, 1)}, 0) * scale;
-  const at::Tensor probs = at::softmax(scores, 0, at::kFloat).to(q.scalar_type());  // [N + t, Hq]
+  at::Tensor hidden = cache.prompt_heads().unsqueeze(1) != owner_of_query.unsqueeze(0);               // [N, Hq]
+  if (spec.window > 0) hidden = hidden.logical_or((prompt_pos < first_visible).unsqueeze(1));
   const std::int64_t N = pk.size(0);
+  at::Tensor scores =
+      softcap_(at::cat({at::matmul(pk, q.transpose(0, 1)), tail_scores.reshape({Hq, t}).transpose(0, 1)}, 0) *
+                   spec.scale,
+               spec);  // [N + t, Hq]
+  scores.narrow(0, 0, N).masked_fill_(hidden, -inf);
+  if (spec.window > 0) scores.narrow(0, N, t).masked_fill_(tail_hidden.unsqueeze(1), -inf);
+  const at::Tensor probs = at::softmax(scores, 0, at::kFloat).to(q.scalar_type());  // [N + t, Hq]
   const at::Tensor from_prompt = at::matmul(probs.narrow(0, 0, N).transpose(0, 1), pv);  // [Hq, d]
   const at::Tensor from_tail =
       at::matmul(probs.narrow(0, N, t).transpose(0, 1).reshape({Hkv, g, t}), tail_v).reshape({Hq, d});

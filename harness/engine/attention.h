@@ -8,22 +8,31 @@
 #include <cstdint>
 
 #include "harness/engine/kv_cache.h"
+#include "harness/model/layers.h"
 
 namespace kvbench {
 
 /// Causal attention of every prompt position. q [Hq, T, d], k and v [Hkv, T, d] -> [T, Hq d]. On the SDPA
 /// path q may be a token-major buffer seen as [Hq, T, d] (strides d, Hq d, 1): the output then comes back in
-/// token order and [T, Hq d] needs no transposing copy.
-/// Uses at::scaled_dot_product_attention (flash) on CUDA for bf16/f16 where libtorch has it; otherwise a
-/// plain matmul-softmax path processing `query_chunk` queries at a time to bound the score matrix.
-at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+/// token order and [T, Hq d] needs no transposing copy. `spec` gives the scale, the soft-cap of the scores
+/// (HF: after scaling, before the mask) and the window (a query at p sees keys in (p - window, p]).
+/// Uses at::scaled_dot_product_attention (flash) on CUDA for bf16/f16 where libtorch has it and the layer has
+/// neither soft-cap nor window; otherwise a plain matmul-softmax path processing at most `query_chunk` queries
+/// at a time (fewer where the score matrix would pass 1 GiB) over the keys their window reaches.
+at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionSpec& spec,
                              std::int64_t query_chunk);
 
-/// One decode step: q [Hq, d] against the layer's prompt entries and decode tail -> [Hq d].
-at::Tensor decode_attention(const LayerCache& cache, const at::Tensor& q, double scale);
+/// One decode step: q [Hq, d] of the token at `position` against the layer's prompt entries and decode tail
+/// (entries outside the window are masked by their positions) -> [Hq d].
+at::Tensor decode_attention(const LayerCache& cache, const at::Tensor& q, const AttentionSpec& spec,
+                            std::int64_t position);
 
-/// Whether prefill_attention takes the SDPA path for tensors like `q`, or of this device and dtype.
-bool uses_sdpa(const at::Tensor& q);
-bool uses_sdpa(at::Device device, at::ScalarType dtype);
+/// cap * tanh(scores / cap) where `spec` soft-caps, in place; the scores themselves otherwise.
+at::Tensor softcap_(at::Tensor scores, const AttentionSpec& spec);
+
+/// Whether prefill_attention takes the SDPA path for a layer `spec` and tensors like `q`, or of this device
+/// and dtype.
+bool uses_sdpa(const at::Tensor& q, const AttentionSpec& spec);
+bool uses_sdpa(at::Device device, at::ScalarType dtype, const AttentionSpec& spec);
 
 }  // namespace kvbench

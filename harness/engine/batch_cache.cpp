@@ -6,6 +6,7 @@
 
 #include "harness/common/error.h"
 #include "harness/device/transfer.h"
+#include "harness/engine/attention.h"
 
 namespace kvbench {
 namespace {
@@ -32,6 +33,7 @@ BatchLayerCache::BatchLayerCache(const std::vector<const LayerCache*>& layers, s
   keys_ = at::zeros({B, H, S, d}, like.options());
   values_ = at::zeros({B, H, S, d}, like.options());
   bias_ = at::full({B, H, 1, S}, -std::numeric_limits<float>::infinity(), like.options().dtype(at::kFloat));
+  positions_ = at::zeros({B, H, 1, S}, like.options().dtype(at::kLong));
   for (std::int64_t b = 0; b < B; ++b) {
     const LayerCache& l = *layers[b];
     // Entry i of the flat prompt part goes to slot i - offsets[head] of its head.
@@ -41,6 +43,7 @@ BatchLayerCache::BatchLayerCache(const std::vector<const LayerCache*>& layers, s
     keys_[b].index_put_({heads, slot}, l.prompt_keys());
     values_[b].index_put_({heads, slot}, l.prompt_values());
     bias_[b].select(1, 0).index_put_({heads, slot}, 0.0);
+    positions_[b].select(1, 0).index_put_({heads, slot}, l.prompt_positions());
     // Decode entries so far go after the largest head's prompt entries (any slot order is fine: attention
     // does not depend on where an entry sits, only on its mask).
     const std::int64_t t = l.tail_length(), start = slots - t;
@@ -48,24 +51,28 @@ BatchLayerCache::BatchLayerCache(const std::vector<const LayerCache*>& layers, s
       keys_[b].narrow(1, start, t).copy_(l.tail_keys());
       values_[b].narrow(1, start, t).copy_(l.tail_values());
       bias_[b].narrow(2, start, t).fill_(0.0);
+      positions_[b].narrow(2, start, t).copy_(at::arange(l.tail_start(), l.tail_start() + t, positions_.options()));
     }
   }
   next_ = slots;
 }
 
-void BatchLayerCache::append(const at::Tensor& k, const at::Tensor& v) {
+void BatchLayerCache::append(const at::Tensor& k, const at::Tensor& v, std::int64_t position) {
   KV_CHECK(next_ < keys_.size(2), "internal error: the decode batch is full");
   const std::int64_t B = k.size(0), Hkv = k.size(1), group = keys_.size(1) / Hkv;  // per-query-head caches repeat
   keys_.select(2, next_).view({B, Hkv, group, -1}).copy_(k.unsqueeze(2));
   values_.select(2, next_).view({B, Hkv, group, -1}).copy_(v.unsqueeze(2));
   bias_.select(3, next_).fill_(0.0);
+  positions_.select(3, next_).fill_(position);
   ++next_;
 }
 
-at::Tensor BatchLayerCache::attend(const at::Tensor& q, double scale) const {
+at::Tensor BatchLayerCache::attend(const at::Tensor& q, const AttentionSpec& spec, std::int64_t position) const {
   const std::int64_t B = q.size(0), Hq = q.size(1), d = q.size(2), H = keys_.size(1), g = Hq / H;
   const at::Tensor qg = q.reshape({B, H, g, d});
-  const at::Tensor scores = at::matmul(qg, keys_.transpose(2, 3)).to(at::kFloat).mul_(scale).add_(bias_);
+  at::Tensor scores = softcap_(at::matmul(qg, keys_.transpose(2, 3)).to(at::kFloat).mul_(spec.scale), spec).add_(bias_);
+  if (spec.window > 0)
+    scores.masked_fill_(positions_ <= position - spec.window, -std::numeric_limits<float>::infinity());
   const at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type());  // [B, H, g, S]
   return at::matmul(probs, values_).reshape({B, Hq * d});
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "harness/engine/kv_cache.h"
+#include "harness/model/layers.h"
 
 namespace kvbench {
 
@@ -21,15 +22,17 @@ class BatchLayerCache {
  public:
   /// Copies each cache's prompt entries and decode entries so far; room for `capacity` more tokens.
   BatchLayerCache(const std::vector<const LayerCache*>& layers, std::int64_t capacity);
-  /// Appends one entry per sequence and head: k and v [B, Hkv, d] (repeated to the query heads of
-  /// per-query-head caches).
-  void append(const at::Tensor& k, const at::Tensor& v);
-  /// Attention of queries q [B, Hq, d] over every sequence's own entries: [B, Hq d].
-  at::Tensor attend(const at::Tensor& q, double scale) const;
+  /// Appends one entry per sequence and head: k and v [B, Hkv, d] of the tokens at `position` (repeated to the
+  /// query heads of per-query-head caches).
+  void append(const at::Tensor& k, const at::Tensor& v, std::int64_t position);
+  /// Attention of queries q [B, Hq, d] of the tokens at `position` over every sequence's own entries (the
+  /// window of `spec` hides entries by their positions): [B, Hq d].
+  at::Tensor attend(const at::Tensor& q, const AttentionSpec& spec, std::int64_t position) const;
 
  private:
   at::Tensor keys_, values_;  // [B, Hkv, S, d]; padding is zero so that masked products stay finite
   at::Tensor bias_;           // float32 [B, Hkv, 1, S]: 0 where an entry is present, -inf elsewhere
+  at::Tensor positions_;      // int64 [B, Hkv, 1, S]: each entry's position (windows mask by it)
   std::int64_t next_ = 0;     // slot of the next appended entry (the same for every sequence and head)
 };
 

@@ -7,8 +7,8 @@
 
 namespace kvbench {
 
-DecodeEvictor::DecodeEvictor(const DecodeBudget& budget, std::int64_t num_layers, double scale)
-    : budget_(budget), scale_(scale), recent_queries_(num_layers), accumulated_(num_layers) {
+DecodeEvictor::DecodeEvictor(const DecodeBudget& budget, std::vector<AttentionSpec> layers)
+    : budget_(budget), layers_(std::move(layers)), recent_queries_(layers_.size()), accumulated_(layers_.size()) {
   KV_CHECK(budget.budget >= 1, "decode.budget must be at least 1, got ", budget.budget);
   KV_CHECK(budget.every >= 1, "decode.every must be at least 1, got ", budget.every);
   KV_CHECK(budget.window >= 0, "the decode window must be >= 0, got ", budget.window);
@@ -44,7 +44,8 @@ void DecodeEvictor::observe(std::int64_t layer, const LayerCache& cache, const a
   auto& acc = accumulated_[static_cast<std::size_t>(layer)];
   acc.resize(static_cast<std::size_t>(cache.num_heads()));
   for (std::int64_t h = 0; h < cache.num_heads(); ++h) {
-    const at::Tensor received = attention_received(head_queries(q, cache, h), cache, h, scale_);
+    const at::Tensor received =
+        attention_received(head_queries(q, cache, h), cache, h, layers_[static_cast<std::size_t>(layer)].scale);
     at::Tensor& a = acc[static_cast<std::size_t>(h)];
     if (!a.defined()) a = at::zeros({0}, received.options());
     if (a.numel() < received.numel()) a = at::cat({a, at::zeros({received.numel() - a.numel()}, a.options())});
@@ -59,7 +60,7 @@ at::Tensor DecodeEvictor::scores(std::int64_t layer, std::int64_t head, const La
   if (recent.empty()) return at::zeros({older}, at::kFloat);  // window 0: keep the oldest (a stable choice)
   std::vector<at::Tensor> group;
   for (const at::Tensor& q : recent) group.push_back(head_queries(q, cache, head));
-  return attention_received(at::cat(group), cache, head, scale_).narrow(0, 0, older);
+  return attention_received(at::cat(group), cache, head, layers_[static_cast<std::size_t>(layer)].scale).narrow(0, 0, older);
 }
 
 void DecodeEvictor::evict(std::int64_t layer, LayerCache& cache) {
@@ -83,11 +84,34 @@ void DecodeEvictor::evict(std::int64_t layer, LayerCache& cache) {
   cache.keep_entries(rows);
 }
 
+bool DecodeEvictor::slide(std::int64_t layer, LayerCache& cache, std::int64_t position) {
+  const std::int64_t first = position - layers_[static_cast<std::size_t>(layer)].window + 1;
+  std::vector<at::Tensor> rows;
+  bool dropped = false;
+  for (std::int64_t h = 0; h < cache.num_heads(); ++h) {
+    const at::Tensor keep = (cache.head_positions(h) >= first).nonzero().view({-1}).to(at::kCPU);
+    dropped = dropped || keep.numel() < cache.entries(h);
+    rows.push_back(keep);
+  }
+  if (!dropped) return false;
+  if (budget_.accumulate) {
+    auto& acc = accumulated_[static_cast<std::size_t>(layer)];
+    for (std::size_t h = 0; h < acc.size(); ++h) acc[h] = acc[h].index_select(0, rows[h].to(acc[h].device()));
+  }
+  cache.keep_entries(rows);
+  return true;
+}
+
 void DecodeEvictor::after_step(KvCache& cache) {
   ++steps_;
   peak_bytes_ = std::max(peak_bytes_, cache.bytes_used());
   for (std::size_t l = 0; l < cache.layers.size(); ++l) {
     LayerCache& layer = cache.layers[l];
+    if (layers_[l].window > 0) {
+      // The token just decoded sits at next_position - 1: later queries see positions > next_position - window.
+      if (steps_ % budget_.every == 0 && slide(static_cast<std::int64_t>(l), layer, cache.next_position)) ++passes_;
+      continue;
+    }
     std::int64_t most = 0;
     for (std::int64_t h = 0; h < layer.num_heads(); ++h) most = std::max(most, layer.entries(h));
     max_entries_ = std::max(max_entries_, most);

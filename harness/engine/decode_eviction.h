@@ -5,7 +5,8 @@
 // (kept prompt entries plus generated ones) keeps its `window` most recent entries and the best-scored rest.
 // Scores: "accumulated" (H2O: the attention each entry has received from every decode query so far, summed
 // over the KV head's query heads) or "window" (SnapKV-style: the attention of the last `window` decode
-// queries, summed). Softmax runs over the head's entries at the time of scoring.
+// queries, summed). Softmax runs over the head's entries at the time of scoring. A sliding-window layer instead
+// drops, at each pass, the entries its window no longer sees (exact: no later query could attend them).
 
 #include <ATen/ATen.h>
 
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "harness/engine/kv_cache.h"
+#include "harness/model/layers.h"
 
 namespace kvbench {
 
@@ -33,7 +35,8 @@ struct DecodeBudget {
 /// Applies a DecodeBudget to one sequence's cache as it decodes (the reference decode path calls it).
 class DecodeEvictor {
  public:
-  DecodeEvictor(const DecodeBudget& budget, std::int64_t num_layers, double scale);
+  /// `layers`: each layer's attention (its scale for the scores, its window).
+  DecodeEvictor(const DecodeBudget& budget, std::vector<AttentionSpec> layers);
 
   /// Layer `layer`'s query [Hq, d] of this step, seen after the step's key was appended to `cache`.
   void observe(std::int64_t layer, const LayerCache& cache, const at::Tensor& q);
@@ -51,9 +54,11 @@ class DecodeEvictor {
   /// Scores [n - recent] of head h's older entries (higher = keep).
   at::Tensor scores(std::int64_t layer, std::int64_t head, const LayerCache& cache, std::int64_t older) const;
   void evict(std::int64_t layer, LayerCache& cache);
+  /// A windowed layer: keeps the entries at positions > `position` - window (true when something went).
+  bool slide(std::int64_t layer, LayerCache& cache, std::int64_t position);
 
   DecodeBudget budget_;
-  double scale_;
+  std::vector<AttentionSpec> layers_;
   std::vector<std::deque<at::Tensor>> recent_queries_;  // per layer, the last `window` queries [Hq, d]
   std::vector<std::vector<at::Tensor>> accumulated_;    // per layer and head, float32 [entries]
   std::int64_t steps_ = 0, max_entries_ = 0, peak_bytes_ = 0, passes_ = 0;

@@ -42,7 +42,7 @@ bool DecodePool::fits(const KvCache& cache, std::int64_t max_new) const {
   if (cache.layers.empty()) return false;
   RaggedShape need = RaggedShape::of({&cache}, max_new);
   need.batch = capacity().batch;
-  return need.fits_in(capacity());
+  return need.fits_in(capacity()) && decoder_.rope_fits(cache.prompt_len);
 }
 
 std::int64_t DecodePool::free_slots() const {

@@ -47,7 +47,8 @@ class DecodePool {
   ~DecodePool();
 
   const RaggedShape& capacity() const { return decoder_.capacity(); }
-  /// Whether a sequence over `cache` for `max_new` tokens fits this pool's slots (heads, entries, positions).
+  /// Whether a sequence over `cache` for `max_new` tokens fits this pool's slots (heads, entries, positions) and
+  /// its RoPE tables are those of the sequences in flight (longrope's factors follow the prompt's length).
   bool fits(const KvCache& cache, std::int64_t max_new) const;
   std::int64_t free_slots() const;
   /// Sequences admitted and not yet returned.

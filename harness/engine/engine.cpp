@@ -28,11 +28,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-void check_window(const ModelConfig& c, std::int64_t positions) {
-  KV_CHECK(c.sliding_window <= 0 || positions <= c.sliding_window, "this model uses sliding-window attention (window ",
-           c.sliding_window, "), which kvbench does not implement; the sequence reaches ", positions, " tokens");
-}
-
 constexpr std::int64_t kMaxPositionsFactor = 8;
 
 void check_positions(const ModelConfig& c, std::int64_t positions, const std::string& what) {
@@ -148,6 +143,47 @@ void check_generation_size(const ModelConfig& c, at::ScalarType dtype, at::Devic
   check_fits(per_token * new_tokens, device, what + " (" + std::to_string(new_tokens) + " new tokens)");
 }
 
+const char* sliding_layers_name(SlidingLayers mode) {
+  switch (mode) {
+    case SlidingLayers::kAuto: return "auto";
+    case SlidingLayers::kWindow: return "window";
+    case SlidingLayers::kCompress: return "compress";
+  }
+  return "?";
+}
+
+SlidingLayers parse_sliding_layers(const std::string& name, const std::string& where) {
+  for (SlidingLayers m : {SlidingLayers::kAuto, SlidingLayers::kWindow, SlidingLayers::kCompress})
+    if (name == sliding_layers_name(m)) return m;
+  fail(where, ": '", name, "' is not a sliding-layer mode (auto, window or compress)");
+}
+
+SlidingLayers resolve_sliding_layers(SlidingLayers mode, const ModelConfig& config) {
+  KV_CHECK(mode != SlidingLayers::kWindow || config.sliding_window == 0 || config.num_full_attention_layers() > 0,
+           "sliding layers 'window': every layer of this model is windowed, so the policies would compress nothing; "
+           "use 'compress' (or 'auto')");
+  if (mode != SlidingLayers::kAuto) return mode;
+  // A model whose every layer is windowed (Mistral v0.1, Phi-3-mini) would leave the policies nothing to compress.
+  return config.sliding_window > 0 && config.num_full_attention_layers() == 0 ? SlidingLayers::kCompress
+                                                                              : SlidingLayers::kWindow;
+}
+
+SequenceInfo policy_sequence_info(const ModelConfig& c, std::int64_t element_bytes, std::int64_t prompt_len,
+                                  SlidingLayers mode) {
+  const bool keep_windows = resolve_sliding_layers(mode, c) == SlidingLayers::kWindow;
+  SequenceInfo info;
+  info.prompt_len = prompt_len;
+  info.num_layers = keep_windows ? c.num_full_attention_layers() : c.num_layers;
+  info.num_heads = c.num_heads;
+  info.num_kv_heads = c.num_kv_heads;
+  info.head_dim = c.head_dim;
+  info.element_bytes = element_bytes;
+  if (keep_windows)  // each windowed layer holds its last window - 1 prompt positions
+    info.reserved_bytes = (c.num_layers - info.num_layers) * 2 * c.num_kv_heads * c.head_dim * element_bytes *
+                          std::min(prompt_len, c.sliding_window - 1);
+  return info;
+}
+
 const std::vector<std::string>& decode_path_names() {
   static const std::vector<std::string> names = {"auto", "graph", "ragged", "reference"};
   return names;
@@ -165,9 +201,10 @@ std::string Engine::resolve_decode_path(const std::string& requested) const {
   KV_CHECK(requested != "graph" || (cuda && CapturedGraph::available()), "decode path 'graph' needs a CUDA device "
            "and a libtorch with CUDA (this run: ", model_.device().str(), ")");
   const ModelConfig& c = model_.config();
-  KV_CHECK(RaggedDecoder::supports(model_), "decode path '", requested, "' has no kernel for this model (head dim ",
+  KV_CHECK(RaggedDecoder::supports(model_), "decode path '", requested, "' does not compute this model (head dim ",
            c.head_dim, ", ", c.num_heads / std::max<std::int64_t>(1, c.num_kv_heads), " query heads per KV head, ",
-           short_dtype_name(model_.dtype()), "); use reference");
+           short_dtype_name(model_.dtype()), c.rotary_dim != c.head_dim ? ", partial rotary" : "",
+           c.num_experts > 0 ? ", experts" : "", "); use reference");
   return requested;
 }
 
@@ -209,30 +246,73 @@ struct PrefillPolicies {
   PrefillResult& result;
   std::vector<std::unique_ptr<StepTimer>>& timers;  // one per policy, or empty: untimed
   bool isolate;
-  at::Tensor ids;  // the prompt's, [T]
-  double scale;
-  at::Tensor rope_inv_freq;
+  at::Tensor ids;                          // the prompt's, [T]
+  SlidingLayers sliding;                   // kWindow or kCompress
+  std::vector<std::int64_t> policy_layer;  // per model layer: its index among the layers policies see, or -1
+  std::int64_t policy_layers = 0;
 
-  // Layer l as the policies see it; `k` and `v` are also what their caches keep entries from.
+  PrefillPolicies(const Transformer& m, const std::vector<EvictionPolicy*>& p, PrefillResult& r,
+                  std::vector<std::unique_ptr<StepTimer>>& t, bool iso, at::Tensor prompt, SlidingLayers mode)
+      : model(m), policies(p), result(r), timers(t), isolate(iso), ids(std::move(prompt)),
+        sliding(resolve_sliding_layers(mode, m.config())) {
+    for (std::int64_t l = 0; l < m.config().num_layers; ++l) {
+      const bool mine = !(windowed(l) && sliding == SlidingLayers::kWindow);
+      policy_layer.push_back(mine ? policy_layers++ : -1);
+    }
+  }
+
+  bool windowed(std::int64_t l) const { return model.attention(l).window > 0; }
+  // The prompt positions [first, T) a windowed layer's later queries can still see (all for other layers).
+  std::int64_t first_visible(std::int64_t l) const {
+    const std::int64_t T = ids.numel();
+    return windowed(l) ? std::max<std::int64_t>(0, T - (model.attention(l).window - 1)) : 0;
+  }
+  // Layer l as the policies see it; `k` and `v` [Hkv, T, d] are also what their caches keep entries from.
   LayerView view(std::int64_t l, const at::Tensor& k, const at::Tensor& v, LayerMemo& memo) const {
     LayerView view;
     view.memo = &memo;
-    view.layer = l;
-    view.num_layers = model.config().num_layers;
+    view.layer = policy_layer[static_cast<std::size_t>(l)];
+    view.num_layers = policy_layers;
     view.keys = k;
     view.values = v;
     view.token_ids = ids;
-    view.scale = scale;
+    view.scale = model.attention(l).scale;
     view.num_query_heads = model.config().num_heads;
-    view.out_proj = model.layer_weights(l).o_weight;  // CriticalKV weighs values through o_proj; Expected
-    view.rope_inv_freq = rope_inv_freq;               // Attention undoes RoPE
+    view.out_proj = model.layer_weights(l).o_weight;                     // CriticalKV weighs values through o_proj;
+    view.rope_inv_freq = model.rope(l).inverse_frequencies(ids.numel());  // Expected Attention undoes RoPE
     return view;
   }
 
-  // The policies `members` choose what layer view.layer's cache keeps (sharing the view's memo of scores). When
+  // What of `kept` layer l can still attend: a windowed layer (kCompress) drops the positions its window no
+  // longer sees, as HF's sliding-window cache does.
+  KeptPositions visible(std::int64_t l, KeptPositions kept) const {
+    const std::int64_t first = first_visible(l);
+    if (first == 0) return kept;
+    std::vector<at::Tensor> heads;
+    for (std::int64_t h = 0; h < kept.num_heads(); ++h) {
+      const at::Tensor positions = kept.head(h);  // ascending: the visible ones are a suffix
+      const std::int64_t from = at::searchsorted(positions, at::scalar_tensor(first, positions.options())).item<std::int64_t>();
+      heads.push_back(positions.narrow(0, from, positions.numel() - from));
+    }
+    return KeptPositions::ragged(heads);
+  }
+
+  // Model layer l kept as its window by every policy of `members` (kWindow).
+  void keep_window(std::int64_t l, const at::Tensor& k, const at::Tensor& v, const std::vector<std::size_t>& members) {
+    const std::int64_t T = ids.numel(), first = first_visible(l);
+    const at::Tensor wk = k.narrow(1, first, T - first), wv = v.narrow(1, first, T - first);
+    for (std::size_t i : members) {
+      // A per-query-head cache holds its window once per query head, as its other layers hold their entries.
+      const std::int64_t heads = policies[i]->granularity() == "query_head" ? model.config().num_heads : k.size(0);
+      const KeptPositions all = KeptPositions::all(heads, T - first, k.device());
+      for_policy(result, i, isolate, [&] { result.caches[i].layers[static_cast<std::size_t>(l)].set_prompt(wk, wv, all, first, T); });
+    }
+  }
+
+  // The policies `members` choose what model layer l's cache keeps (sharing the view's memo of scores). When
   // `timed`, each policy's share is bracketed by device events (on CUDA; host clocks on the CPU), so timing it
   // never stalls the device.
-  void compress(const LayerView& view, const std::vector<std::size_t>& members, bool timed) {
+  void compress(std::int64_t l, const LayerView& view, const std::vector<std::size_t>& members, bool timed) {
     for (std::size_t i : members) {
       for_policy(result, i, isolate, [&] {
         StepTimer* timer = timed && !timers.empty() ? timers[i].get() : nullptr;
@@ -242,9 +322,9 @@ struct PrefillPolicies {
           ~MarkAgain() { if (timer != nullptr) timer->mark(); }
         } mark_again{timer};
         fault_point("policy");
-        const KeptPositions kept = policies[i]->select(view);
+        const KeptPositions kept = visible(l, policies[i]->select(view));
         StageClock clock(view.keys.device());
-        result.caches[i].layers[view.layer].set_prompt(view.keys, view.values, kept);
+        result.caches[i].layers[static_cast<std::size_t>(l)].set_prompt(view.keys, view.values, kept);
         clock.lap("engine: set_prompt");
       });
     }
@@ -268,22 +348,22 @@ void reconstruction_pass(PrefillPolicies& p, const std::vector<std::int64_t>& pr
   x.insert(x.end(), prompt_ids.begin(), prompt_ids.end());
   const std::int64_t N = static_cast<std::int64_t>(x.size());
   const at::Device dev = p.model.device();
-  check_window(c, N);
   check_prompt_size(c, p.model.dtype(), dev, N, "kvzip's reconstruction pass (the prompt, the repeat instruction "
                     "and the prompt again)");
   if (options.time_policies) synchronize(dev);  // the plain pass's work is not this pass's time
   const auto t0 = Clock::now();
   const at::Tensor ids = at::tensor(x, at::TensorOptions().dtype(at::kLong)).to(dev);
   const auto hook = [&](std::int64_t l, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+    if (p.policy_layer[static_cast<std::size_t>(l)] < 0) return p.keep_window(l, k.narrow(1, 0, T), v.narrow(1, 0, T), members);
     LayerMemo memo;
     // Copies, so that a cache keeping every entry does not hold all of X's keys alive.
     LayerView view = p.view(l, k.narrow(1, 0, T).contiguous(), v.narrow(1, 0, T).contiguous(), memo);
     view.queries = q.narrow(1, T, N - T).contiguous();
     view.reconstruction_keys = k;
     view.reconstruction_start = T;
-    p.compress(view, members, /*timed=*/false);
+    p.compress(l, view, members, /*timed=*/false);
   };
-  run_prefill_pass(p.model, ids, chunk, hook, /*finish_last=*/false, "kvzip pass");
+  run_prefill_pass(p.model, ids, chunk, hook, /*finish_last=*/false, "kvzip pass", /*prompt_len=*/T);
   if (!options.time_policies) return;
   synchronize(dev);
   const double seconds = seconds_since(t0);
@@ -318,7 +398,6 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
   KV_CHECK(options.chunk_size >= 0, "prefill chunk size must be positive, got ", options.chunk_size);
   for (std::int64_t id : prompt_ids)
     KV_CHECK(id >= 0 && id < c.vocab_size, "prompt token id ", id, " is outside the vocabulary [0, ", c.vocab_size, ")");
-  check_window(c, T);
   check_prompt_size(c, model_.dtype(), model_.device(), T, "the prompt");
   if (T > c.max_position_embeddings)
     log::warn("prompt of ", T, " tokens exceeds max_position_embeddings (", c.max_position_embeddings, ")");
@@ -345,31 +424,26 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
     cache.prompt_len = T;
     cache.next_position = T;
   }
-  SequenceInfo info;
-  info.prompt_len = T;
-  info.num_layers = c.num_layers;
-  info.num_heads = c.num_heads;
-  info.num_kv_heads = c.num_kv_heads;
-  info.head_dim = c.head_dim;
-  info.element_bytes = static_cast<std::int64_t>(c10::elementSize(model_.dtype()));
+  std::vector<std::unique_ptr<StepTimer>> timers;
+  PrefillPolicies p(model_, policies, result, timers, options.isolate_policies, ids, options.sliding_layers);
+  const SequenceInfo info = policy_sequence_info(c, static_cast<std::int64_t>(c10::elementSize(model_.dtype())), T,
+                                                 p.sliding);
   fault_point("prefill");
   result.policy_errors.assign(policies.size(), nullptr);
   for (std::size_t i = 0; i < policies.size(); ++i)
     for_policy(result, i, options.isolate_policies, [&] { policies[i]->begin_sequence(info); });
   result.policy_seconds.assign(policies.size(), 0.0);
-  std::vector<std::unique_ptr<StepTimer>> timers;
   if (options.time_policies)
     for (std::size_t i = 0; i < policies.size(); ++i) timers.push_back(std::make_unique<StepTimer>(dev));
 
-  PrefillPolicies p{model_, policies, result, timers, options.isolate_policies, ids,
-                    1.0 / std::sqrt(static_cast<double>(c.head_dim)), rope_inverse_frequencies(c).to(dev)};
   const auto plain_hook = [&](std::int64_t l, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
     if (plain.empty()) return;
+    if (p.policy_layer[static_cast<std::size_t>(l)] < 0) return p.keep_window(l, k, v, plain);
     LayerMemo memo;
     LayerView view = p.view(l, k, v, memo);
     // Scorers reshape their queries: a token-major q is copied (only the window's rows, or all for h2o).
     if (query_rows > 0) view.queries = q.narrow(1, T - query_rows, query_rows).contiguous();
-    p.compress(view, plain, /*timed=*/true);
+    p.compress(l, view, plain, /*timed=*/true);
   };
   // Even with only reconstruction policies the plain pass runs: its logits start decoding (KVzip prefills the
   // context too).
@@ -381,10 +455,13 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
     const auto t_policy = Clock::now();
     for_policy(result, i, options.isolate_policies, [&] {
       const auto trims = policies[i]->finish_sequence();
-      KV_CHECK(trims.empty() || static_cast<std::int64_t>(trims.size()) == c.num_layers, "policy ",
-               policies[i]->describe(), " returned ", trims.size(), " trims for ", c.num_layers, " layers");
-      for (std::size_t l = 0; l < trims.size(); ++l)
-        if (trims[l]) result.caches[i].layers[l].keep_subset(*trims[l]);
+      KV_CHECK(trims.empty() || static_cast<std::int64_t>(trims.size()) == p.policy_layers, "policy ",
+               policies[i]->describe(), " returned ", trims.size(), " trims for ", p.policy_layers, " layers");
+      for (std::int64_t l = 0; l < c.num_layers && !trims.empty(); ++l) {
+        const std::int64_t j = p.policy_layer[static_cast<std::size_t>(l)];
+        if (j < 0 || !trims[static_cast<std::size_t>(j)]) continue;
+        result.caches[i].layers[static_cast<std::size_t>(l)].keep_subset(p.visible(l, *trims[static_cast<std::size_t>(j)]));
+      }
     });
     result.policy_seconds[i] += seconds_since(t_policy);
   }
@@ -407,17 +484,15 @@ PrefillResult Engine::prefill(const std::vector<std::int64_t>& prompt_ids, const
 
 at::Tensor Engine::decode_step(KvCache& cache, const at::Tensor& token, DecodeEvictor* evictor) const {
   const ModelConfig& c = model_.config();
-  check_window(c, cache.next_position + 1);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
   const at::Tensor position = at::full({1}, cache.next_position, at::TensorOptions().dtype(at::kLong).device(model_.device()));
-  const auto [cos, sin] = model_.rope().tables(position, model_.dtype());
+  const RopeTables tables = model_.rope_tables(position, cache.prompt_len);
   at::Tensor x = model_.embed(token.reshape({1}));  // [1, D]
   for (std::int64_t l = 0; l < c.num_layers; ++l) {
-    const QkvProjection p = model_.project_qkv(l, x, cos, sin);
+    const QkvProjection p = model_.project_qkv(l, x, tables);
     LayerCache& layer = cache.layers[l];
     layer.append(p.k[0], p.v[0]);
     if (evictor != nullptr) evictor->observe(l, layer, p.q[0]);
-    const at::Tensor attn = decode_attention(layer, p.q[0], scale);
+    const at::Tensor attn = decode_attention(layer, p.q[0], model_.attention(l), cache.next_position);
     x = model_.finish_layer(l, x, attn.unsqueeze(0));
   }
   ++cache.next_position;
@@ -431,7 +506,6 @@ GenerationResult Engine::decode(KvCache& cache, const at::Tensor& last_logits, c
   if (options.decode_budget.enabled()) return decode_with_eviction(cache, last_logits, options);
   const std::string path = resolve_decode_path(options.decode_path);
   if (path != "reference" && options.max_new_tokens > 0) {
-    check_window(model_.config(), cache.next_position + options.max_new_tokens);
     return ragged_decode({&cache}, last_logits, options, path == "graph", &cache)[0];
   }
   if (options.max_new_tokens > 0)
@@ -448,7 +522,9 @@ GenerationResult Engine::decode_with_eviction(KvCache& cache, const at::Tensor& 
   KV_CHECK(options.decode_path == "auto" || options.decode_path == "reference", "decode-time eviction runs on the "
            "reference decode path; decode path '", options.decode_path, "' was asked for");
   const ModelConfig& c = model_.config();
-  DecodeEvictor evictor(options.decode_budget, c.num_layers, 1.0 / std::sqrt(static_cast<double>(c.head_dim)));
+  std::vector<AttentionSpec> specs;
+  for (std::int64_t l = 0; l < c.num_layers; ++l) specs.push_back(model_.attention(l));
+  DecodeEvictor evictor(options.decode_budget, specs);
   if (options.max_new_tokens > 0)
     for (auto& layer : cache.layers) layer.reserve_tail(layer.tail_length() + options.decode_budget.every + 1);
   GenerationResult out = greedy_decode(1, last_logits, options, model_.device(), [&](const at::Tensor& previous) {
@@ -495,7 +571,6 @@ std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCac
     KV_CHECK(cache->next_position == first_position && cache->layers.size() == caches[0]->layers.size(),
              "internal error: batched caches must continue the same prompt");
   if (max_new == 0) return greedy_decode(B, last_logits, options, dev, [](const at::Tensor& t) { return t; });
-  check_window(c, first_position + max_new);
   const std::string path = resolve_decode_path(options.decode_path);
   if (path != "reference") return ragged_decode(caches, last_logits, options, path == "graph", nullptr);
 
@@ -505,23 +580,19 @@ std::vector<GenerationResult> Engine::decode_batch(const std::vector<const KvCac
     for (const KvCache* cache : caches) members.push_back(&cache->layers[l]);
     layers.emplace_back(members, max_new);
   }
-  const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
   const at::Tensor positions =
       at::arange(first_position, first_position + max_new, at::TensorOptions().dtype(at::kLong).device(dev));
-  const auto rope_tables = model_.rope().tables(positions, model_.dtype());
-  const at::Tensor& cos_all = rope_tables.first;  // named, not bound: lambdas capture them (C++17)
-  const at::Tensor& sin_all = rope_tables.second;
+  const RopeTables all_tables = model_.rope_tables(positions, caches[0]->prompt_len);
   std::int64_t step = 0;
   // One forward pass for every sequence: the same position, each its own cache.
   std::vector<GenerationResult> results = greedy_decode(B, last_logits, options, dev, [&](const at::Tensor& previous) {
-    const at::Tensor cos = cos_all.narrow(0, step, 1).expand({B, cos_all.size(1)});
-    const at::Tensor sin = sin_all.narrow(0, step, 1).expand({B, sin_all.size(1)});
-    ++step;
+    const RopeTables tables = all_tables.row(step, B);
+    const std::int64_t position = first_position + step++;
     at::Tensor x = model_.embed(previous);  // [B, D]
     for (std::int64_t l = 0; l < c.num_layers; ++l) {
-      const QkvProjection p = model_.project_qkv(l, x, cos, sin);
-      layers[l].append(p.k, p.v);
-      x = model_.finish_layer(l, x, layers[l].attend(p.q, scale));
+      const QkvProjection p = model_.project_qkv(l, x, tables);
+      layers[l].append(p.k, p.v, position);
+      x = model_.finish_layer(l, x, layers[l].attend(p.q, model_.attention(l), position));
     }
     return model_.logits(x);
   });

@@ -31,6 +31,26 @@ namespace kvbench {
 inline constexpr const char* kReconstructionInstruction = "\n\nRepeat the previous context exactly.";
 inline constexpr const char* kReconstructionSuffix = "\n";
 
+/// What a budget means on a model's sliding-window layers (see docs/policies.md, "Sliding-window layers").
+/// A windowed layer's later queries can only see its last window - 1 prompt entries, so it never holds more,
+/// whatever the policy.
+enum class SlidingLayers {
+  kAuto,      ///< kWindow where the model has full-attention layers, kCompress where every layer is windowed
+  kWindow,    ///< windowed layers keep their whole window; policies compress the full-attention layers only (kvpress)
+  kCompress,  ///< policies compress every layer as if unwindowed; windowed ones keep what of that the window sees
+};
+/// "auto", "window", "compress".
+const char* sliding_layers_name(SlidingLayers mode);
+/// Parses a name of sliding_layers_name; `where` names the key or flag in errors.
+SlidingLayers parse_sliding_layers(const std::string& name, const std::string& where);
+/// kWindow or kCompress: what `mode` means for a model of `config` (kWindow for models without windows).
+SlidingLayers resolve_sliding_layers(SlidingLayers mode, const ModelConfig& config);
+
+/// What the policies of a prefill learn before layer 0 about a `prompt_len`-token prompt: in kWindow mode only
+/// the full-attention layers are theirs (num_layers counts those), and the windows' bytes are reserved_bytes.
+SequenceInfo policy_sequence_info(const ModelConfig& config, std::int64_t element_bytes, std::int64_t prompt_len,
+                                  SlidingLayers mode);
+
 /// How Engine::prefill runs.
 struct PrefillOptions {
   std::int64_t chunk_size = 0;  ///< prompt rows processed at a time (projections, MLP, plain attention);
@@ -44,6 +64,8 @@ struct PrefillOptions {
   /// The tokens between the prompt and its repetition in the reconstruction pass (policies asking
   /// PolicyInputs::reconstruction): KVzip's repeat instruction. Empty: the prompt directly follows itself.
   std::vector<std::int64_t> reconstruction_prompt;
+  /// What the policies' budgets mean on the model's sliding-window layers.
+  SlidingLayers sliding_layers = SlidingLayers::kAuto;
 };
 
 struct PrefillResult {

@@ -19,23 +19,25 @@ at::Tensor owner_heads(const KeptPositions& kept, at::Device device) {
 }
 }  // namespace
 
-void LayerCache::set_prompt(const at::Tensor& keys, const at::Tensor& values, const KeptPositions& kept) {
+void LayerCache::set_prompt(const at::Tensor& keys, const at::Tensor& values, const KeptPositions& kept,
+                            std::int64_t first_position, std::int64_t prompt_len) {
   const std::int64_t H = keys.size(0), T = keys.size(1), d = keys.size(2);
   KV_CHECK(kept.num_heads() > 0 && kept.num_heads() % H == 0, "policy kept positions for ", kept.num_heads(),
            " heads, the layer has ", H, " KV heads");
   const std::int64_t group = kept.num_heads() / H;  // 1, or the query heads per KV head of a per-query-head cache
   offsets_ = kept.offsets;
   uniform_ = kept.is_uniform();
-  prompt_len_ = T;
-  tail_start_ = T;
+  prompt_len_ = prompt_len >= 0 ? prompt_len : first_position + T;
+  tail_start_ = prompt_len_;
   heads_ = owner_heads(kept, keys.device());
   positions_ = kept.indices.to(keys.device());
+  if (first_position != 0) positions_ = positions_ + first_position;
   if (kept.everything && group == 1) {
     keys_ = keys.reshape({H * T, d});
     values_ = values.reshape({H * T, d});
     return;
   }
-  const at::Tensor flat = heads_.div(group, "floor") * T + positions_;  // row index into [H * T, d]
+  const at::Tensor flat = heads_.div(group, "floor") * T + (positions_ - first_position);  // row into [H * T, d]
   keys_ = keys.reshape({H * T, d}).index_select(0, flat);
   values_ = values.reshape({H * T, d}).index_select(0, flat);
 }

@@ -24,9 +24,12 @@ namespace kvbench {
 
 class LayerCache {
  public:
-  /// Stores the entries `kept` selects from the layer's full prefill keys/values [Hkv, T, d]; `kept` has one list
-  /// per KV head, or per query head (a multiple of Hkv: cache head i takes its entries from KV head i / g).
-  void set_prompt(const at::Tensor& keys, const at::Tensor& values, const KeptPositions& kept);
+  /// Stores the entries `kept` selects from the layer's prefill keys/values [Hkv, T', d], which hold the prompt
+  /// positions first_position .. first_position + T' - 1 of a `prompt_len`-token prompt (all of it by default);
+  /// `kept` has one list per KV head, or per query head (a multiple of Hkv: cache head i takes its entries from
+  /// KV head i / g).
+  void set_prompt(const at::Tensor& keys, const at::Tensor& values, const KeptPositions& kept,
+                  std::int64_t first_position = 0, std::int64_t prompt_len = -1);
   /// Keeps only `kept`, a subset (per head) of the prompt positions held now. Only before decoding starts.
   void keep_subset(const KeptPositions& kept);
   /// The kept prompt positions of each head (sorted), on the host.
@@ -65,6 +68,8 @@ class LayerCache {
   at::Tensor tail_keys() const { return tail_keys_.narrow(1, 0, tail_len_); }
   at::Tensor tail_values() const { return tail_values_.narrow(1, 0, tail_len_); }
   std::int64_t tail_length() const { return tail_len_; }
+  /// Position of decode entry 0 (the entries after it are consecutive).
+  std::int64_t tail_start() const { return tail_start_; }
   /// Bytes of keys and values held: kept prompt entries plus the decode entries written so far.
   std::int64_t bytes_used() const;
   /// Bytes allocated, including the unused part of the preallocated decode tail.

@@ -33,19 +33,21 @@ struct StageNames {
 }  // namespace
 
 at::Tensor run_prefill_pass(const Transformer& model, const at::Tensor& ids, std::int64_t chunk,
-                            const PrefillLayerHook& hook, bool finish_last, const char* stage) {
+                            const PrefillLayerHook& hook, bool finish_last, const char* stage, std::int64_t prompt_len) {
   const ModelConfig& c = model.config();
   const at::Device dev = model.device();
   const std::int64_t N = ids.numel(), Hq = c.num_heads, Hkv = c.num_kv_heads, d = c.head_dim;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   const StageNames names(stage);
-  const auto [cos, sin] = model.rope().tables(at::arange(N, ids.options().dtype(at::kLong).device(dev)), model.dtype());
+  // The prompt's length is its RoPE scale (dynamic NTK, longrope), as for HF's forward over the prompt.
+  const RopeTables tables =
+      model.rope_tables(at::arange(N, ids.options().dtype(at::kLong).device(dev)), prompt_len > 0 ? prompt_len : N);
   at::Tensor hidden = model.embed(ids);  // [N, D]
   const auto opts = hidden.options();
-  const bool token_major_q = uses_sdpa(dev, model.dtype()) && token_major_queries();
   for (std::int64_t l = 0; l < c.num_layers; ++l) {
     StageClock clock(dev);  // KVBENCH_PROFILE_POLICIES=1: where a prefill's time goes (syncs at each lap)
     at::Tensor attn;        // [N, Hq d]
+    const AttentionSpec& spec = model.attention(l);
+    const bool token_major_q = uses_sdpa(dev, model.dtype(), spec) && token_major_queries();
     {
       // q, k and v of the whole sequence, seen head-major; they die with this block unless the hook keeps k and
       // v. On the SDPA path q is stored token-major, so RoPE writes whole rows and attention's output comes back
@@ -54,12 +56,11 @@ at::Tensor run_prefill_pass(const Transformer& model, const at::Tensor& ids, std
       at::Tensor k = at::empty({Hkv, N, d}, opts), v = at::empty({Hkv, N, d}, opts);
       for (std::int64_t s = 0; s < N; s += chunk) {
         const std::int64_t n = std::min(chunk, N - s);
-        model.project_qkv_into(l, hidden.narrow(0, s, n), cos.narrow(0, s, n), sin.narrow(0, s, n),
-                               q.narrow(1, s, n).transpose(0, 1), k.narrow(1, s, n).transpose(0, 1),
-                               v.narrow(1, s, n).transpose(0, 1));
+        model.project_qkv_into(l, hidden.narrow(0, s, n), tables.narrow(s, n), q.narrow(1, s, n).transpose(0, 1),
+                               k.narrow(1, s, n).transpose(0, 1), v.narrow(1, s, n).transpose(0, 1));
       }
       clock.lap(names.qkv.c_str());
-      attn = prefill_attention(q, k, v, scale, chunk);
+      attn = prefill_attention(q, k, v, spec, chunk);
       clock.lap(names.attention.c_str());
       hook(l, q, k, v);
       clock.lap(names.hook.c_str());

@@ -20,8 +20,11 @@ using PrefillLayerHook =
 /// Runs int64 `ids` [N] (positions 0 .. N - 1) through every layer, `chunk` rows at a time for projections and
 /// the MLP, calling `hook` per layer. Returns the last layer's output [N, D] (before the final norm); with
 /// `finish_last` false the last layer stops after its hook, for a pass whose output nobody reads, and the
-/// result is undefined. `stage` prefixes the KVBENCH_PROFILE_POLICIES stage names.
+/// result is undefined. `stage` prefixes the KVBENCH_PROFILE_POLICIES stage names. `prompt_len` (0: N) is the
+/// prompt length RoPE schedules that depend on it see (rope.h): a pass that continues a prompt (KVzip's
+/// reconstruction) gives the prompt's, so that its first rows equal the plain pass's.
 at::Tensor run_prefill_pass(const Transformer& model, const at::Tensor& ids, std::int64_t chunk,
-                            const PrefillLayerHook& hook, bool finish_last, const char* stage);
+                            const PrefillLayerHook& hook, bool finish_last, const char* stage,
+                            std::int64_t prompt_len = 0);
 
 }  // namespace kvbench

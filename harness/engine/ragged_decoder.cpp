@@ -8,6 +8,11 @@
 namespace kvbench {
 namespace {
 
+// Phi-3's longrope rotates by its long factors once a prompt is longer than the original context.
+bool uses_long_factors(const RopeScaling& s, std::int64_t prompt_len) {
+  return s.type == RopeScaling::Type::kLongRope && prompt_len > s.original_max_position_embeddings;
+}
+
 std::int64_t next_power_of_two(std::int64_t x) {
   std::int64_t p = 1;
   while (p < x) p <<= 1;
@@ -57,6 +62,9 @@ bool RaggedShape::fits_in(const RaggedShape& c) const {
 
 bool RaggedDecoder::supports(const Transformer& model) {
   const ModelConfig& c = model.config();
+  // Features the path does not compute (its RoPE kernel rotates whole heads, experts read their counts on the
+  // host): such models decode on the reference path.
+  if (c.rotary_dim != c.head_dim || !model.capturable()) return false;
   if (!model.device().is_cuda()) return true;
   const at::Tensor probe = at::empty({0}, at::TensorOptions().dtype(model.dtype()).device(model.device()));
   return ops::fused(probe) && c.num_heads % c.num_kv_heads == 0 &&
@@ -73,7 +81,6 @@ RaggedDecoder::RaggedDecoder(const Transformer& model, const RaggedShape& capaci
   Hc_ = capacity.heads > 0 ? capacity.heads : Hkv_;
   KV_CHECK(Hc_ % Hkv_ == 0 && Hq_ % Hc_ == 0, "internal error: a cache of ", Hc_, " heads for ", Hkv_, " KV heads");
   d_ = c.head_dim;
-  scale_ = 1.0 / std::sqrt(static_cast<double>(d_));
   graphs_ = graphs && dev.is_cuda() && CapturedGraph::available();
   const std::int64_t B = capacity.batch;
   const auto opts = at::TensorOptions().dtype(model.dtype()).device(dev);
@@ -87,10 +94,11 @@ RaggedDecoder::RaggedDecoder(const Transformer& model, const RaggedShape& capaci
     zero_slots_ = at::zeros({B}, longs);
   }
   dummy_ = at::zeros({1, d_}, opts);
-  meta_ = at::zeros({L_, B, 3 + Hc_}, longs);
+  dummy_positions_ = at::zeros({1}, longs);
+  meta_ = at::zeros({L_, B, ops::kRaggedMetaHeader + 1 + Hc_}, longs);
   counters_ = at::zeros({3, B}, longs);
   active_ = at::zeros({B}, longs);
-  meta_host_ = at::zeros({L_, B, 3 + Hc_}, at::kLong);
+  meta_host_ = at::zeros({L_, B, ops::kRaggedMetaHeader + 1 + Hc_}, at::kLong);
   counters_host_ = at::zeros({3, B}, at::kLong);
   active_host_ = at::zeros({B}, at::kLong);
   bound_.assign(static_cast<std::size_t>(B), nullptr);
@@ -98,31 +106,58 @@ RaggedDecoder::RaggedDecoder(const Transformer& model, const RaggedShape& capaci
   slot_steps_.assign(static_cast<std::size_t>(B), 0);
   for (std::int64_t b = 0; b < B; ++b) park_slot(b);
   tokens_ = at::zeros({B}, longs);
-  const auto tables = model.rope().tables(at::arange(capacity.max_position, longs), model.dtype());
-  cos_ = tables.first.contiguous();
-  sin_ = tables.second.contiguous();
+  // Decode rows only: each position's own length sets a dynamic NTK scale; longrope's factors follow the prompt
+  // (set_tables at bind).
+  set_tables(0);
   split_ = ops::DecodeSplit::plan(capacity.max_entries, B, Hc_, ops::multiprocessor_count(dev));
 }
 
+void RaggedDecoder::set_tables(std::int64_t prompt_len) {
+  const ModelConfig& c = model_.config();
+  const bool long_factors = uses_long_factors(c.rope_scaling, prompt_len);
+  if (!cos_.empty() && long_factors == long_factors_) return;
+  const auto longs = at::TensorOptions().dtype(at::kLong).device(model_.device());
+  const RopeTables t = model_.rope_tables(at::arange(capacity_.max_position, longs), prompt_len);
+  for (std::size_t r = 0; r < t.cos.size(); ++r) {
+    if (cos_.size() <= r) {
+      cos_.push_back(t.cos[r].contiguous());
+      sin_.push_back(t.sin[r].contiguous());
+    } else {  // in place: a captured graph reads these buffers
+      cos_[r].copy_(t.cos[r]);
+      sin_[r].copy_(t.sin[r]);
+    }
+  }
+  long_factors_ = long_factors;
+}
+
+bool RaggedDecoder::rope_fits(std::int64_t prompt_len) const {
+  if (uses_long_factors(model_.config().rope_scaling, prompt_len) == long_factors_) return true;
+  return std::all_of(bound_.begin(), bound_.end(), [](const KvCache* c) { return c == nullptr; });
+}
+
 void RaggedDecoder::write_slot_meta(std::int64_t b, const KvCache* cache) {
-  const std::int64_t M = 3 + Hc_;
+  const std::int64_t M = ops::kRaggedMetaHeader + 1 + Hc_;
   std::int64_t* m = meta_host_.data_ptr<std::int64_t>();
   for (std::int64_t l = 0; l < L_; ++l) {
     std::int64_t* row = m + (l * capacity_.batch + b) * M;
     if (cache == nullptr) {  // parked: no prompt entries, and a valid address all the same
       row[0] = row[1] = reinterpret_cast<std::int64_t>(dummy_.data_ptr());
-      std::fill(row + 2, row + M, 0);
+      row[2] = reinterpret_cast<std::int64_t>(dummy_positions_.data_ptr());
+      std::fill(row + ops::kRaggedMetaHeader, row + M, 0);
       continue;
     }
     const LayerCache& layer = cache->layers[static_cast<std::size_t>(l)];
     const at::Tensor& pk = layer.prompt_keys();
     const at::Tensor& pv = layer.prompt_values();
-    KV_CHECK(pk.is_contiguous() && pv.is_contiguous() && pk.device().type() == model_.device().type() &&
-                 pk.scalar_type() == model_.dtype() && layer.num_heads() == Hc_,
+    const at::Tensor& pp = layer.prompt_positions();
+    KV_CHECK(pk.is_contiguous() && pv.is_contiguous() && pp.is_contiguous() &&
+                 pk.device().type() == model_.device().type() && pk.scalar_type() == model_.dtype() &&
+                 layer.num_heads() == Hc_,
              "internal error: a cache the ragged decoder cannot read (layout, device or dtype)");
     row[0] = reinterpret_cast<std::int64_t>(pk.data_ptr());
     row[1] = reinterpret_cast<std::int64_t>(pv.data_ptr());
-    for (std::int64_t h = 0; h <= Hc_; ++h) row[2 + h] = layer.prompt_offsets()[h];
+    row[2] = reinterpret_cast<std::int64_t>(pp.data_ptr());
+    for (std::int64_t h = 0; h <= Hc_; ++h) row[ops::kRaggedMetaHeader + h] = layer.prompt_offsets()[h];
   }
 }
 
@@ -132,6 +167,9 @@ void RaggedDecoder::bind_slot(std::int64_t b, const KvCache& cache) {
   need.batch = capacity_.batch;
   KV_CHECK(b >= 0 && b < capacity_.batch && need.fits_in(capacity_) && static_cast<std::int64_t>(cache.layers.size()) == L_,
            "internal error: a cache bound to a ragged decoder too small for it");
+  bound_[static_cast<std::size_t>(b)] = nullptr;  // a slot bound again may change the tables if it was the last
+  KV_CHECK(rope_fits(cache.prompt_len), "internal error: a sequence whose RoPE tables differ from the bound ones");
+  set_tables(cache.prompt_len);  // longrope: the factors follow the prompt's length
   write_slot_meta(b, &cache);
   const std::int64_t t0 = cache.layers[0].tail_length();
   for (std::int64_t l = 0; l < L_ && t0 > 0; ++l) {
@@ -171,6 +209,7 @@ void RaggedDecoder::park_slot(std::int64_t b) {
 void RaggedDecoder::bind(const std::vector<const KvCache*>& caches) {
   KV_CHECK(static_cast<std::int64_t>(caches.size()) == capacity_.batch,
            "internal error: caches bound to a ragged decoder of another batch size");
+  std::fill(bound_.begin(), bound_.end(), nullptr);  // a new set of sequences: the old ones' tables do not bind it
   for (std::size_t b = 0; b < caches.size(); ++b) bind_slot(static_cast<std::int64_t>(b), *caches[b]);
   steps_ = 0;
   upload();
@@ -210,16 +249,19 @@ void RaggedDecoder::forward() {
     const at::Tensor fused = model_.qkv(l, x);
     const at::Tensor q = at::empty({B, Hq_, d_}, x.options());
     ops::RaggedBatch batch{meta_[l], tail_k_[l], tail_v_[l], entries};
+    const std::size_t r = model_.layer_weights(l).rope;
     if (Hc_ == Hkv_) {
-      ops::rope_split_at(fused, cos_, sin_, position, Hq_, Hkv_, q, batch.tail_k, batch.tail_v, slot);
+      ops::rope_split_at(fused, cos_[r], sin_[r], position, Hq_, Hkv_, q, batch.tail_k, batch.tail_v, slot);
     } else {  // a per-query-head cache: the step's entry of each KV head goes to its g query heads' slots
-      ops::rope_split_at(fused, cos_, sin_, position, Hq_, Hkv_, q, stage_k_, stage_v_, zero_slots_);
+      ops::rope_split_at(fused, cos_[r], sin_[r], position, Hq_, Hkv_, q, stage_k_, stage_v_, zero_slots_);
       const std::int64_t g = Hc_ / Hkv_, slots = capacity_.tail_slots;
       const at::Tensor where = slot.view({B, 1, 1, 1, 1}).expand({B, Hkv_, g, 1, d_});  // each sequence's slot
       batch.tail_k.view({B, Hkv_, g, slots, d_}).scatter_(3, where, stage_k_.unsqueeze(2).expand({B, Hkv_, g, 1, d_}));
       batch.tail_v.view({B, Hkv_, g, slots, d_}).scatter_(3, where, stage_v_.unsqueeze(2).expand({B, Hkv_, g, 1, d_}));
     }
-    model_.finish_layer_(l, x, ops::decode_attention(q, batch, scale_, split_));
+    const AttentionSpec& a = model_.attention(l);
+    const ops::DecodeMask mask{a.softcap, a.window, position};
+    model_.finish_layer_(l, x, ops::decode_attention(q, batch, a.scale, split_, mask));
   }
   logits_ = model_.logits(x);
   counters_.add_(active_);  // bound slots advance; parked ones stay on their one entry

@@ -44,8 +44,11 @@ struct RaggedShape {
 
 class RaggedDecoder {
  public:
-  /// Whether `model` can decode on this path: on CUDA, a kernel for its head dim and GQA group in a build with
-  /// kvbench's kernels; on the CPU always (libtorch reference attention; for tests).
+  /// Whether `model` can decode on this path: its attention computes sliding windows and soft-caps (by each
+  /// entry's position) and per-layer RoPE, not partial rotary (its RoPE kernel rotates whole heads) or experts
+  /// (they read their token counts on the host, which a graph cannot capture); on CUDA it needs a kernel for
+  /// the head dim and GQA group in a build with kvbench's kernels; on the CPU (libtorch reference attention;
+  /// for tests) the features alone decide.
   static bool supports(const Transformer& model);
 
   /// A decoder for caches of up to `capacity` (see RaggedShape); `graphs`: capture each step (CUDA only).
@@ -66,6 +69,9 @@ class RaggedDecoder {
   /// are meaningless). A parked slot still costs its row of the matrix products, not its cache's reads.
   void park_slot(std::int64_t b);
   bool bound(std::int64_t b) const { return bound_[static_cast<std::size_t>(b)] != nullptr; }
+  /// Whether a sequence of a `prompt_len`-token prompt can join the bound ones: its RoPE tables are theirs
+  /// (longrope's factors depend on the prompt's length), or no slot is bound.
+  bool rope_fits(std::int64_t prompt_len) const;
   /// One step for every slot: feeds `previous` [B] (int64, on the device) and returns float32 logits [B, V].
   /// Each bound slot's sequence advances by one token at its own position. The returned tensor is overwritten
   /// by the next step.
@@ -83,24 +89,25 @@ class RaggedDecoder {
   void upload();         // the host's meta, counters and active flags to the device, where they changed
   void reset_state();    // counters and the bound caches' own decode entries, as the last upload left them
   void write_slot_meta(std::int64_t b, const KvCache* cache);  // host meta of slot b (a parked slot: the dummy)
+  void set_tables(std::int64_t prompt_len);  // the RoPE tables for a prompt of that length (longrope's factors)
 
   const Transformer& model_;
   RaggedShape capacity_;
   bool graphs_ = false;
   ops::DecodeSplit split_;
   std::int64_t L_ = 0, Hq_ = 0, Hkv_ = 0, Hc_ = 0, d_ = 0;  // Hc_: cache heads (Hkv_, or Hq_ per query head)
-  double scale_ = 1.0;
 
   at::Tensor tail_k_, tail_v_;  // [L, B, Hc, slots, d]
   at::Tensor stage_k_, stage_v_, zero_slots_;  // per-query-head caches: the step's [B, Hkv, 1, d], then repeated
-  at::Tensor dummy_;            // [1, d]: what a parked slot's meta points at (no prompt entries)
+  at::Tensor dummy_, dummy_positions_;  // [1, d] and [1]: what a parked slot's meta points at (no prompt entries)
   at::Tensor meta_;             // int64 [L, B, 3 + Hc] on the device: see ops::RaggedBatch
   at::Tensor counters_;         // int64 [3, B] on the device: per slot the next tail slot, next position, entries
                                 // after the append
   at::Tensor active_;           // int64 [B] on the device: 1 for a bound slot (its counters advance), 0 parked
   at::Tensor meta_host_, counters_host_, active_host_;  // host copies, uploaded by upload() when dirty
   bool dirty_ = false;
-  at::Tensor cos_, sin_;        // RoPE tables [max_position, d]
+  std::vector<at::Tensor> cos_, sin_;  // RoPE tables [max_position, d], one pair per rotary embedding
+  bool long_factors_ = false;   // longrope: the tables hold the long factors' rotations
   at::Tensor tokens_;           // int64 [B]: the step's input
   at::Tensor logits_;           // float32 [B, V]: the step's output
 

@@ -1,11 +1,19 @@
 #include "harness/common/error.h"
 #include "harness/model/family.h"
 
-// Registration: one X(name) per family; families/<name>.cpp defines `const ModelFamily& <name>_family()`.
+// Registration: one X(name) per family; families/<name>.cpp defines `const ModelFamily& <name>_family()`
+// (gemma3.cpp defines both Gemma 3 architectures).
 #define KVBENCH_MODEL_FAMILIES(X) \
   X(llama)                        \
   X(mistral)                      \
-  X(qwen2)
+  X(qwen2)                        \
+  X(qwen3)                        \
+  X(qwen3_moe)                    \
+  X(mixtral)                      \
+  X(phi3)                         \
+  X(gemma2)                       \
+  X(gemma3)                       \
+  X(gemma3_mm)
 
 namespace kvbench {
 

@@ -1,8 +1,8 @@
 #include "harness/model/model_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
-
 
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
@@ -15,54 +15,34 @@ const char* rope_scaling_name(RopeScaling::Type type) {
     case RopeScaling::Type::kNone: return "default";
     case RopeScaling::Type::kLinear: return "linear";
     case RopeScaling::Type::kLlama3: return "llama3";
+    case RopeScaling::Type::kDynamic: return "dynamic";
+    case RopeScaling::Type::kYarn: return "yarn";
+    case RopeScaling::Type::kLongRope: return "longrope";
   }
   return "?";
 }
 
-namespace {
-
-// HF stores rope settings two ways: `rope_theta` + `rope_scaling` (transformers 4) or one
-// `rope_parameters` object holding `rope_theta` and the scaling keys (transformers 5).
-void parse_rope(const JsonFields& config, ModelConfig& out) {
-  out.rope_theta = config.get_double("rope_theta", 10000.0);
-  const nlohmann::json* scaling = nullptr;
-  std::string where;
-  auto check_theta = [&] {
-    KV_CHECK(std::isfinite(out.rope_theta) && out.rope_theta > 0, config.source(),
-             ": rope_theta must be a positive number, got ", out.rope_theta);
-  };
-  if (config.has("rope_parameters")) {
-    scaling = &config.raw("rope_parameters");
-    where = "rope_parameters";
-  } else if (config.has("rope_scaling")) {
-    scaling = &config.raw("rope_scaling");
-    where = "rope_scaling";
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::kSilu: return "silu";
+    case Activation::kGeluTanh: return "gelu_pytorch_tanh";
+    case Activation::kGelu: return "gelu";
   }
-  if (scaling == nullptr || scaling->is_null()) return check_theta();
-  const JsonFields rope(*scaling, config.source() + ": " + where);
-  if (rope.has("rope_theta")) out.rope_theta = rope.get_double("rope_theta");
-  check_theta();
-  KV_CHECK(rope.get_double("partial_rotary_factor", 1.0) == 1.0, config.source(),
-           ": partial_rotary_factor other than 1 is not supported");
-  const std::string type = rope.has("rope_type") ? rope.get_string("rope_type") : rope.get_string("type", "default");
-  if (type == "default") return;
-  if (type == "linear") {
-    out.rope_scaling.type = RopeScaling::Type::kLinear;
-    out.rope_scaling.factor = rope.get_double("factor");
-  } else if (type == "llama3") {
-    out.rope_scaling.type = RopeScaling::Type::kLlama3;
-    out.rope_scaling.factor = rope.get_double("factor");
-    out.rope_scaling.low_freq_factor = rope.get_double("low_freq_factor");
-    out.rope_scaling.high_freq_factor = rope.get_double("high_freq_factor");
-    out.rope_scaling.original_max_position_embeddings = rope.get_int("original_max_position_embeddings");
-    KV_CHECK(out.rope_scaling.high_freq_factor != out.rope_scaling.low_freq_factor, config.source(),
-             ": llama3 rope scaling needs high_freq_factor != low_freq_factor");
-  } else {
-    fail(config.source(), ": ", where, " type '", type, "' is not supported (supported: default, linear, llama3)");
-  }
-  KV_CHECK(std::isfinite(out.rope_scaling.factor) && out.rope_scaling.factor > 0, config.source(), ": ", where,
-           ".factor must be a positive number");
+  return "?";
 }
+
+std::int64_t ModelConfig::num_full_attention_layers() const {
+  std::int64_t n = 0;
+  for (std::int64_t l = 0; l < num_layers; ++l) n += is_sliding(l) ? 0 : 1;
+  return n;
+}
+
+RopeParameters ModelConfig::rope_for(std::int64_t layer) const {
+  if (sliding_rope && is_sliding(layer)) return *sliding_rope;
+  return {rope_theta, rope_scaling};
+}
+
+namespace {
 
 std::vector<std::int64_t> parse_token_ids(const JsonFields& config, const std::string& key) {
   const auto& v = config.raw(key);
@@ -88,6 +68,12 @@ static std::int64_t config_size(const JsonFields& config, const std::string& key
   return v;
 }
 
+double config_positive(const JsonFields& config, const std::string& key, double fallback) {
+  const double v = config.get_double(key, fallback);
+  KV_CHECK(std::isfinite(v) && v > 0 && v < 1e30, config.source(), ": ", key, " must be a positive number, got ", v);
+  return v;
+}
+
 void parse_decoder_fields(const JsonFields& config, ModelConfig& out) {
   out.vocab_size = config_size(config, "vocab_size", 1 << 24);
   out.hidden_size = config_size(config, "hidden_size", 1 << 18);
@@ -110,8 +96,19 @@ void parse_decoder_fields(const JsonFields& config, ModelConfig& out) {
   out.rms_norm_eps = config.get_double("rms_norm_eps", 1e-6);
   KV_CHECK(std::isfinite(out.rms_norm_eps) && out.rms_norm_eps > 0, config.source(),
            ": rms_norm_eps must be a positive number, got ", out.rms_norm_eps);
-  const std::string act = config.get_string("hidden_act", "silu");
-  KV_CHECK(act == "silu", config.source(), ": hidden_act '", act, "' is not supported (only silu)");
+  // Gemma names its activation hidden_activation (and may keep a hidden_act that its MLP does not use).
+  const std::string act_key = config.has("hidden_activation") ? "hidden_activation" : "hidden_act";
+  const std::string act = config.get_string(act_key, "silu");
+  if (act == "silu" || act == "swish") {
+    out.activation = Activation::kSilu;
+  } else if (act == "gelu_pytorch_tanh") {
+    out.activation = Activation::kGeluTanh;
+  } else if (act == "gelu") {
+    out.activation = Activation::kGelu;
+  } else {
+    fail(config.source(), ": ", act_key, " '", act, "' is not supported (silu, gelu_pytorch_tanh, gelu)");
+  }
+  out.attention_scale = 1.0 / std::sqrt(static_cast<double>(out.head_dim));
   parse_rope(config, out);
   out.tie_word_embeddings = config.get_bool("tie_word_embeddings", false);
   out.checkpoint_dtype = config.has("dtype") ? config.get_string("dtype") : config.get_string("torch_dtype", "");
@@ -119,20 +116,69 @@ void parse_decoder_fields(const JsonFields& config, ModelConfig& out) {
   out.eos_token_ids = parse_token_ids(config, "eos_token_id");
 }
 
+void set_sliding_layers(const JsonFields& config, ModelConfig& out, std::int64_t window,
+                        const std::function<bool(std::int64_t)>& sliding) {
+  out.sliding_window = 0;
+  out.sliding_layers.clear();
+  if (window <= 0) return;
+  KV_CHECK(window <= (std::int64_t{1} << 30), config.source(), ": sliding_window ", window, " is out of range");
+  const nlohmann::json& types = config.raw("layer_types");
+  std::vector<bool> layers(static_cast<std::size_t>(out.num_layers));
+  if (!types.is_null()) {
+    KV_CHECK(types.is_array() && static_cast<std::int64_t>(types.size()) == out.num_layers, config.source(),
+             ": layer_types must list one type per layer (", out.num_layers, ")");
+    for (std::size_t l = 0; l < types.size(); ++l) {
+      const std::string t = types[l].is_string() ? types[l].get<std::string>() : "";
+      KV_CHECK(t == "sliding_attention" || t == "full_attention", config.source(), ": layer_types[", l, "] '", t,
+               "' is not supported (sliding_attention, full_attention)");
+      layers[l] = t == "sliding_attention";
+    }
+  } else {
+    for (std::int64_t l = 0; l < out.num_layers; ++l) layers[static_cast<std::size_t>(l)] = sliding(l);
+  }
+  if (std::find(layers.begin(), layers.end(), true) == layers.end()) return;
+  out.sliding_window = window;
+  out.sliding_layers = std::move(layers);
+}
+
+namespace {
+// `json` with the family's defaults under it (the config's own values win), and for a multimodal checkpoint
+// its language model's config in place of the whole.
+nlohmann::json with_family_defaults(const nlohmann::json& json, const ModelFamily& family, const std::string& source) {
+  nlohmann::json merged = family.defaults != nullptr ? nlohmann::json::parse(family.defaults) : nlohmann::json::object();
+  const nlohmann::json* own = &json;
+  if (family.text_config != nullptr) {
+    KV_CHECK(json.contains(family.text_config) && json[family.text_config].is_object(), source, ": a ",
+             family.architecture, " config needs a '", family.text_config, "' object");
+    own = &json[family.text_config];
+  }
+  for (auto it = own->begin(); it != own->end(); ++it) merged[it.key()] = it.value();
+  if (family.text_config != nullptr) {
+    // The multimodal config's own keys that concern the language model (HF ties the LM head from there).
+    for (const char* key : {"tie_word_embeddings", "dtype", "torch_dtype"})
+      if (json.contains(key) && !json[key].is_null()) merged[key] = json[key];
+  }
+  return merged;
+}
+}  // namespace
+
 ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source) {
-  const JsonFields config(json, source);
-  const auto& archs = config.raw("architectures");
+  KV_CHECK(json.is_object(), source, ": the config must be a JSON object");
+  const nlohmann::json& archs = json.contains("architectures") ? json["architectures"] : nlohmann::json::object();
   KV_CHECK(archs.is_array() && archs.size() == 1 && archs[0].is_string(), source,
            ": 'architectures' must be a list with one architecture name");
   ModelConfig out;
   out.architecture = archs[0].get<std::string>();
-  out.model_type = config.get_string("model_type", "");
   const ModelFamily* family = find_model_family(out.architecture);
   if (family == nullptr) {
     std::string known;
     for (const auto& name : supported_architectures()) known += (known.empty() ? "" : ", ") + name;
     fail(source, ": architecture '", out.architecture, "' is not supported (supported: ", known, ")");
   }
+  const nlohmann::json merged = with_family_defaults(json, *family, source);
+  const JsonFields config(merged, family->text_config != nullptr ? source + ": " + family->text_config : source);
+  const JsonFields top(json, source);
+  out.model_type = top.get_string("model_type", "");
   parse_decoder_fields(config, out);
   family->parse(config, out);
   return out;

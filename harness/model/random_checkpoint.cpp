@@ -10,6 +10,7 @@
 #include "harness/model/model_config.h"
 #include "harness/model/safetensors.h"
 #include "harness/model/tensor_util.h"
+#include "harness/model/weights.h"
 
 namespace kvbench {
 
@@ -20,8 +21,8 @@ nlohmann::json random_model_config(const RandomModelSpec& s) {
     for (const auto& n : family_names()) all += (all.empty() ? "" : ", ") + n;
     return all;
   }(), ")");
-  KV_CHECK(s.num_heads % s.num_kv_heads == 0 && s.hidden_size % s.num_heads == 0,
-           "random model: heads must divide hidden size and KV heads must divide heads");
+  KV_CHECK(s.num_heads % s.num_kv_heads == 0 && (s.head_dim > 0 || s.hidden_size % s.num_heads == 0),
+           "random model: heads must divide hidden size (or give a head dim) and KV heads must divide heads");
   nlohmann::json c = {{"architectures", {fam->architecture}},
                       {"model_type", fam->model_type},
                       {"vocab_size", s.vocab_size},
@@ -42,48 +43,50 @@ nlohmann::json random_model_config(const RandomModelSpec& s) {
   // The keys the families read beyond the shared ones (each family ignores the others').
   c["attention_bias"] = s.attention_bias;
   c["sliding_window"] = nullptr;
-  return c;
+  if (fam->tiny_config != nullptr) fam->tiny_config(s, c);
+  KV_CHECK(s.config_overrides.is_object(), "random model: config overrides must be a JSON object");
+  for (auto it = s.config_overrides.begin(); it != s.config_overrides.end(); ++it) c[it.key()] = it.value();
+  if (fam->text_config == nullptr) return c;
+  // A multimodal checkpoint: the language model's config nested, as transformers writes it.
+  nlohmann::json text = c;
+  text.erase("architectures");
+  text["model_type"] = std::string(fam->model_type) + "_text";
+  return {{"architectures", {fam->architecture}},
+          {"model_type", fam->model_type},
+          {"tie_word_embeddings", s.tie_word_embeddings},
+          {"torch_dtype", c["torch_dtype"]},
+          {fam->text_config, text}};
 }
 
 std::map<std::string, at::Tensor> write_random_checkpoint(const std::string& dir, const RandomModelSpec& s) {
   const nlohmann::json config = random_model_config(s);
   paths::create_directories(dir);
-  const std::int64_t D = s.hidden_size, d = s.hidden_size / s.num_heads, Hq = s.num_heads, Hkv = s.num_kv_heads;
-  const std::int64_t I = s.intermediate_size, V = s.vocab_size;
-  // Which biases exist is the family's business: parse the config as a load would.
+  // Which tensors exist (biases, norms, experts) is the family's business: parse the config as a load would.
   const ModelConfig parsed = parse_model_config(config, dir);
-  const bool qkv_bias = parsed.qkv_bias, o_bias = parsed.o_bias;
 
   at::Generator gen = at::detail::createCPUGenerator(s.seed);
+  const auto f32 = at::TensorOptions().dtype(at::kFloat);
   std::map<std::string, at::Tensor> w;
-  auto normal = [&](std::vector<std::int64_t> shape, std::int64_t fan_in) {
-    const double std = s.init_std > 0 ? s.init_std : 1.0 / std::sqrt(static_cast<double>(fan_in));
-    return at::normal(0.0, std, shape, gen, at::TensorOptions().dtype(at::kFloat));
-  };
-  // Norm weights around 1 (not exactly 1) so that a missing norm multiplication would show in the tests.
-  auto norm = [&](std::int64_t n) { return 1.0 + 0.1 * at::normal(0.0, 1.0, {n}, gen, at::TensorOptions().dtype(at::kFloat)); };
-
-  w["model.embed_tokens.weight"] = at::normal(0.0, 1.0, {V, D}, gen, at::TensorOptions().dtype(at::kFloat));
-  for (std::int64_t l = 0; l < s.num_layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    w[p + "input_layernorm.weight"] = norm(D);
-    w[p + "self_attn.q_proj.weight"] = normal({Hq * d, D}, D);
-    w[p + "self_attn.k_proj.weight"] = normal({Hkv * d, D}, D);
-    w[p + "self_attn.v_proj.weight"] = normal({Hkv * d, D}, D);
-    if (qkv_bias) {
-      w[p + "self_attn.q_proj.bias"] = normal({Hq * d}, 16);
-      w[p + "self_attn.k_proj.bias"] = normal({Hkv * d}, 16);
-      w[p + "self_attn.v_proj.bias"] = normal({Hkv * d}, 16);
+  for (const WeightSpec& spec : weight_specs(parsed)) {
+    const std::int64_t fan_in = spec.shape.back();
+    switch (spec.role) {
+      case WeightRole::kEmbedding: w[spec.name] = at::normal(0.0, 1.0, spec.shape, gen, f32); break;
+      case WeightRole::kMatrix: {
+        // 1/sqrt(fan_in) gives peaked, non-degenerate logits.
+        const double std = s.init_std > 0 ? s.init_std : 1.0 / std::sqrt(static_cast<double>(fan_in));
+        w[spec.name] = at::normal(0.0, std, spec.shape, gen, f32);
+        break;
+      }
+      case WeightRole::kBias: w[spec.name] = at::normal(0.0, 0.25, spec.shape, gen, f32); break;
+      case WeightRole::kNorm: {
+        // Scales around 1 (not exactly 1) so that a missing norm multiplication would show in the tests; Gemma's
+        // norms scale by (1 + w), so theirs are drawn around 0.
+        const at::Tensor noise = 0.1 * at::normal(0.0, 1.0, spec.shape, gen, f32);
+        w[spec.name] = parsed.norm_unit_offset ? noise : 1.0 + noise;
+        break;
+      }
     }
-    w[p + "self_attn.o_proj.weight"] = normal({D, Hq * d}, Hq * d);
-    if (o_bias) w[p + "self_attn.o_proj.bias"] = normal({D}, 16);
-    w[p + "post_attention_layernorm.weight"] = norm(D);
-    w[p + "mlp.gate_proj.weight"] = normal({I, D}, D);
-    w[p + "mlp.up_proj.weight"] = normal({I, D}, D);
-    w[p + "mlp.down_proj.weight"] = normal({D, I}, I);
   }
-  w["model.norm.weight"] = norm(D);
-  if (!s.tie_word_embeddings) w["lm_head.weight"] = normal({V, D}, D);
 
   // Round through the on-disk dtype so that the returned weights are exactly what a loader reads back.
   const at::ScalarType disk = parse_compute_dtype(s.dtype);

@@ -127,6 +127,7 @@ nlohmann::json build_report(const ReportInputs& in) {
         {"granularity", v.granularity},
         {"window", v.window},
         {"decode", v.decode},
+        {"sliding_layers", v.sliding_layers},
         {"scores", scores},
         {"n", n},
         {"errors", errors},

@@ -24,6 +24,9 @@ struct ReportVariantInfo {
   std::string granularity = "kv_head";      ///< whose caches the budget sizes: kv_head (kvbench's) or query_head
   nlohmann::json window;                    ///< the observation window always kept (null: none)
   nlohmann::json decode;                    ///< the decode-time budget (null: prefill-time eviction only)
+  /// What the budget means on the model's sliding-window layers: {mode, window, windowed_layers,
+  /// full_attention_layers} (null: the model has no sliding-window layer).
+  nlohmann::json sliding_layers;
 };
 
 /// What the writer needs of a run.

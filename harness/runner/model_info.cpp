@@ -89,8 +89,11 @@ nlohmann::json model_info(const std::string& dir, const ModelInfoOptions& o) {
   info["family"] = find_model_family(c.architecture)->name;
   nlohmann::json notes = nlohmann::json::array();
   if (c.sliding_window > 0)
-    notes.push_back("declares a " + std::to_string(c.sliding_window) + "-token sliding window, which kvbench does not "
-                    "implement: prompts and generations longer than it are refused");
+    notes.push_back(std::to_string(c.num_layers - c.num_full_attention_layers()) + " of " + std::to_string(c.num_layers) +
+                    " layers attend over a " + std::to_string(c.sliding_window) + "-token sliding window (what a budget "
+                    "means on them: model.sliding_layers)");
+  if (find_model_family(c.architecture)->text_config != nullptr && o.config_only)
+    notes.push_back("parameters: the language model's only (the config's other towers are not counted)");
   info["notes"] = notes;
   std::string dtype = o.dtype == "auto" ? (c.checkpoint_dtype.empty() ? "f32" : c.checkpoint_dtype) : o.dtype;
   const at::ScalarType type = parse_compute_dtype(dtype);

@@ -72,14 +72,15 @@ void check_run_sizes(const RunConfig& rc, const ModelConfig& config, const Sessi
 }
 
 std::vector<std::string> check_variants(const RunConfig& rc, const ModelConfig& config, const Session& session) {
-  SequenceInfo info;
-  info.prompt_len = longest_prompt(rc).tokens;
-  info.num_layers = config.num_layers;
-  info.num_heads = config.num_heads;
-  info.num_kv_heads = config.num_kv_heads;
-  info.head_dim = config.head_dim;
-  info.element_bytes = static_cast<std::int64_t>(c10::elementSize(session.dtype()));
   std::vector<std::string> problems;
+  SequenceInfo info;
+  try {
+    info = policy_sequence_info(config, static_cast<std::int64_t>(c10::elementSize(session.dtype())),
+                                longest_prompt(rc).tokens,
+                                parse_sliding_layers(rc.sliding_layers, "model.sliding_layers"));
+  } catch (const Error& e) {
+    return {short_error_message(e)};
+  }
   for (const auto& v : rc.variants) {
     try {
       make_policy(v.spec)->begin_sequence(info);

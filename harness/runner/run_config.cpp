@@ -128,7 +128,7 @@ void parse_model(const JsonFields& top, const std::string& source, RunConfig& rc
   KV_CHECK(top.has("model"), source, ": missing required key 'model'");
   const JsonFields model(top.raw("model"), source + ": model");
   model.expect_only({"path", "random", "tokenizer", "device", "dtype", "max_length", "chat", "prefill_chunk",
-                     "batch_decode", "decode", "samples_in_flight", "in_flight_memory"});
+                     "batch_decode", "decode", "samples_in_flight", "in_flight_memory", "sliding_layers"});
   KV_CHECK(model.has("path") != model.has("random"), source, ": model needs exactly one of 'path' and 'random'");
   rc.device = model.get_string("device", "cpu");
   rc.dtype = model.get_string("dtype", "auto");
@@ -158,6 +158,8 @@ void parse_model(const JsonFields& top, const std::string& source, RunConfig& rc
   };
   rc.samples_in_flight = auto_or_int("samples_in_flight", 1, 4096, "a number of samples");
   rc.in_flight_memory = auto_or_int("in_flight_memory", std::int64_t{1} << 20, std::int64_t{1} << 50, "a number of bytes");
+  rc.sliding_layers = model.get_string("sliding_layers", "auto");
+  parse_sliding_layers(rc.sliding_layers, source + ": model.sliding_layers");
   if (model.has("path")) {
     rc.model_path = model.get_string("path");
   } else {
@@ -351,6 +353,7 @@ nlohmann::json resolved_config(const nlohmann::json& json, const RunConfig& rc) 
   resolved["model"]["decode"] = rc.decode_path;
   resolved["model"]["samples_in_flight"] = rc.samples_in_flight > 0 ? nlohmann::json(rc.samples_in_flight) : "auto";
   resolved["model"]["in_flight_memory"] = rc.in_flight_memory > 0 ? nlohmann::json(rc.in_flight_memory) : "auto";
+  resolved["model"]["sliding_layers"] = rc.sliding_layers;
   if (rc.uses_datasets()) resolved["datasets"]["resolved_subsets"] = rc.subsets;
   resolved["warmup_tokens"] = rc.warmup_tokens;
   resolved["coverage_window"] = rc.coverage_window;
@@ -374,6 +377,10 @@ std::string evaluation_sha256(const RunConfig& rc) {
     for (const char* key : {"path", "tokenizer", "device", "prefill_chunk", "batch_decode", "decode", "samples_in_flight",
                             "in_flight_memory"})
       settings["model"].erase(key);
+  // The default sliding-layer mode leaves the digest of a run made before the key existed as it was (it changes
+  // nothing on a model without windows); `window` or `compress` named explicitly is a setting of its own.
+  if (settings.contains("model") && settings["model"].value("sliding_layers", "auto") == "auto")
+    settings["model"].erase("sliding_layers");
   if (settings.contains("datasets")) {
     for (const char* key : {"names", "resolved_subsets", "data_dir", "limit", "ids", "skip_bad_rows"}) settings["datasets"].erase(key);
     if (settings["datasets"].contains("synth"))

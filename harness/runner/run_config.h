@@ -54,6 +54,8 @@ struct RunConfig {
   /// Device bytes the caches of the samples in flight and their decode tails may hold; 0: auto (80% of what the
   /// device has free once the weights are loaded and warmed up).
   std::int64_t in_flight_memory = 0;
+  /// What budgets mean on the model's sliding-window layers: auto, window or compress (engine.h SlidingLayers).
+  std::string sliding_layers = "auto";
 
   // what to evaluate: LongBench subsets, or one raw prompt of token ids (smoke runs)
   std::vector<std::string> subsets;  ///< resolved from datasets.names (groups expanded)

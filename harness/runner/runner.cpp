@@ -136,8 +136,21 @@ void warm_up(RunState& st) {
     decode_group(engine, warm_pre, group, gen);
 }
 
+// What budgets mean on the run's model's sliding-window layers (null when it has none, or no config to read).
+nlohmann::json sliding_layers_json(const RunConfig& rc) {
+  const bool on_disk = !rc.model_path.empty() && paths::exists(paths::join(rc.model_path, "config.json"));
+  if (!rc.random_model && !on_disk) return nullptr;
+  const ModelConfig c = rc.random_model ? parse_model_config(random_model_config(*rc.random_model), "model.random")
+                                        : load_model_config(rc.model_path);
+  if (c.sliding_window == 0) return nullptr;
+  const SlidingLayers mode = resolve_sliding_layers(parse_sliding_layers(rc.sliding_layers, "model.sliding_layers"), c);
+  const std::int64_t full = c.num_full_attention_layers();
+  return {{"mode", sliding_layers_name(mode)}, {"window", c.sliding_window}, {"windowed_layers", c.num_layers - full},
+          {"full_attention_layers", full}};
+}
+
 // How report.json labels a variant: its protocol, what its budget counts and the window it always keeps.
-ReportVariantInfo report_info(const Variant& v) {
+ReportVariantInfo report_info(const Variant& v, const nlohmann::json& sliding) {
   const std::unique_ptr<EvictionPolicy> policy = make_policy(v.spec);
   ReportVariantInfo info{v.name, v.spec.name, policy->describe(), v.spec.budget.to_json(), v.spec.params};
   info.reference = v.spec.reference;
@@ -156,6 +169,11 @@ ReportVariantInfo report_info(const Variant& v) {
   // Query-agnostic: the budget bounds the compressed context; the question part's entries are added after it
   // (kvpress counts its compression ratio the same way), so the cache decoding starts from is larger.
   if (kind != Kind::kNone && v.protocol == "query_agnostic") info.budget_definition += ", question part on top";
+  info.sliding_layers = sliding;
+  if (!sliding.is_null())
+    info.budget_definition += sliding["mode"] == "window"
+                                  ? "; sliding-window layers keep their whole window, the budget applies to the full-attention layers"
+                                  : "; sliding-window layers are compressed too and keep what of that their window sees";
   if (kind != Kind::kNone && policy->kept_window() > 0) info.window = policy->kept_window();
   info.decode = decode_json(v.decode);
   return info;
@@ -432,8 +450,9 @@ nlohmann::json build_report(const RunConfig& rc) {
   in.output_dir = rc.output_dir;
   in.subsets = rc.uses_datasets() ? rc.subsets : std::vector<std::string>{"prompt"};
   in.scored = rc.uses_datasets();
+  const nlohmann::json sliding = sliding_layers_json(rc);
   for (const auto& v : rc.variants)
-    in.variants.push_back(report_info(v));
+    in.variants.push_back(report_info(v, sliding));
   // The checkpoint by its folder's name and config.json; a random one (written into each run or shard folder) by
   // the config it is made from.
   const std::string model_config = paths::join(rc.model_path, "config.json");

@@ -59,6 +59,7 @@ struct RunState {
     PrefillOptions p;
     p.chunk_size = rc.prefill_chunk;
     p.isolate_policies = true;  // one variant's failure must not cost the others their sample
+    p.sliding_layers = parse_sliding_layers(rc.sliding_layers, "model.sliding_layers");
     // KVzip's reconstruction pass repeats the prompt after kvpress's instruction (engine.h); none without a tokenizer.
     if (const Tokenizer* t = session.tokenizer())
       for (const char* text : {kReconstructionInstruction, kReconstructionSuffix})

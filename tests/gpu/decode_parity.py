@@ -85,7 +85,7 @@ def run_in_flight(kvbench: str, workdir: Path, model: Path, name: str, decode: s
               "model": {"path": str(model), "device": "cuda", "dtype": "f32", "decode": decode,
                         "batch_decode": "on", "samples_in_flight": in_flight, "in_flight_memory": memory},
               "prompt": {"random_ids": {"shape": "longbench16", "per_subset": 1, "tokens_per_word": 0.04, "seed": 7}},
-              "policies": POLICIES + [{"name": "snapkv", "budget": 96, "reference": "kvcache_factory"}]}
+              "policies": POLICIES + [{"name": "snapkv", "budget": 96, "reference": "kvcache_factory", "label": "snapkv-kvcf-96"}]}
     path = workdir / f"{name}.json"
     path.write_text(json.dumps(config))
     sh([kvbench, "--log-level", "warn", "run", "--config", str(path)])

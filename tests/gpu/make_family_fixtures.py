@@ -6,7 +6,7 @@ Usage (on a machine with transformers 5, torch and safetensors; a CPU is enough,
 
 For each family below it builds a small model with every feature of the family switched on (sliding windows
 shorter than the prompts, soft-capping, q/k norms, experts, each RoPE scaling), re-draws its weights at unit
-scale (so greedy tokens do not hinge on float rounding), saves it with save_pretrained in float32, reloads it
+scale (hf_parity.py's rule, so greedy tokens do not hinge on float rounding), saves it with save_pretrained in float32, reloads it
 from disk and records, for fixed prompt ids, HF's float32 logits of every prompt position (one prefill, eager
 attention) and the greedy tokens of generate(do_sample=False) with the logits each was chosen from. Each family
 goes to DIR/<name>/:
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 import traceback
@@ -35,10 +34,12 @@ import transformers
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hf_parity import reinit_  # noqa: E402
+
 NEW_TOKENS = 16
 VOCAB = 128
 TOKEN_RANGE = (3, 120)  # prompt ids stay clear of the special ids (0-2) and gemma3_mm's image ids (125-127)
-LM_HEAD_GAIN = 4.0
 SEED = 20260531
 TRANSFORMERS_MAJOR = int(transformers.__version__.split(".")[0])
 
@@ -185,36 +186,6 @@ def gemma3_mm_config(spec_text: dict):
                                         tie_word_embeddings=True)
 
 
-@torch.no_grad()
-def reinit_(model, gemma_norms: bool, seed: int) -> None:
-    """Unit-scale weights of the language model (HF's std 0.02 init gives nearly flat logits). Gemma's RMSNorm
-    scales by (1 + w), so its norm weights are drawn around 0 instead of 1. The vision tower keeps HF's init."""
-    gen = torch.Generator().manual_seed(seed)
-    tied = model.get_output_embeddings().weight is model.get_input_embeddings().weight
-    hidden = model.get_input_embeddings().weight.shape[1]
-
-    def randn(p, std, mean=0.0):
-        p.copy_(mean + std * torch.randn(p.shape, generator=gen, dtype=torch.float32))
-
-    for name, p in model.named_parameters():  # tied parameters are listed once
-        if "vision_tower" in name or "multi_modal_projector" in name:
-            continue
-        if p.dim() == 1 and "norm" in name:
-            randn(p, 0.1, mean=0.0 if gemma_norms else 1.0)
-        elif name.endswith(".bias"):
-            randn(p, 0.1)
-        elif "embed_tokens" in name:  # tied: it is the lm_head too, so scale it like one
-            randn(p, LM_HEAD_GAIN / math.sqrt(hidden) if tied else 1.0)
-        elif "lm_head" in name:
-            randn(p, LM_HEAD_GAIN / math.sqrt(p.shape[-1]))
-        elif p.dim() == 3:  # fused experts [E, out, in]
-            randn(p, 1.0 / math.sqrt(p.shape[-1]))
-        elif p.dim() == 2:
-            randn(p, 1.0 / math.sqrt(p.shape[1]))
-        else:
-            raise RuntimeError(f"reinit_: no rule for parameter {name} {tuple(p.shape)}")
-
-
 def model_class(name: str):
     cls = getattr(transformers, name, None)
     if cls is None:
@@ -276,7 +247,7 @@ def build_family(name: str, spec: dict, out_dir: Path, device: str, seed: int) -
     set_attn(config, "eager")
     cls = model_class(spec["model"])
     model = cls(config).float().eval()
-    reinit_(model, gemma_norms=spec["cls"].startswith("Gemma"), seed=seed)
+    reinit_(model, seed)  # hf_parity's unit-scale weights (Gemma's (1 + w) norms drawn around 0)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
     weights = sorted(out_dir.glob("*.safetensors"))

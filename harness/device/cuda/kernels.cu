@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 
 #include <cfloat>
+#include <cmath>
 #include <cstdint>
 
 namespace kvbench::cuda {
@@ -95,13 +96,14 @@ __device__ __forceinline__ float warp_max(float x) {
 int status() { return static_cast<int>(cudaGetLastError()); }
 
 // ---------------------------------------------------------------------------------------------------------
-// RMSNorm: one block per row. HF: xf = x.float(); n = xf * rsqrt(mean(xf^2) + eps); out = w * n.to(dtype).
+// RMSNorm: one block per row. HF: xf = x.float(); n = xf * rsqrt(mean(xf^2) + eps); out = w * n.to(dtype)
+// (Llama), or out = (n * (1 + w.float())).to(dtype) with `unit_offset` (Gemma).
 constexpr int kNormThreads = 256;
 
 template <typename T, int V>
 __global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(const T* __restrict__ x, std::int64_t x_stride,
                                                                 const T* __restrict__ w, T* __restrict__ out,
-                                                                int cols, float eps) {
+                                                                int cols, float eps, bool unit_offset) {
   const T* row = x + blockIdx.x * x_stride;
   T* dst = out + static_cast<std::int64_t>(blockIdx.x) * cols;
   float sum = 0.f;
@@ -126,8 +128,13 @@ __global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(const T* __restr
     float v[V], g[V];
     load<T, V>(row + c, v);
     load<T, V>(w + c, g);
+    if (unit_offset) {
 #pragma unroll
-    for (int i = 0; i < V; ++i) v[i] = g[i] * round_to<T>(v[i] * r);
+      for (int i = 0; i < V; ++i) v[i] = v[i] * r * (1.f + g[i]);
+    } else {
+#pragma unroll
+      for (int i = 0; i < V; ++i) v[i] = g[i] * round_to<T>(v[i] * r);
+    }
     store<T, V>(dst + c, v);
   }
 }
@@ -136,7 +143,7 @@ bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15
 
 template <typename T>
 int rms_norm_typed(const void* x, std::int64_t x_stride, const void* w, void* out, std::int64_t rows,
-                   std::int64_t cols, float eps, cudaStream_t stream) {
+                   std::int64_t cols, float eps, bool unit_offset, cudaStream_t stream) {
   if (rows == 0) return 0;
   constexpr int V = 16 / sizeof(T);
   const bool vec = cols % V == 0 && x_stride % V == 0 && aligned16(x) && aligned16(w) && aligned16(out);
@@ -144,17 +151,31 @@ int rms_norm_typed(const void* x, std::int64_t x_stride, const void* w, void* ou
   const auto* wt = static_cast<const T*>(w);
   auto* ot = static_cast<T*>(out);
   if (vec)
-    rms_norm_kernel<T, V><<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(xt, x_stride, wt, ot,
-                                                                                    static_cast<int>(cols), eps);
+    rms_norm_kernel<T, V><<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(
+        xt, x_stride, wt, ot, static_cast<int>(cols), eps, unit_offset);
   else
-    rms_norm_kernel<T, 1><<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(xt, x_stride, wt, ot,
-                                                                                    static_cast<int>(cols), eps);
+    rms_norm_kernel<T, 1><<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(
+        xt, x_stride, wt, ot, static_cast<int>(cols), eps, unit_offset);
   return status();
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// SiLU(gate) * up. HF: act(gate_proj(x)) * up_proj(x): silu rounds to the dtype, then the product does.
-template <typename T, int V>
+// act(gate) * up. HF: act(gate_proj(x)) * up_proj(x): the activation rounds to the dtype, then the product does.
+enum class Act { kSilu, kGeluTanh, kGelu };
+
+template <Act A>
+__device__ __forceinline__ float activate(float g) {
+  if constexpr (A == Act::kSilu) {
+    return g / (1.f + expf(-g));
+  } else if constexpr (A == Act::kGeluTanh) {  // torch's gelu(approximate="tanh")
+    const float inner = 0.7978845608028654f * (g + 0.044715f * g * g * g);
+    return 0.5f * g * (1.f + tanhf(inner));
+  } else {
+    return 0.5f * g * (1.f + erff(g * 0.7071067811865476f));
+  }
+}
+
+template <typename T, int V, Act A = Act::kSilu>
 __global__ void silu_mul_kernel(const T* __restrict__ gu, T* __restrict__ out, std::int64_t rows, int half) {
   const int c = (blockIdx.x * blockDim.x + threadIdx.x) * V;  // rows on grid y: no 64-bit division per element
   if (c >= half) return;
@@ -163,12 +184,12 @@ __global__ void silu_mul_kernel(const T* __restrict__ gu, T* __restrict__ out, s
     load<T, V>(gu + r * 2 * half + c, g);
     load<T, V>(gu + r * 2 * half + half + c, u);
 #pragma unroll
-    for (int k = 0; k < V; ++k) g[k] = round_to<T>(g[k] / (1.f + expf(-g[k]))) * u[k];
+    for (int k = 0; k < V; ++k) g[k] = round_to<T>(activate<A>(g[k])) * u[k];
     store<T, V>(out + r * half + c, g);
   }
 }
 
-template <typename T>
+template <typename T, Act A = Act::kSilu>
 int silu_mul_typed(const void* gu, void* out, std::int64_t rows, std::int64_t half, cudaStream_t stream) {
   if (rows == 0 || half == 0) return 0;
   constexpr int V = 16 / sizeof(T);
@@ -177,9 +198,9 @@ int silu_mul_typed(const void* gu, void* out, std::int64_t rows, std::int64_t ha
   const unsigned grid_rows = static_cast<unsigned>(rows < 65535 ? rows : 65535);
   const int h = static_cast<int>(half);
   if (half % V == 0 && aligned16(gu) && aligned16(out))
-    silu_mul_kernel<T, V><<<dim3(static_cast<unsigned>((half / V + 255) / 256), grid_rows), 256, 0, stream>>>(g, o, rows, h);
+    silu_mul_kernel<T, V, A><<<dim3(static_cast<unsigned>((half / V + 255) / 256), grid_rows), 256, 0, stream>>>(g, o, rows, h);
   else
-    silu_mul_kernel<T, 1><<<dim3(static_cast<unsigned>((half + 255) / 256), grid_rows), 256, 0, stream>>>(g, o, rows, h);
+    silu_mul_kernel<T, 1, A><<<dim3(static_cast<unsigned>((half + 255) / 256), grid_rows), 256, 0, stream>>>(g, o, rows, h);
   return status();
 }
 
@@ -296,8 +317,9 @@ __global__ void __launch_bounds__(kAttnThreads) decode_attention_split(DecodeAtt
   const std::int64_t* meta = a.meta + static_cast<std::int64_t>(b) * a.meta_stride;
   const T* pk = reinterpret_cast<const T*>(meta[0]);
   const T* pv = reinterpret_cast<const T*>(meta[1]);
-  const std::int64_t first = meta[2 + h];
-  const int n_prompt = static_cast<int>(meta[3 + h] - first);
+  const std::int64_t* ppos = reinterpret_cast<const std::int64_t*>(meta[2]);
+  const std::int64_t first = meta[3 + h];
+  const int n_prompt = static_cast<int>(meta[4 + h] - first);
   const int n = n_prompt + static_cast<int>(a.tail_count[b]);
   const int start = c * a.chunk;
   const int count = min(a.chunk, n - start);  // entries of this block (may be <= 0)
@@ -347,20 +369,34 @@ __global__ void __launch_bounds__(kAttnThreads) decode_attention_split(DecodeAtt
         for (int j = 0; j < G; ++j) s[j] += qs[j * D + piece + i] * x;
       }
     }
+    // Hidden by the window: the entry's position (decode entries are consecutive, the last at the query's).
+    bool hidden = false;
+    if (a.window > 0) {
+      const int p = start + e;
+      const std::int64_t qpos = a.position[b];  // each sequence at its own position
+      const std::int64_t epos = p < n_prompt ? ppos[first + p] : qpos - (n - 1 - p);
+      hidden = epos <= qpos - a.window;
+    }
 #pragma unroll
-    for (int j = 0; j < G; ++j) scores[j * a.chunk + e] = s[j] * a.scale;
+    for (int j = 0; j < G; ++j) {
+      float v = s[j] * a.scale;
+      if (a.softcap > 0.f) v = a.softcap * tanhf(v / a.softcap);
+      scores[j * a.chunk + e] = hidden ? -INFINITY : v;
+    }
   }
   __syncthreads();
 
   // 2. per query head: the chunk's max, exp(s - max) in place, and their sum (one warp per head).
   const int warp = threadIdx.x >> 5, wl = threadIdx.x & 31;
   for (int j = warp; j < G; j += kAttnThreads / 32) {
-    float m = -FLT_MAX;
+    float m = -INFINITY;
     for (int e = wl; e < count; e += 32) m = fmaxf(m, scores[j * a.chunk + e]);
     m = warp_max(m);
+    const bool none = m == -INFINITY;  // every entry of the chunk hidden: an empty partial (l = 0)
+    if (none) m = -FLT_MAX;
     float l = 0.f;
     for (int e = wl; e < count; e += 32) {
-      const float p = expf(scores[j * a.chunk + e] - m);
+      const float p = none ? 0.f : expf(scores[j * a.chunk + e] - m);
       scores[j * a.chunk + e] = p;
       l += p;
     }
@@ -501,23 +537,37 @@ int decode_attention_group(const DecodeAttention& a, cudaStream_t stream) {
   }
 }
 
+// Head dim 256 (Gemma): up to 4 query heads per KV head (the registers of more would spill).
+template <typename T>
+int decode_attention_group256(const DecodeAttention& a, cudaStream_t stream) {
+  switch (a.hq / a.hkv) {
+    case 1: return decode_attention_launch<T, 256, 1>(a, stream);
+    case 2: return decode_attention_launch<T, 256, 2>(a, stream);
+    case 3: return decode_attention_launch<T, 256, 3>(a, stream);
+    case 4: return decode_attention_launch<T, 256, 4>(a, stream);
+    default: return static_cast<int>(cudaErrorInvalidValue);
+  }
+}
+
 template <typename T>
 int decode_attention_typed(const DecodeAttention& a, cudaStream_t stream) {
   if (a.d == 32) return decode_attention_group<T, 32>(a, stream);
   if (a.d == 64) return decode_attention_group<T, 64>(a, stream);
   if (a.d == 128) return decode_attention_group<T, 128>(a, stream);
+  if (a.d == 256) return decode_attention_group256<T>(a, stream);
   return static_cast<int>(cudaErrorInvalidValue);
 }
 
 }  // namespace
 
 int rms_norm(ElementType t, const void* x, std::int64_t x_stride, const void* weight, void* out, std::int64_t rows,
-             std::int64_t cols, float eps, void* stream) {
+             std::int64_t cols, float eps, bool unit_offset, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (t) {
-    case ElementType::kFloat32: return rms_norm_typed<float>(x, x_stride, weight, out, rows, cols, eps, s);
-    case ElementType::kBFloat16: return rms_norm_typed<__nv_bfloat16>(x, x_stride, weight, out, rows, cols, eps, s);
-    case ElementType::kFloat16: return rms_norm_typed<__half>(x, x_stride, weight, out, rows, cols, eps, s);
+    case ElementType::kFloat32: return rms_norm_typed<float>(x, x_stride, weight, out, rows, cols, eps, unit_offset, s);
+    case ElementType::kBFloat16:
+      return rms_norm_typed<__nv_bfloat16>(x, x_stride, weight, out, rows, cols, eps, unit_offset, s);
+    case ElementType::kFloat16: return rms_norm_typed<__half>(x, x_stride, weight, out, rows, cols, eps, unit_offset, s);
   }
   return static_cast<int>(cudaErrorInvalidValue);
 }
@@ -528,6 +578,23 @@ int silu_mul(ElementType t, const void* gate_up, void* out, std::int64_t rows, s
     case ElementType::kFloat32: return silu_mul_typed<float>(gate_up, out, rows, half, s);
     case ElementType::kBFloat16: return silu_mul_typed<__nv_bfloat16>(gate_up, out, rows, half, s);
     case ElementType::kFloat16: return silu_mul_typed<__half>(gate_up, out, rows, half, s);
+  }
+  return static_cast<int>(cudaErrorInvalidValue);
+}
+
+int gelu_mul(ElementType t, const void* gate_up, void* out, std::int64_t rows, std::int64_t half, bool tanh,
+             void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (t) {
+    case ElementType::kFloat32:
+      return tanh ? silu_mul_typed<float, Act::kGeluTanh>(gate_up, out, rows, half, s)
+                  : silu_mul_typed<float, Act::kGelu>(gate_up, out, rows, half, s);
+    case ElementType::kBFloat16:
+      return tanh ? silu_mul_typed<__nv_bfloat16, Act::kGeluTanh>(gate_up, out, rows, half, s)
+                  : silu_mul_typed<__nv_bfloat16, Act::kGelu>(gate_up, out, rows, half, s);
+    case ElementType::kFloat16:
+      return tanh ? silu_mul_typed<__half, Act::kGeluTanh>(gate_up, out, rows, half, s)
+                  : silu_mul_typed<__half, Act::kGelu>(gate_up, out, rows, half, s);
   }
   return static_cast<int>(cudaErrorInvalidValue);
 }
@@ -548,7 +615,7 @@ int rope_split(ElementType t, const void* qkv, std::int64_t qkv_stride, const vo
 }
 
 bool decode_attention_supports(int d, int group) {
-  return (d == 32 || d == 64 || d == 128) && group >= 1 && group <= 8;
+  return ((d == 32 || d == 64 || d == 128) && group >= 1 && group <= 8) || (d == 256 && group >= 1 && group <= 4);
 }
 
 int decode_attention(ElementType t, const DecodeAttention& a, void* stream) {

@@ -11,13 +11,19 @@ namespace kvbench::cuda {
 enum class ElementType : int { kFloat32 = 0, kBFloat16 = 1, kFloat16 = 2 };
 
 /// out = weight * to_dtype(x * rsqrt(mean(x^2) + eps)) per row, HF's rounding (x [rows, cols]; rows of
-/// `x_stride` elements; out contiguous [rows, cols]).
+/// `x_stride` elements; out contiguous [rows, cols]). With `unit_offset` (Gemma):
+/// out = to_dtype(x * rsqrt(mean(x^2) + eps) * (1 + weight)), all in float.
 int rms_norm(ElementType t, const void* x, std::int64_t x_stride, const void* weight, void* out, std::int64_t rows,
-             std::int64_t cols, float eps, void* stream);
+             std::int64_t cols, float eps, bool unit_offset, void* stream);
 
 /// out[r, j] = to_dtype(to_dtype(silu(g)) * u) with g = gate_up[r, j], u = gate_up[r, half + j]
 /// (gate_up [rows, 2 half] contiguous, out [rows, half] contiguous).
 int silu_mul(ElementType t, const void* gate_up, void* out, std::int64_t rows, std::int64_t half, void* stream);
+
+/// The same with GELU: out[r, j] = to_dtype(to_dtype(gelu(g)) * u), gelu with the tanh approximation when
+/// `tanh` (Gemma's gelu_pytorch_tanh), else exact (erf).
+int gelu_mul(ElementType t, const void* gate_up, void* out, std::int64_t rows, std::int64_t half, bool tanh,
+             void* stream);
 
 /// Where rope_split writes one of q, k, v: element (row r, head h, i) goes to
 /// base + r * row_stride + h * head_stride + i, plus slot[r] * slot_stride when slot is not null (decode: each
@@ -38,11 +44,14 @@ int rope_split(ElementType t, const void* qkv, std::int64_t qkv_stride, const vo
 
 /// One decode step of attention for a batch of sequences whose prompt entries are ragged per KV head.
 /// Sequence b, KV head h attends over n_bh prompt entries, then `tail_count[b]` decode entries:
-///  - meta[b * meta_stride + 0 / 1]: device addresses of that sequence's flat prompt keys / values [N_b, d];
-///    meta[b * meta_stride + 2 + h] .. [+ 3 + h]: head h's rows [offset_h, offset_{h+1}) of them;
+///  - meta[b * meta_stride + 0 / 1 / 2]: device addresses of that sequence's flat prompt keys / values [N_b, d]
+///    and their positions (int64 [N_b]); meta[b * meta_stride + 3 + h] .. [+ 4 + h]: head h's rows
+///    [offset_h, offset_{h+1}) of them;
 ///  - tail_k/tail_v [B, hkv, tail_capacity, d]: the decode entries;
 ///  - q [B, hq, d]; out [B, hq * d]. Query head i uses KV head i / (hq / hkv), as HF's repeat_kv.
-/// Split-K over `num_chunks` chunks of `chunk` entries each (partials in float workspaces of
+/// Scores are scale * q.k, soft-capped (softcap * tanh(s / softcap)) when softcap > 0; with window > 0 an entry
+/// at a position <= position[b] - window is hidden (decode entries sit at consecutive positions ending
+/// at position[b]). Split-K over `num_chunks` chunks of `chunk` entries each (partials in float workspaces of
 /// B * hq * num_chunks * (d + 2) floats), then one combine; deterministic (no atomics).
 struct DecodeAttention {
   const void* q = nullptr;
@@ -54,6 +63,9 @@ struct DecodeAttention {
   const std::int64_t* tail_count = nullptr;  ///< [B]: each sequence's decode entries (after this step's append)
   int batch = 0, hq = 0, hkv = 0, d = 0;
   float scale = 1.0f;
+  float softcap = 0.0f;                    ///< 0: none
+  std::int64_t window = 0;                 ///< 0: none
+  const std::int64_t* position = nullptr;  ///< [B]: each sequence's query position (device), read with a window
   int chunk = 0, num_chunks = 0;
   float* partial_acc = nullptr;  ///< [B, hq, num_chunks, d]
   float* partial_ml = nullptr;   ///< [B, hq, num_chunks, 2]: running max and sum of exponentials
