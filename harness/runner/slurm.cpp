@@ -10,6 +10,7 @@
 
 #include "harness/common/error.h"
 #include "harness/common/files.h"
+#include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/common/system.h"
 #include "harness/runner/shard.h"
@@ -62,7 +63,7 @@ SlurmJob write_slurm_job(const nlohmann::json& input, const std::string& output_
   job.submit_script = paths::join(job.dir, "submit.sh");
   nlohmann::json config = input;
   config["output_dir"] = out;  // every node writes to the one results folder
-  write_file_atomic(job.config, config.dump(2) + "\n");
+  write_json_file(job.config, config);
 
   const std::string kv = absolute(o.kvbench.empty() ? system::self_executable() : o.kvbench);
   const std::string name = o.job_name.empty() ? "kvbench-" + config.value("name", std::string("run")) : o.job_name;
