@@ -22,6 +22,11 @@ struct SequenceInfo {
   std::int64_t element_bytes = 2;  ///< bytes of one K or V element in the cache
 };
 
+/// The largest budgets accepted (far above any real prompt or device): a token budget per KV head per layer, and
+/// a KV byte budget (1 PiB). Larger numbers are errors, not silently wrapped or rounded.
+inline constexpr std::int64_t kMaxBudgetTokens = std::int64_t{1} << 24;
+inline constexpr double kMaxKvBytes = 1125899906842624.0;  // 2^50
+
 struct BudgetSpec {
   enum class Kind { kNone, kTokens, kEvictRate, kKvBytes };
   Kind kind = Kind::kNone;
@@ -44,7 +49,7 @@ struct BudgetSpec {
 /// Parses a budget: an integer, {"tokens": n}, {"evict": r} or {"kv_bytes": n | "256MiB"}. `where` names the
 /// config key in errors.
 BudgetSpec parse_budget(const nlohmann::json& value, const std::string& where);
-/// Parses "256MiB", "1.5GB", "4096" into bytes.
+/// Parses "256MiB", "1.5GB", "4096" into bytes: a finite number of at least 1 byte and at most kMaxKvBytes.
 double parse_bytes(const std::string& text, const std::string& where);
 
 }  // namespace kvbench

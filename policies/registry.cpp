@@ -1,5 +1,7 @@
 #include "policies/registry.h"
 
+#include <cmath>
+
 #include "harness/common/error.h"
 
 namespace kvbench {
@@ -48,6 +50,11 @@ std::int64_t PolicyParams::get_int(const std::string& key, std::int64_t fallback
   const auto& v = lookup(key);
   if (v.is_null()) return fallback;
   KV_CHECK(v.is_number_integer(), "policy '", spec_.name, "': parameter '", key, "' must be an integer, got ", v.dump());
+  // Checked as the JSON number it is, before any narrowing: an unsigned one above INT64_MAX would wrap.
+  const bool in_range = v.is_number_unsigned() ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(kMaxIntParam)
+                                               : v.get<std::int64_t>() >= -kMaxIntParam && v.get<std::int64_t>() <= kMaxIntParam;
+  KV_CHECK(in_range, "policy '", spec_.name, "': parameter '", key, "' must be between ", -kMaxIntParam, " and ",
+           kMaxIntParam, ", got ", v.dump());
   return v.get<std::int64_t>();
 }
 
@@ -55,7 +62,11 @@ double PolicyParams::get_double(const std::string& key, double fallback) {
   const auto& v = lookup(key);
   if (v.is_null()) return fallback;
   KV_CHECK(v.is_number(), "policy '", spec_.name, "': parameter '", key, "' must be a number, got ", v.dump());
-  return v.get<double>();
+  const double d = v.get<double>();
+  KV_CHECK(std::isfinite(d) && std::abs(d) <= kMaxRealParam, "policy '", spec_.name, "': parameter '", key,
+           "' must be between ", -static_cast<std::int64_t>(kMaxRealParam), " and ",
+           static_cast<std::int64_t>(kMaxRealParam), ", got ", v.dump());
+  return d;
 }
 
 std::string PolicyParams::get_string(const std::string& key, const std::string& fallback) {

@@ -5,6 +5,7 @@
 
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 #include "harness/common/paths.h"
 #include "harness/model/family.h"
 
@@ -27,9 +28,13 @@ void parse_rope(const JsonFields& config, ModelConfig& out) {
   out.rope_theta = config.get_double("rope_theta", 10000.0);
   const nlohmann::json* scaling = nullptr;
   std::string where;
+  // Below 1 the rotation frequencies 1 / theta^(2i/d) exceed 1 and grow without bound (1e-300 gives infinite
+  // angles and NaN logits); no model uses such a base.
   auto check_theta = [&] {
     KV_CHECK(std::isfinite(out.rope_theta) && out.rope_theta > 0, config.source(),
              ": rope_theta must be a positive number, got ", out.rope_theta);
+    KV_CHECK(out.rope_theta >= 1, config.source(), ": rope_theta must be at least 1 (models use 10000 to 1e8), got ",
+             out.rope_theta);
   };
   if (config.has("rope_parameters")) {
     scaling = &config.raw("rope_parameters");
@@ -54,25 +59,36 @@ void parse_rope(const JsonFields& config, ModelConfig& out) {
     out.rope_scaling.factor = rope.get_double("factor");
     out.rope_scaling.low_freq_factor = rope.get_double("low_freq_factor");
     out.rope_scaling.high_freq_factor = rope.get_double("high_freq_factor");
-    out.rope_scaling.original_max_position_embeddings = rope.get_int("original_max_position_embeddings");
+    out.rope_scaling.original_max_position_embeddings =
+        rope.get_int_in("original_max_position_embeddings", 1, std::int64_t{1} << 30);
     KV_CHECK(out.rope_scaling.high_freq_factor != out.rope_scaling.low_freq_factor, config.source(),
              ": llama3 rope scaling needs high_freq_factor != low_freq_factor");
+    // As transformers checks them: positive factors, the high one above the low one (else the smoothing between
+    // them divides by a difference of the wrong sign or by almost nothing).
+    KV_CHECK(out.rope_scaling.low_freq_factor > 0 && out.rope_scaling.high_freq_factor > out.rope_scaling.low_freq_factor,
+             config.source(), ": ", where, " needs 0 < low_freq_factor < high_freq_factor, got ",
+             out.rope_scaling.low_freq_factor, " and ", out.rope_scaling.high_freq_factor);
   } else {
     fail(config.source(), ": ", where, " type '", type, "' is not supported (supported: default, linear, llama3)");
   }
   KV_CHECK(std::isfinite(out.rope_scaling.factor) && out.rope_scaling.factor > 0, config.source(), ": ", where,
            ".factor must be a positive number");
+  // Positions are divided by the factor: below 1 it would stretch them past what the model was trained on, and a
+  // tiny one to infinity (transformers refuses factors below 1 too).
+  KV_CHECK(out.rope_scaling.factor >= 1, config.source(), ": ", where, ".factor must be at least 1, got ",
+           out.rope_scaling.factor);
 }
 
 std::vector<std::int64_t> parse_token_ids(const JsonFields& config, const std::string& key) {
   const auto& v = config.raw(key);
   std::vector<std::int64_t> ids;
   if (v.is_null()) return ids;
-  if (v.is_number_integer()) return {v.get<std::int64_t>()};
-  KV_CHECK(v.is_array(), config.source(), ": key '", key, "' must be an integer or a list of integers");
-  for (const auto& x : v) {
-    KV_CHECK(x.is_number_integer(), config.source(), ": key '", key, "' must be an integer or a list of integers");
-    ids.push_back(x.get<std::int64_t>());
+  const nlohmann::json list = v.is_array() ? v : nlohmann::json::array({v});
+  for (const auto& x : list) {
+    const std::optional<std::int64_t> id = json_int64(x);
+    KV_CHECK(id && *id >= 0 && *id < (std::int64_t{1} << 31), config.source(), ": key '", key,
+             "' must be a token id (an integer from 0) or a list of them, got ", x.dump());
+    ids.push_back(*id);
   }
   return ids;
 }
@@ -108,14 +124,14 @@ void parse_decoder_fields(const JsonFields& config, ModelConfig& out) {
            out.head_dim);
   out.max_position_embeddings = config_size(config, "max_position_embeddings", std::int64_t{1} << 30, 2048);
   out.rms_norm_eps = config.get_double("rms_norm_eps", 1e-6);
-  KV_CHECK(std::isfinite(out.rms_norm_eps) && out.rms_norm_eps > 0, config.source(),
-           ": rms_norm_eps must be a positive number, got ", out.rms_norm_eps);
+  KV_CHECK(std::isfinite(out.rms_norm_eps) && out.rms_norm_eps > 0 && out.rms_norm_eps <= 1, config.source(),
+           ": rms_norm_eps must be a positive number (at most 1), got ", out.rms_norm_eps);
   const std::string act = config.get_string("hidden_act", "silu");
   KV_CHECK(act == "silu", config.source(), ": hidden_act '", act, "' is not supported (only silu)");
   parse_rope(config, out);
   out.tie_word_embeddings = config.get_bool("tie_word_embeddings", false);
   out.checkpoint_dtype = config.has("dtype") ? config.get_string("dtype") : config.get_string("torch_dtype", "");
-  if (config.has("bos_token_id")) out.bos_token_id = config.get_int("bos_token_id");
+  if (config.has("bos_token_id")) out.bos_token_id = config.get_int_in("bos_token_id", 0, (std::int64_t{1} << 31) - 1);
   out.eos_token_ids = parse_token_ids(config, "eos_token_id");
 }
 
@@ -139,7 +155,7 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
 }
 
 ModelConfig load_model_config(const std::string& model_dir) {
-  KV_CHECK(paths::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
+  check_directory(model_dir, "model directory");
   const std::string path = paths::join(model_dir, "config.json");
   KV_CHECK(paths::exists(path), "'", model_dir, "' has no config.json (expected a HuggingFace checkpoint directory)");
   return parse_model_config(read_json_file(path), path);

@@ -93,4 +93,12 @@ void apply_overrides(nlohmann::json& config, const std::vector<std::string>& ove
 /// Validates and resolves a configuration; `source` names it in errors.
 RunConfig parse_run_config(const nlohmann::json& config, const std::string& source);
 
+/// The keys of a resolved config that `--resume` may change: where the run's folder and data are and how it runs
+/// (device, decoding and prefill mechanics, warm-up), not what it computes. docs/report-format.md lists them.
+const std::vector<std::string>& resume_safe_keys();
+
+/// The first key (a dotted path such as "policies[1].budget") in which two resolved configs differ, outside
+/// resume_safe_keys(); "" when they agree.
+std::string resume_difference(const nlohmann::json& run, const nlohmann::json& now);
+
 }  // namespace kvbench
