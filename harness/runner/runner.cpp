@@ -7,6 +7,7 @@
 #include <ctime>
 #include <iomanip>
 #include <iostream>
+#include <list>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -18,6 +19,7 @@
 #include "datasets/prompt.h"
 #include "harness/common/error.h"
 #include "harness/common/files.h"
+#include "harness/common/folder_lock.h"
 #include "harness/common/interrupt.h"
 #include "harness/common/json_util.h"
 #include "harness/common/jsonl.h"
@@ -28,6 +30,8 @@
 #include "harness/device/memory.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/tensor_util.h"
+#include "harness/report/report_file.h"
+#include "harness/report/report_plots.h"
 #include "harness/report/report_writer.h"
 #include "harness/report/sample_scores.h"
 #include "harness/runner/plan.h"
@@ -78,37 +82,57 @@ std::set<std::string> finished_samples(const RunPlan& plan) {
   return done;
 }
 
+// The run's row files, open for appending: at most kMaxOpen at a time (a sweep of hundreds of variants writes
+// three files each, and the common limit is 1,024 open files), the least recently used synced and closed to make
+// room. Every row still reaches the disk with its sample.
 class Appenders {
  public:
+  static constexpr std::size_t kMaxOpen = 32;
+
   JsonlAppender& get(const std::string& path) {
-    auto& slot = open_[path];
-    if (!slot) slot = std::make_unique<JsonlAppender>(path);
-    return *slot;
+    if (const auto found = index_.find(path); found != index_.end()) {
+      open_.splice(open_.begin(), open_, found->second);
+      return *open_.front().second;
+    }
+    if (open_.size() >= kMaxOpen) {
+      open_.back().second->sync();
+      index_.erase(open_.back().first);
+      open_.pop_back();
+    }
+    auto appender = std::make_unique<JsonlAppender>(path);  // a failure leaves nothing half-registered
+    open_.emplace_front(path, std::move(appender));
+    index_[path] = open_.begin();
+    return *open_.front().second;
   }
+  // To disk, after checking that no file was deleted under the run (rows written there would be lost).
   void sync() {
-    for (auto& [path, appender] : open_) appender->sync();
+    for (auto& [path, appender] : open_) {
+      appender->check_still_there();
+      appender->sync();
+    }
   }
 
  private:
-  std::map<std::string, std::unique_ptr<JsonlAppender>> open_;
+  using Entry = std::pair<std::string, std::unique_ptr<JsonlAppender>>;
+  std::list<Entry> open_;  // most recently used first
+  std::map<std::string, std::list<Entry>::iterator> index_;
 };
 
-// Refuses a folder that holds a run (unless resuming), writes the resolved config and opens a manifest session.
+// Refuses a folder that holds a run (unless resuming), writes the resolved config (a resumed run keeps its first
+// one) and opens a manifest session. Called with the folder locked.
 nlohmann::json open_run(const RunConfig& rc, const RunOptions& options, const RunLayout& layout) {
   check_output_dir(rc, options);
-  paths::create_directories(rc.output_dir);
-  write_file_atomic(layout.resolved_config(), rc.resolved.dump(2) + "\n");
-  nlohmann::json manifest = paths::exists(layout.manifest()) ? read_json_file(layout.manifest()) : nlohmann::json::object();
+  remove_stale_temporaries(rc.output_dir, 3);  // of writers killed in an earlier session
+  if (!paths::exists(layout.resolved_config())) write_json_file(layout.resolved_config(), rc.resolved);
+  nlohmann::json manifest = paths::exists(layout.manifest()) ? read_manifest(layout.manifest()) : nlohmann::json::object();
   manifest["kvbench_version"] = KVBENCH_VERSION;
   manifest["git_commit"] = KVBENCH_GIT_COMMIT;
   manifest["libtorch_version"] = TORCH_VERSION;
   manifest["cuda_usable"] = cuda_usable();
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
   if (!manifest.contains("sessions")) manifest["sessions"] = nlohmann::json::array();
-  manifest["sessions"].push_back(
-      {{"start", system::utc_now()}, {"command", options.command_line}, {"host", host}, {"resumed", options.resume}});
-  write_file_atomic(layout.manifest(), manifest.dump(2) + "\n");
+  manifest["sessions"].push_back({{"start", system::utc_now()}, {"command", options.command_line},
+                                  {"host", system::host_name()}, {"resumed", options.resume}});
+  write_json_file(layout.manifest(), manifest);
   return manifest;
 }
 
@@ -148,10 +172,11 @@ struct RunState {
         for (const TokenId id : t->encode(text, /*add_special=*/false)) p.reconstruction_prompt.push_back(id);
     return p;
   }
-  // Whether `e` ends the run rather than one (variant, sample) pair: always with --fail-fast, and for a write
-  // failure (disk full), which is never a sample's; the run's files stay as last synced.
+  // Whether `e` ends the run rather than one (variant, sample) pair: always with --fail-fast, for a write failure
+  // (disk full), which is never a sample's, and for a signal; the run's files stay as last synced.
   bool ends_run(const std::exception& e) const {
-    return options.fail_fast || dynamic_cast<const WriteError*>(&e) != nullptr;
+    return options.fail_fast || dynamic_cast<const WriteError*>(&e) != nullptr ||
+           dynamic_cast<const Interrupted*>(&e) != nullptr;
   }
   // Called inside a catch block: rethrows what ends the run, else records the error for that variant.
   void record_error(const Variant& v, const Task& task, const std::exception& e) {
@@ -503,11 +528,12 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
     return print_plan(std::cout, rc, plan, session->tokenizer());
   }
 
+  const FolderLock lock(rc.output_dir, options.command_line);  // one process per run folder, from here to the end
   nlohmann::json manifest = open_run(rc, options, plan.layout);
   if (options.shard) {
     manifest["sessions"].back()["shard"] = options.shard->name();
-    write_file_atomic(paths::join(rc.output_dir, "shard.json"), shard_manifest(plan, *options.shard).dump(2) + "\n");
-    write_file_atomic(paths::join(rc.output_dir, kShardInputConfig), options.input_config.dump(2) + "\n");
+    write_json_file(paths::join(rc.output_dir, "shard.json"), shard_manifest(plan, *options.shard));
+    write_json_file(paths::join(rc.output_dir, kShardInputConfig), options.input_config);
   }
   if (rc.random_model) {
     log::info("writing a random-weights ", rc.random_model->family, " checkpoint to ", rc.model_path);
@@ -526,10 +552,17 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
   std::size_t tasks_run = 0;
   for (const Task& task : plan.tasks) {
     if (interrupt_signal() != 0) break;
-    run_sample(st, task, progress);
+    try {
+      run_sample(st, task, progress);
+    } catch (const Interrupted&) {
+      break;  // a long sample abandoned (check_interrupt): --resume redoes it
+    }
+    lock.check_still_held();  // the folder deleted under the run: stop, rather than write into nothing
     ++tasks_run;
   }
   progress.finish();
+  st.files.sync();
+  lock.check_still_held();
 
   nlohmann::json& session_entry = manifest["sessions"].back();
   session_entry["end"] = system::utc_now();
@@ -540,9 +573,9 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
   session_entry["peak_device_memory_bytes"] = st.peak_device ? nlohmann::json(*st.peak_device) : nlohmann::json(nullptr);
   session_entry["failed_samples"] = st.failures;
   if (interrupt_signal() != 0) session_entry["interrupted_by"] = signal_name(interrupt_signal());
-  write_file_atomic(plan.layout.manifest(), manifest.dump(2) + "\n");
+  write_json_file(plan.layout.manifest(), manifest);
   const nlohmann::json report = build_report(rc);
-  write_file_atomic(plan.layout.report(), report.dump(2) + "\n");
+  write_json_file(plan.layout.report(), report);
   print_summary(report, plan.layout, st.failures);
   if (const int sig = interrupt_signal(); sig != 0) {
     const bool resumed = options.command_line.find("--resume") != std::string::npos;
@@ -553,6 +586,22 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
   }
   KV_CHECK(st.attempted == 0 || st.failures < st.attempted, "every one of the ", st.attempted,
            " (variant, sample) pairs of this run failed: the reasons are in ", paths::join(rc.output_dir, "errors"));
+  if (rc.uses_datasets()) write_budget_plot(rc.output_dir);
+}
+
+void write_budget_plot(const std::string& output_dir) {
+  const std::string report_path = paths::join(output_dir, "report.json");
+  if (!paths::exists(report_path)) return;
+  try {
+    const std::string svg = report::score_vs_budget_svg({report::load_report(report_path)});
+    const std::string out = paths::join(output_dir, "budget.svg");
+    write_file_atomic(out, svg);
+    std::cout << "plot: " << out << std::endl;
+  } catch (const WriteError&) {
+    throw;
+  } catch (const Error& e) {
+    log::info("no score-vs-budget plot: ", e.what());
+  }
 }
 
 void print_run_summary(const nlohmann::json& report, const std::string& output_dir, std::size_t failures) {
