@@ -5,7 +5,9 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <iostream>
 
@@ -14,6 +16,7 @@
 #endif
 
 #include <c10/core/InferenceMode.h>
+#include <nlohmann/json.hpp>
 
 #include "harness/cli/commands.h"
 #include "harness/common/error.h"
@@ -44,6 +47,19 @@ void keep_freed_memory() {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);  // never hand the heap's top back to the kernel below 1 GiB free
   mallopt(M_TOP_PAD, 256 << 20);       // grow the heap in steps of 256 MB
 #endif
+}
+
+// An empty string is never a path, a name or a number: `--config ""` or `--shard ""` must be an error, not
+// quietly the default. Free text (--text, --prompt) may be empty.
+void refuse_empty_values(CLI::App& app) {
+  const CLI::Validator non_empty(
+      [](std::string& value) { return value.empty() ? std::string("must not be empty") : std::string(); }, "",
+      "NON_EMPTY");
+  std::vector<CLI::App*> apps = app.get_subcommands([](CLI::App*) { return true; });
+  apps.push_back(&app);
+  for (CLI::App* a : apps)
+    for (CLI::Option* opt : a->get_options())
+      if (opt->get_type_size_max() > 0 && !opt->check_name("--text") && !opt->check_name("--prompt")) opt->check(non_empty);
 }
 
 }  // namespace
@@ -82,16 +98,24 @@ int main(int argc, char** argv) {
       kvbench::cli::add_slurm_command(app),
   };
 
+  refuse_empty_values(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // A usage error is one "error:" line like every other failure, with CLI11's exit code.
+    std::cerr << "error: " << e.what() << " (see --help)" << std::endl;
+    return e.get_exit_code();
   }
   try {
     kvbench::log::init(log_level);
     for (const auto& command : commands) {
       if (command.app->parsed()) {
         command.run();
+        // Output to a full disk or /dev/full fails only when flushed: that is a failed command too.
+        std::cout.flush();
+        KV_CHECK(std::fflush(stdout) == 0 && !std::ferror(stdout) && std::cout.good(),
+                 "cannot write to the standard output: ", std::strerror(errno));
         return 0;
       }
     }
@@ -101,6 +125,13 @@ int main(int argc, char** argv) {
     std::cerr << e.what() << std::endl;
     std::fflush(nullptr);
     std::_Exit(128 + e.signal());
+  } catch (const nlohmann::json::exception& e) {
+    // A safety net: every JSON kvbench reads is checked where it is used; the library's text is no message.
+    kvbench::log::debug("full error text: ", e.what());
+    std::cerr << "error: a JSON value of an unexpected type or shape in a file this command read (run with "
+                 "--log-level debug for details)" << std::endl;
+    std::fflush(nullptr);
+    std::_Exit(1);
   } catch (const std::exception& e) {
     kvbench::log::debug("full error text: ", e.what());
     std::cerr << "error: " << kvbench::short_error_message(e) << std::endl;
