@@ -26,6 +26,7 @@ namespace {
 // a deleted input's inode from the input itself). No output may be written over one of them.
 std::mutex g_inputs_mutex;
 std::map<std::pair<dev_t, ino_t>, std::int64_t> g_inputs;
+int g_tracking = 0;  // live CommandInputs scopes
 
 std::int64_t change_time(const struct stat& st) {
   return static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
@@ -33,7 +34,7 @@ std::int64_t change_time(const struct stat& st) {
 
 void note_input(const struct stat& st) {
   const std::lock_guard<std::mutex> lock(g_inputs_mutex);
-  g_inputs[{st.st_dev, st.st_ino}] = change_time(st);
+  if (g_tracking > 0) g_inputs[{st.st_dev, st.st_ino}] = change_time(st);
 }
 
 bool is_input(const struct stat& st) {
@@ -89,6 +90,16 @@ std::string base_name(const std::string& path) {
 }
 
 }  // namespace
+
+CommandInputs::CommandInputs() {
+  const std::lock_guard<std::mutex> lock(g_inputs_mutex);
+  ++g_tracking;
+}
+
+CommandInputs::~CommandInputs() {
+  const std::lock_guard<std::mutex> lock(g_inputs_mutex);
+  if (--g_tracking == 0) g_inputs.clear();
+}
 
 std::string file_kind(mode_t mode) {
   if (S_ISREG(mode)) return "a regular file";

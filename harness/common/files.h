@@ -16,6 +16,17 @@ namespace kvbench {
 /// one would be read, parsed and tokenized whole before the prompt is truncated).
 inline constexpr std::size_t kMaxLineBytes = std::size_t{16} << 20;
 
+/// One command's inputs, for as long as the object lives (kvbench's main holds one): every input file opened
+/// meanwhile is remembered (device, inode, change time), and no output may be written over one of them. Outside
+/// such a scope (library code in tests, fuzzers) nothing is remembered.
+class CommandInputs {
+ public:
+  CommandInputs();
+  ~CommandInputs();
+  CommandInputs(const CommandInputs&) = delete;
+  CommandInputs& operator=(const CommandInputs&) = delete;
+};
+
 /// "a FIFO", "a folder", "a character device", ... for the file type bits of `mode`.
 std::string file_kind(mode_t mode);
 
@@ -23,7 +34,7 @@ std::string file_kind(mode_t mode);
 /// system's reason: "Permission denied") or not a regular file.
 class InputFile {
  public:
-  /// kInput: one of the command's inputs, which no output of this process may replace. kOwnState: a file of
+  /// kInput: one of the command's inputs, which no output of the command may replace. kOwnState: a file of
   /// kvbench's own that the command goes on to rewrite (a run's manifest, its prediction rows on --resume).
   enum Role { kInput, kOwnState };
   explicit InputFile(const std::string& path, Role role = kInput);
