@@ -124,8 +124,10 @@ void parse_decoder_fields(const JsonFields& config, ModelConfig& out) {
            out.head_dim);
   out.max_position_embeddings = config_size(config, "max_position_embeddings", std::int64_t{1} << 30, 2048);
   out.rms_norm_eps = config.get_double("rms_norm_eps", 1e-6);
-  KV_CHECK(std::isfinite(out.rms_norm_eps) && out.rms_norm_eps > 0 && out.rms_norm_eps <= 1, config.source(),
-           ": rms_norm_eps must be a positive number (at most 1), got ", out.rms_norm_eps);
+  KV_CHECK(std::isfinite(out.rms_norm_eps) && out.rms_norm_eps > 0, config.source(),
+           ": rms_norm_eps must be a positive number, got ", out.rms_norm_eps);
+  KV_CHECK(out.rms_norm_eps <= 1, config.source(), ": rms_norm_eps must be at most 1 (models use 1e-6 to 1e-5), got ",
+           out.rms_norm_eps);
   const std::string act = config.get_string("hidden_act", "silu");
   KV_CHECK(act == "silu", config.source(), ": hidden_act '", act, "' is not supported (only silu)");
   parse_rope(config, out);

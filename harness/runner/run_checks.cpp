@@ -120,11 +120,11 @@ void check_run_sizes(const RunConfig& rc, const ModelConfig& config, const Sessi
                                                           " parameters)");
   const Longest prompt = longest_prompt(rc);
   const Longest fresh = most_new_tokens(rc);
-  // Coverage leaves out the last coverage_window positions of each prompt: a window as long as the prompts leaves
-  // nothing to measure (every coverage would read 0).
-  KV_CHECK(rc.coverage_window < prompt.tokens, "coverage_window (", rc.coverage_window, ") must be shorter than the "
-           "prompts (", prompt.key, ": ", prompt.tokens, " tokens): coverage is measured over all but the last "
-           "coverage_window positions");
+  // Coverage leaves out the last coverage_window positions of each prompt: a window asked for that is as long as
+  // every prompt leaves nothing to measure. (With the default window, a sample too short gets no coverage: null.)
+  KV_CHECK(!rc.coverage_window_given || rc.coverage_window < prompt.tokens, "coverage_window (", rc.coverage_window,
+           ") must be shorter than the prompts (", prompt.key, ": ", prompt.tokens, " tokens): coverage is measured "
+           "over all but the last coverage_window positions");
   check_prompt_size(config, session.dtype(), session.device(), prompt.tokens, prompt.key);
   check_generation_size(config, session.dtype(), session.device(), prompt.tokens, fresh.tokens,
                         static_cast<std::int64_t>(rc.variants.size()), fresh.key);

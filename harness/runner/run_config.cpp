@@ -296,7 +296,7 @@ void parse_variants(const JsonFields& top, const std::string& source, RunConfig&
     }
     if (!takes_budget(policy)) own = {BudgetSpec{}};
     KV_CHECK(!own.empty(), where, ": '", policy, "' needs a budget: give top-level 'budgets' or its own 'budget'");
-    const std::string label = f.get_nonempty("label", policy);
+    const std::string label = f.get_string("label", policy);  // "" is refused below as a variant name
     for (const BudgetSpec& b : own) {
       for (const std::string& protocol : own_protocols) {
         Variant v;
@@ -377,6 +377,7 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
   KV_CHECK(rc.warmup_tokens >= 0 && rc.warmup_tokens <= kMaxTokens, source, ": 'warmup_tokens' must be between 0 and ",
            kMaxTokens, ", got ", rc.warmup_tokens);
   rc.coverage_window = top.get_int_in("coverage_window", 0, kMaxTokens, kDefaultCoverageWindow);
+  rc.coverage_window_given = top.has("coverage_window");
 
   parse_model(top, source, rc);
   parse_inputs(top, source, rc);

@@ -80,6 +80,7 @@ struct RunConfig {
   std::optional<std::int64_t> max_new_tokens;  ///< overrides the subsets' (raw prompts: 32)
   std::int64_t warmup_tokens = 0;              ///< an untimed prefill of this many tokens first
   std::int64_t coverage_window = 32;           ///< the last w prompt positions the coverage statistics leave out
+  bool coverage_window_given = false;          ///< set in the config (then it must be shorter than the prompts)
   std::vector<Variant> variants;
 
   nlohmann::json resolved;  ///< the whole configuration, defaults filled in (config.resolved.json)

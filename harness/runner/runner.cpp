@@ -399,7 +399,10 @@ void run_protocol(RunState& st, const Task& task, const SampleInput& in, const s
       if (prefilled.policy_failed(i)) std::rethrow_exception(prefilled.policy_errors[i]);
       const KvCache& cache = prefilled.caches[i];
       for (const auto& layer : cache.layers) outcomes[i].kept += layer.prompt_positions().numel();
-      outcomes[i].coverage = coverage_of(cache, st.rc.coverage_window, id_tensor, evidence).to_json();
+      // A prompt no longer than the window has no position to measure: no coverage rather than a 0.
+      outcomes[i].coverage = T > st.rc.coverage_window
+                                 ? coverage_of(cache, st.rc.coverage_window, id_tensor, evidence).to_json()
+                                 : nlohmann::json(nullptr);
       outcomes[i].kv_bytes = cache.bytes_used();
       outcomes[i].budget = raw[i]->resolved_budget();
       usable.push_back(i);

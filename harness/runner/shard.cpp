@@ -201,7 +201,9 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
   std::vector<std::unique_ptr<FolderLock>> shard_locks;
   for (const auto& dir : shard_dirs) {
     check_directory(dir, "the shard folder");
-    shard_locks.push_back(std::make_unique<FolderLock>(dir, command));
+    const bool repeated = std::any_of(shard_locks.begin(), shard_locks.end(),
+                                      [&](const auto& held) { return same_folder(held->dir(), dir); });
+    if (!repeated) shard_locks.push_back(std::make_unique<FolderLock>(dir, command));  // a repeat is refused below
   }
   const std::vector<ShardFolder> shards = read_shards(shard_dirs);
   const std::map<std::string, std::size_t> order = sample_order(shards);
