@@ -79,8 +79,12 @@ std::string PolicyParams::get_string(const std::string& key, const std::string& 
 const BudgetSpec& PolicyParams::required_budget() const {
   KV_CHECK(spec_.budget.given(), "policy '", spec_.name, "' needs a budget (tokens kept per KV head per layer, an "
            "eviction rate or KV bytes)");
+  // Every way in (a config, --budget, bench, coverage) ends here: a token budget beyond kMaxBudgetTokens would not
+  // survive its round trip through double and int64 (INT64_MAX came back as a budget of 1).
   KV_CHECK(spec_.budget.kind != BudgetSpec::Kind::kTokens || spec_.budget.value > 0, "policy '", spec_.name,
            "': budget must be positive, got ", spec_.budget.value);
+  KV_CHECK(spec_.budget.kind != BudgetSpec::Kind::kTokens || spec_.budget.value <= kMaxBudgetTokens, "policy '",
+           spec_.name, "': a token budget must be at most ", kMaxBudgetTokens, ", got ", spec_.budget.value);
   return spec_.budget;
 }
 

@@ -99,6 +99,8 @@ expect "is not a byte size"
 refused run --dry-run --config "$tmp/num.json" --set 'policies=[{"name": "snapkv", "budget": {"kv_bytes": 1e300}}]'
 expect "kv_bytes must be at most"
 refused generate --model "$tmp/m" --prompt-ids 1,2,3 --policy snapkv --kv-bytes 1e400B; expect "out of range"
+refused generate --model "$tmp/m" --prompt-ids 1,2,3 --policy snapkv --budget 9223372036854775807
+expect "a token budget must be at most 16777216"
 refused run --dry-run --config "$tmp/num.json" --set seed=18446744073709551615; expect "'seed' must be between 0 and"
 refused run --dry-run --config "$tmp/num.json" --set model.max_length=1; expect "model.max_length must be between 2"
 refused run --dry-run --config "$tmp/num.json" --set coverage_window=500; expect "coverage_window (500) must be shorter"
@@ -196,7 +198,7 @@ with open(sys.argv[1], "w") as f:
     f.write(json.dumps(dict(ok, _id="b", context="x " * (10 << 20))) + "\n")
 PY
 refused prompts --dataset narrativeqa --data-dir "$tmp/long" --tokenizer "$demo_tokenizer"
-expect "narrativeqa.jsonl:2: a line longer than 16.0 MiB"
+expect "narrativeqa.jsonl:2: a line longer than 4.0 MiB"
 python3 - "$tmp/rouge.jsonl" <<'PY'
 import json, random, sys
 random.seed(1)

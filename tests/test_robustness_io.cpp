@@ -294,7 +294,7 @@ TEST(RobustnessData, RepeatedIdsAreMadeUniqueStably) {
   chosen.ids = {"a#3"};
   EXPECT_EQ(load_subset(dir.path(), "trec", chosen).samples.at(0).line, 5u);
   test::write_file(dir.file("narrativeqa.jsonl"), rows + std::string(kMaxLineBytes + 1, ' ') + "\n");
-  EXPECT_HAS(error_of([&] { load_subset(dir.path(), "narrativeqa"); }), "narrativeqa.jsonl:6: a line longer than 16.0 MiB");
+  EXPECT_HAS(error_of([&] { load_subset(dir.path(), "narrativeqa"); }), "narrativeqa.jsonl:6: a line longer than 4.0 MiB");
 }
 
 // pltrdy rouge 1.0.1's summary-level ROUGE-L as the official code runs it: every (reference, hypothesis) sentence

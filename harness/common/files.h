@@ -14,7 +14,7 @@ namespace kvbench {
 
 /// The longest line kvbench reads from a JSON Lines or text file (LongBench's longest rows are about 1 MB; a longer
 /// one would be read, parsed and tokenized whole before the prompt is truncated).
-inline constexpr std::size_t kMaxLineBytes = std::size_t{16} << 20;
+inline constexpr std::size_t kMaxLineBytes = std::size_t{4} << 20;
 
 /// One command's inputs, for as long as the object lives (kvbench's main holds one): every input file opened
 /// meanwhile is remembered (device, inode, change time), and no output may be written over one of them. Outside

@@ -89,13 +89,15 @@ void check_run_layout(const RunConfig& rc) {
 
 void check_output_dir(const RunConfig& rc, const RunOptions& options) {
   const RunLayout layout(rc.output_dir);
-  if (paths::exists(rc.output_dir)) check_directory(rc.output_dir, "output_dir");
+  if (paths::exists(rc.output_dir)) {
+    check_directory(rc.output_dir, "output_dir");
+    check_run_layout(rc);  // nothing of the wrong kind where the run will read or write
+  }
   const bool holds_run = paths::exists(paths::join(rc.output_dir, "predictions"));
   if (!options.resume && holds_run)
     fail("'", rc.output_dir, "' already holds a run: pass --resume to continue it, or choose another name or "
          "output_dir");
   if (!options.resume) return;
-  check_run_layout(rc);
   const std::string resolved = layout.resolved_config();
   if (!paths::exists(resolved)) {
     KV_CHECK(!holds_run, "'", rc.output_dir, "' holds predictions but no config.resolved.json: it is not a run "
