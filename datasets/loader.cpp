@@ -79,8 +79,8 @@ Sample parse_sample(const std::string& text, const std::string& file, std::size_
 LoadResult load_subset(const std::string& data_dir, const std::string& subset, const LoadOptions& options) {
   check_directory(data_dir, "the LongBench data folder");
   const std::string path = paths::join(data_dir, subset + ".jsonl");
-  KV_CHECK(paths::exists(path), "LongBench file '", path, "' does not exist (download LongBench and point "
-           "--data-dir or $LONGBENCH_DIR at it)");
+  KV_CHECK(paths::exists(path), "LongBench file '", path, "' does not exist (unpack THUDM/LongBench's data.zip "
+           "with `kvbench data longbench --from data.zip --dir DIR` and point --data-dir or $LONGBENCH_DIR at DIR)");
   LineReader in(path);  // a regular file, streamed line by line, each line within kMaxLineBytes
   // Every row is kept for the plan: a file far beyond LongBench's (its largest is about 100 MB) is refused first.
   KV_CHECK(in.size() <= kMaxDataFileBytes, "'", path, "' is ", in.size() >> 20, " MiB, more than the ",
@@ -117,7 +117,8 @@ LoadResult load_subset(const std::string& data_dir, const std::string& subset, c
 std::string resolve_data_dir(const std::string& flag) {
   if (!flag.empty()) return flag;
   const char* env = std::getenv("LONGBENCH_DIR");
-  KV_CHECK(env != nullptr && *env, "no LongBench data folder: pass --data-dir DIR or set LONGBENCH_DIR");
+  KV_CHECK(env != nullptr && *env, "no LongBench data folder: pass --data-dir DIR or set LONGBENCH_DIR (a folder "
+           "made by `kvbench data longbench --from data.zip --dir DIR`)");
   return env;
 }
 

@@ -40,6 +40,12 @@ const SubsetSpec& find_subset(const std::string& name) {
        synth, ")");
 }
 
+int published_rows(const std::string& name) {
+  const SubsetSpec* s = lookup_subset(base_subset(name));
+  if (s == nullptr) return 0;
+  return is_longbench_e(name) ? s->rows_e : (s->name == name ? s->rows : 0);
+}
+
 std::string suite_of(const std::vector<std::string>& subsets) {
   std::size_t synthetic = 0;
   for (const std::string& name : subsets)

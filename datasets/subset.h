@@ -21,6 +21,8 @@ struct SubsetSpec {
   /// The query-agnostic split: the template text that begins the question part, right after {context}
   /// (checked by a test). The context part is the template up to and including {context}.
   std::string question_starts;
+  int rows = 0;    ///< rows of the published <name>.jsonl (LongBench: 200, 150 or 500; synthetic tasks: 0)
+  int rows_e = 0;  ///< rows of the published <name>_e.jsonl (has_e), else 0
 };
 
 /// The template's question part (everything after {context}); throws when `question_starts` does not follow
@@ -47,6 +49,8 @@ std::string base_subset(const std::string& name);
 /// Subsets of a group name: "longbench16" (the 16 English subsets of the papers), "longbench21" (all),
 /// "longbench-e" (the 13 with LongBench-E files), "synth" (the nine synthetic tasks), or a single subset name.
 std::vector<const SubsetSpec*> subsets_in(const std::string& group);
+/// The published row count of a LongBench file name ("qasper" 200, "qasper_e" 224); 0 for anything else.
+int published_rows(const std::string& file_subset);
 /// The papers' category order for averages.
 const std::vector<std::string>& category_order();
 

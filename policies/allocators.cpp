@@ -1,6 +1,7 @@
 // Layer and head allocators: how many evictable positions each layer and each KV head keeps.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "harness/common/error.h"
@@ -66,17 +67,65 @@ std::vector<std::int64_t> proportional_allocation(const std::vector<double>& wei
   return out;
 }
 
-std::vector<std::int64_t> ada_head_budgets(const at::Tensor& scores, std::int64_t b, double alpha) {
+namespace {
+// How many of the global top `total` of the flattened scores [H, E] each head holds.
+std::vector<std::int64_t> global_winners(const at::Tensor& scores, std::int64_t total) {
+  const std::int64_t H = scores.size(0), E = scores.size(1);
+  const at::Tensor winners = top_k_indices(scores.reshape({-1}), total).div(E, "floor");
+  const at::Tensor counts = at::bincount(winners, /*weights=*/{}, H).to(at::kCPU, at::kLong).contiguous();
+  return std::vector<std::int64_t>(counts.data_ptr<std::int64_t>(), counts.data_ptr<std::int64_t>() + H);
+}
+}  // namespace
+
+std::vector<std::int64_t> ada_head_budgets(const at::Tensor& scores, std::int64_t b, double alpha, const AdaOptions& o) {
   KV_CHECK(alpha >= 0 && alpha <= 1, "Ada-KV alpha must be in [0, 1], got ", alpha);
   const std::int64_t H = scores.size(0), E = scores.size(1);
   const std::int64_t total = std::min(H * b, H * E);
-  // Winners of the global top-(H*b) over the flattened scores, counted per head.
-  const at::Tensor winners = std::get<1>(scores.reshape({-1}).topk(total)).div(E, "floor");
-  const at::Tensor counts = at::bincount(winners, /*weights=*/{}, H).to(at::kCPU);
+  at::Tensor ranked = scores;
+  if (o.normalize && total > 0) {
+    const at::Tensor top_mass = std::get<0>(scores.topk(std::min(b, E), 1)).sum(1, true);
+    ranked = scores * (top_mass / scores.sum(1, true));
+  }
+  const std::vector<std::int64_t> counts = global_winners(ranked, total);
+  std::vector<std::int64_t> out;
+  if (o.rounding == AdaRoundingKind::kNearest) {
+    // Ada-KV: torch.round(c * (1 - alpha) + int(b * alpha)) on float32 tensors.
+    const auto floor_capacity = static_cast<float>(static_cast<std::int64_t>(static_cast<double>(b) * alpha));
+    for (std::int64_t c : counts) {
+      const float v = static_cast<float>(c) * static_cast<float>(1.0 - alpha) + floor_capacity;
+      out.push_back(std::clamp<std::int64_t>(static_cast<std::int64_t>(std::nearbyint(v)), 0, E));
+    }
+    return out;
+  }
   std::vector<double> weights;
-  for (std::int64_t h = 0; h < H; ++h)
-    weights.push_back((1 - alpha) * counts[h].item<double>() + alpha * static_cast<double>(b));
+  for (std::int64_t c : counts) weights.push_back((1 - alpha) * static_cast<double>(c) + alpha * static_cast<double>(b));
   return proportional_allocation(weights, std::vector<std::int64_t>(H, E), total);
+}
+
+std::vector<std::int64_t> kvpress_ada_budgets(const at::Tensor& scores, std::int64_t b, std::int64_t safe) {
+  const std::int64_t H = scores.size(0), E = scores.size(1);
+  b = std::min(b, E);
+  safe = std::clamp<std::int64_t>(safe, 0, b);
+  at::Tensor pinned = scores;
+  if (safe > 0)  // each head's own top first, as kvpress scatters finfo.max over them
+    pinned = scores.scatter(1, top_k_indices(scores, safe), std::numeric_limits<float>::max());
+  return global_winners(pinned, H * b);
+}
+
+std::int64_t kvpress_pyramid_budget(double x, std::int64_t prompt_len, std::int64_t window, std::int64_t L,
+                                    std::int64_t layer, double beta) {
+  // kvpress's own arithmetic, in double, step by step (max_capacity_prompt = w + x, then minus w again).
+  const double w = static_cast<double>(window), T = static_cast<double>(prompt_len);
+  const double capacity = w + x;
+  double min_num = (capacity - w) / beta;
+  double max_num = (capacity - w) * 2 - min_num;
+  if (max_num >= T - w) {
+    max_num = T - w;
+    min_num = (capacity - w) * 2 - max_num;
+  }
+  if (!(T >= max_num && max_num >= min_num && min_num >= w)) return static_cast<std::int64_t>(std::nearbyint(x));
+  const double steps = L > 1 ? (max_num - min_num) / static_cast<double>(L - 1) : 0.0;
+  return static_cast<std::int64_t>(std::nearbyint(max_num - static_cast<double>(layer) * steps));
 }
 
 }  // namespace kvbench

@@ -9,13 +9,18 @@
 
 namespace kvbench {
 
-BudgetSpec BudgetSpec::evict_rate(double rate) {
-  KV_CHECK(rate >= 0 && rate < 1, "eviction rate must be in [0, 1), got ", rate);
+namespace {
+// A budget given as a share of the prompt, in [0, 1).
+BudgetSpec share_of_prompt(BudgetSpec::Kind kind, double share, const char* what) {
+  KV_CHECK(share >= 0 && share < 1, what, " must be in [0, 1), got ", share);
   BudgetSpec b;
-  b.kind = Kind::kEvictRate;
-  b.value = rate;
+  b.kind = kind;
+  b.value = share;
   return b;
 }
+}  // namespace
+
+BudgetSpec BudgetSpec::evict_rate(double rate) { return share_of_prompt(Kind::kEvictRate, rate, "eviction rate"); }
 
 BudgetSpec BudgetSpec::kv_bytes(double bytes) {
   KV_CHECK(std::isfinite(bytes) && bytes >= 1 && bytes <= kMaxKvBytes, "a KV byte budget must be between 1 byte and ",
@@ -26,10 +31,17 @@ BudgetSpec BudgetSpec::kv_bytes(double bytes) {
   return b;
 }
 
+BudgetSpec BudgetSpec::compression_ratio(double ratio) {
+  return share_of_prompt(Kind::kCompressionRatio, ratio, "compression ratio");
+}
+
 std::int64_t BudgetSpec::resolve(const SequenceInfo& info) const {
   switch (kind) {
     case Kind::kNone: fail("internal error: resolving an absent budget");
-    case Kind::kTokens: return std::max<std::int64_t>(1, static_cast<std::int64_t>(value));
+    case Kind::kTokens:
+    case Kind::kMaxCapacityPrompt: return std::max<std::int64_t>(1, static_cast<std::int64_t>(value));
+    case Kind::kCompressionRatio:  // kvpress's ScorerPress: n_kept = int(k_len * (1 - compression_ratio))
+      return std::max<std::int64_t>(1, static_cast<std::int64_t>(exact(info)));
     case Kind::kEvictRate:
       return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::floor((1.0 - value) * info.prompt_len + 0.5)));
     case Kind::kKvBytes: {
@@ -44,6 +56,11 @@ std::int64_t BudgetSpec::resolve(const SequenceInfo& info) const {
   return 1;
 }
 
+double BudgetSpec::exact(const SequenceInfo& info) const {
+  if (kind == Kind::kCompressionRatio) return static_cast<double>(info.prompt_len) * (1.0 - value);
+  return static_cast<double>(resolve(info));
+}
+
 std::string BudgetSpec::describe() const {
   switch (kind) {
     case Kind::kNone: return "none";
@@ -54,6 +71,12 @@ std::string BudgetSpec::describe() const {
       return buf;
     }
     case Kind::kKvBytes: return "kv_bytes=" + std::to_string(static_cast<std::int64_t>(value));
+    case Kind::kCompressionRatio: {
+      char buf[48];
+      std::snprintf(buf, sizeof buf, "compression_ratio=%g", value);
+      return buf;
+    }
+    case Kind::kMaxCapacityPrompt: return "max_capacity_prompt=" + std::to_string(static_cast<std::int64_t>(value));
   }
   return "?";
 }
@@ -64,6 +87,8 @@ nlohmann::json BudgetSpec::to_json() const {
     case Kind::kTokens: return static_cast<std::int64_t>(value);
     case Kind::kEvictRate: return {{"evict", value}};
     case Kind::kKvBytes: return {{"kv_bytes", static_cast<std::int64_t>(value)}};
+    case Kind::kCompressionRatio: return {{"compression_ratio", value}};
+    case Kind::kMaxCapacityPrompt: return {{"max_capacity_prompt", static_cast<std::int64_t>(value)}};
   }
   return nullptr;
 }
@@ -94,22 +119,37 @@ double parse_bytes(const std::string& text, const std::string& where) {
   fail(where, ": unknown byte unit '", unit, "' (use B, KB, MB, GB, KiB, MiB or GiB)");
 }
 
+namespace {
+// A token count, checked as the JSON number it is (an unsigned one above INT64_MAX must not wrap to a negative
+// budget, a float must not be truncated).
+std::int64_t budget_tokens(const nlohmann::json& v, const std::string& where, const char* what) {
+  const bool in_range = v.is_number_unsigned() ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(kMaxBudgetTokens)
+                        : v.is_number_integer() ? v.get<std::int64_t>() <= kMaxBudgetTokens : false;
+  KV_CHECK(in_range && v.get<std::int64_t>() >= 1, where, ": ", what, " must be between 1 and ", kMaxBudgetTokens,
+           ", got ", v.dump());
+  return v.get<std::int64_t>();
+}
+}  // namespace
+
 BudgetSpec parse_budget(const nlohmann::json& v, const std::string& where) {
   if (v.is_null()) return {};
-  if (v.is_number_integer()) {
-    // Checked as the JSON number it is (an unsigned one above INT64_MAX must not wrap to a negative budget).
-    const bool in_range = v.is_number_unsigned() ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(kMaxBudgetTokens)
-                                                 : v.get<std::int64_t>() >= 1 && v.get<std::int64_t>() <= kMaxBudgetTokens;
-    KV_CHECK(in_range && v.get<std::int64_t>() >= 1, where, ": a token budget must be between 1 and ", kMaxBudgetTokens,
-             ", got ", v.dump());
-    return BudgetSpec(v.get<std::int64_t>());
-  }
+  if (v.is_number_integer()) return BudgetSpec(budget_tokens(v, where, "a token budget"));
   KV_CHECK(v.is_object() && v.size() == 1, where, ": budget must be an integer (tokens per head) or one of ",
-           "{\"tokens\": n}, {\"evict\": rate}, {\"kv_bytes\": n | \"256MiB\"}, got ", v.dump());
+           "{\"tokens\": n}, {\"max_capacity_prompt\": n}, {\"evict\": rate}, {\"compression_ratio\": r}, ",
+           "{\"kv_bytes\": n | \"256MiB\"}, got ", v.dump());
   const auto entry = v.begin();
   const std::string key = entry.key();
   const nlohmann::json& value = entry.value();
   if (key == "tokens") return parse_budget(value, where);
+  if (key == "max_capacity_prompt") {
+    BudgetSpec b(budget_tokens(value, where, "max_capacity_prompt (tokens per head)"));
+    b.kind = BudgetSpec::Kind::kMaxCapacityPrompt;
+    return b;
+  }
+  if (key == "compression_ratio") {
+    KV_CHECK(value.is_number(), where, ": compression_ratio must be a number in [0, 1), got ", value.dump());
+    return BudgetSpec::compression_ratio(value.get<double>());
+  }
   if (key == "evict") {
     KV_CHECK(value.is_number() && value.get<double>() >= 0 && value.get<double>() < 1, where,
              ": evict must be a number in [0, 1), got ", value.dump());
@@ -126,7 +166,7 @@ BudgetSpec parse_budget(const nlohmann::json& v, const std::string& where) {
     KV_CHECK(value.is_string(), where, ": kv_bytes must be a number or a string such as \"256MiB\"");
     return BudgetSpec::kv_bytes(parse_bytes(value.get<std::string>(), where));
   }
-  fail(where, ": unknown budget kind '", key, "' (use tokens, evict or kv_bytes)");
+  fail(where, ": unknown budget kind '", key, "' (use tokens, max_capacity_prompt, evict, compression_ratio or kv_bytes)");
 }
 
 }  // namespace kvbench

@@ -1,8 +1,11 @@
 #pragma once
-// Memory budgets, three ways, all resolved to B = tokens kept per KV head per layer, window included:
-//   tokens     `128` or {"tokens": 128}
-//   eviction   {"evict": 0.9}          keep round((1 - 0.9) * T) tokens of a T-token prompt
-//   KV bytes   {"kv_bytes": "256MiB"}  B = floor(bytes / (2 * L * Hkv * d * element size))
+// Memory budgets, all resolved to B = tokens kept per cache head per layer, window included (a cache head is a
+// KV head, or a query head for the per-query-head caches of `granularity: query_head`):
+//   tokens               `128` or {"tokens": 128}
+//   max_capacity_prompt  {"max_capacity_prompt": 128}  KVCache-Factory's and Ada-KV's name for the same count
+//   eviction             {"evict": 0.9}          keep round((1 - 0.9) * T) tokens of a T-token prompt
+//   compression ratio    {"compression_ratio": 0.9}  kvpress's: keep int(T * (1 - 0.9)) (truncated, in double)
+//   KV bytes             {"kv_bytes": "256MiB"}  B = floor(bytes / (2 * L * H * d * element size)), H cache heads
 // The report records both the spec and the effective B.
 
 #include <cstdint>
@@ -28,26 +31,30 @@ inline constexpr std::int64_t kMaxBudgetTokens = std::int64_t{1} << 24;
 inline constexpr double kMaxKvBytes = 1125899906842624.0;  // 2^50
 
 struct BudgetSpec {
-  enum class Kind { kNone, kTokens, kEvictRate, kKvBytes };
+  enum class Kind { kNone, kTokens, kEvictRate, kKvBytes, kCompressionRatio, kMaxCapacityPrompt };
   Kind kind = Kind::kNone;
-  double value = 0;  ///< tokens, eviction rate in [0, 1), or bytes
+  double value = 0;  ///< tokens, eviction rate or compression ratio in [0, 1), or bytes
 
   BudgetSpec() = default;
   /// A plain number of tokens per head (so that `{"snapkv", 128}` reads naturally).
   BudgetSpec(std::int64_t tokens) : kind(Kind::kTokens), value(static_cast<double>(tokens)) {}  // NOLINT
   static BudgetSpec evict_rate(double rate);
   static BudgetSpec kv_bytes(double bytes);
+  static BudgetSpec compression_ratio(double ratio);
 
   bool given() const { return kind != Kind::kNone; }
-  /// Tokens per KV head per layer (window included) for this sequence; at least 1.
+  /// Tokens per cache head per layer (window included) for this sequence; at least 1.
   std::int64_t resolve(const SequenceInfo& info) const;
-  /// "128", "evict=0.9" or "kv_bytes=268435456" (for names and reports).
+  /// The budget before rounding: T * (1 - r) for a compression ratio (kvpress sizes PyramidKV's layers and
+  /// CriticalKV's first stage from it), else resolve().
+  double exact(const SequenceInfo& info) const;
+  /// "128", "evict=0.9", "kv_bytes=268435456", "compression_ratio=0.9" (for names and reports).
   std::string describe() const;
   nlohmann::json to_json() const;
 };
 
-/// Parses a budget: an integer, {"tokens": n}, {"evict": r} or {"kv_bytes": n | "256MiB"}. `where` names the
-/// config key in errors.
+/// Parses a budget: an integer, {"tokens": n}, {"max_capacity_prompt": n}, {"evict": r},
+/// {"compression_ratio": r} or {"kv_bytes": n | "256MiB"}. `where` names the config key in errors.
 BudgetSpec parse_budget(const nlohmann::json& value, const std::string& where);
 /// Parses "256MiB", "1.5GB", "4096" into bytes: a finite number of at least 1 byte and at most kMaxKvBytes.
 double parse_bytes(const std::string& text, const std::string& where);

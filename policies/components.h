@@ -27,8 +27,11 @@ namespace kvbench {
 // a type, and each set of names, with its error message, lives in one place.
 
 enum class ScorerKind { kWindow, kH2o, kTova, kKnorm, kRandom, kCake, kExpectedAttention, kKeydiff, kLagkv, kKvzip };
-enum class LayerAllocatorKind { kUniform, kPyramid, kCake };
-enum class HeadAllocatorKind { kUniform, kAda };
+enum class LayerAllocatorKind { kUniform, kPyramid, kCake, kPyramidKvpress };
+enum class HeadAllocatorKind { kUniform, kAda, kAdaKvpress };
+enum class GranularityKind { kKvHead, kQueryHead };
+enum class QueryReductionKind { kSum, kMean };
+enum class AdaRoundingKind { kLargestRemainder, kNearest };
 enum class SelectorKind { kTopk, kKvec };
 enum class PoolKind { kMax, kAvg };
 enum class ReductionKind { kMean, kMax, kSum };
@@ -46,11 +49,23 @@ template <> struct KindNames<ScorerKind> {
 };
 template <> struct KindNames<LayerAllocatorKind> {
   static constexpr const char* knob = "layer_allocator";
-  static constexpr std::array<const char*, 3> names = {"uniform", "pyramid", "cake"};
+  static constexpr std::array<const char*, 4> names = {"uniform", "pyramid", "cake", "pyramid_kvpress"};
 };
 template <> struct KindNames<HeadAllocatorKind> {
   static constexpr const char* knob = "head_allocator";
-  static constexpr std::array<const char*, 2> names = {"uniform", "ada"};
+  static constexpr std::array<const char*, 3> names = {"uniform", "ada", "ada_kvpress"};
+};
+template <> struct KindNames<GranularityKind> {
+  static constexpr const char* knob = "granularity";
+  static constexpr std::array<const char*, 2> names = {"kv_head", "query_head"};
+};
+template <> struct KindNames<QueryReductionKind> {
+  static constexpr const char* knob = "query_reduction";
+  static constexpr std::array<const char*, 2> names = {"sum", "mean"};
+};
+template <> struct KindNames<AdaRoundingKind> {
+  static constexpr const char* knob = "ada_rounding";
+  static constexpr std::array<const char*, 2> names = {"largest_remainder", "nearest"};
 };
 template <> struct KindNames<SelectorKind> {
   static constexpr const char* knob = "selector";
@@ -99,10 +114,17 @@ const char* kind_name(Kind kind) {
 
 /// Knobs of the observation-window scorers (SnapKV family) and their pooling.
 struct ScoreConfig {
-  std::int64_t window = 32;         ///< w: observation window, always kept
+  std::int64_t window = 32;         ///< w: observation window (always kept unless CompositionConfig::keep_window is off)
   std::int64_t kernel = 7;          ///< pooling kernel over positions (1: none)
   PoolKind pool = PoolKind::kMax;   ///< max | avg
   ReductionKind reduction = ReductionKind::kMean;  ///< over the g query heads of a KV head: mean | max | sum
+  /// kv_head: scores reduced over each KV head's g query heads; query_head: one row per query head (nothing
+  /// reduced; scorers without per-query-head scores repeat their KV head's row).
+  GranularityKind granularity = GranularityKind::kKvHead;
+  /// How a key's attention from several queries adds up: sum (SnapKV's, KVCache-Factory's, H2O's column sums) or
+  /// mean over the queries that see it (kvpress: the window's mean; ObservedAttention: column sum / (T - j)).
+  /// Rankings do not change; absolute scores do (CriticalKV's epsilon, kvpress's max + 1 padding).
+  QueryReductionKind query_reduction = QueryReductionKind::kSum;
   double cake_gamma = 200.0;        ///< CAKE: token score = mean_w(A) + gamma * var_w(A)
   std::int64_t h2o_query_chunk = 1024;  ///< H2O, KVzip: queries per chunk (never the whole attention matrix)
   std::uint64_t seed = 0;           ///< random scorer
@@ -134,6 +156,11 @@ at::Tensor compute_scores(const std::string& scorer, const LayerView& view, cons
 /// Reduces [Hkv, g, E] over the group axis (mean | max | sum).
 at::Tensor reduce_group(const at::Tensor& per_query_head, ReductionKind reduction);
 at::Tensor reduce_group(const at::Tensor& per_query_head, const std::string& reduction);
+/// [Hkv, g, E] to the cache heads of `config.granularity`: reduced to [Hkv, E], or one row per query head [Hq, E].
+at::Tensor group_scores(const at::Tensor& per_query_head, const ScoreConfig& config);
+/// Scores [Hkv, E] of a scorer without per-query-head scores, repeated to the query heads for query_head
+/// granularity (each query head ranks as its KV head).
+at::Tensor to_cache_heads(const at::Tensor& per_kv_head, const LayerView& view, const ScoreConfig& config);
 /// 1-D pooling over the last axis with stride 1 and padding kernel/2 (max | avg, as SnapKV's F.*_pool1d).
 at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, PoolKind pool);
 at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, const std::string& pool);
@@ -156,16 +183,18 @@ at::Tensor reconstruction_max_attention(const LayerView& view, std::int64_t quer
 at::Tensor lagkv_scores(const LayerView& view, const ScoreConfig& config);
 
 /// CriticalKV's value weights [Hkv, E]: ||W_o^q v_j||_1 over the model dimension, for each query head q of a KV
-/// head (W_o^q: q's d columns of view.out_proj), averaged over the group. Throws when out_proj is undefined.
-at::Tensor projected_value_norms(const LayerView& view, std::int64_t evictable);
+/// head (W_o^q: q's d columns of view.out_proj), averaged over the group ([Hq, E], one per query head, when
+/// `per_query_head`). Throws when out_proj is undefined.
+at::Tensor projected_value_norms(const LayerView& view, std::int64_t evictable, bool per_query_head = false);
 /// CriticalKV's two stages on base scores [Hkv, E]: head h's top first_stage[h] positions by `base` score above
 /// every other position (ordered by `base`), the rest score (base + epsilon) * norms.
 at::Tensor critical_scores(const at::Tensor& base, const at::Tensor& norms,
                            const std::vector<std::int64_t>& first_stage, double epsilon);
-/// How many of a head's `budget` evictable positions CriticalKV's first stage takes:
-/// floor(ratio * (budget + w)) - w, clamped to [0, budget] (kvpress counts the window, which its SnapKV scores
-/// highest, inside the first stage).
-std::int64_t critical_first_stage(std::int64_t budget, std::int64_t window, double ratio);
+/// How many of a head's `budget` evictable positions CriticalKV's first stage takes: floor(ratio * total) - w,
+/// clamped to [0, budget], where total is the head's whole budget with the w always-kept positions (kvpress
+/// counts the window, which its SnapKV scores highest, inside the first stage; for a compression ratio it takes
+/// int((1 - r) T ratio), so `total` is the unrounded T (1 - r)).
+std::int64_t critical_first_stage(std::int64_t budget, double total, std::int64_t window, double ratio);
 
 /// CAKE's token scores from the window attention [Hkv, g, w, T]: mean + gamma * variance over the window's
 /// queries, reduced over the group and pooled: [Hkv, E].
@@ -179,9 +208,32 @@ double cake_preference(const at::Tensor& window_attn, std::int64_t evictable, do
 /// min = b / beta, max = 2b - min (clipped to T - w), step = (max - min) / (L - 1), layer l: max - l * step.
 std::vector<std::int64_t> pyramid_budgets(std::int64_t b, std::int64_t evictable, std::int64_t num_layers, double beta);
 
-/// Ada-KV's head budgets: the global top (Hkv * b) of the flattened scores counts c_h winners per head;
-/// head h gets (1 - alpha) c_h + alpha b, rounded by largest remainder so the layer total is exactly Hkv * b.
-std::vector<std::int64_t> ada_head_budgets(const at::Tensor& scores, std::int64_t b, double alpha);
+/// kvpress PyramidKVPress's budget of `layer` (positions kept, its window included), in floating point from the
+/// unrounded x = T (1 - r): c = w + x, min = (c - w) / beta, max = 2 (c - w) - min, clipped to T - w (then
+/// min = 2 (c - w) - max); unless T >= max >= min >= w, every layer keeps round(x) (its SnapKV fallback); else
+/// round(max - layer (max - min) / (L - 1)). round() is Python's: half to even.
+std::int64_t kvpress_pyramid_budget(double x, std::int64_t prompt_len, std::int64_t window, std::int64_t num_layers,
+                                    std::int64_t layer, double beta);
+
+/// How Ada-KV's allocation reads and rounds (the Ada-KV repository and KVCache-Factory's AdaKVCluster differ from
+/// kvbench's rule only here).
+struct AdaOptions {
+  /// Scale each head's scores by the share of its score mass in its own top b before the global top-k (Ada-KV's
+  /// `normalize`).
+  bool normalize = false;
+  /// largest_remainder: (1 - alpha) c_h + alpha b rounded so the layer keeps exactly H b (kvbench); nearest:
+  /// round((1 - alpha) c_h + int(alpha b)) per head in float32, half to even (Ada-KV; the total may differ).
+  AdaRoundingKind rounding = AdaRoundingKind::kLargestRemainder;
+};
+
+/// Ada-KV's head budgets: the global top (H * b) of the flattened scores counts c_h winners per head;
+/// head h gets (1 - alpha) c_h + alpha b, rounded as `options` say.
+std::vector<std::int64_t> ada_head_budgets(const at::Tensor& scores, std::int64_t b, double alpha,
+                                           const AdaOptions& options = {});
+
+/// kvpress AdaKVPress's head budgets: each head keeps its own top `safe` positions, then one top-k over the rest of
+/// the layer fills H * b: head h gets safe + its winners of that top-k.
+std::vector<std::int64_t> kvpress_ada_budgets(const at::Tensor& scores, std::int64_t b, std::int64_t safe);
 
 /// Splits `total` over items in proportion to `weights`, each capped by `caps`, rounded by largest
 /// remainder (water-filling: capped items give their excess to the others). Sum is min(total, sum(caps)).
@@ -189,6 +241,15 @@ std::vector<std::int64_t> proportional_allocation(const std::vector<double>& wei
                                                   const std::vector<std::int64_t>& caps, std::int64_t total);
 
 // --- selectors -----------------------------------------------------------------------------------------
+
+/// Every ranking of kvbench picks through this: the indices of the `k` largest entries along the last dimension
+/// of `scores`, best first, equal scores ranked by lower index first. at::topk leaves the order of equal scores to
+/// the implementation (the CPU's and CUDA's differ), and max-pooled attention scores tie on whole plateaus, so a
+/// budget boundary often falls among equal scores: without a rule the kept sets, and the tokens, would depend on
+/// the device.
+at::Tensor top_k_indices(const at::Tensor& scores, std::int64_t k);
+/// The whole ranking: indices of every entry along the last dimension, best first, ties by lower index.
+at::Tensor rank_descending(const at::Tensor& scores);
 
 /// Per head h, its top budgets[h] positions by scores [Hkv, E], each head's list sorted ascending.
 std::vector<at::Tensor> select_top(const at::Tensor& scores, const std::vector<std::int64_t>& budgets);
@@ -224,6 +285,10 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
 
 /// Throws on a K-VEC setting out of range or unknown (the one check of them, for configs and for select_kvec).
 void validate(const KvecConfig& config);
+
+/// [H, n] scores followed by `window` positions scored above all of them (the layer's maximum + 1, as kvpress's
+/// presses pad their observation window and sinks): kept first, yet ranked like any position.
+at::Tensor pad_with_top(const at::Tensor& scores, std::int64_t window, bool at_front = false);
 
 /// Appends the window [E, T) to each head's positions and packs them (uniform when all heads agree in size).
 KeptPositions with_window(const std::vector<at::Tensor>& per_head, std::int64_t evictable, std::int64_t prompt_len);

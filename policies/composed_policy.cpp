@@ -1,4 +1,5 @@
 #include "policies/composed_policy.h"
+#include "policies/reference.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,14 +18,25 @@ class ComposedPolicy final : public EvictionPolicy {
 
   std::string describe() const override {
     std::ostringstream s;
-    s << name_ << "(budget=" << budget_.describe() << ", window=" << c_.score.window;
+    s << name_ << "(budget=" << budget_.describe();
+    if (c_.reference != "kvbench") s << ", reference=" << c_.reference;
+    s << ", window=" << c_.score.window;
+    if (!c_.keep_window && c_.score.window > 0) s << " (ranked, not always kept)";
+    if (c_.score.granularity != GranularityKind::kKvHead) s << ", granularity=" << kind_name(c_.score.granularity);
     if (c_.scorer == ScorerKind::kWindow || c_.scorer == ScorerKind::kCake)
       s << ", kernel=" << c_.score.kernel << ", pool=" << kind_name(c_.score.pool);
+    const bool sums_queries = c_.scorer == ScorerKind::kWindow || c_.scorer == ScorerKind::kH2o;
+    if (sums_queries && c_.score.query_reduction != QueryReductionKind::kSum)
+      s << ", query_reduction=" << kind_name(c_.score.query_reduction);
     describe_scorer(s);
     if (c_.critical)
       s << ", first_stage_ratio=" << c_.critical_first_stage_ratio << ", critical_epsilon=" << c_.critical_epsilon;
-    if (c_.layer_allocator == LayerAllocatorKind::kPyramid) s << ", beta=" << c_.pyramid_beta;
-    if (c_.head_allocator == HeadAllocatorKind::kAda) s << ", alpha=" << c_.ada_alpha;
+    if (c_.layer_allocator == LayerAllocatorKind::kPyramid || c_.layer_allocator == LayerAllocatorKind::kPyramidKvpress)
+      s << ", " << kind_name(c_.layer_allocator) << " beta=" << c_.pyramid_beta << (c_.pyramid_fallback ? " (fallback)" : "");
+    if (c_.head_allocator != HeadAllocatorKind::kUniform) s << ", " << kind_name(c_.head_allocator) << " alpha=" << c_.ada_alpha;
+    if (c_.head_allocator == HeadAllocatorKind::kAda && (c_.ada.normalize || c_.ada.rounding != AdaRoundingKind::kLargestRemainder))
+      s << " (" << (c_.ada.normalize ? "normalized, " : "") << kind_name(c_.ada.rounding) << ")";
+    if (!c_.skip_layers.empty()) s << ", " << c_.skip_layers.size() << " layers kept whole";
     if (c_.selector == SelectorKind::kKvec)
       s << ", rho=" << c_.kvec.rho << ", lambda=" << c_.kvec.lambda << ", gamma=" << c_.kvec.gamma
         << ", cross_head=" << (c_.kvec.cross_head ? "on" : "off") << ", cross_layer=" << (c_.kvec.cross_layer ? "on" : "off")
@@ -55,19 +67,30 @@ class ComposedPolicy final : public EvictionPolicy {
 
   void begin_sequence(const SequenceInfo& info) override {
     info_ = info;
-    B_ = budget_.resolve(info);
-    b_ = B_ - c_.score.window;
-    E_ = info.prompt_len - c_.score.window;
+    H_ = query_heads() ? info.num_heads : info.num_kv_heads;
+    SequenceInfo cache = info;  // a byte budget pays for the heads the cache really holds
+    cache.num_kv_heads = H_;
+    B_ = budget_.resolve(cache);
+    B_exact_ = budget_.exact(cache);
+    kept_window_ = c_.keep_window ? c_.score.window : 0;
+    b_ = B_ - kept_window_;
+    E_ = info.prompt_len - kept_window_;
     kvec_state_ = KvecState{};
     cake_.clear();
     if (evicts() && c_.layer_allocator == LayerAllocatorKind::kPyramid)
-      pyramid_ = pyramid_budgets(b_, E_, info.num_layers, c_.pyramid_beta);
+      pyramid_ = c_.pyramid_fallback && info.prompt_len < 2 * b_ ? std::vector<std::int64_t>(info.num_layers, b_)
+                                                                 : pyramid_budgets(b_, E_, info.num_layers, c_.pyramid_beta);
   }
   std::int64_t resolved_budget() const override { return B_; }
+  std::string granularity() const override { return kind_name(c_.score.granularity); }
+  std::int64_t kept_window() const override { return c_.keep_window ? c_.score.window : 0; }
 
-  KeptPositions select(const LayerView& view) override {
-    const std::int64_t T = view.prompt_len(), H = view.num_kv_heads();
-    if (!evicts()) return KeptPositions::all(H, T, view.keys.device());
+  KeptPositions select(const LayerView& layer_view) override {
+    LayerView view = layer_view;  // the query heads are known from the sequence when the view does not say
+    if (view.num_query_heads == 0) view.num_query_heads = info_.num_heads;
+    const std::int64_t T = view.prompt_len(), H = H_;
+    const bool skipped = std::find(c_.skip_layers.begin(), c_.skip_layers.end(), view.layer) != c_.skip_layers.end();
+    if (!evicts() || skipped) return KeptPositions::all(H, T, view.keys.device());
     if (b_ <= 0) {  // the budget does not exceed the window: keep the most recent B positions
       const at::Tensor recent = at::arange(T - B_, T, at::TensorOptions().dtype(at::kLong).device(view.keys.device()));
       return KeptPositions::uniform(recent.unsqueeze(0).expand({H, B_}));
@@ -80,28 +103,44 @@ class ComposedPolicy final : public EvictionPolicy {
                                      ? memoized(view, "window_attention/" + std::to_string(c_.score.window),
                                                 [&] { return window_attention(view, c_.score.window); })
                                      : at::Tensor();
-    const at::Tensor scores = memoized(view, score_key(), [&] {
+    at::Tensor scores = memoized(view, score_key(), [&] {
       return cake_attn.defined() ? cake_scores(cake_attn, E_, c_.score) : compute_scores(c_.scorer, view, c_.score);
-    });  // [H, E]
+    });  // [H, T - w]
+    if (!c_.keep_window) scores = pad_with_top(scores, c_.score.window);  // [H, T]: the window ranked first
+    KV_CHECK(scores.size(0) == H && scores.size(1) == E_, "internal error: scores of shape ", scores.sizes(), " for ", H,
+             " cache heads and ", E_, " evictable positions");
     clock.lap("policy: scores");
 
     std::int64_t layer_budget = b_;
     if (c_.layer_allocator == LayerAllocatorKind::kPyramid) layer_budget = pyramid_[view.layer];
+    if (c_.layer_allocator == LayerAllocatorKind::kPyramidKvpress)
+      layer_budget = kvpress_pyramid_budget(B_exact_, T, c_.score.window, info_.num_layers, view.layer,
+                                            c_.pyramid_beta) - kept_window_;
     if (cake) {
       // Provisional: keep up to max_ratio x the mean budget; finish_sequence trims once every layer's
       // preference is known.
       const double preference = cake_preference(cake_attn, E_, c_.cake_tau1, c_.cake_tau2);
       layer_budget = std::min<std::int64_t>(E_, static_cast<std::int64_t>(std::floor(c_.cake_max_ratio * b_)));
       const std::int64_t cap = layer_budget;
-      cake_.push_back({preference, std::get<1>(scores.topk(cap, 1))});
+      cake_.push_back({preference, top_k_indices(scores, cap)});
     }
-    layer_budget = std::min(layer_budget, E_);
+    layer_budget = std::clamp<std::int64_t>(layer_budget, 0, E_);
 
     std::vector<std::int64_t> head_budgets(H, layer_budget);
-    if (c_.head_allocator == HeadAllocatorKind::kAda) head_budgets = ada_head_budgets(scores, layer_budget, c_.ada_alpha);
+    // AdaKVPress's safeguard: each head's own top int(n_kept alpha) positions, n_kept counting the window.
+    const std::int64_t safe = std::clamp<std::int64_t>(
+        static_cast<std::int64_t>(static_cast<double>(layer_budget + kept_window_) * c_.ada_alpha) - kept_window_, 0,
+        layer_budget);
+    if (c_.head_allocator == HeadAllocatorKind::kAda)
+      head_budgets = ada_head_budgets(scores, layer_budget, c_.ada_alpha, c_.ada);
+    if (c_.head_allocator == HeadAllocatorKind::kAdaKvpress) head_budgets = kvpress_ada_budgets(scores, layer_budget, safe);
     clock.lap("policy: allocation");
     // CriticalKV allocates by the plain scores (as kvpress's CriticalAdaKV) and selects by its two stages.
-    const at::Tensor ranked = c_.critical ? critical_ranking(view, scores, head_budgets) : scores;
+    const bool uniform = c_.head_allocator == HeadAllocatorKind::kUniform && layer_budget == b_;
+    const at::Tensor ranked =
+        c_.critical ? critical_ranking(view, scores, head_budgets, uniform,
+                                       c_.head_allocator == HeadAllocatorKind::kAdaKvpress ? safe : 0)
+                    : scores;
 
     const bool kvec = c_.selector == SelectorKind::kKvec;
     const std::vector<at::Tensor> chosen = kvec ? select_kvec(ranked, head_budgets, view.token_ids, c_.kvec, kvec_state_)
@@ -148,24 +187,31 @@ class ComposedPolicy final : public EvictionPolicy {
         << ", cross_scoring=" << (k.lag_cross_scoring ? "on" : "off");
   }
 
-  // CriticalKV's scores for this layer's head budgets: each head's first stage by `scores`, the rest weighted by
-  // the values projected through o_proj (those norms are shared through the memo).
-  at::Tensor critical_ranking(const LayerView& view, const at::Tensor& scores,
-                              const std::vector<std::int64_t>& budgets) {
-    const at::Tensor norms = memoized(view, "critical_norms/w" + std::to_string(c_.score.window),
-                                      [&] { return projected_value_norms(view, E_); });
+  // CriticalKV's scores for this layer's head budgets: each head's first stage by `scores` (at least the `safe`
+  // positions AdaKVPress already pinned), the rest weighted by the values projected through o_proj (those norms are
+  // shared through the memo). A uniform layer's first stage is a share of the unrounded budget (kvpress:
+  // int((1 - r) T ratio)).
+  at::Tensor critical_ranking(const LayerView& view, const at::Tensor& scores, const std::vector<std::int64_t>& budgets,
+                              bool uniform, std::int64_t safe) {
+    const bool per_query_head = query_heads();
+    const at::Tensor norms = memoized(view, "critical_norms/E" + std::to_string(E_) + (per_query_head ? "/q" : ""),
+                                      [&] { return projected_value_norms(view, E_, per_query_head); });
     std::vector<std::int64_t> first;
-    for (std::int64_t b : budgets)
-      first.push_back(critical_first_stage(b, c_.score.window, c_.critical_first_stage_ratio));
+    for (std::int64_t b : budgets) {
+      const double total = uniform ? B_exact_ : static_cast<double>(b + kept_window_);
+      first.push_back(std::max(std::min(safe, b), critical_first_stage(b, total, kept_window_, c_.critical_first_stage_ratio)));
+    }
     return critical_scores(scores, norms, first, c_.critical_epsilon);
   }
+
+  bool query_heads() const { return c_.score.granularity == GranularityKind::kQueryHead; }
 
   // Everything the scores depend on besides the layer.
   std::string score_key() const {
     std::ostringstream k;
     const ScoreConfig& s = c_.score;
     k << "scores/" << kind_name(c_.scorer) << "/w" << s.window << "/k" << s.kernel << "/" << kind_name(s.pool) << "/"
-      << kind_name(s.reduction);
+      << kind_name(s.reduction) << "/" << kind_name(s.granularity) << "/" << kind_name(s.query_reduction);
     if (c_.scorer == ScorerKind::kH2o) k << "/chunk" << s.h2o_query_chunk;
     if (c_.scorer == ScorerKind::kKvzip) k << "/chunk" << s.h2o_query_chunk << "/sink" << s.n_sink;
     if (c_.scorer == ScorerKind::kCake) k << "/gamma" << s.cake_gamma;
@@ -195,7 +241,9 @@ class ComposedPolicy final : public EvictionPolicy {
   BudgetSpec budget_;
   CompositionConfig c_;
   SequenceInfo info_;
-  std::int64_t B_ = 0, b_ = 0, E_ = 0;
+  std::int64_t H_ = 0;            // cache heads: KV heads, or query heads (granularity query_head)
+  std::int64_t B_ = 0, b_ = 0, E_ = 0, kept_window_ = 0;
+  double B_exact_ = 0;            // the budget before rounding (BudgetSpec::exact)
   std::vector<std::int64_t> pyramid_, last_layer_budgets_;
   std::vector<CakeLayer> cake_;
   KvecState kvec_state_;
@@ -212,6 +260,14 @@ void read_kvpress_knobs(PolicyParams& p, const CompositionConfig& d, Composition
   c.score.lag_size = p.get_int("lag_size", d.score.lag_size);
   c.score.lag_cross_scoring = p.get_bool("cross_scoring", d.score.lag_cross_scoring);
   c.critical = p.get_bool("critical", d.critical);
+  c.score.granularity = parse_kind<GranularityKind>(p.get_string("granularity", kind_name(d.score.granularity)));
+  c.score.query_reduction =
+      parse_kind<QueryReductionKind>(p.get_string("query_reduction", kind_name(d.score.query_reduction)));
+  c.keep_window = p.get_bool("keep_window", d.keep_window);
+  c.pyramid_fallback = p.get_bool("pyramid_fallback", d.pyramid_fallback);
+  c.ada.normalize = p.get_bool("ada_normalize", d.ada.normalize);
+  c.ada.rounding = parse_kind<AdaRoundingKind>(p.get_string("ada_rounding", kind_name(d.ada.rounding)));
+  c.skip_layers = p.get_int_list("skip_layers", d.skip_layers);
   c.critical_first_stage_ratio = p.get_double("first_stage_ratio", d.critical_first_stage_ratio);
   c.critical_epsilon = p.get_double("critical_epsilon", d.critical_epsilon);
 }
@@ -251,7 +307,10 @@ CompositionConfig read_composition(PolicyParams& p, CompositionConfig d) {
            "the cake layer allocator needs the cake scorer");
   KV_CHECK(c.layer_allocator != LayerAllocatorKind::kCake || c.head_allocator == HeadAllocatorKind::kUniform,
            "the cake layer allocator works with the uniform head allocator");
-  KV_CHECK(c.score.window >= 1, "window must be >= 1, got ", c.score.window);
+  KV_CHECK(c.score.window >= 0, "window must be >= 0, got ", c.score.window);
+  KV_CHECK(c.score.window >= 1 || (c.scorer != ScorerKind::kWindow && c.scorer != ScorerKind::kCake),
+           "the ", kind_name(c.scorer), " scorer needs an observation window: window must be >= 1");
+  for (std::int64_t l : c.skip_layers) KV_CHECK(l >= 0, "skip_layers must list layer indices >= 0, got ", l);
   KV_CHECK(c.score.kernel >= 1 && c.score.kernel % 2 == 1, "kernel must be odd and >= 1, got ", c.score.kernel);
   KV_CHECK(c.score.h2o_query_chunk >= 1, "query_chunk must be >= 1");
   KV_CHECK(c.pyramid_beta > 0, "beta must be positive");
@@ -277,6 +336,10 @@ std::unique_ptr<EvictionPolicy> make_composed_policy(const std::string& name, co
 }
 
 std::unique_ptr<EvictionPolicy> make_preset(const PolicySpec& spec, CompositionConfig defaults) {
+  // Presets that follow a reference set defaults.reference from it; the others are kvbench's alone.
+  parse_kind<ReferenceKind>(spec.reference);
+  KV_CHECK(spec.reference == defaults.reference, "policy '", spec.name, "' has no ", spec.reference,
+           " implementation (references: ", defaults.reference, ")");
   PolicyParams params(spec);
   const BudgetSpec budget = params.required_budget();
   const CompositionConfig config = read_composition(params, std::move(defaults));

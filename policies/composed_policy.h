@@ -11,15 +11,25 @@
 
 namespace kvbench {
 
-/// The parts of a composed policy and every knob they read (defaults: SnapKV's; presets change some).
+/// The parts of a composed policy and every knob they read (defaults: SnapKV's; presets and references change
+/// some).
 struct CompositionConfig {
+  std::string reference = "kvbench";  ///< whose conventions these defaults are (reference.h), for describe()
   ScorerKind scorer = ScorerKind::kWindow;
   LayerAllocatorKind layer_allocator = LayerAllocatorKind::kUniform;
   HeadAllocatorKind head_allocator = HeadAllocatorKind::kUniform;
   SelectorKind selector = SelectorKind::kTopk;
   ScoreConfig score;
+  /// The last `window` positions are always kept (kvbench, KVCache-Factory, Ada-KV); off, they are ranked with
+  /// the layer's maximum score + 1 instead, as kvpress's presses pad their window: kept whenever the budget holds
+  /// them, and counted by CriticalKV's stages and AdaKVPress's safeguard like any position.
+  bool keep_window = true;
   double pyramid_beta = 20.0;
+  /// KVCache-Factory's PyramidKVCluster: prompts shorter than 2 (B - w) keep uniform budgets.
+  bool pyramid_fallback = false;
   double ada_alpha = 0.2;
+  AdaOptions ada;                        ///< Ada-KV's normalization and rounding (head_allocator ada)
+  std::vector<std::int64_t> skip_layers;  ///< layers that keep every position (KVCache-Factory's L2Norm: 0 and 1)
   double cake_tau1 = 1.0, cake_tau2 = 1.0;
   double cake_max_ratio = 2.0;  ///< CAKE: a layer keeps at most this many times the mean budget
   KvecConfig kvec;

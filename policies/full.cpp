@@ -1,5 +1,5 @@
 // full: no eviction; the reference every other policy is measured against.
-#include "policies/registry.h"
+#include "policies/reference.h"
 
 namespace kvbench {
 namespace {
@@ -15,6 +15,7 @@ class FullCache final : public EvictionPolicy {
 }  // namespace
 
 std::unique_ptr<EvictionPolicy> make_full_policy(const PolicySpec& spec) {
+  parse_kind<ReferenceKind>(spec.reference);  // every code base keeps the full cache alike
   PolicyParams params(spec);
   params.finish();  // full takes no parameters; a budget, if given by a sweep, is irrelevant to it
   return std::make_unique<FullCache>();

@@ -16,11 +16,13 @@
 
 namespace kvbench {
 
-/// Kept prompt positions of every KV head of one layer, ascending within each head. Stored flat and
-/// head-major with host offsets, so heads may keep different numbers of entries (ragged caches).
+/// Kept prompt positions of every cache head of one layer, ascending within each head. Stored flat and
+/// head-major with host offsets, so heads may keep different numbers of entries (ragged caches). A cache head is
+/// a KV head, or with per-query-head granularity a query head: Hq = g Hkv heads, head i holding entries of KV head
+/// i / g (K and V repeated to the query heads, as KVCache-Factory and Ada-KV store them).
 struct KeptPositions {
   at::Tensor indices;                 ///< int64 [N]; head h owns indices[offsets[h] : offsets[h+1]]
-  std::vector<std::int64_t> offsets;  ///< [Hkv + 1], offsets[0] = 0, offsets[Hkv] = N
+  std::vector<std::int64_t> offsets;  ///< [H + 1], offsets[0] = 0, offsets[H] = N
   bool everything = false;            ///< every head keeps every position (the cache can alias the prefill K/V)
 
   /// Every head keeps all `prompt_len` positions.
@@ -63,6 +65,7 @@ struct LayerView {
                          ///< the reconstruction queries in the reconstruction pass)
   at::Tensor token_ids;  ///< int64 [T]
   double scale = 1.0;    ///< the attention scale, 1/sqrt(d)
+  std::int64_t num_query_heads = 0;  ///< Hq (0: as many as `queries` has, or Hkv without queries)
   at::Tensor out_proj;       ///< [D, Hq d], the layer's o_proj weight (undefined when unavailable)
   at::Tensor rope_inv_freq;  ///< float32 [d/2], the RoPE inverse frequencies (rotate-half; undefined when unavailable)
   LayerMemo* memo = nullptr;  ///< shared by the prefill's policies for this layer (may be null)
@@ -74,9 +77,13 @@ struct LayerView {
 
   std::int64_t prompt_len() const { return keys.size(1); }
   std::int64_t num_kv_heads() const { return keys.size(0); }
+  std::int64_t query_heads() const {
+    return num_query_heads > 0 ? num_query_heads : queries.defined() ? queries.size(0) : num_kv_heads();
+  }
 };
 
-/// An eviction policy: chooses, per layer and KV head, which prompt positions stay in the cache.
+/// An eviction policy: chooses, per layer and cache head (KV head, or query head: granularity()), which prompt
+/// positions stay in the cache.
 /// Implementations are registered in policies/registry.cpp and built from a PolicySpec.
 class EvictionPolicy {
  public:
@@ -87,7 +94,7 @@ class EvictionPolicy {
   virtual PolicyInputs inputs() const { return {}; }
   /// Called once per prompt before layer 0: resolve the budget, reset cross-layer state.
   virtual void begin_sequence(const SequenceInfo& info) {}
-  /// The positions to keep for every KV head of `layer`.
+  /// The positions to keep for every cache head of `layer`.
   virtual KeptPositions select(const LayerView& layer) = 0;
   /// Called after the last layer. Policies whose allocation needs every layer (CAKE) return, per layer, a
   /// subset of what select() kept to trim to (std::nullopt: keep as is); the rest return nothing.
@@ -95,6 +102,11 @@ class EvictionPolicy {
   /// The budget B (tokens per KV head per layer, window included) resolved for the current sequence, or 0
   /// when the policy keeps everything.
   virtual std::int64_t resolved_budget() const { return 0; }
+  /// "kv_head" (one kept set per KV head, kvbench's cache) or "query_head" (one per query head: the cache holds
+  /// K/V repeated to the query heads, g times the bytes, as KVCache-Factory's and Ada-KV's default caches).
+  virtual std::string granularity() const { return "kv_head"; }
+  /// The trailing prompt positions every head always keeps (0: none).
+  virtual std::int64_t kept_window() const { return 0; }
 };
 
 }  // namespace kvbench

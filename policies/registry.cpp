@@ -76,6 +76,19 @@ std::string PolicyParams::get_string(const std::string& key, const std::string& 
   return v.get<std::string>();
 }
 
+std::vector<std::int64_t> PolicyParams::get_int_list(const std::string& key, const std::vector<std::int64_t>& fallback) {
+  const auto& v = lookup(key);
+  if (v.is_null()) return fallback;
+  KV_CHECK(v.is_array(), "policy '", spec_.name, "': parameter '", key, "' must be a list of integers, got ", v.dump());
+  std::vector<std::int64_t> out;
+  for (const auto& x : v) {
+    KV_CHECK(x.is_number_integer(), "policy '", spec_.name, "': parameter '", key, "' must be a list of integers, got ",
+             v.dump());
+    out.push_back(x.get<std::int64_t>());
+  }
+  return out;
+}
+
 const BudgetSpec& PolicyParams::required_budget() const {
   KV_CHECK(spec_.budget.given(), "policy '", spec_.name, "' needs a budget (tokens kept per KV head per layer, an "
            "eviction rate or KV bytes)");

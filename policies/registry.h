@@ -14,13 +14,16 @@
 
 namespace kvbench {
 
-/// A policy as a config names it: registered name, budget (tokens kept per KV head per layer, window
-/// included; or an eviction rate or KV bytes, see budget.h) and policy-specific parameters.
+/// A policy as a config names it: registered name, budget (tokens kept per cache head per layer, window
+/// included; or an eviction rate, a compression ratio or KV bytes, see budget.h), the code base whose conventions
+/// it follows (reference.h: kvbench, kvpress, kvcache_factory, adakv or snapkv) and policy-specific parameters,
+/// which override the reference's defaults.
 struct PolicySpec {
   std::string name;
   BudgetSpec budget;
   nlohmann::json params = nlohmann::json::object();
   std::uint64_t seed = 0;
+  std::string reference = "kvbench";
 };
 
 /// Builds the policy `spec` names; throws kvbench::Error for unknown names, unknown or ill-typed
@@ -41,6 +44,7 @@ class PolicyParams {
   std::int64_t get_int(const std::string& key, std::int64_t fallback);
   double get_double(const std::string& key, double fallback);
   std::string get_string(const std::string& key, const std::string& fallback);
+  std::vector<std::int64_t> get_int_list(const std::string& key, const std::vector<std::int64_t>& fallback);
   /// The budget, which must be given.
   const BudgetSpec& required_budget() const;
   bool get_bool(const std::string& key, bool fallback);

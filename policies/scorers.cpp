@@ -53,6 +53,23 @@ at::Tensor reduce_group(const at::Tensor& x, const std::string& reduction) {
   return reduce_group(x, parse_kind<ReductionKind>(reduction));
 }
 
+at::Tensor group_scores(const at::Tensor& x, const ScoreConfig& c) {
+  if (c.granularity == GranularityKind::kQueryHead) return x.reshape({x.size(0) * x.size(1), x.size(2)});
+  return reduce_group(x, c.reduction);
+}
+
+at::Tensor to_cache_heads(const at::Tensor& x, const LayerView& view, const ScoreConfig& c) {
+  const std::int64_t g = view.query_heads() / view.num_kv_heads();
+  if (c.granularity == GranularityKind::kKvHead || g == 1) return x;
+  return x.repeat_interleave(g, 0);
+}
+
+at::Tensor pad_with_top(const at::Tensor& scores, std::int64_t window, bool at_front) {
+  if (window <= 0) return scores;
+  const at::Tensor top = (scores.max() + 1).expand({scores.size(0), window});
+  return at_front ? at::cat({top, scores}, 1) : at::cat({scores, top}, 1);
+}
+
 at::Tensor pool_positions(const at::Tensor& scores, std::int64_t kernel, PoolKind pool) {
   if (kernel <= 1) return scores;
   KV_CHECK(kernel % 2 == 1, "pooling kernel must be odd, got ", kernel);
@@ -162,11 +179,13 @@ at::Tensor expected_attention_scores(const LayerView& view, const ScoreConfig& c
     const at::Tensor sigma = at::matmul(at::matmul(R, cov), R.t()).view({Hkv, g, d, d});
     logits = logits + (at::matmul(keys, sigma) * keys).sum(-1) * (view.scale * view.scale / 2);
   }
-  at::Tensor scores = at::softmax(logits, -1).mean(1);  // [Hkv, T - sinks]
-  if (c.use_vnorm)
-    scores = (scores + c.ea_epsilon) * view.values.narrow(1, sinks, T - sinks).to(at::kFloat).norm(2, -1);
-  // Sinks take the layer's top score, as kvpress pads them, so that they stay.
-  return at::cat({scores.max().expand({Hkv, sinks}), scores}, 1).narrow(1, 0, E).contiguous();
+  at::Tensor scores = group_scores(at::softmax(logits, -1), c);  // [H, T - sinks]
+  if (c.use_vnorm) {
+    const at::Tensor norms = view.values.narrow(1, sinks, T - sinks).to(at::kFloat).norm(2, -1);
+    scores = (scores + c.ea_epsilon) * to_cache_heads(norms, view, c);
+  }
+  // Sinks score the layer's maximum + 1, as kvpress pads them, so that they stay.
+  return pad_with_top(scores, sinks, /*at_front=*/true).narrow(1, 0, E).contiguous();
 }
 
 at::Tensor keydiff_scores(const LayerView& view, std::int64_t evictable) {
@@ -210,7 +229,8 @@ at::Tensor lagkv_scores(const LayerView& view, const ScoreConfig& c) {
   };
   at::Tensor s = (lag_partition_scores(parts(view.keys)) + lag_partition_scores(parts(view.values))) / 2;
   if (!c.lag_cross_scoring) {
-    const at::Tensor order = s.argsort(/*dim=*/-1, /*descending=*/false);
+    // Ranks with ties by lower index (stable), the same on every device.
+    const at::Tensor order = std::get<1>(s.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/false));
     s = order.argsort(/*dim=*/-1, /*descending=*/false).to(at::kFloat) / static_cast<double>(lag);  // rank / lag
   }
   // The last full partition (the final reference) and the remainder keep their 1.
@@ -218,7 +238,7 @@ at::Tensor lagkv_scores(const LayerView& view, const ScoreConfig& c) {
   return score.narrow(1, 0, E).contiguous();
 }
 
-at::Tensor projected_value_norms(const LayerView& view, std::int64_t evictable) {
+at::Tensor projected_value_norms(const LayerView& view, std::int64_t evictable, bool per_query_head) {
   KV_CHECK(view.out_proj.defined(), "criticalkv needs the layer's output projection (LayerView::out_proj), which this "
            "caller does not set");
   const std::int64_t Hkv = view.num_kv_heads(), d = view.values.size(2), D = view.out_proj.size(0);
@@ -236,11 +256,11 @@ at::Tensor projected_value_norms(const LayerView& view, std::int64_t evictable) 
     const at::Tensor projected = at::matmul(view.values.narrow(1, s, n).unsqueeze(1), w);  // [Hkv, g, n, D]
     norms.narrow(2, s, n).copy_(projected.abs().sum(-1, false, at::kFloat));
   }
-  return norms.mean(1);
+  return per_query_head ? norms.reshape({Hq, evictable}) : norms.mean(1);
 }
 
-std::int64_t critical_first_stage(std::int64_t budget, std::int64_t window, double ratio) {
-  const auto first = static_cast<std::int64_t>(std::floor(ratio * static_cast<double>(budget + window))) - window;
+std::int64_t critical_first_stage(std::int64_t budget, double total, std::int64_t window, double ratio) {
+  const auto first = static_cast<std::int64_t>(std::floor(total * ratio)) - window;
   return std::clamp<std::int64_t>(first, 0, budget);
 }
 
@@ -252,7 +272,7 @@ at::Tensor critical_scores(const at::Tensor& base, const at::Tensor& norms,
   // kvpress lifts the first stage to the float maximum; a finite lift above every score keeps K-VEC's sum
   // normalization finite and orders the first stage by its base score.
   const at::Tensor lifted = s.max() + 1 + (base - base.min());
-  const at::Tensor top = std::get<1>(base.topk(most, 1));  // [H, most]
+  const at::Tensor top = top_k_indices(base, most);  // [H, most]
   const at::Tensor limit = device_longs(first_stage, top.device()).unsqueeze(1);
   const at::Tensor in_stage = at::arange(most, top.options()).unsqueeze(0) < limit;
   return s.scatter(1, top, at::where(in_stage, lifted.gather(1, top), s.gather(1, top)));
@@ -260,37 +280,43 @@ at::Tensor critical_scores(const at::Tensor& base, const at::Tensor& norms,
 
 at::Tensor compute_scores(ScorerKind scorer, const LayerView& view, const ScoreConfig& c) {
   const std::int64_t E = evictable_of(view, c.window), Hkv = view.num_kv_heads();
-  const ReductionKind reduction = c.reduction;
   const PoolKind pool = c.pool;
+  const bool mean = c.query_reduction == QueryReductionKind::kMean;
   switch (scorer) {
     case ScorerKind::kWindow: {
-      const at::Tensor a = window_attention(view, c.window);  // [Hkv, g, w, T]
-      return pool_positions(reduce_group(a.narrow(3, 0, E).sum(2), reduction), c.kernel, pool);
+      KV_CHECK(c.window >= 1, "the window scorer needs an observation window (window >= 1)");
+      const at::Tensor a = window_attention(view, c.window).narrow(3, 0, E);  // [Hkv, g, w, E]
+      return pool_positions(group_scores(mean ? a.mean(2) : a.sum(2), c), c.kernel, pool);
     }
     case ScorerKind::kCake: return cake_scores(window_attention(view, c.window), E, c);
-    case ScorerKind::kH2o:
-      return pool_positions(reduce_group(h2o_column_sums(view, c.h2o_query_chunk).narrow(2, 0, E), reduction), c.kernel,
-                            pool);
+    case ScorerKind::kH2o: {
+      at::Tensor sums = h2o_column_sums(view, c.h2o_query_chunk);  // [Hkv, g, T]
+      const std::int64_t T = view.prompt_len();
+      // kvpress's ObservedAttention: key j's sum over the T - j queries that see it, divided by their number.
+      if (mean) sums = sums / at::arange(T, 0, -1, sums.options());
+      return pool_positions(group_scores(sums.narrow(2, 0, E), c), c.kernel, pool);
+    }
     case ScorerKind::kTova: {
       // The last prompt query's attention, averaged over every query head: one score shared by all heads.
       const at::Tensor a = window_attention(view, 1);               // [Hkv, g, 1, T]
       const at::Tensor shared = a.narrow(3, 0, E).mean({0, 1, 2});  // [E]
-      return shared.unsqueeze(0).expand({Hkv, E}).contiguous();
+      return to_cache_heads(shared.unsqueeze(0).expand({Hkv, E}).contiguous(), view, c);
     }
-    case ScorerKind::kKnorm: return -view.keys.narrow(1, 0, E).to(at::kFloat).norm(2, -1);  // keep small-norm keys
+    case ScorerKind::kKnorm:  // keep small-norm keys
+      return to_cache_heads(-view.keys.narrow(1, 0, E).to(at::kFloat).norm(2, -1), view, c);
     case ScorerKind::kRandom: {
       at::Generator gen = at::detail::createCPUGenerator(c.seed * 1000003ULL + static_cast<std::uint64_t>(view.layer));
-      return at::rand({Hkv, E}, gen, at::TensorOptions().dtype(at::kFloat)).to(view.keys.device());
+      return to_cache_heads(at::rand({Hkv, E}, gen, at::TensorOptions().dtype(at::kFloat)).to(view.keys.device()), view, c);
     }
     case ScorerKind::kExpectedAttention: return expected_attention_scores(view, c);
-    case ScorerKind::kKeydiff: return keydiff_scores(view, E);
-    case ScorerKind::kLagkv: return lagkv_scores(view, c);
+    case ScorerKind::kKeydiff: return to_cache_heads(keydiff_scores(view, E), view, c);
+    case ScorerKind::kLagkv: return to_cache_heads(lagkv_scores(view, c), view, c);
     case ScorerKind::kKvzip: {
       const at::Tensor best = reconstruction_max_attention(view, c.h2o_query_chunk).narrow(2, 0, E);  // [Hkv, g, E]
-      at::Tensor s = pool_positions(reduce_group(best, reduction), c.kernel, pool);
+      at::Tensor s = pool_positions(group_scores(best, c), c.kernel, pool);
       // kvpress's sinks: scored above everything so that they stay (kvpress gives them 1, the largest probability).
       const std::int64_t sinks = std::min(c.n_sink, E);
-      if (sinks > 0) s.narrow(1, 0, sinks).copy_((s.max() + 1).expand({Hkv, sinks}));
+      if (sinks > 0) s.narrow(1, 0, sinks).copy_((s.max() + 1).expand({s.size(0), sinks}));
       return s;
     }
   }
@@ -304,7 +330,7 @@ at::Tensor compute_scores(const std::string& scorer, const LayerView& view, cons
 at::Tensor cake_scores(const at::Tensor& window_attn, std::int64_t evictable, const ScoreConfig& c) {
   const at::Tensor a = window_attn.narrow(3, 0, evictable);  // [Hkv, g, w, E]
   const at::Tensor s = a.mean(2) + c.cake_gamma * a.var(2, /*unbiased=*/false);
-  return pool_positions(reduce_group(s, c.reduction), c.kernel, c.pool);
+  return pool_positions(group_scores(s, c), c.kernel, c.pool);
 }
 
 double cake_preference(const at::Tensor& window_attn, std::int64_t evictable, double tau1, double tau2) {

@@ -15,12 +15,18 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 }  // namespace
 
+at::Tensor rank_descending(const at::Tensor& scores) {
+  return std::get<1>(scores.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/true));
+}
+
+at::Tensor top_k_indices(const at::Tensor& scores, std::int64_t k) { return rank_descending(scores).narrow(-1, 0, k); }
+
 std::vector<at::Tensor> select_top(const at::Tensor& scores, const std::vector<std::int64_t>& budgets) {
   const std::int64_t H = scores.size(0);
   const std::int64_t most = *std::max_element(budgets.begin(), budgets.end());
   if (most == 0) return std::vector<at::Tensor>(H, at::empty({0}, scores.options().dtype(at::kLong)));
   // One top-k over every head, then one sort of the kept positions (per head, ascending).
-  const at::Tensor order = std::get<1>(scores.topk(most, 1));  // [H, most], best first
+  const at::Tensor order = top_k_indices(scores, most);  // [H, most], best first
   if (std::all_of(budgets.begin(), budgets.end(), [&](std::int64_t b) { return b == most; }))
     return std::get<0>(order.sort(1)).unbind(0);
   // Ragged: drop each head's entries past its budget, sort the rest by (head, position).
@@ -67,7 +73,9 @@ struct CoverageSlots {
 
   // Each head takes up to its open slots from the positions `allowed` [H, E] marks, best priority first.
   void fill(const at::Tensor& allowed) {
-    const auto [values, where] = priority.masked_fill(allowed.logical_not(), kNegInf).topk(most_slots, 1);
+    const at::Tensor candidates = priority.masked_fill(allowed.logical_not(), kNegInf);
+    const at::Tensor where = top_k_indices(candidates, most_slots);
+    const at::Tensor values = candidates.gather(1, where);
     const at::Tensor taken = (values > kNegInf).logical_and(slot_rank < open.unsqueeze(1));
     kept.logical_or_(at::zeros_like(kept).scatter_(1, where, taken));
     open = open - taken.sum(1);
@@ -110,7 +118,7 @@ std::vector<at::Tensor> select_kvec(const at::Tensor& scores, const std::vector<
 
   StageClock clock(dev);
   // One descending sort serves both the core (top ranks) and the rank normalization.
-  const at::Tensor order = scores.argsort(/*dim=*/1, /*descending=*/true);
+  const at::Tensor order = rank_descending(scores);
   const at::Tensor rank_desc = at::empty({H, E}, long_opts).scatter_(1, order, positions.expand({H, E}));
 
   // 1. Normalized scores: percentile rank within the head (E - 1 for the best), or share of the head's total.

@@ -59,6 +59,10 @@ refused score --pred "$tmp/fifo.jsonl" --dataset trec; expect "FIFO"
 refused table --report "$tmp/fifo.json"; expect "FIFO"
 refused prompts --dataset trec --data-dir "$tmp/fifodata" --tokenizer "$demo_tokenizer"; expect "FIFO"
 refused tokenize --tokenizer /dev/null --text hi; expect "character device"
+refused data longbench --from "$tmp/fifo.json" --dir "$tmp/lbdir"; expect "FIFO"
+refused slurm --config "$tmp/fifo.json" --dry-run; expect "FIFO"
+mkdir -p "$tmp/fifochat"; cp "$tmp/m/config.json" "$tmp/fifochat/"; mkfifo "$tmp/fifochat/chat_template.jinja"
+refused model-info --model "$tmp/fifochat" --config-only; expect "FIFO"
 refused run --config /dev/zero; expect "character device"
 refused run --config "$tmp"; expect "folder"
 refused model-info --model "$tmp/p.jsonl"; expect "not a folder"
@@ -102,6 +106,12 @@ refused generate --model "$tmp/m" --prompt-ids 1,2,3 --policy snapkv --kv-bytes 
 refused generate --model "$tmp/m" --prompt-ids 1,2,3 --policy snapkv --budget 9223372036854775807
 expect "a token budget must be at most 16777216"
 refused run --dry-run --config "$tmp/num.json" --set seed=18446744073709551615; expect "'seed' must be between 0 and"
+refused run --dry-run --config "$tmp/num.json" \
+  --set 'policies=[{"name": "snapkv", "budget": {"max_capacity_prompt": 18446744073709551615}}]'
+expect "max_capacity_prompt (tokens per head) must be between 1 and 16777216"
+refused run --dry-run --config "$tmp/num.json" --set 'policies=[{"name": "snapkv", "budget": {"compression_ratio": 1e308}}]'
+expect "compression ratio must be in [0, 1)"
+refused slurm --config "$tmp/num.json" --dry-run --setup-file "$tmp/fifo.jsonl"; expect "FIFO"
 refused run --dry-run --config "$tmp/num.json" --set model.max_length=1; expect "model.max_length must be between 2"
 refused run --dry-run --config "$tmp/num.json" --set coverage_window=500; expect "coverage_window (500) must be shorter"
 mkdir -p "$tmp/rope"; sed 's/"rope_theta": [0-9.e+]*/"rope_theta": 1e-300/' "$tmp/m/config.json" > "$tmp/rope/config.json"
@@ -135,9 +145,20 @@ cp "$tmp/own/config.resolved.json" "$tmp/resolved.orig"
 refused run --config "$tmp/own.json" --resume --set max_new_tokens=16; expect "in 'max_new_tokens'"
 refused run --config "$tmp/own.json" --resume --set prompt.random_ids.seed=4; expect "in 'prompt.random_ids.seed'"
 refused run --config "$tmp/own.json" --resume --set 'policies=[{"name": "full"}]'; expect "in 'policies"
+# What a policy computes (issue 32's reference code base, granularity, budget definition) is never safe to change.
+policy_set() { echo "policies=[{\"name\": \"full\"}, {\"name\": \"streaming\", \"budget\": 48}, {\"name\": \"snapkv\", $1}]"; }
+refused run --config "$tmp/own.json" --resume --set "$(policy_set '"budget": 64, "reference": "kvpress"')"
+expect "in 'policies[2].reference'"
+refused run --config "$tmp/own.json" --resume --set "$(policy_set '"budget": 64, "params": {"granularity": "query_head"}')"
+expect "in 'policies[2].params'"
+refused run --config "$tmp/own.json" --resume --set "$(policy_set '"budget": {"max_capacity_prompt": 64}')"
+expect "in 'policies[2].budget'"
+refused run --config "$tmp/own.json" --resume --set "$(policy_set '"budget": {"compression_ratio": 0.5}')"
+expect "in 'policies[2].budget'"
 cmp -s "$tmp/own/config.resolved.json" "$tmp/resolved.orig" || fail "config.resolved.json was rewritten"
 timeout 60 "$kvbench" run --log-level error --config "$tmp/own.json" --resume --set model.batch_decode=on > /dev/null ||
   fail "a resume changing only a safe key (model.batch_decode) was refused"
+refused table --report "$tmp/own/report.json" --paper "$tmp/fifo.jsonl"; expect "FIFO"
 
 step "damaged run folder: --resume refuses clearly (no crash)"
 config dmg "$tmp/dmg" 2

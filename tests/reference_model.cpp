@@ -50,10 +50,12 @@ at::Tensor ReferenceModel::causal_mask(std::int64_t S) const {
 
 at::Tensor ReferenceModel::eviction_mask(std::int64_t S, std::int64_t T,
                                          const std::vector<std::vector<std::vector<std::int64_t>>>& kept) const {
-  at::Tensor mask = causal_mask(S);
+  // One mask row per cache head: KV heads, or query heads for a per-query-head cache.
+  const std::int64_t H = kept.empty() ? kv_heads_ : static_cast<std::int64_t>(kept[0].size());
+  at::Tensor mask = causal_mask(S).narrow(1, 0, 1).expand({layers_, H, S, S}).clone();
   auto m = mask.accessor<bool, 4>();
   for (std::int64_t l = 0; l < layers_; ++l)
-    for (std::int64_t h = 0; h < kv_heads_; ++h)
+    for (std::int64_t h = 0; h < H; ++h)
       for (std::int64_t q = T; q < S; ++q) {
         for (std::int64_t k = 0; k < T; ++k) m[l][h][q][k] = false;
         for (std::int64_t k : kept[l][h]) m[l][h][q][k] = true;
@@ -99,7 +101,7 @@ at::Tensor ReferenceModel::logits(const std::vector<std::int64_t>& ids, const at
       const at::Tensor kh = rope(k.narrow(1, hk * d, d).contiguous());
       const at::Tensor vh = v.narrow(1, hk * d, d);
       at::Tensor scores = at::matmul(qh, kh.t()) / std::sqrt(static_cast<double>(d));
-      scores = scores.masked_fill(visible[l][hk].logical_not(), -INFINITY);
+      scores = scores.masked_fill(visible[l][visible.size(1) == heads_ ? hq : hk].logical_not(), -INFINITY);
       heads.push_back(at::matmul(at::softmax(scores, -1), vh));
     }
     x = x + lin(at::cat(heads, 1), p + "self_attn.o_proj");

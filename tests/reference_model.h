@@ -18,14 +18,16 @@ class ReferenceModel {
  public:
   ReferenceModel(const std::map<std::string, at::Tensor>& weights, const RandomModelSpec& spec);
 
-  /// float64 logits [S, V] for `ids` (positions 0..S-1). `visible` is bool [L, Hkv, S, S]: entry
-  /// [l, h, i, j] says whether query i may attend key j in layer l, KV head h; undefined means causal.
+  /// float64 logits [S, V] for `ids` (positions 0..S-1). `visible` is bool [L, Hkv, S, S] (or [L, Hq, S, S], one
+  /// per query head): entry [l, h, i, j] says whether query i may attend key j in layer l, head h; undefined means
+  /// causal.
   at::Tensor logits(const std::vector<std::int64_t>& ids, const at::Tensor& visible = at::Tensor()) const;
 
   /// The causal mask [L, Hkv, S, S].
   at::Tensor causal_mask(std::int64_t seq_len) const;
   /// The mask of a decode after eviction: prompt rows (< prompt_len) are causal over everything; later rows
-  /// see the prompt positions kept[l][h] plus every position >= prompt_len up to themselves.
+  /// see the prompt positions kept[l][h] plus every position >= prompt_len up to themselves. kept[l] has one
+  /// list per KV head, or per query head.
   at::Tensor eviction_mask(std::int64_t seq_len, std::int64_t prompt_len,
                            const std::vector<std::vector<std::vector<std::int64_t>>>& kept) const;
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Slurm path against a real Slurm (issue 15): a single-node cluster of Debian's slurm-wlm and munge started
-# here, `kvbench slurm --shards 2 --submit` on a tiny config, and then: both array tasks ran, the merge job ran
-# after them (afterok), and the merged predictions and report equal a single-process run's (timings aside).
+# The Slurm path against a real Slurm (issues 15 and 30): a single-node cluster of Debian's slurm-wlm and munge
+# started here, `kvbench slurm --shards 2 --setup LINE --submit` on a tiny config, and then: both array tasks ran,
+# the merge job ran after them (afterok) with its own resources, the --setup line ran in all three, and the merged
+# predictions and report equal a single-process run's (timings aside).
 #   tests/slurm_test.sh KVBENCH SOURCE_DIR
 # Exit 77 (CTest's skip) with the reason when Slurm cannot be installed or started on this machine.
 set -uo pipefail
@@ -62,7 +63,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2
 MpiDefault=none
-NodeName=$host CPUs=$(nproc) State=UNKNOWN
+NodeName=$host CPUs=$(nproc) RealMemory=$(( $(awk '/^MemTotal:/{print $2}' /proc/meminfo) / 1024 / 2 )) State=UNKNOWN
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
 export SLURM_CONF=$conf
@@ -87,7 +88,21 @@ EOF
   fail "the single-process run failed"
 
 cd "$tmp"
-submitted=$("$kvbench" slurm --config "$tmp/config.json" --shards 2 --submit) || fail "kvbench slurm --submit: $submitted"
+# --dry-run prints both scripts and writes nothing; the scripts ask for one task each (Slurm 23.11+ refuses
+# --gpus-per-task without it) and run the --setup lines (before set -u) ahead of kvbench.
+setup="touch '$tmp'/setup-ran-\$SLURM_JOB_ID"
+dry=$("$kvbench" slurm --config "$tmp/config.json" --shards 2 --setup "$setup" --dry-run) || fail "kvbench slurm --dry-run: $dry"
+[ ! -e "$out/slurm" ] || fail "--dry-run wrote $out/slurm"
+[ "$(echo "$dry" | grep -c '^#SBATCH --ntasks=1$')" = 2 ] || fail "not every script asks for --ntasks=1: $dry"
+[ "$(echo "$dry" | grep -c "^touch '$tmp'/setup-ran-\$SLURM_JOB_ID$")" = 2 ] || fail "the --setup line is not in both scripts: $dry"
+submitted=$("$kvbench" slurm --config "$tmp/config.json" --shards 2 --setup "$setup" --merge-time 00:10:00 \
+  --merge-mem 256M --submit) || fail "kvbench slurm --submit: $submitted"
+grep -q '^#SBATCH --mem=256M$' "$out/slurm/merge.sbatch" && grep -q '^#SBATCH --time=00:10:00$' "$out/slurm/merge.sbatch" ||
+  fail "merge.sbatch lacks its own --mem and --time: $(cat "$out/slurm/merge.sbatch")"
+for f in array merge; do
+  awk '/^touch /{t=NR} /^set -euo pipefail/{s=NR} END{exit !(t && s && t < s)}' "$out/slurm/$f.sbatch" ||
+    fail "$f.sbatch does not run the --setup line before set -u"
+done
 echo "$submitted"
 merge_job=$(echo "$submitted" | sed -n 's/.*merge job \([0-9]*\).*/\1/p')
 [ -n "$merge_job" ] || fail "no merge job id in: $submitted"
@@ -102,6 +117,7 @@ for i in 0 1; do
   grep -q '"end"' "$out/shards/$i-of-2/manifest.json" || fail "array task $i did not finish"
 done
 [ -f "$out/slurm/merge.log" ] || fail "the merge job left no log"
+[ "$(ls "$tmp"/setup-ran-* 2>/dev/null | wc -l)" = 3 ] || fail "the --setup line did not run in the 2 tasks and the merge"
 # The merge ran after both tasks ended: its time is later than each shard's end.
 python3 - "$out" <<'PY' || fail "the merge did not run after the array"
 import json, sys

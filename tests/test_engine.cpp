@@ -6,6 +6,7 @@
 //    evicted positions masked (the first generated token comes from the full prefill, as in the papers).
 #include <gtest/gtest.h>
 
+#include <numeric>
 #include <optional>
 #include <random>
 
@@ -258,6 +259,80 @@ TEST(Engine, EveryPolicyDecodesLikeMaskedFullAttention) {
     for (std::int64_t i = 0; i < gen.max_new_tokens; ++i) {
       EXPECT_LT(max_abs_diff(out.step_logits[i], ref[T - 1 + i]), 2e-3) << "step " << i;
       EXPECT_EQ(out.output_ids[i], ref[T - 1 + i].argmax().item<std::int64_t>()) << "step " << i;
+    }
+  }
+}
+
+// Per-query-head caches (KVCache-Factory's and Ada-KV's default: K/V repeated to the query heads, one kept set each)
+// decode like full attention with each query head's own evicted positions masked; they hold g times the entries
+// of a per-KV-head cache of the same budget; and decode alone, batched beside per-KV-head caches, and on the ragged
+// path gives the same tokens.
+TEST(Engine, PerQueryHeadCachesDecodeLikeMaskedFullAttention) {
+  auto f = make_fixture(family_cases()[0].spec);  // 4 query heads, 2 KV heads: g = 2
+  const std::int64_t T = 120, Hq = f->spec.num_heads, g = Hq / f->spec.num_kv_heads;
+  const auto prompt = random_ids(T, f->spec.vocab_size, 31);
+  const Engine engine(*f->model);
+  auto spec = [](const std::string& name, const std::string& reference, BudgetSpec budget, nlohmann::json params = {}) {
+    PolicySpec s{name, budget, params.is_null() ? nlohmann::json::object() : params};
+    s.reference = reference;
+    return s;
+  };
+  std::vector<std::unique_ptr<EvictionPolicy>> policies;
+  policies.push_back(make_policy(spec("snapkv", "kvcache_factory", 40)));  // uniform per query head
+  policies.push_back(make_policy(spec("adakv", "adakv", 48)));             // ragged per query head
+  policies.push_back(make_policy(spec("streaming", "adakv", 24)));
+  policies.push_back(make_policy(spec("knorm", "kvcache_factory", 30)));   // layers 0 and 1 whole
+  policies.push_back(make_policy(spec("snapkv", "kvcache_factory", 40, {{"granularity", "kv_head"}})));
+  policies.push_back(make_policy(spec("criticaladakv", "kvpress", BudgetSpec::compression_ratio(0.6))));
+  std::vector<EvictionPolicy*> raw;
+  for (auto& p : policies) raw.push_back(p.get());
+  GenerateOptions gen;
+  gen.max_new_tokens = 8;
+  gen.keep_step_logits = true;
+  PrefillResult pre = engine.prefill(prompt, raw, {});
+  std::vector<GenerationResult> alone;
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    SCOPED_TRACE(policies[i]->describe());
+    KvCache cache = pre.caches[i];
+    const bool per_query_head = policies[i]->granularity() == "query_head";
+    std::vector<std::vector<std::vector<std::int64_t>>> kept;
+    std::int64_t entries = 0;
+    for (const auto& layer : cache.layers) {
+      kept.push_back(layer.kept_positions());
+      EXPECT_EQ(layer.num_heads(), per_query_head ? Hq : Hq / g);
+      for (const auto& head : kept.back()) entries += static_cast<std::int64_t>(head.size());
+    }
+    // What the cache holds is what its heads keep: 2 (K, V) x entries x d x 4 bytes.
+    EXPECT_EQ(cache.bytes_used(), 2 * entries * (f->spec.hidden_size / Hq) * 4);
+    const GenerationResult out = engine.decode(cache, pre.last_logits, gen);
+    std::vector<std::int64_t> seq = prompt;
+    seq.insert(seq.end(), out.output_ids.begin(), out.output_ids.end() - 1);
+    const at::Tensor ref =
+        f->reference->logits(seq, f->reference->eviction_mask(static_cast<std::int64_t>(seq.size()), T, kept));
+    for (std::int64_t t = 0; t < gen.max_new_tokens; ++t) {
+      EXPECT_LT(max_abs_diff(out.step_logits[t], ref[T - 1 + t]), 2e-3) << "step " << t;
+      EXPECT_EQ(out.output_ids[t], ref[T - 1 + t].argmax().item<std::int64_t>()) << "step " << t;
+    }
+    alone.push_back(out);
+  }
+  // The query heads of one KV head really keep different sets (else this would test nothing new).
+  const auto layer0 = pre.caches[0].layers[1].kept_positions();
+  EXPECT_NE(layer0[0], layer0[1]);
+  // Batched (grouped by head count) and on the ragged path: the same tokens as alone.
+  std::vector<std::size_t> all(policies.size());
+  std::iota(all.begin(), all.end(), 0);
+  for (const std::string path : {"reference", "ragged"}) {
+    SCOPED_TRACE(path);
+    PrefillResult again = engine.prefill(prompt, raw, {});
+    GenerateOptions batched = gen;
+    batched.decode_path = path;
+    const auto groups = decode_groups(engine, again, all, /*batch=*/true, batched);
+    for (const auto& group : groups) {
+      for (std::size_t i : group)
+        EXPECT_EQ(cache_heads(again.caches[i]), cache_heads(again.caches[group[0]])) << "a batch mixes head counts";
+      const auto results = decode_group(engine, again, group, batched);
+      for (std::size_t k = 0; k < group.size(); ++k)
+        EXPECT_EQ(results[k].output_ids, alone[group[k]].output_ids) << policies[group[k]]->describe();
     }
   }
 }

@@ -622,7 +622,7 @@ TEST(HfTokenizerShared, RoundTripsAndInvalidUtf8) {
       "Mixed\u00a0nbsp\u2009thin\u3000ideographic\u200bzero-width",
       "e\xCC\x81 decomposed vs \xC3\xA9 composed",
   };
-  for (const char* name : {"llama3_hf", "qwen2_hf", "mistral_hf"}) {
+  for (const char* name : {"llama3_hf", "qwen2_hf", "mistral_hf", "gemma3_hf"}) {
     SCOPED_TRACE(name);
     const auto t = load_shared(name);
     if (!t) GTEST_SKIP() << "../shared/data/tokenizers is absent (no shared data)";
@@ -648,6 +648,22 @@ TEST(HfTokenizerShared, LongSingleWordForMistral) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(t->decode(ids, false), text);
   EXPECT_LT(seconds, 2.0);
+}
+
+// Gemma 3's tokenizer (262k vocabulary; Replace " " -> "▁" normalizer, a Split pre-tokenizer that then never
+// splits, byte fallback). Ids of the first text recorded from HF tokenizers 0.23.2 (its Node binding); the
+// byte tokens are hand-derived (<0xNN> is id 238 + NN); <bos> 2 and <end_of_turn> 106 are Gemma's published ids.
+TEST(HfTokenizerShared, Gemma3) {
+  LOAD_SHARED_OR_SKIP(t, "gemma3_hf");
+  EXPECT_EQ(t->vocab_size(), 262145);
+  EXPECT_EQ(t->bos_id(), 2);
+  EXPECT_EQ(t->eos_id(), 106);  // its tokenizer_config.json names <end_of_turn> as EOS
+  const std::string turn = "<start_of_turn>user\n  Hello   world<end_of_turn>\n";
+  EXPECT_EQ(t->encode(turn, true), (Ids{2, 105, 2364, 107, 138, 9259, 139, 12392, 106, 107}));
+  EXPECT_EQ(t->decode(t->encode(turn, true), true), "user\n  Hello   world\n");
+  // 🦙 is not in the vocabulary: its four UTF-8 bytes.
+  EXPECT_EQ(t->encode("\xF0\x9F\xA6\x99", false), (Ids{238 + 0xF0, 238 + 0x9F, 238 + 0xA6, 238 + 0x99}));
+  EXPECT_EQ(t->token_to_id("<0x00>"), 238);
 }
 
 TEST(HfTokenizerShared, ConcurrentEncodesAgree) {
@@ -682,7 +698,7 @@ TEST(HfTokenizerBench, DISABLED_LongBenchThroughput) {
     bytes += prompts.back().size();
   }
   ASSERT_FALSE(prompts.empty());
-  for (const char* name : {"llama3_hf", "qwen2_hf", "mistral_hf"}) {
+  for (const char* name : {"llama3_hf", "qwen2_hf", "mistral_hf", "gemma3_hf"}) {
     const auto t = load_shared(name);
     ASSERT_TRUE(t);
     double best = 1e30;

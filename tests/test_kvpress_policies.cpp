@@ -129,7 +129,8 @@ TEST(PolicyParts, ExpectedAttentionScoresByHand) {
   //   mean part .70711 0 -.70711 .70711 -.70711; covariance part (1/4)(.4)(k_x - k_y)^2 = .4 0 .4 0 .4
   //   -> 1.10711 0 -.30711 .70711 -.30711; softmax .40208 .13289 .09775 .26952 .09775.
   // Group mean with head 1's .2: .30104 .16645 .14888 .23476 .14888. Values: ||v_1|| = 5, the others 1:
-  //   1.50520 .16645 .14888 .23476 .14888. The sink takes the maximum, 1.50520. Window 2: E = 4.
+  //   1.50520 .16645 .14888 .23476 .14888. The sink takes the maximum + 1, 2.50520, as kvpress pads it. Window 2:
+  //   E = 4.
   const double f = M_PI / 2;
   const std::vector<std::vector<float>> pre0 = {{100, 100}, {1, 0}, {1, 0}, {1, 2}, {1, -2}, {1, 0}};
   at::Tensor queries = at::zeros({2, 6, 2});
@@ -147,15 +148,15 @@ TEST(PolicyParts, ExpectedAttentionScoresByHand) {
   c.window = 2;
   c.n_sink = 1;
   c.n_future_positions = 2;
-  expect_row(compute_scores("expected_attention", v, c), 0, {1.505200, 1.505200, 0.166446, 0.148876});
+  expect_row(compute_scores("expected_attention", v, c), 0, {2.505200, 1.505200, 0.166446, 0.148876});
   // Without the covariance: logits .70711 0 -.70711 .70711 -.70711, softmax .33565 .16550 .08160 .33565 .08160,
-  // group mean .26782 .18275 .14080 .26782 .14080, times ||v||: 1.33912 .18275 .14080 .26782.
+  // group mean .26782 .18275 .14080 .26782 .14080, times ||v||: 1.33912 .18275 .14080 .26782; the sink 2.33912.
   c.use_covariance = false;
-  expect_row(compute_scores("expected_attention", v, c), 0, {1.339123, 1.339123, 0.182749, 0.140801});
-  // Without ||v|| (covariance back on): the group means, the sink at their maximum .30104.
+  expect_row(compute_scores("expected_attention", v, c), 0, {2.339123, 1.339123, 0.182749, 0.140801});
+  // Without ||v|| (covariance back on): the group means, the sink at their maximum + 1, 1.30104.
   c.use_covariance = true;
   c.use_vnorm = false;
-  expect_row(compute_scores("expected_attention", v, c), 0, {0.301040, 0.301040, 0.166446, 0.148876});
+  expect_row(compute_scores("expected_attention", v, c), 0, {1.301040, 0.301040, 0.166446, 0.148876});
   // No RoPE frequencies: a clear error, not a guess.
   v.rope_inv_freq = at::Tensor();
   EXPECT_THROW(compute_scores("expected_attention", v, c), Error);
@@ -188,11 +189,16 @@ TEST(PolicyParts, CriticalValueNormsAndTwoStagesByHand) {
   EXPECT_GT(two[0][2].item<double>(), 1.0005);
   EXPECT_EQ(positions(KeptPositions::ragged(select_top(two, {2})), 0), (std::vector<std::int64_t>{0, 2}));
   // The first stage's share counts the window: floor(ratio (b + w)) - w, within [0, b].
-  EXPECT_EQ(critical_first_stage(2, 2, 0.5), 0);    // floor(2) - 2
-  EXPECT_EQ(critical_first_stage(2, 2, 0.75), 1);   // floor(3) - 2
-  EXPECT_EQ(critical_first_stage(96, 32, 0.5), 32);  // floor(64) - 32
-  EXPECT_EQ(critical_first_stage(1, 2, 0.5), 0);    // floor(1.5) - 2 < 0
-  EXPECT_EQ(critical_first_stage(5, 2, 1.0), 5);
+  EXPECT_EQ(critical_first_stage(2, 4, 2, 0.5), 0);     // floor(2) - 2
+  EXPECT_EQ(critical_first_stage(2, 4, 2, 0.75), 1);    // floor(3) - 2
+  EXPECT_EQ(critical_first_stage(96, 128, 32, 0.5), 32);  // floor(64) - 32
+  EXPECT_EQ(critical_first_stage(1, 3, 2, 0.5), 0);     // floor(1.5) - 2 < 0
+  EXPECT_EQ(critical_first_stage(5, 7, 2, 1.0), 5);
+  // kvpress's compression ratio: the share of the unrounded T (1 - r), e.g. int(257.5 * .5) = 128 with the
+  // window inside (w = 0 when the window is ranked, as kvpress's is), where the rounded budget 257 would give 128 too,
+  // and int(102.9... * .3) = 30 against floor(102 * .3) = 30; at ratio .7: 72 against floor(71.4) = 71.
+  EXPECT_EQ(critical_first_stage(257, 257.5, 0, 0.5), 128);
+  EXPECT_EQ(critical_first_stage(102, 1030 * (1 - 0.9), 0, 0.7), 72);
   // Without o_proj CriticalKV cannot weigh the values: an error naming what is missing.
   v.out_proj = at::Tensor();
   try {
@@ -204,8 +210,9 @@ TEST(PolicyParts, CriticalValueNormsAndTwoStagesByHand) {
 }
 
 // Head 0 of the CriticalKV layers: window queries (1,0) put nearly all attention on key 3 = (30, 0) (logit
-// 30/sqrt2 = 21.2 against 0), so the SnapKV scores (w = 2, kernel 1) are about [1e-9, 1e-9, 1e-9, 2]; the values'
-// L1 norms (o_proj = identity) are 1 4 2 0. Second-stage scores (b + 1e-4) * norm: ~1e-4 4e-4 2e-4 0.
+// 30/sqrt2 = 21.2 against 0), so the SnapKV scores (w = 2, kernel 1, the window's mean as kvpress) are about
+// [5e-10, 5e-10, 5e-10, 1]; the values' L1 norms (o_proj = identity) are 1 4 2 0. Second-stage scores
+// (b + 1e-4) * norm: ~1e-4 4e-4 2e-4 0.
 const Rows kCriticalKeys0 = {{0, 0}, {0, 0}, {0, 0}, {30, 0}, {0, 0}, {0, 0}};
 const Rows kCriticalValues0 = {{1, 0}, {3, -1}, {0, 2}, {0, 0}, {1, 1}, {1, 1}};
 
@@ -229,12 +236,12 @@ TEST(Policies, CriticalkvTwoStagesByHand) {
 
 TEST(Policies, CriticaladakvAllocatesBySnapkvScoresByHand) {
   // Head 0 as above. Head 1: keys (sqrt2 ln c_j, 0) with c = 1 2 3 4 5 5, so query (1,0) gives logits ln c_j:
-  // query 4 attends c_j / 15 over keys 0..4, query 5 c_j / 20 over 0..5; SnapKV scores c_j (1/15 + 1/20) =
-  // c_j 7/60: .11667 .23333 .35 .46667. Value L1 norms 10 1 1 .1.
-  // Ada-KV (b = 2, alpha .2): the global top 4 of both heads are 2 (head 0) and .46667 .35 .23333 (head 1):
+  // query 4 attends c_j / 15 over keys 0..4, query 5 c_j / 20 over 0..5; SnapKV scores (the window's mean)
+  // c_j (1/15 + 1/20) / 2 = c_j 7/120: .05833 .11667 .175 .23333. Value L1 norms 10 1 1 .1.
+  // Ada-KV (b = 2, alpha .2): the global top 4 of both heads are 1 (head 0) and .23333 .175 .11667 (head 1):
   // counts 1, 3; weights .8 + .4 = 1.2 and 2.4 + .4 = 2.8 -> budgets 1 and 3.
   // First stage, ratio .75: head 0 floor(.75 * 3) - 2 = 0, head 1 floor(.75 * 5) - 2 = 1 (position 3).
-  // Second stage: head 0 takes position 1 (4e-4); head 1's scores (b + 1e-4) * norm = 1.16767 .23343 .35010
+  // Second stage: head 0 takes position 1 (4e-4); head 1's scores (b + 1e-4) * norm = .58433 .11677 .17510
   // for 0..2: it takes 0 and 2. Kept: head 0 {1} + window, head 1 {0, 2, 3} + window: 8 = 2 heads x 4.
   Rows k1;
   for (double c : {1.0, 2.0, 3.0, 4.0, 5.0, 5.0}) k1.push_back({static_cast<float>(std::sqrt(2.0) * std::log(c)), 0});
@@ -248,7 +255,7 @@ TEST(Policies, CriticaladakvAllocatesBySnapkvScoresByHand) {
   EXPECT_EQ(positions(k, 0), (std::vector<std::int64_t>{1, 4, 5}));
   EXPECT_EQ(positions(k, 1), (std::vector<std::int64_t>{0, 2, 3, 4, 5}));
   // Default ratio .5: no first stage in either head (floor(1.5) - 2, floor(2.5) - 2); head 1's second stage
-  // (.46677 * .1 = .04668 for position 3) keeps 0, 1 and 2 instead.
+  // (.23343 * .1 = .02334 for position 3) keeps 0, 1 and 2 instead.
   auto q = make_policy({"criticaladakv", 4, {{"window", 2}, {"kernel", 1}}});
   q->begin_sequence(one_layer(6, 2, 2));
   EXPECT_EQ(positions(q->select(v), 1), (std::vector<std::int64_t>{0, 1, 2, 4, 5}));

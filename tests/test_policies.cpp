@@ -396,3 +396,14 @@ TEST(Coverage, StatisticsByHand) {
 
 }  // namespace
 }  // namespace kvbench
+
+// Equal scores rank the lower position first, the same on every device (max-pooled scores tie on plateaus, and
+// at::topk's choice among equal scores differs between the CPU and CUDA).
+TEST(Selection, EqualScoresRankTheLowerPositionFirst) {
+  const at::Tensor plateau = at::cat({at::full({1, 40}, 1.0f), at::full({1, 200}, 3.0f), at::full({1, 60}, 2.0f)}, 1);
+  EXPECT_TRUE(at::equal(kvbench::top_k_indices(plateau, 150), at::arange(40, 190).unsqueeze(0)));
+  EXPECT_TRUE(at::equal(kvbench::top_k_indices(plateau, 230).narrow(1, 200, 30), at::arange(240, 270).unsqueeze(0)));
+  const auto kept = kvbench::select_top(at::cat({plateau, plateau.flip(1)}), {120, 10});
+  EXPECT_TRUE(at::equal(kept[0], at::arange(40, 160)));
+  EXPECT_TRUE(at::equal(kept[1], at::arange(60, 70)));  // flipped: the 3s start at 60
+}

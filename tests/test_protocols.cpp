@@ -183,7 +183,7 @@ TEST(Protocols, DecodeEvictionEvictsTheEntryTheScoresPick) {
     b.budget = 5;
     b.window = 2;
     b.accumulate = accumulate;
-    DecodeEvictor evictor(b, 1, /*group=*/1, /*scale=*/1.0);
+    DecodeEvictor evictor(b, 1, /*scale=*/1.0);
     // Both queries see all 6 entries (the cache was built before them), as in the loop below.
     evictor.observe(0, layer, q1);
     evictor.observe(0, layer, q2);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <tuple>
 
 #include "harness/engine/attention.h"
 #include "harness/engine/engine.h"
@@ -56,6 +57,18 @@ std::vector<std::unique_ptr<EvictionPolicy>> sweep_policies() {
   return p;
 }
 
+// The sweep plus caches stored per query head (KVCache-Factory's and Ada-KV's default granularity).
+std::vector<std::unique_ptr<EvictionPolicy>> sweep_with_query_head_caches() {
+  auto p = sweep_policies();
+  for (const auto& [name, reference, budget] : {std::tuple<const char*, const char*, std::int64_t>{"snapkv", "kvcache_factory", 40},
+                                                {"adakv", "adakv", 40}, {"pyramidkv", "kvcache_factory", 48}}) {
+    PolicySpec spec{name, budget};
+    spec.reference = reference;
+    p.push_back(make_policy(spec));
+  }
+  return p;
+}
+
 std::vector<EvictionPolicy*> raw(const std::vector<std::unique_ptr<EvictionPolicy>>& policies) {
   std::vector<EvictionPolicy*> out;
   for (const auto& p : policies) out.push_back(p.get());
@@ -84,7 +97,7 @@ TEST(RaggedDecoder, EveryKindOfCacheDecodesLikeTheReferencePath) {
     auto m = make_model(kv_heads);
     const Engine engine(*m->model);
     const auto prompt = random_ids(90, m->spec.vocab_size, 3);
-    auto policies = sweep_policies();
+    auto policies = sweep_with_query_head_caches();
     PrefillResult ref = engine.prefill(prompt, raw(policies), {});
     PrefillResult fast = engine.prefill(prompt, raw(policies), {});
     for (std::size_t i = 0; i < policies.size(); ++i) {
@@ -136,6 +149,27 @@ TEST(RaggedDecoder, BatchedDecodeEqualsSeparateReferenceDecodes) {
   }
   // The caches were read, not extended.
   for (const auto& cache : pre.caches) EXPECT_EQ(cache.layers[0].tail_length(), 0);
+}
+
+// Per-query-head caches batch together on the ragged path (each step's entry written to the g query heads' tails).
+TEST(RaggedDecoder, BatchedPerQueryHeadCachesEqualSeparateReferenceDecodes) {
+  auto m = make_model();
+  const Engine engine(*m->model);
+  const auto prompt = random_ids(100, m->spec.vocab_size, 23);
+  auto all = sweep_with_query_head_caches();
+  std::vector<std::unique_ptr<EvictionPolicy>> policies;
+  for (auto& p : all)
+    if (p->granularity() == "query_head") policies.push_back(std::move(p));
+  ASSERT_EQ(policies.size(), 3u);
+  PrefillResult pre = engine.prefill(prompt, raw(policies), {});
+  std::vector<const KvCache*> caches;
+  for (const auto& cache : pre.caches) caches.push_back(&cache);
+  const std::vector<GenerationResult> together = engine.decode_batch(caches, pre.last_logits, options("ragged", 10));
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    SCOPED_TRACE(policies[i]->describe());
+    PrefillResult own = engine.prefill(prompt, {policies[i].get()}, {});
+    expect_same_generation(together[i], engine.decode(own.caches[0], own.last_logits, options("reference", 10)));
+  }
 }
 
 TEST(RaggedDecoder, ContinuesFromACacheThatAlreadyHasDecodeEntries) {

@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "harness/common/error.h"
+#include "harness/common/paths.h"
 #include "harness/report/check.h"
 #include "harness/report/report_file.h"
 #include "harness/report/report_plots.h"
@@ -272,37 +274,71 @@ TEST(Table, Json) {
   EXPECT_TRUE(j["rows"][0]["budget"].is_null());
 }
 
-// Published rows: Paper A (ModelX) has SnapKV at 128, FullKV and StreamingLLM at 64 (and an H2O row nothing
-// matches); Paper B (ModelY) has SnapKV at 128 without qasper. avg_reported is wrong on purpose.
-const char* const kPaperCsv =
-    "source,model,cache_granularity,budget,method,narrativeqa,qasper,hotpotqa,trec,avg_computed,avg_reported\n"
-    "\"Paper A, Table 1\",ModelX,kv_head,128,SnapKV,19.00,24.00,35.00,60.0,34.5,99.9\n"
-    "Paper A,ModelX,kv_head,full,FullKV,21.00,30.00,41.00,70.0,40.5,40.5\n"
-    "Paper B,ModelY,query_head,128,SnapKV,17.00,,30.00,50.0,,\n"
-    "Paper A,ModelX,kv_head,64,StreamingLLM,9.00,12.00,20.00,50.0,,\n"
-    "Paper A,ModelX,kv_head,128,H2O,1,2,3,4,,\n";
+// Published rows in the CSV's one-score-per-line format: `spec` holds every column but subset and score,
+// `scores` the narrativeqa, qasper, hotpotqa and trec scores (empty: not published).
+std::string paper_lines(const std::string& spec, const std::vector<std::string>& scores) {
+  static const std::vector<std::string> kSubsets = {"narrativeqa", "qasper", "hotpotqa", "trec"};
+  std::string out;
+  for (std::size_t i = 0; i < kSubsets.size(); ++i)
+    if (!scores[i].empty()) out += spec + "," + kSubsets[i] + "," + scores[i] + "\n";
+  return out;
+}
+
+// Paper A (ModelX) is measured as kvbench measures: SnapKV at 128, FullKV, StreamingLLM at 64 (and an H2O row no
+// variant has). Each other SnapKV row at 128 differs in one way from snapkv-128: Paper B's per query head
+// (ModelY), Paper C's query-agnostic, Paper D's budget without the window, Paper E's unstated; Ada-PyramidKV has
+// no kvbench policy.
+const std::string kPaperCsv =
+    "paper,table,model,method,policy,budget,budget_definition,granularity,protocol,source,subset,score\n" +
+    paper_lines("Paper A,Table 1,ModelX,FullKV,full,full,none,any,any,a.pdf", {"21.00", "30.00", "41.00", "70.0"}) +
+    paper_lines("Paper A,Table 1,ModelX,SnapKV,snapkv,128,tokens_per_head_window_included,kv_head,question_aware,a.pdf",
+                {"19.00", "24.00", "35.00", "60.0"}) +
+    paper_lines("Paper B,Table 1,ModelY,SnapKV,snapkv,128,tokens_per_head_window_included,query_head,question_aware,b.pdf",
+                {"17.00", "", "30.00", "50.0"}) +
+    paper_lines("Paper C,Table 2,ModelX,SnapKV,snapkv,128,tokens_per_head_window_included,kv_head,query_agnostic,c.pdf",
+                {"1", "2", "3", "4"}) +
+    paper_lines("Paper D,Table 3,ModelX,SnapKV,snapkv,128,tokens_per_head_window_excluded,kv_head,question_aware,d.pdf",
+                {"5", "6", "7", "8"}) +
+    paper_lines("Paper E,Table 4,ModelX,SnapKV,snapkv,128,unknown,unknown,unknown,e.pdf", {"9", "10", "11", "12"}) +
+    paper_lines("Paper A,Table 1,ModelX,StreamingLLM,streaming,64,tokens_per_head_window_included,kv_head,question_aware,a.pdf",
+                {"9.00", "12.00", "20.00", "50.0"}) +
+    paper_lines("Paper A,Table 1,ModelX,H2O,h2o,128,tokens_per_head_window_included,kv_head,question_aware,a.pdf", {"1", "2", "3", "4"}) +
+    paper_lines("Paper A,Table 1,ModelX,Ada-PyramidKV,,128,tokens_per_head_window_included,kv_head,question_aware,a.pdf",
+                {"1", "2", "3", "4"});
 
 // Published averages over the columns shown: FullKV (21 + 30 + 41 + 70) / 4 = 40.5; SnapKV A
-// (19 + 24 + 35 + 60) / 4 = 34.5; StreamingLLM (9 + 12 + 20 + 50) / 4 = 22.75; SnapKV B (17 + 30 + 50) / 3 = 32.33.
-// Deltas over the subsets both rows have: full (20-21 + 30-30 + 40-41) / 3 = -0.67; snapkv-128 vs A
-// (18.5-19 + 25.3-24 + 33-35) / 3 = -0.40; vs B (18.5-17 + 33-30) / 2 = +2.25; streaming-64 (10-9 + 55.5-50) / 2 = +3.25.
-const char* const kExpectedPaperCsv =
-    "run,variant,policy,budget,narrativeqa,qasper,hotpotqa,trec,single-doc QA,multi-doc QA,few-shot,average,source,delta_average\n"
-    "alpha,full,full,full,20.00,30.00,40.00,,25.00,40.00,,30.00,,\n"
-    "published,FullKV,full,full,21.00,30.00,41.00,70.00,25.50,41.00,70.00,40.50,Paper A; ModelX; kv_head,-0.67\n"
-    "alpha,snapkv-128,snapkv,128,18.50,25.30,33.00,,21.90,33.00,,25.60,,\n"
-    "published,SnapKV,snapkv,128,19.00,24.00,35.00,60.00,21.50,35.00,60.00,34.50,\"Paper A, Table 1; ModelX; kv_head\",-0.40\n"
-    "beta,streaming-64,streaming,64,10.00,,,55.50,10.00,,55.50,32.75,,\n"
-    "published,StreamingLLM,streaming,64,9.00,12.00,20.00,50.00,10.50,20.00,50.00,22.75,Paper A; ModelX; kv_head,3.25\n"
-    "beta,snapkv_evict,snapkv,evict=0.75,15.00,,,50.00,15.00,,50.00,32.50,,\n";
+// (19 + 24 + 35 + 60) / 4 = 34.5; StreamingLLM (9 + 12 + 20 + 50) / 4 = 22.75. Deltas over the subsets both rows
+// have: full (20-21 + 30-30 + 40-41) / 3 = -0.67; snapkv-128 vs A (18.5-19 + 25.3-24 + 33-35) / 3 = -0.40;
+// streaming-64 (10-9 + 55.5-50) / 2 = +3.25. Unpaired rows get no delta.
+const char* const kNoteA = "\"Paper A, Table 1; ModelX; budget tokens_per_head_window_included, granularity kv_head, protocol question_aware; a.pdf\"";
+const std::string kExpectedPaperCsv =
+    "run,variant,policy,budget,narrativeqa,qasper,hotpotqa,trec,single-doc QA,multi-doc QA,few-shot,average,source,delta_average,unpaired\n"
+    "alpha,full,full,full,20.00,30.00,40.00,,25.00,40.00,,30.00,,,\n"
+    "published,FullKV,full,full,21.00,30.00,41.00,70.00,25.50,41.00,70.00,40.50,\"Paper A, Table 1; ModelX; budget none, "
+    "granularity any, protocol any; a.pdf\",-0.67,\n"
+    "alpha,snapkv-128,snapkv,128,18.50,25.30,33.00,,21.90,33.00,,25.60,,,\n"
+    "published,SnapKV,snapkv,128,19.00,24.00,35.00,60.00,21.50,35.00,60.00,34.50," + std::string(kNoteA) + ",-0.40,\n"
+    "unpaired,SnapKV,snapkv,128,1.00,2.00,3.00,4.00,1.50,3.00,4.00,2.50,\"Paper C, Table 2; ModelX; budget "
+    "tokens_per_head_window_included, granularity kv_head, protocol query_agnostic; c.pdf\",,protocol query_agnostic "
+    "(published) vs question_aware (ours)\n"
+    "unpaired,SnapKV,snapkv,128,5.00,6.00,7.00,8.00,5.50,7.00,8.00,6.50,\"Paper D, Table 3; ModelX; budget "
+    "tokens_per_head_window_excluded, granularity kv_head, protocol question_aware; d.pdf\",,budget definition "
+    "tokens_per_head_window_excluded (published) vs tokens_per_head_window_included (ours)\n"
+    "unpaired,SnapKV,snapkv,128,9.00,10.00,11.00,12.00,9.50,11.00,12.00,10.50,\"Paper E, Table 4; ModelX; budget unknown, "
+    "granularity unknown, protocol unknown; e.pdf\",,the published budget definition is unknown; the published "
+    "granularity is unknown; the published protocol is unknown\n"
+    "beta,streaming-64,streaming,64,10.00,,,55.50,10.00,,55.50,32.75,,,\n"
+    "published,StreamingLLM,streaming,64,9.00,12.00,20.00,50.00,10.50,20.00,50.00,22.75," + std::string(kNoteA) + ",3.25,\n"
+    "beta,snapkv_evict,snapkv,evict=0.75,15.00,,,50.00,15.00,,50.00,32.50,,,\n";
 
 TEST(Table, PublishedRows) {
   const auto paper = report::parse_paper_csv(kPaperCsv, "paper.csv");
-  ASSERT_EQ(paper.size(), 5u);
-  EXPECT_EQ(paper[0].source, "Paper A, Table 1");
-  EXPECT_EQ(paper[0].line, 2);
+  ASSERT_EQ(paper.size(), 9u);
+  EXPECT_EQ(paper[1].paper, "Paper A");
+  EXPECT_EQ(paper[1].table, "Table 1");
+  EXPECT_EQ(paper[1].line, 6);
   EXPECT_EQ(paper[2].scores.count("qasper"), 0u);
-  EXPECT_EQ(paper[0].scores.count("avg_reported"), 0u);
+  EXPECT_EQ(paper[2].granularity, "query_head");
 
   report::TableOptions options;
   options.paper = paper;
@@ -314,22 +350,38 @@ TEST(Table, PublishedRows) {
                     "60.00 |         21.50 |        35.00 |    60.00 | 34.50 | -0.40 |\n"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("\n[1] Paper A; ModelX; kv_head\n[2] Paper A, Table 1; ModelX; kv_head\n"), std::string::npos) << md;
+  EXPECT_EQ(md.find("Paper C"), md.find("[3] Paper C") + 4) << md;  // unpaired rows: a footnote and a line, no table row
+  EXPECT_EQ(md.find("| 1.00 "), std::string::npos) << md;
+  EXPECT_NE(md.find("\nPublished rows not paired (measured differently):\n"
+                    "- SnapKV at 128 [3], beside snapkv-128: protocol query_agnostic (published) vs question_aware (ours)\n"
+                    "- SnapKV at 128 [4], beside snapkv-128: budget definition tokens_per_head_window_excluded (published) "
+                    "vs tokens_per_head_window_included (ours)\n"
+                    "- SnapKV at 128 [5], beside snapkv-128: the published budget definition is unknown; the published "
+                    "granularity is unknown; the published protocol is unknown\n"),
+            std::string::npos)
+      << md;
   EXPECT_NE(md.find("| \xCE\x94 avg |"), std::string::npos) << md;
   const json j = json::parse(report::render_table(table, report::TableFormat::kJson));
   EXPECT_EQ(j["rows"][3]["published"], true);
+  EXPECT_EQ(j["rows"][3]["paired"], true);
   EXPECT_EQ(j["rows"][3]["compared_to"], "snapkv-128");
   EXPECT_EQ(j["rows"][3]["model"], "ModelX");
+  EXPECT_EQ(j["rows"][3]["granularity"], "kv_head");
   EXPECT_DOUBLE_EQ(j["rows"][3]["delta_average"].get<double>(), -0.4);
+  EXPECT_EQ(j["rows"][4]["paired"], false);
+  EXPECT_TRUE(j["rows"][4]["delta_average"].is_null());
+  EXPECT_EQ(j["rows"][4]["unpaired"], "protocol query_agnostic (published) vs question_aware (ours)");
   const std::string tex = report::render_table(table, report::TableFormat::kLatex);
   EXPECT_NE(tex.find("published & SnapKV (published [2]) & 128 & 19.00"), std::string::npos) << tex;
-  EXPECT_NE(tex.find("% [2] Paper A, Table 1; ModelX; kv_head\n"), std::string::npos) << tex;  // a comment: unescaped
+  EXPECT_EQ(tex.find("SnapKV (published [3])"), std::string::npos) << tex;
+  EXPECT_NE(tex.find("% not paired: SnapKV at 128 [3], beside snapkv-128: protocol query_agnostic"), std::string::npos) << tex;
 
-  // Without --model both papers' SnapKV rows sit under snapkv-128.
+  // Without --model, Paper B's per-query-head row shows up under snapkv-128, unpaired.
   options.model.clear();
   const std::string all = report::render_table(report::build_table(both(), options), report::TableFormat::kCsv);
-  EXPECT_NE(all.find("published,SnapKV,snapkv,128,17.00,,30.00,50.00,17.00,30.00,50.00,32.33,Paper B; ModelY; "
-                     "query_head,2.25\n"),
+  EXPECT_NE(all.find("unpaired,SnapKV,snapkv,128,17.00,,30.00,50.00,17.00,30.00,50.00,32.33,\"Paper B, Table 1; ModelY; "
+                     "budget tokens_per_head_window_included, granularity query_head, protocol question_aware; b.pdf\",,"
+                     "granularity query_head (published) vs kv_head (ours)\n"),
             std::string::npos)
       << all;
 
@@ -338,23 +390,81 @@ TEST(Table, PublishedRows) {
             "--model 'ModelZ' matches no row of the --paper CSV (its models: ModelX, ModelY)");
 }
 
-TEST(Table, PaperCsvErrors) {
-  EXPECT_EQ(test::error_of([] { report::parse_paper_csv("source,model,budget,method,qasper\nA,M,128,SnapKV,x1\n", "p.csv"); }),
-            "p.csv:2: column 'qasper' must be a number or empty, got 'x1'");
-  EXPECT_EQ(test::error_of([] { report::parse_paper_csv("source,model,budget,method\nA,M,128\n", "p.csv"); }),
-            "p.csv:2: 3 fields, but the header has 4");
-  EXPECT_EQ(test::error_of([] { report::parse_paper_csv("source,model,budget,qasper\n", "p.csv"); }),
-            "p.csv: the header has no 'method' column (expected source,model,cache_granularity,budget,method,<subsets>...)");
-  EXPECT_EQ(test::error_of([] { report::parse_paper_csv("source,model,budget,method\n\"A,M,128,X\n", "p.csv"); }),
-            "p.csv:3: unterminated quoted field");
+// A report variant that says its caches are per query head (issue 32's policies) pairs with the per-query-head
+// rows, and the per-KV-head ones become the unpaired rows.
+TEST(Table, GranularityFromTheReport) {
+  json a = alpha_json();
+  a["variants"][1]["granularity"] = "query_head";
+  report::TableOptions options;
+  options.paper = report::parse_paper_csv(kPaperCsv, "paper.csv");
+  const auto table = report::build_table({report::parse_report(a, "alpha.json")}, options);
+  const json j = json::parse(report::render_table(table, report::TableFormat::kJson));
+  std::vector<std::string> paired, unpaired;
+  for (const auto& row : j["rows"])
+    if (row["published"] == true && row["compared_to"] == "snapkv-128")
+      (row["paired"] == true ? paired : unpaired).push_back(row["source"].get<std::string>() + ": " +
+                                                             (row["paired"] == true ? "" : row["unpaired"].get<std::string>()));
+  EXPECT_EQ(paired, std::vector<std::string>({"Paper B, Table 1: "}));
+  ASSERT_EQ(unpaired.size(), 4u);
+  EXPECT_EQ(unpaired[0], "Paper A, Table 1: granularity kv_head (published) vs query_head (ours)");
 }
 
-TEST(Table, RealAnchorNumbers) {
+TEST(Table, PaperCsvErrors) {
+  const std::string header = "paper,table,model,method,policy,budget,budget_definition,granularity,protocol,source,subset,score\n";
+  const std::string ok = "P,T,M,SnapKV,snapkv,128,tokens_per_head_window_included,kv_head,question_aware,s,qasper,";
+  EXPECT_EQ(test::error_of([&] { report::parse_paper_csv(header + ok + "x1\n", "p.csv"); }),
+            "p.csv:2: column 'score' must be a number, got 'x1'");
+  EXPECT_EQ(test::error_of([&] { report::parse_paper_csv(header + "P,T,M\n", "p.csv"); }),
+            "p.csv:2: 3 fields, but the header has 12");
+  EXPECT_EQ(test::error_of([] { report::parse_paper_csv("source,model,budget,method,qasper\n", "p.csv"); }),
+            "p.csv: the header has no 'paper' column (published numbers have the columns paper,table,model,method,"
+            "policy,budget,budget_definition,granularity,protocol,subset,score,source; see published/README.md)");
+  EXPECT_EQ(test::error_of([&] { report::parse_paper_csv(header + "P,T,M,SnapKV,snapkv,128,per_head,kv_head,question_aware,s,qasper,1\n", "p.csv"); }),
+            "p.csv:2: column 'budget_definition' must be one of none, tokens_per_head_window_included, "
+            "tokens_per_head_window_excluded, evict_rate, kv_bytes, unknown, got 'per_head'");
+  EXPECT_EQ(test::error_of([&] { report::parse_paper_csv(header + "P,T,M,SnapKV,snapkv,128,none,GQA,question_aware,s,qasper,1\n", "p.csv"); }),
+            "p.csv:2: column 'granularity' must be one of kv_head, query_head, any, unknown, got 'GQA'");
+  EXPECT_EQ(test::error_of([&] { report::parse_paper_csv(header + "P,T,M,SnapKV,snapkv,1k,none,any,any,s,qasper,1\n", "p.csv"); }),
+            "p.csv:2: column 'budget' must be full or a number of tokens, got '1k'");
+  EXPECT_EQ(test::error_of([&] { report::parse_paper_csv(header + ok + "1\n" + ok + "2\n", "p.csv"); }),
+            "p.csv:3: a second score of qasper for SnapKV at budget 128 (P, T, M)");
+  EXPECT_EQ(test::error_of([&] { report::parse_paper_csv(header + "\"P,T\n", "p.csv"); }), "p.csv:3: unterminated quoted field");
+}
+
+// The shipped CSV holds exactly the scores of the anchors it was seeded from (../shared/docs/anchor-numbers.csv,
+// a wide table: one row per method and budget), each with its provenance.
+TEST(Table, ShippedPublishedNumbers) {
+  const auto rows = report::load_paper_csv(std::string(KVBENCH_SOURCE_DIR) + "/published/longbench.csv");
+  EXPECT_EQ(rows.size(), 83u);  // the anchors' 83 rows
+  std::multiset<std::string> shipped;
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.scores.size(), 16u) << "line " << row.line;
+    EXPECT_FALSE(row.source.empty()) << "line " << row.line;
+    for (const auto& [subset, score] : row.scores)
+      shipped.insert(row.model + "|" + row.method + "|" + row.budget + "|" + subset + "|" + report::format_fixed(score, 2));
+  }
   KVBENCH_REQUIRE_SHARED();
-  const std::string csv = test::shared_path("docs/anchor-numbers.csv");
-  const auto paper = report::load_paper_csv(csv);
-  EXPECT_GT(paper.size(), 50u);
-  for (const auto& row : paper) EXPECT_EQ(row.scores.size(), 16u) << "line " << row.line;
+  std::multiset<std::string> anchors;
+  const std::string text = test::read_file(test::shared_path("docs/anchor-numbers.csv"));
+  std::vector<std::vector<std::string>> table;
+  for (std::size_t start = 0, nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+    std::vector<std::string> cells;
+    std::string line = text.substr(start, nl - start), cell;
+    bool quoted = false;
+    for (const char c : line) {
+      if (c == '"') quoted = !quoted;
+      else if (c == ',' && !quoted) cells.push_back(cell), cell.clear();
+      else cell += c;
+    }
+    cells.push_back(cell);
+    table.push_back(cells);
+  }
+  for (std::size_t r = 1; r < table.size(); ++r)
+    for (std::size_t c = 5; c + 2 < table[0].size(); ++c)  // the subsets, between method and the two averages
+      if (!table[r][c].empty())
+        anchors.insert(table[r][1] + "|" + table[r][4] + "|" + table[r][3] + "|" + table[0][c] + "|" +
+                       report::format_fixed(std::stod(table[r][c]), 2));
+  EXPECT_EQ(shipped, anchors);
 }
 
 // --- kvbench table ----------------------------------------------------------------------------------------
@@ -454,10 +564,20 @@ TEST(CheckCli, ExitCodes) {
   EXPECT_NE(r.out.find("on all 6 score(s) and 2 average(s)"), std::string::npos) << r.out;
   json more = alpha_json();
   more["variants"][0]["scores"]["trec"] = 70.0;
-  more["variants"].push_back(beta_json()["variants"][0]);
   test::write_file(dir.file("more.json"), more.dump());
   r = test::run_kvbench("check --report " + dir.file("more.json") + base);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  // 2: another variant set is not comparable (Check.Comparability has every kind); --intersection compares the
+  // variants both have.
+  more["variants"].push_back(beta_json()["variants"][0]);
+  test::write_file(dir.file("more.json"), more.dump());
+  r = test::run_kvbench("check --report " + dir.file("more.json") + base);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("are not comparable (1 difference(s); --intersection compares only the samples and variants "
+                       "both have):\n  variants: only in the report: streaming-64\n"), std::string::npos) << r.err;
+  r = test::run_kvbench("check --report " + dir.file("more.json") + base + " --intersection");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("note: variants: only in the report: streaming-64\n"), std::string::npos) << r.err;
 
   // 1: one score dropped beyond --tol, listed on stdout; within a wider --tol it passes.
   json worse = alpha_json();
@@ -469,12 +589,19 @@ TEST(CheckCli, ExitCodes) {
   EXPECT_NE(r.err.find("1 regression(s) of more than 0.50 point(s)"), std::string::npos) << r.err;
   r = test::run_kvbench("check --report " + dir.file("worse.json") + base + " --tol 1.5");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  // 1: a baseline variant missing from the report.
-  r = test::run_kvbench("check --report " + dir.file("beta.json") + base);
+  // 1: a baseline score missing from the report.
+  json fewer = alpha_json();
+  fewer["variants"][0]["scores"].erase("qasper");
+  test::write_file(dir.file("fewer.json"), fewer.dump());
+  r = test::run_kvbench("check --report " + dir.file("fewer.json") + base);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.out.find("regression: full  narrativeqa  baseline 20.00  now missing (variant not in the report)\n"),
+  EXPECT_NE(r.out.find("regression: full  qasper  baseline 30.00  now missing (no score in the report)\n"),
             std::string::npos)
       << r.out;
+  // 2: nothing in common, even with --intersection.
+  r = test::run_kvbench("check --report " + dir.file("beta.json") + base + " --intersection");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("share no variant with a scored subset and sample in common"), std::string::npos) << r.err;
 
   // 2: unusable input.
   r = test::run_kvbench("check --report " + dir.file("absent.json") + base);
@@ -495,6 +622,169 @@ TEST(CheckCli, ExitCodes) {
   r = test::run_kvbench("check --report " + dir.file("alpha.json") + base + " --tol=-0.5");
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+// A report that records what it evaluated (report_writer.h): model, settings, data and samples.
+json identified(const std::vector<std::string>& narrativeqa_ids) {
+  json r = alpha_json();
+  r["model"] = {{"name", "Mistral-7B-Instruct-v0.2"}, {"path", "/m/Mistral-7B-Instruct-v0.2"}, {"config_sha256", "aa11"}};
+  r["config_sha256"] = "c0ffee";
+  r["data"] = {{"dir", "/d"}, {"manifest", true}, {"files", {{"narrativeqa.jsonl", "d1"}, {"qasper.jsonl", "d2"}}}};
+  r["sample_ids"] = {{"narrativeqa", narrativeqa_ids}, {"qasper", {"q1", "q2"}}, {"hotpotqa", {"h1", "h2"}}};
+  for (auto& v : r["variants"]) v["protocol"] = "question_aware";
+  return r;
+}
+
+std::vector<std::string> differences(const json& now, const json& base, bool intersection = false) {
+  return report::compare_runs(report::parse_report(now, "run.json"), report::parse_report(base, "base.json"), intersection)
+      .differences;
+}
+
+TEST(Check, Comparability) {
+  const json base = identified({"n1", "n2"});
+  EXPECT_TRUE(differences(base, base).empty());
+  // Samples: a run of 1 sample against a baseline of 2 (issue 30), in both directions.
+  const json one = identified({"n1"});
+  EXPECT_EQ(differences(one, base), std::vector<std::string>({"samples of narrativeqa: 1 in both, 1 only in the baseline (n2)"}));
+  EXPECT_EQ(differences(base, one), std::vector<std::string>({"samples of narrativeqa: 1 in both, 1 only in the report (n2)"}));
+  json other_subset = base;
+  other_subset["sample_ids"].erase("hotpotqa");
+  EXPECT_EQ(differences(other_subset, base), std::vector<std::string>({"subset hotpotqa only in the baseline"}));
+  EXPECT_TRUE(differences(one, base, /*intersection=*/true).empty());
+  // Model: another name, or the same name with another config.json.
+  json model = base;
+  model["model"]["name"] = "Llama-3.1-8B-Instruct";
+  EXPECT_EQ(differences(model, base), std::vector<std::string>({"model: Llama-3.1-8B-Instruct (config.json sha256 aa11) vs "
+                                                                "Mistral-7B-Instruct-v0.2 (config.json sha256 aa11)"}));
+  model = base;
+  model["model"]["config_sha256"] = "bb22";
+  EXPECT_EQ(differences(model, base, true).size(), 1u);  // --intersection does not make another model comparable
+  model["model"]["path"] = "/elsewhere/Mistral-7B-Instruct-v0.2";
+  model["model"]["config_sha256"] = "aa11";
+  EXPECT_TRUE(differences(model, base).empty());  // where the checkpoint lies does not matter
+  // Evaluation settings.
+  json config = base;
+  config["config_sha256"] = "beef";
+  EXPECT_EQ(differences(config, base, true),
+            std::vector<std::string>({"evaluation settings: config_sha256 beef vs c0ffee (model dtype, device, max_length, "
+                                      "chat format, max_new_tokens or seed differ: compare the runs' config.resolved.json)"}));
+  // Data: the same subset file with other bytes.
+  json data = base;
+  data["data"]["files"]["qasper.jsonl"] = "d9";
+  EXPECT_EQ(differences(data, base), std::vector<std::string>({"data: qasper.jsonl sha256 d9 vs d2"}));
+  // Protocol (and any other part of a variant's definition).
+  json protocol = base;
+  protocol["variants"][1]["protocol"] = "query_agnostic";
+  EXPECT_EQ(differences(protocol, base, true),
+            std::vector<std::string>({"variant snapkv-128: protocol query_agnostic vs question_aware"}));
+  json params = base;
+  params["variants"][1]["params"] = {{"window", 64}};
+  params["variants"][1]["granularity"] = "query_head";
+  EXPECT_EQ(differences(params, base), std::vector<std::string>({"variant snapkv-128: params {\"window\":64} vs "
+                                                                 "{\"window\":32}; granularity query_head vs kv_head"}));
+  // The variant set.
+  json variants = base;
+  variants["variants"][1]["name"] = "snapkv-256";
+  EXPECT_EQ(differences(variants, base),
+            std::vector<std::string>({"variants: only in the report: snapkv-256; only in the baseline: snapkv-128"}));
+  EXPECT_TRUE(differences(variants, base, true).empty());
+  // What a report does not record is not checked, and said so.
+  const auto c = report::compare_runs(report::parse_report(alpha_json(), "old.json"), report::parse_report(base, "base.json"), false);
+  EXPECT_TRUE(c.ok());
+  EXPECT_EQ(c.notes, std::vector<std::string>({"the model not checked: old.json does not record it",
+                                                "the evaluation settings (config_sha256) not checked: old.json does not record it",
+                                                "the samples (sample_ids) not checked: old.json does not record it"}));
+}
+
+// A run folder with report.json and narrativeqa predictions: `preds` maps _id to prediction (answer "paris").
+std::string write_run(const TempDir& dir, const std::string& name, const std::vector<std::pair<std::string, std::string>>& preds) {
+  std::vector<std::string> ids;
+  std::string rows;
+  double sum = 0;
+  for (const auto& [id, pred] : preds) {
+    ids.push_back(id);
+    rows += json({{"pred", pred}, {"answers", {"paris"}}, {"all_classes", nullptr}, {"length", 10}, {"_id", id}}).dump() + "\n";
+    sum += pred == "paris" ? 100 : 0;
+  }
+  json r = identified(ids);
+  r["subsets"] = {"narrativeqa"};
+  r["sample_ids"] = {{"narrativeqa", ids}};
+  r["variants"] = json::array({alpha_json()["variants"][0]});
+  r["variants"][0]["scores"] = {{"narrativeqa", sum / static_cast<double>(preds.size())}};
+  r["variants"][0]["average"] = sum / static_cast<double>(preds.size());
+  test::write_file(dir.file(name + "/predictions/full/narrativeqa.jsonl"), rows);
+  test::write_file(dir.file(name + "/report.json"), r.dump());
+  return dir.file(name + "/report.json");
+}
+
+TEST(CheckCli, IntersectionRescoresTheCommonSamples) {
+  TempDir dir;
+  const std::string base = write_run(dir, "base", {{"n1", "Paris"}, {"n2", "London"}});  // 50.00
+  const std::string one = write_run(dir, "one", {{"n1", "Paris"}});                       // 100.00
+  const std::string wrong = write_run(dir, "wrong", {{"n1", "Rome"}});                    // 0.00
+  auto r = test::run_kvbench("check --report " + one + " --baseline " + base);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("error: " + one + " and " + base + " are not comparable (1 difference(s); --intersection compares "
+                       "only the samples and variants both have):\n  samples of narrativeqa: 1 in both, 1 only in the "
+                       "baseline (n2)\n"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  r = test::run_kvbench("check --report " + base + " --baseline " + one);  // the other direction
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  // Over the one common sample both runs score 100: no regression (the baseline's 50 was over two samples).
+  r = test::run_kvbench("check --report " + one + " --baseline " + base + " --intersection --tol 0");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("on all 1 score(s) and 1 average(s) they share"), std::string::npos) << r.out;
+  r = test::run_kvbench("check --report " + wrong + " --baseline " + base + " --intersection");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("regression: full  narrativeqa  baseline 100.00  now 0.00  delta -100.00\n"), std::string::npos) << r.out;
+  // Rescoring needs the predictions.
+  paths::remove_all(dir.file("base/predictions"));
+  r = test::run_kvbench("check --report " + one + " --baseline " + base + " --intersection");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--intersection rescores narrativeqa of full over the samples both runs have"), std::string::npos) << r.err;
+}
+
+// --format junit: the ok, regression and not-comparable documents all validate against the Ant JUnit schema
+// (tests/data/junit/JUnit.xsd, windyroad's) with xmllint.
+TEST(CheckCli, JunitValidatesAgainstTheSchema) {
+  if (std::system("command -v xmllint >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "xmllint is not installed (apt: libxml2-utils; scripts/deps.sh --test installs it)";
+  TempDir dir;
+  write_fixtures(dir);
+  json worse = alpha_json();
+  worse["variants"][1]["scores"]["qasper"] = 24.0;
+  test::write_file(dir.file("worse.json"), worse.dump());
+  json other = alpha_json();
+  other["variants"][1]["protocol"] = "query_agnostic";
+  other["variants"][1]["name"] = "snapkv-128 <&\"x\">";
+  test::write_file(dir.file("other.json"), other.dump());
+  const std::string xsd = std::string(KVBENCH_SOURCE_DIR) + "/tests/data/junit/JUnit.xsd";
+  const struct {
+    std::string report;
+    int exit;
+    std::string needle;
+  } cases[] = {
+      {"alpha.json", 0, "<testcase classname=\"snapkv-128\" name=\"qasper\" time=\"0\"/>"},
+      {"worse.json", 1, "<failure type=\"regression\" message=\"regression: snapkv-128  qasper  baseline 25.30  now 24.00  delta -1.30\">"},
+      {"other.json", 2, "<error type=\"not_comparable\""},
+  };
+  for (const auto& c : cases) {
+    const std::string out = dir.file(c.report + ".xml");
+    const auto r = test::run_kvbench("check --report " + dir.file(c.report) + " --baseline " + dir.file("alpha.json") +
+                                     " --format junit --out " + out);
+    EXPECT_EQ(r.exit_code, c.exit) << c.report << r.out << r.err;
+    const std::string xml = test::read_file(out);
+    EXPECT_NE(xml.find(c.needle), std::string::npos) << xml;
+    EXPECT_EQ(std::system(("xmllint --noout --schema '" + xsd + "' '" + out + "' 2>" + dir.file("lint.txt")).c_str()), 0)
+        << c.report << ": " << test::read_file(dir.file("lint.txt")) << xml;
+  }
+  // To stdout without --out: the XML alone there, the summary on stderr.
+  const auto r = test::run_kvbench("check --report " + dir.file("worse.json") + " --baseline " + dir.file("alpha.json") +
+                                   " --format junit");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out.rfind("<?xml", 0), 0u) << r.out;
+  EXPECT_NE(r.err.find("regression: snapkv-128  qasper"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("tests=\"4\" failures=\"1\" errors=\"0\""), std::string::npos) << r.out;
 }
 
 // --- plots ------------------------------------------------------------------------------------------------
@@ -681,10 +971,10 @@ TEST(TableCoverage, PublishedRowsHaveNone) {
   const std::string csv = report::render_table(table, report::TableFormat::kCsv);
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
             "run,variant,policy,budget,narrativeqa,qasper,hotpotqa,trec,single-doc QA,multi-doc QA,few-shot,average,"
-            "model_coverage,mean_layer_coverage,mean_head_overlap,evidence_recall,source,delta_average");
-  EXPECT_NE(csv.find("alpha,snapkv-128,snapkv,128,18.50,25.30,33.00,,21.90,33.00,,25.60,1.38,25.00,12.34,,,\n"
-                     "published,SnapKV,snapkv,128,19.00,24.00,35.00,60.00,21.50,35.00,60.00,34.50,,,,,"
-                     "\"Paper A, Table 1; ModelX; kv_head\",-0.40\n"),
+            "model_coverage,mean_layer_coverage,mean_head_overlap,evidence_recall,source,delta_average,unpaired");
+  EXPECT_NE(csv.find("alpha,snapkv-128,snapkv,128,18.50,25.30,33.00,,21.90,33.00,,25.60,1.38,25.00,12.34,,,,\n"
+                     "published,SnapKV,snapkv,128,19.00,24.00,35.00,60.00,21.50,35.00,60.00,34.50,,,,," +
+                     std::string(kNoteA) + ",-0.40,\n"),
             std::string::npos)
       << csv;
   const std::string md = report::render_table(table, report::TableFormat::kMarkdown);

@@ -82,11 +82,17 @@ TEST(Session, RunAndGenerateDetectTheSameChatFormat) {
 }
 
 TEST(Session, DtypeAutoFollowsTheDeviceAndTheCheckpoint) {
-  EXPECT_EQ(resolve_compute_dtype("auto", at::kCPU, "bfloat16"), at::kFloat);
-  EXPECT_EQ(resolve_compute_dtype("auto", at::Device("cuda"), "float16"), at::kHalf);
-  EXPECT_EQ(resolve_compute_dtype("auto", at::Device("cuda"), "bfloat16"), at::kBFloat16);
-  EXPECT_EQ(resolve_compute_dtype("auto", at::Device("cuda"), "float32"), at::kBFloat16);
-  EXPECT_EQ(resolve_compute_dtype("bf16", at::kCPU, "float32"), at::kBFloat16);
+  const at::Device cuda("cuda");
+  EXPECT_EQ(resolve_compute_dtype("auto", at::kCPU, "bfloat16", true), at::kFloat);
+  EXPECT_EQ(resolve_compute_dtype("auto", cuda, "float16", true), at::kHalf);
+  EXPECT_EQ(resolve_compute_dtype("auto", cuda, "bfloat16", true), at::kBFloat16);
+  EXPECT_EQ(resolve_compute_dtype("auto", cuda, "float32", true), at::kBFloat16);
+  EXPECT_EQ(resolve_compute_dtype("bf16", at::kCPU, "float32", true), at::kBFloat16);
+  // A GPU before compute capability 8.0 has no bf16: auto takes f16, bf16 named is refused.
+  EXPECT_EQ(resolve_compute_dtype("auto", cuda, "bfloat16", false), at::kHalf);
+  EXPECT_EQ(resolve_compute_dtype("f32", cuda, "bfloat16", false), at::kFloat);
+  EXPECT_NE(test::error_of([&] { resolve_compute_dtype("bf16", cuda, "bfloat16", false); }).find("compute capability 8.0"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "harness/model/random_checkpoint.h"
 #include "harness/runner/run_config.h"
 #include "harness/runner/shard.h"
+#include "harness/runner/slurm.h"
 #include "tests/test_support.h"
 
 namespace kvbench {
@@ -274,6 +275,53 @@ TEST(ShapedWorkload, TwoCpuWorkersEqualOneProcess) {
     }
   }
   EXPECT_EQ(seen, 2);
+}
+
+}  // namespace
+}  // namespace kvbench
+
+// Issue 30's Slurm scripts: one task per array task with its GPUs (--gpus-per-task or --gres), the merge job with
+// resources of its own, and the --setup lines in both before `set -u`.
+namespace kvbench {
+namespace {
+
+TEST(SlurmScripts, OneTaskGpusSetupAndTheMergesOwnResources) {
+  SlurmOptions o;
+  o.shards = 4;
+  o.partition = "gpu";
+  o.time = "08:00:00";
+  o.gpus_per_task = 1;
+  o.setup = "module load cuda/12.4\nconda activate kv\n";
+  const nlohmann::json config = {{"name", "paper"}, {"model", {{"path", "/m"}}}};
+  const SlurmJob job = make_slurm_job(config, "/nonexistent/out", o);
+  for (const std::string* text : {&job.array_text, &job.merge_text}) {
+    EXPECT_NE(text->find("#SBATCH --ntasks=1\n"), std::string::npos) << *text;
+    const auto setup = text->find("module load cuda/12.4\nconda activate kv\n"), strict = text->find("set -euo pipefail");
+    EXPECT_TRUE(setup != std::string::npos && setup < strict) << *text;
+  }
+  EXPECT_NE(job.array_text.find("#SBATCH --partition=gpu\n#SBATCH --time=08:00:00\n#SBATCH --ntasks=1\n#SBATCH --gpus-per-task=1\n"),
+            std::string::npos) << job.array_text;
+  EXPECT_NE(job.array_text.find("--set 'model.device=\"cuda\"'"), std::string::npos) << job.array_text;
+  // The merge: no GPU, no partition or time of the array's, one CPU and an hour unless told.
+  EXPECT_EQ(job.merge_text.find("gpu"), std::string::npos) << job.merge_text;
+  EXPECT_EQ(job.merge_text.find("08:00:00"), std::string::npos) << job.merge_text;
+  EXPECT_NE(job.merge_text.find("#SBATCH --time=01:00:00\n#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=1\n"), std::string::npos)
+      << job.merge_text;
+  o.merge_partition = "cpu";
+  o.merge_mem = "16G";
+  o.gpus_per_task = 0;
+  o.gres = "gpu:a100:1";
+  const SlurmJob gres = make_slurm_job(config, "/nonexistent/out", o);
+  EXPECT_NE(gres.array_text.find("#SBATCH --gres=gpu:a100:1\n"), std::string::npos) << gres.array_text;
+  EXPECT_EQ(gres.array_text.find("--gpus-per-task"), std::string::npos) << gres.array_text;
+  EXPECT_NE(gres.merge_text.find("#SBATCH --partition=cpu\n"), std::string::npos) << gres.merge_text;
+  EXPECT_NE(gres.merge_text.find("#SBATCH --mem=16G\n"), std::string::npos) << gres.merge_text;
+  o.gpus_per_task = 1;
+  EXPECT_EQ(test::error_of([&] { make_slurm_job(config, "/nonexistent/out", o); }), "give --gpus-per-task or --gres, not both");
+  o.gpus_per_task = 0;
+  o.merge_time = "1:00\n#SBATCH --x";
+  EXPECT_EQ(test::error_of([&] { make_slurm_job(config, "/nonexistent/out", o); }), "--merge-time must be one line, got '1:00\n#SBATCH --x'");
+  EXPECT_FALSE(paths::exists("/nonexistent/out/slurm"));  // making the scripts writes nothing
 }
 
 }  // namespace

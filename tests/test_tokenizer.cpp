@@ -1,4 +1,4 @@
-// SentencePiece tokenizers (through the privately loaded bridge), the tokenizer loader, chat formats and
+// SentencePiece tokenizers (through the privately loaded bridge), the tokenizer loader and
 // `kvbench tokenize`. Expected ids come from llama.cpp's test vectors (produced with HF tokenizers) or are
 // derived by hand from the vocabulary, as each test says.
 #include <gtest/gtest.h>
@@ -7,7 +7,6 @@
 
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
-#include "harness/tokenizer/chat_template.h"
 #include "harness/tokenizer/tokenizer.h"
 #include "harness/common/unicode.h"
 #include "tests/test_support.h"
@@ -87,64 +86,6 @@ TEST(Unicode, SanitizeLikePython) {
   EXPECT_EQ(unicode::sanitize_utf8("\xF0\x9F\xA6"), "\xEF\xBF\xBD");          // truncated emoji: one
   EXPECT_EQ(unicode::python_strip(" \t\xE3\x80\x80x y\xC2\xA0\n"), "x y");   // U+3000 and U+00A0 are spaces
   EXPECT_EQ(unicode::nfc("e\xCC\x81"), "\xC3\xA9");                            // e + combining acute -> é
-}
-
-// Chat formats: the expected strings are what each family's HF Jinja template renders for the same
-// conversation (templates in ../shared/data/chat-templates and the families' official tokenizer configs).
-TEST(ChatFormats, RenderLikeTheJinjaTemplates) {
-  const ChatSpecialTokens llama3{"<|begin_of_text|>", "<|end_of_text|>"};
-  const ChatSpecialTokens spm{"<s>", "</s>"};
-  const std::vector<ChatMessage> user = {{"user", "  Hi there \n"}};
-  const std::vector<ChatMessage> convo = {
-      {"system", " Be brief. "}, {"user", "Q1"}, {"assistant", "A1"}, {"user", "Q2"}};
-
-  // Llama-3.1: bos, the system block with the default date, contents trimmed, then the assistant header.
-  EXPECT_EQ(chat_format("llama3.1").render(user, true, llama3),
-            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
-            "Today Date: 26 Jul 2024\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
-            "<|start_header_id|>assistant<|end_header_id|>\n\n");
-  EXPECT_EQ(chat_format("llama3.1").render(convo, false, llama3),
-            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
-            "Today Date: 26 Jul 2024\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nQ1<|eot_id|>"
-            "<|start_header_id|>assistant<|end_header_id|>\n\nA1<|eot_id|><|start_header_id|>user<|end_header_id|>"
-            "\n\nQ2<|eot_id|>");
-  // Llama-3: no system block unless given.
-  EXPECT_EQ(chat_format("llama3").render(user, true, llama3),
-            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
-            "<|start_header_id|>assistant<|end_header_id|>\n\n");
-  // Qwen2.5: the default system message when none is given; contents untouched.
-  EXPECT_EQ(chat_format("qwen2.5").render(user, true, {}),
-            "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
-            "<|im_start|>user\n  Hi there \n<|im_end|>\n<|im_start|>assistant\n");
-  EXPECT_EQ(chat_format("qwen2.5").render(convo, true, {}),
-            "<|im_start|>system\n Be brief. <|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\nA1"
-            "<|im_end|>\n<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n");
-  // Mistral-Nemo: bos, no spaces inside [INST], the system message joins the last user turn.
-  EXPECT_EQ(chat_format("mistral-nemo").render(convo, true, spm), "<s>[INST]Q1[/INST]A1</s>[INST] Be brief. \n\nQ2[/INST]");
-  // Mistral v0.2: spaces inside [INST] ... [/INST].
-  EXPECT_EQ(chat_format("mistral").render({{"user", "Q"}}, true, spm), "<s>[INST] Q [/INST]");
-  // LongBench's Llama-2 format; BOS comes from the tokenizer.
-  EXPECT_EQ(chat_format("llama2").render({{"user", "Q"}}, true, spm), "[INST]Q[/INST]");
-  EXPECT_EQ(chat_format("none").render({{"user", "Q"}}, true, spm), "Q");
-
-  EXPECT_THROW(chat_format("mistral").render({{"system", "s"}, {"user", "Q"}}, true, spm), Error);
-  EXPECT_THROW(chat_format("mistral-nemo").render({{"user", "a"}, {"user", "b"}}, true, spm), Error);
-  EXPECT_THROW(chat_format("vicuna"), Error);
-}
-
-TEST(ChatFormats, DetectedFromConfigOrArchitecture) {
-  KVBENCH_REQUIRE_SHARED();
-  TokenizerConfig c;
-  c.chat_template = test::read_file(shared_path("data/chat-templates/meta-llama-Llama-3.1-8B-Instruct.jinja"));
-  EXPECT_EQ(detect_chat_format(c, ""), "llama3.1");
-  c.chat_template = test::read_file(shared_path("data/chat-templates/Qwen-Qwen2.5-7B-Instruct.jinja"));
-  EXPECT_EQ(detect_chat_format(c, ""), "qwen2.5");
-  c.chat_template = test::read_file(shared_path("data/chat-templates/mistralai-Mistral-Nemo-Instruct-2407.jinja"));
-  EXPECT_EQ(detect_chat_format(c, ""), "mistral-nemo");
-  EXPECT_EQ(detect_chat_format(read_tokenizer_config(shared_path("data/tokenizers/llama3_hf")), ""), "llama3");
-  c.chat_template = "";
-  EXPECT_EQ(detect_chat_format(c, "MistralForCausalLM"), "mistral");
-  EXPECT_EQ(detect_chat_format(c, "LlamaForCausalLM"), std::nullopt);
 }
 
 TEST(CliTokenize, EncodeDecodeFileAndChat) {

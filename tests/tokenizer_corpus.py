@@ -9,7 +9,8 @@ from pathlib import Path
 
 SPECIAL_TEXTS = ["<s>", "</s>", "<unk>", "<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|start_header_id|>",
                  "<|end_header_id|>", "<|im_start|>", "<|im_end|>", "<|endoftext|>", "[INST]", "[/INST]", "<|eot_id",
-                 "<s", "s>", "<|im_start", "<<SYS>>"]
+                 "<s", "s>", "<|im_start", "<<SYS>>", "<bos>", "<eos>", "<pad>", "<start_of_turn>", "<end_of_turn>",
+                 "<start_of_image>", "<start_of_turn", "<|user|>", "<|assistant|>", "<|end|>", "<think>", "</think>"]
 
 
 def edge_cases() -> list[str]:
@@ -86,3 +87,72 @@ def build_corpus(data: Path, n_random: int = 1500, seed: int = 1234) -> tuple[li
     texts += [p[:rng.randint(100, 3000)] for p in prompts]  # prompt heads, cut at arbitrary characters
     texts += prompts
     return texts, invalid_utf8(60, rng), prompts
+
+
+def chat_conversations(prompts: list[str]) -> list[list[dict]]:
+    """The conversations chat formats are checked on against HF's templates (tests/hf_oracle/chat_compare.py,
+    tests/gpu/tokenizer_parity.py): the LongBench case first (one user message: each of `prompts`), then system
+    messages (empty too), several turns, white space the templates trim, special-token text, Qwen3's think
+    blocks and tool-response turns, and conversations some templates refuse (a system role, broken
+    alternation), which kvbench must refuse too. Leading white space of assistant messages other than newlines
+    is avoided: HF's JavaScript engine strips it in .lstrip('\\n') where Python keeps it."""
+    def conv(*turns: tuple[str, str]) -> list[dict]:
+        return [{"role": role, "content": content} for role, content in turns]
+
+    return [conv(("user", p)) for p in prompts] + [
+        conv(("user", "What is the capital of France?")),
+        conv(("user", "  padded question \n\n")),
+        conv(("system", " Be concise. "), ("user", "Hi")),
+        conv(("system", ""), ("user", "Q")),
+        conv(("user", "Q1"), ("assistant", "A1"), ("user", "Q2")),
+        conv(("system", "sys"), ("user", "Q1"), ("assistant", "A1"), ("user", "你好 🦙 <s> </s> <end_of_turn> <|end|>")),
+        conv(("system", "S"), ("user", "Q1"), ("assistant", "A1")),
+        conv(("user", "Q"), ("assistant", "answer with trailing space  \n")),
+        conv(("user", "Q"), ("assistant", "\n\nA after newlines")),
+        conv(("user", "Q1"), ("assistant", "<think>\nr1\n</think>\n\nA1"), ("user", "Q2"),
+             ("assistant", "<think>\nr2\n</think>\n\nA2")),
+        conv(("user", "Q"), ("assistant", "A"), ("user", "<tool_response>x</tool_response>"),
+             ("assistant", "<think>\n\nr\n</think>B")),
+        conv(("user", "Q"), ("assistant", "<think>r</think>\n\nA</think>C")),
+        conv(("user", "a"), ("user", "b")),
+        conv(("assistant", "first")),
+    ]
+
+
+CHAT_TEMPLATES = Path(__file__).resolve().parent / "data" / "chat-templates"
+
+
+def chat_templates(data: Path | None) -> list[dict]:
+    """The entries of tests/data/chat-templates/templates.json, each with 'text' (the template), 'bos_token'
+    and 'eos_token' (from its tokenizer's tokenizer_config.json where it names one) and 'tokenizer_dir' (that
+    tokenizer's folder, or None). `data`: the shared data folder (../shared/data or a copy); entries that need
+    it are left out when it is None."""
+    out = []
+    for entry in json.loads((CHAT_TEMPLATES / "templates.json").read_text())["templates"]:
+        where = entry["template"]
+        if where.startswith("shared:") and data is None:
+            continue
+        path = data / where[len("shared:"):] if where.startswith("shared:") else CHAT_TEMPLATES / where
+        text = json.loads(path.read_text())["chat_template"] if path.suffix == ".json" else path.read_text()
+        entry = {**entry, "text": text, "tokenizer_dir": None}
+        if "tokenizer" in entry:
+            entry["tokenizer_dir"] = data / "tokenizers" / entry["tokenizer"]
+            config = json.loads((entry["tokenizer_dir"] / "tokenizer_config.json").read_text())
+            entry["bos_token"], entry["eos_token"] = config.get("bos_token"), config.get("eos_token")
+        out.append(entry)
+    return out
+
+
+def write_render_tokenizer(folder: Path, bos: str | None, eos: str | None) -> Path:
+    """A tokenizer that knows only the BOS/EOS texts (tokenizer.json and tokenizer_config.json in `folder`):
+    enough to render a template whose real tokenizer is not at hand (its ids mean nothing)."""
+    specials = list(dict.fromkeys(t for t in (bos, eos) if t))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tokenizer.json").write_text(json.dumps({
+        "version": "1.0", "truncation": None, "padding": None, "normalizer": None, "pre_tokenizer": None,
+        "post_processor": None, "decoder": None,
+        "added_tokens": [{"id": i + 1, "content": t, "special": True, "single_word": False, "lstrip": False,
+                          "rstrip": False, "normalized": False} for i, t in enumerate(specials)],
+        "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"bos_token": bos, "eos_token": eos}))
+    return folder

@@ -35,7 +35,8 @@ void write_logits(const std::string& path, const at::Tensor& prompt_logits, cons
 }
 
 // What the policy kept (before decoding appends anything): the smallest and largest head, and with `positions`
-// every layer's and KV head's positions (large for long prompts).
+// every layer's and cache head's positions (per KV head, or per query head for granularity query_head; large for
+// long prompts).
 nlohmann::json kept_positions(const KvCache& cache, bool positions, std::int64_t* kept_min, std::int64_t* kept_max) {
   nlohmann::json kept = nlohmann::json::array();
   *kept_min = INT64_MAX;
@@ -102,6 +103,7 @@ void run_generate(const GenerateState& st) {
       {"policy", policy->describe()},
       {"prompt_tokens", ids.size()},
       {"kept_per_head", {{"min", kept_min}, {"max", kept_max}}},
+      {"granularity", policy->granularity()},
       {"budget", policy->resolved_budget()},
       {"prompt_kv_bytes", prompt_kv_bytes},
       {"compression_seconds", prefilled.policy_seconds[0]},

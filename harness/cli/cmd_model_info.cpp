@@ -1,73 +1,41 @@
-// kvbench model-info: what a checkpoint is, read from its config and safetensors headers (no weights loaded).
+// kvbench model-info: what a checkpoint is and whether kvbench runs it (harness/runner/model_info.h); with
+// --config-only from config.json and the tokenizer files alone, before the weights are downloaded.
 #include <iostream>
 #include <memory>
 
 #include "harness/cli/commands.h"
 #include "harness/cli/options.h"
-#include "harness/model/checkpoint.h"
-#include "harness/model/tensor_util.h"
-#include "harness/model/transformer.h"
+#include "harness/common/error.h"
+#include "harness/runner/model_info.h"
 
 namespace kvbench::cli {
 
 Command add_model_info_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("model-info", "architecture, sizes and KV-cache cost of a checkpoint");
+  auto* cmd = app.add_subcommand("model-info", "architecture, support, sizes, KV-cache cost and memory of a checkpoint");
   struct State {
-    std::string model_dir, dtype = "auto";
+    std::string model_dir;
+    ModelInfoOptions options;
     bool json = false;
   };
   auto st = std::make_shared<State>();
+  ModelInfoOptions& o = st->options;
   cmd->add_option("--model", st->model_dir, "HuggingFace checkpoint directory")->required();
-  cmd->add_option("--dtype", st->dtype, "KV-cache dtype for the bytes-per-token figure: auto (the checkpoint's), f32, bf16, f16")
-      ->capture_default_str();
+  cmd->add_flag("--config-only", o.config_only,
+                "read config.json and the tokenizer files only (no weights): parameters computed from the config");
+  cmd->add_option("--dtype", o.dtype, "dtype of the byte figures: auto (the checkpoint's), f32, bf16, f16")->capture_default_str();
+  cmd->add_option("--prompt-tokens", o.prompt_tokens, "also the memory a prompt of this many tokens needs")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30));
+  cmd->add_option("--budget", o.budget, "with --prompt-tokens: and with caches of this many tokens per KV head per layer")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30));
+  cmd->add_option("--new-tokens", o.new_tokens, "with --prompt-tokens: tokens generated into the caches")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
   cmd->add_flag("--json", st->json, "print one JSON object");
-
   return {cmd, [st] {
-            const ModelConfig c = load_model_config(st->model_dir);
-            const Checkpoint ckpt(st->model_dir);
-            verify_checkpoint(c, ckpt);
-            std::string dtype = st->dtype;
-            if (dtype == "auto") dtype = c.checkpoint_dtype.empty() ? "f32" : c.checkpoint_dtype;
-            const at::ScalarType type = parse_compute_dtype(dtype);
-            const std::int64_t elem = c10::elementSize(type);
-            nlohmann::json rope = {{"theta", c.rope_theta}, {"scaling", rope_scaling_name(c.rope_scaling.type)}};
-            if (c.rope_scaling.type != RopeScaling::Type::kNone) rope["factor"] = c.rope_scaling.factor;
-            const nlohmann::json info = {
-                {"architecture", c.architecture},
-                {"parameters", ckpt.total_elements()},
-                {"layers", c.num_layers},
-                {"hidden_size", c.hidden_size},
-                {"intermediate_size", c.intermediate_size},
-                {"heads", c.num_heads},
-                {"kv_heads", c.num_kv_heads},
-                {"head_dim", c.head_dim},
-                {"vocab_size", c.vocab_size},
-                {"max_position_embeddings", c.max_position_embeddings},
-                {"rope", rope},
-                {"tie_word_embeddings", c.tie_word_embeddings},
-                {"checkpoint_dtype", c.checkpoint_dtype},
-                {"kv_dtype", short_dtype_name(type)},
-                {"kv_bytes_per_token", c.kv_bytes_per_token(elem)},
-            };
-            if (st->json) {
-              print_json(info);
-              return;
-            }
-            std::cout << "architecture        " << c.architecture << "\n"
-                      << "parameters          " << ckpt.total_elements() << " (" << ckpt.total_elements() / 1e6
-                      << "M)\n"
-                      << "layers              " << c.num_layers << "\n"
-                      << "hidden size         " << c.hidden_size << " (MLP " << c.intermediate_size << ")\n"
-                      << "heads / KV heads    " << c.num_heads << " / " << c.num_kv_heads << " (group "
-                      << c.group_size() << ")\n"
-                      << "head dim            " << c.head_dim << "\n"
-                      << "vocab size          " << c.vocab_size << "\n"
-                      << "max positions       " << c.max_position_embeddings << "\n"
-                      << "rope                theta " << c.rope_theta << ", scaling "
-                      << rope_scaling_name(c.rope_scaling.type) << "\n"
-                      << "tied embeddings     " << (c.tie_word_embeddings ? "yes" : "no") << "\n"
-                      << "KV bytes / token    " << c.kv_bytes_per_token(elem) << " (" << short_dtype_name(type)
-                      << ")\n";
+            KV_CHECK(st->options.budget == 0 || st->options.prompt_tokens > 0, "--budget needs --prompt-tokens");
+            KV_CHECK(st->options.new_tokens == 0 || st->options.prompt_tokens > 0, "--new-tokens needs --prompt-tokens");
+            const nlohmann::json info = model_info(st->model_dir, st->options);
+            if (st->json) return print_json(info);
+            std::cout << model_info_text(info);
           }};
 }
 

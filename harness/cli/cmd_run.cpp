@@ -12,20 +12,6 @@
 #include "kvbench/embedded_config.h"
 
 namespace kvbench::cli {
-namespace {
-
-// The embedded default names models/kvbench-demo relative to the repository: run from elsewhere, it uses the
-// copy in the source tree the binary was built from.
-void locate_embedded_model(nlohmann::json& json) {
-  auto& model = json["model"];
-  if (!model.contains("path") || !model["path"].is_string()) return;
-  const std::string path = model["path"].get<std::string>();
-  if (path.empty() || path[0] == '/' || paths::exists(path)) return;
-  const std::string in_source = paths::join(kSourceDir, path);
-  if (paths::exists(in_source)) model["path"] = in_source;
-}
-
-}  // namespace
 
 Command add_run_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "run an experiment from a config file (default: the embedded quickstart)");
@@ -36,7 +22,8 @@ Command add_run_command(CLI::App& app) {
   };
   auto st = std::make_shared<State>();
   cmd->add_option("--config", st->config, "JSON config (comments allowed); omit for the embedded default");
-  cmd->add_option("--set", st->overrides, "override a config key: --set model.dtype=bf16 --set budgets=[64,128]");
+  cmd->add_option("--set", st->overrides, "override a config key: --set model.dtype=bf16 --set budgets=[64,128] (paths "
+                  "given here are relative to the current directory; the config's own, to its folder)");
   cmd->add_option("--output-dir", st->output_dir, "where the run's files go (default: results/<name>)");
   cmd->add_flag("--dry-run", st->options.dry_run, "print the plan (samples, variants, tokens) without loading the model");
   cmd->add_flag("--resume", st->options.resume, "continue the run in its output folder, skipping finished samples");
@@ -47,15 +34,17 @@ Command add_run_command(CLI::App& app) {
                   "merged at the end");
   return {cmd, [st, cmd] {
             const bool embedded = cmd->get_option("--config")->count() == 0;
-            nlohmann::json json = embedded ? parse_json(kEmbeddedDefaultConfig, kEmbeddedDefaultConfigSource, true)
-                                           : read_json_file(st->config, /*allow_comments=*/true);
-            if (embedded) locate_embedded_model(json);
-            apply_overrides(json, st->overrides);
+            std::vector<std::string> overrides = st->overrides;
             if (!st->output_dir.empty()) {
               KV_CHECK(unicode::is_valid_utf8(st->output_dir), "--output-dir must be valid UTF-8 (the run writes it "
                        "into its JSON files)");
-              json["output_dir"] = st->output_dir;
+              overrides.push_back("output_dir=" + nlohmann::json(st->output_dir).dump());
             }
+            // The embedded default's paths are relative to configs/ of the source tree it was built from.
+            const nlohmann::json json =
+                embedded ? prepare_run_config(parse_json(kEmbeddedDefaultConfig, kEmbeddedDefaultConfigSource, true),
+                                              paths::join(kSourceDir, "configs"), overrides)
+                         : read_run_config(st->config, overrides);
             const RunConfig config = parse_run_config(json, embedded ? kEmbeddedDefaultConfigSource : st->config);
             RunOptions options = st->options;
             options.input_config = json;
@@ -72,7 +61,7 @@ Command add_run_command(CLI::App& app) {
             if (!st->shard.empty()) options.command_line += " --shard " + st->shard;
             if (!st->devices.empty()) options.command_line += " --devices " + st->devices;
             if (options.resume) options.command_line += " --resume";
-            run_experiment(config, options);
+            run_experiment(config, options);  // which also draws budget.svg, inside the run folder's lock
           }};
 }
 

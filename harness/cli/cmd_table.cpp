@@ -1,9 +1,11 @@
 // kvbench table: the paper-style LongBench table of report.json files, optionally beside published numbers.
-//   kvbench table --report R... [--format md|csv|latex|json] [--paper anchor-numbers.csv] [--model NAME]
+//   kvbench table --report R... [--format md|csv|latex|json] [--paper published/longbench.csv] [--model NAME]
 //                 [--digits 2] [--coverage]
 // Rows: the variants of every report, in order; columns: the subsets scored (English 16 in the official
 // order first), the category averages and the average, all recomputed from the scores shown; with
-// --coverage, then each variant's mean coverage statistics in percent. See harness/report/table.h.
+// --coverage, then each variant's mean coverage statistics in percent. With --paper, the published rows of each
+// variant's policy and budget measured as it was (budget definition, granularity, protocol); the others are
+// listed as unpaired with the reason. See harness/report/table.h and published.h.
 #include <iostream>
 #include <memory>
 
@@ -31,7 +33,8 @@ Command add_table_command(CLI::App& app) {
       ->check(CLI::IsMember({"md", "csv", "latex", "json"}))
       ->capture_default_str();
   cmd->add_option("--paper", st->paper,
-                  "published numbers to show beside ours (CSV: source,model,cache_granularity,budget,method,<subsets>)");
+                  "published numbers to show beside ours (the shipped published/longbench.csv, or a CSV of the same "
+                  "columns: published/README.md)");
   cmd->add_option("--model", st->model, "with --paper: only published rows of this model (the CSV's model column)");
   cmd->add_option("--digits", st->digits, "decimals of every number")->check(CLI::Range(0, 6))->capture_default_str();
   cmd->add_flag("--coverage", st->coverage,

@@ -73,7 +73,7 @@ void run_batch(const TokenizeState& st, const Tokenizer& tok) {
       const ChatFormat& format = chat_format(st.chat);
       const bool generation = JsonFields(row, where).get_bool("add_generation_prompt", true);
       const std::string rendered = format.render(messages, generation, chat_special_tokens(tok));
-      ids = tok.encode(rendered, !st.no_bos && !format.renders_bos);
+      ids = encode_rendered(tok, rendered, format, !st.no_bos);
       out["rendered"] = rendered;
     } else {
       const std::string text = row.contains("b64") ? base64_decode(text_field(row, "b64", where)) : text_field(row, "text", where);
@@ -144,8 +144,9 @@ Command add_tokenize_command(CLI::App& app) {
   cmd->add_option("--file", st->file, "encode this file's exact bytes");
   cmd->add_option("--decode", st->decode, "ids to decode, e.g. 1,2,3");
   cmd->add_flag("--no-bos", st->no_bos, "add no special tokens at all");
-  cmd->add_option("--chat", st->chat, "wrap the text as one user turn of this chat format (llama2, mistral, "
-                  "mistral-nemo, llama3, llama3.1, qwen2, qwen2.5, chatml, none)");
+  std::string formats;
+  for (const auto& name : chat_format_names()) formats += (formats.empty() ? "" : ", ") + name;
+  cmd->add_option("--chat", st->chat, "wrap the text as one user turn of this chat format (" + formats + ")");
   cmd->add_flag("--skip-special", st->skip_special, "decode: drop special tokens");
   cmd->add_flag("--json", st->json, "print {\"ids\": [...]} (or {\"text\": ...})");
   cmd->add_option("--batch", st->batch, "JSONL in, JSONL out: lines with \"text\", \"b64\" (raw bytes) or "

@@ -30,5 +30,6 @@ Command add_synth_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_merge_command(CLI::App& app);
 Command add_slurm_command(CLI::App& app);
+Command add_data_command(CLI::App& app);
 
 }  // namespace kvbench::cli

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -21,20 +22,36 @@
 #include "harness/common/error.h"
 #include "harness/common/files.h"
 #include "harness/common/log.h"
+#include "harness/device/ops.h"
+#include "kvbench/build_info.h"
 #include "kvbench/version.h"
 
 namespace {
 
+// What a bug report needs: versions, the ABI, the CUDA kernels built and whether they run on each GPU.
 std::string version_text() {
-  std::string cuda;
-  if (at::hasCUDA()) {
-    cuda = "usable (" + std::to_string(at::detail::getCUDAHooks().getNumGPUs()) + " device(s))";
+  std::ostringstream out;
+  out << "kvbench " << KVBENCH_VERSION << " (git " << KVBENCH_GIT_COMMIT << ")\n"
+      << "libtorch " << TORCH_VERSION << ", C++ ABI _GLIBCXX_USE_CXX11_ABI=" << KVBENCH_BUILD_CXX11_ABI << "\n";
+  if (kvbench::ops::cuda_kernels_built()) {
+    out << "CUDA kernels: built for " << KVBENCH_BUILD_CUDA_ARCHS << " (from " << KVBENCH_BUILD_CUDA_ARCHS_FROM << ")\n";
   } else {
-    cuda = at::detail::getCUDAHooks().hasCUDA() ? "not usable (no device visible)"
-                                                : "not usable (this libtorch build has no CUDA, or no device)";
+    out << "CUDA kernels: not built\n";
   }
-  return std::string("kvbench ") + KVBENCH_VERSION + " (git " + KVBENCH_GIT_COMMIT + ")\nlibtorch " + TORCH_VERSION +
-         "\nCUDA: " + cuda;
+  if (at::hasCUDA()) {
+    const std::string versions = kvbench::ops::cuda_versions();
+    out << "CUDA: usable" << (versions.empty() ? "" : " (" + versions + ")") << "\n";
+    for (const auto& gpu : kvbench::ops::visible_gpus())
+      out << "GPU " << gpu.index << ": " << gpu.name << ", compute capability " << gpu.capability / 10 << "."
+          << gpu.capability % 10 << ", kvbench kernels: " << gpu.kernels << "\n";
+  } else {
+    out << "CUDA: " << (at::detail::getCUDAHooks().hasCUDA() ? "not usable (no device visible)"
+                                                           : "not usable (this libtorch build has no CUDA, or no device)")
+        << "\n";
+  }
+  std::string text = out.str();
+  text.pop_back();
+  return text;
 }
 
 // Keeps freed memory in the process. A prefill allocates and frees tensors of tens of MB over and over; with
@@ -76,7 +93,7 @@ int main(int argc, char** argv) {
   app.add_flag_callback("--version", [] {
     std::cout << version_text() << std::endl;
     throw CLI::Success();
-  }, "print the kvbench and libtorch versions and whether CUDA is usable");
+  }, "print the versions, the C++ ABI, the CUDA kernels built and each GPU (for bug reports)");
 
   const std::vector<kvbench::cli::Command> commands = {
       kvbench::cli::add_run_command(app),
@@ -96,6 +113,7 @@ int main(int argc, char** argv) {
       kvbench::cli::add_bench_command(app),
       kvbench::cli::add_merge_command(app),
       kvbench::cli::add_slurm_command(app),
+      kvbench::cli::add_data_command(app),
   };
 
   refuse_empty_values(app);
@@ -109,6 +127,7 @@ int main(int argc, char** argv) {
   }
   try {
     kvbench::log::init(log_level);
+    kvbench::ops::cuda_kernels_switched_off();  // a bad KVBENCH_CUDA_KERNELS value stops here, on any device
     for (const auto& command : commands) {
       if (command.app->parsed()) {
         const kvbench::CommandInputs inputs;  // no output of the command replaces one of its inputs

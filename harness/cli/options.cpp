@@ -30,8 +30,13 @@ void PolicyOptions::add_to(CLI::App* cmd) {
   std::string names;
   for (const auto& n : policy_names()) names += (names.empty() ? "" : ", ") + n;
   cmd->add_option("--policy", name, "eviction policy: " + names)->capture_default_str();
-  cmd->add_option("--budget", budget, "tokens kept per KV head per layer (window included)");
-  cmd->add_option("--evict", evict, "budget as an eviction rate: 0.9 keeps 10% of the prompt (window included)");
+  cmd->add_option("--reference", reference, "whose conventions the policy follows: kvbench, kvpress, kvcache_factory, "
+                  "adakv or snapkv (docs/policies.md)")->capture_default_str();
+  cmd->add_option("--budget", budget, "tokens kept per cache head per layer (window included; KVCache-Factory's "
+                  "max_capacity_prompt)");
+  cmd->add_option("--evict", evict, "budget as an eviction rate: 0.9 keeps round(0.1 T) of the prompt (window included)");
+  cmd->add_option("--compression-ratio", compression_ratio, "budget as kvpress's compression ratio: 0.9 keeps "
+                  "int(0.1 T) (truncated)");
   cmd->add_option("--kv-bytes", kv_bytes, "budget as KV-cache bytes, e.g. 256MiB");
   cmd->add_option("--policy-param", params, "policy parameter key=value (repeatable), e.g. sinks=4");
 }
@@ -39,15 +44,13 @@ void PolicyOptions::add_to(CLI::App* cmd) {
 PolicySpec PolicyOptions::spec() const {
   PolicySpec spec;
   spec.name = name;
+  spec.reference = reference;
+  const int given = (budget != 0) + (evict >= 0) + (compression_ratio >= 0) + !kv_bytes.empty();
+  KV_CHECK(given <= 1, "give one of --budget, --evict, --compression-ratio and --kv-bytes");
   if (budget != 0) spec.budget = budget;
-  if (evict >= 0) {
-    KV_CHECK(budget == 0 && kv_bytes.empty(), "give one of --budget, --evict and --kv-bytes");
-    spec.budget = BudgetSpec::evict_rate(evict);
-  }
-  if (!kv_bytes.empty()) {
-    KV_CHECK(budget == 0, "give one of --budget, --evict and --kv-bytes");
-    spec.budget = BudgetSpec::kv_bytes(parse_bytes(kv_bytes, "--kv-bytes"));
-  }
+  if (evict >= 0) spec.budget = BudgetSpec::evict_rate(evict);
+  if (compression_ratio >= 0) spec.budget = BudgetSpec::compression_ratio(compression_ratio);
+  if (!kv_bytes.empty()) spec.budget = BudgetSpec::kv_bytes(parse_bytes(kv_bytes, "--kv-bytes"));
   for (const auto& kv : params) {
     const auto eq = kv.find('=');
     KV_CHECK(eq != std::string::npos && eq > 0, "--policy-param expects key=value, got '", kv, "'");

@@ -27,11 +27,14 @@ struct ModelOptions {
   SessionSpec session(const std::string& tokenizer = "", const std::string& chat = "none") const;
 };
 
-/// --policy, --budget, --policy-param key=value (repeatable; values parsed as JSON when they parse).
+/// --policy, --reference, --budget (or --evict, --compression-ratio, --kv-bytes), --policy-param key=value
+/// (repeatable; values parsed as JSON when they parse).
 struct PolicyOptions {
   std::string name = "full";
+  std::string reference = "kvbench";
   std::int64_t budget = 0;  // 0: not given
   double evict = -1;        // < 0: not given
+  double compression_ratio = -1;  // < 0: not given
   std::string kv_bytes;
   std::vector<std::string> params;
 

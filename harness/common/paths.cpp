@@ -4,12 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "harness/common/error.h"
 #include "harness/common/unicode.h"
+#include "harness/common/system.h"
 
 namespace kvbench::paths {
 
@@ -24,6 +27,33 @@ std::string parent(const std::string& path) {
   if (slash == std::string::npos) return "";
   if (slash == 0) return "/";
   return path.substr(0, slash);
+}
+
+std::string resolve(const std::string& path, const std::string& base) {
+  const std::string full = !path.empty() && path[0] == '/' ? path : join(base, path);
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= full.size()) {
+    const std::size_t end = std::min(full.find('/', start), full.size());
+    const std::string part = full.substr(start, end - start);
+    if (part == "..") {
+      if (!parts.empty() && parts.back() != "..") parts.pop_back();
+      else if (full[0] != '/') parts.push_back(part);  // "/.." is "/"
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    start = end + 1;
+  }
+  std::string out = full[0] == '/' ? "/" : "";
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "/" : "") + parts[i];
+  return out.empty() ? "." : out;
+}
+
+std::string absolute(const std::string& path) { return resolve(path, system::current_directory()); }
+
+std::string filename(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 bool exists(const std::string& path) {

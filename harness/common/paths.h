@@ -11,6 +11,13 @@ namespace kvbench::paths {
 std::string join(const std::string& a, const std::string& b);
 /// Everything before the last '/', or "" when there is none.
 std::string parent(const std::string& path);
+/// `path` resolved against `base` when it is relative (absolute paths stay as they are), then "." and "x/.."
+/// segments folded lexically: resolve("../models/m", "/repo/configs") is "/repo/models/m".
+std::string resolve(const std::string& path, const std::string& base);
+/// `path` resolved against the current directory.
+std::string absolute(const std::string& path);
+/// The last component ("data.zip" of "/a/data.zip").
+std::string filename(const std::string& path);
 bool exists(const std::string& path);
 bool is_directory(const std::string& path);
 bool is_regular_file(const std::string& path);

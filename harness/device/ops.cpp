@@ -2,14 +2,25 @@
 
 #include <algorithm>
 
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+
 #include "harness/common/error.h"
+#include "harness/common/log.h"
+#include "kvbench/build_info.h"
 
 #ifndef KVBENCH_WITH_CUDA_KERNELS
 #define KVBENCH_WITH_CUDA_KERNELS 0
 #endif
-#if KVBENCH_WITH_CUDA_KERNELS
+#ifndef KVBENCH_WITH_CUDA
+#define KVBENCH_WITH_CUDA 0
+#endif
+#if KVBENCH_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
-
+#endif
+#if KVBENCH_WITH_CUDA_KERNELS
 #include "harness/device/cuda/kernels.h"
 #endif
 
@@ -44,10 +55,112 @@ cuda::HeadsOut heads_out(const at::Tensor& t, std::int64_t row_stride, std::int6
 
 bool cuda_kernels_built() { return KVBENCH_WITH_CUDA_KERNELS != 0; }
 
+// KVBENCH_CUDA_KERNELS: unset, "on" or "auto" = use them where they run; "off" or "0" = never.
+bool cuda_kernels_switched_off() {
+  static const bool off = [] {
+    const char* v = std::getenv("KVBENCH_CUDA_KERNELS");
+    const std::string value = v ? v : "";
+    if (value.empty() || value == "on" || value == "auto" || value == "1") return false;
+    KV_CHECK(value == "off" || value == "0", "KVBENCH_CUDA_KERNELS='", value, "': use on, auto or off");
+    if (cuda_kernels_built()) log::info("KVBENCH_CUDA_KERNELS=", value, ": kvbench's CUDA kernels are off; CUDA runs through libtorch");
+    return true;
+  }();
+  return off;
+}
+
+namespace {
+
+#if KVBENCH_WITH_CUDA_KERNELS
+std::string capability_text(int capability) {
+  return capability < 0 ? "unknown" : std::to_string(capability / 10) + "." + std::to_string(capability % 10);
+}
+#endif
+
+std::string check_kernels_on(int index) {
+  if (cuda_kernels_switched_off()) return "switched off by KVBENCH_CUDA_KERNELS";
+#if KVBENCH_WITH_CUDA_KERNELS
+  const int code = cuda::kernels_loadable(index);
+  if (code == 0) return "";
+  return std::string("no kernel image for this GPU (compute capability ") +
+         capability_text(cuda::device_capability(index)) + "; this build has " + KVBENCH_BUILD_CUDA_ARCHS +
+         "; CUDA says: " + cuda::error_string(code) + ")";
+#else
+  (void)index;
+  return "this build has no CUDA kernels";
+#endif
+}
+
+// One check per device, read lock-free afterwards: 0 unknown, 1 usable, 2 not.
+constexpr int kMaxDevices = 64;
+std::array<std::atomic<int>, kMaxDevices> g_usable{};
+std::array<std::string, kMaxDevices> g_reason;
+std::mutex g_check_mutex;
+
+bool kernels_usable_on(int index) {
+  if (index < 0 || index >= kMaxDevices) return false;
+  const int known = g_usable[index].load(std::memory_order_acquire);
+  if (known != 0) return known == 1;
+  std::lock_guard<std::mutex> lock(g_check_mutex);
+  if (g_usable[index].load(std::memory_order_relaxed) == 0) {
+    g_reason[index] = check_kernels_on(index);
+    if (!g_reason[index].empty() && !cuda_kernels_switched_off())
+      log::warn("cuda:", index, ": kvbench's CUDA kernels cannot run here, ", g_reason[index],
+                ": using the libtorch path (same results, slower). Rebuild with -DKVBENCH_CUDA_ARCHITECTURES=",
+                "<this GPU's capability> to get them.");
+    g_usable[index].store(g_reason[index].empty() ? 1 : 2, std::memory_order_release);
+  }
+  return g_usable[index].load(std::memory_order_relaxed) == 1;
+}
+}  // namespace
+
 bool fused(const at::Tensor& x) {
   if (!cuda_kernels_built() || !x.is_cuda()) return false;
   const auto t = x.scalar_type();
-  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
+  if (t != at::kFloat && t != at::kBFloat16 && t != at::kHalf) return false;
+  return kernels_usable_on(x.get_device());
+}
+
+std::string kernels_unavailable_reason(int index) {
+  if (!cuda_kernels_built()) return "this build has no CUDA kernels";
+  return kernels_usable_on(index) ? "" : g_reason[index];
+}
+
+std::vector<GpuInfo> visible_gpus() {
+  std::vector<GpuInfo> gpus;
+#if KVBENCH_WITH_CUDA
+  if (!at::hasCUDA()) return gpus;
+  for (int i = 0; i < static_cast<int>(c10::cuda::device_count()); ++i) {
+    const cudaDeviceProp* p = at::cuda::getDeviceProperties(i);
+    GpuInfo g;
+    g.index = i;
+    g.name = p->name;
+    g.capability = p->major * 10 + p->minor;
+    const std::string why = kernels_unavailable_reason(i);
+    g.kernels = why.empty() ? "run" : why;
+    gpus.push_back(g);
+  }
+#endif
+  return gpus;
+}
+
+std::string cuda_versions() {
+#if KVBENCH_WITH_CUDA_KERNELS
+  auto text = [](int v) { return v <= 0 ? std::string("?") : std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+  return "runtime " + text(cuda::runtime_version()) + ", driver " + text(cuda::driver_version()) +
+         ", kernels compiled with CUDA " + text(cuda::compiled_runtime_version());
+#else
+  return "";
+#endif
+}
+
+bool supports_bf16(at::Device device) {
+  if (!device.is_cuda()) return true;
+#if KVBENCH_WITH_CUDA
+  const cudaDeviceProp* p = at::cuda::getDeviceProperties(device.has_index() ? device.index() : at::cuda::current_device());
+  return p->major >= 8;
+#else
+  return false;
+#endif
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
@@ -231,7 +344,7 @@ at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, doubl
 }
 
 std::int64_t multiprocessor_count(at::Device device) {
-#if KVBENCH_WITH_CUDA_KERNELS
+#if KVBENCH_WITH_CUDA
   if (device.is_cuda())
     return at::cuda::getDeviceProperties(device.has_index() ? device.index() : at::cuda::current_device())
         ->multiProcessorCount;
@@ -241,7 +354,7 @@ std::int64_t multiprocessor_count(at::Device device) {
 }
 
 std::string device_name(at::Device device) {
-#if KVBENCH_WITH_CUDA_KERNELS
+#if KVBENCH_WITH_CUDA
   if (device.is_cuda())
     return at::cuda::getDeviceProperties(device.has_index() ? device.index() : at::cuda::current_device())->name;
 #endif

@@ -8,13 +8,36 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kvbench::ops {
 
 /// Whether this build has kvbench's CUDA kernels (libtorch with CUDA and nvcc at configure time).
 bool cuda_kernels_built();
-/// Whether the functions below take their CUDA kernel for tensors like `x`.
+/// Whether the functions below take their CUDA kernel for tensors like `x`: a CUDA tensor of a kernel dtype, on a
+/// device the kernels can run on. That is checked once per device (machine code or PTX for its architecture in
+/// this build) and logged once where they cannot: kvbench then runs its libtorch path there, never fails with
+/// "no kernel image". KVBENCH_CUDA_KERNELS=off in the environment switches them off on every device.
 bool fused(const at::Tensor& x);
+
+/// Whether KVBENCH_CUDA_KERNELS=off (or 0) switches the kernels off; any value but on/auto/1/off/0 is an error.
+bool cuda_kernels_switched_off();
+/// Why kvbench's CUDA kernels do not run on CUDA device `index`, or empty when they do.
+std::string kernels_unavailable_reason(int index);
+
+/// One visible GPU as `kvbench --version` reports it.
+struct GpuInfo {
+  int index = 0;
+  std::string name;
+  int capability = -1;   ///< major * 10 + minor
+  std::string kernels;   ///< "run" or why not
+};
+/// The GPUs libtorch sees (empty without CUDA).
+std::vector<GpuInfo> visible_gpus();
+/// CUDA runtime / driver / kernels' toolkit versions for --version ("runtime 12.4, driver 12.8, ..."), or "".
+std::string cuda_versions();
+/// Whether `device` computes in bf16 natively (CUDA compute capability 8.0 and up; the CPU does).
+bool supports_bf16(at::Device device);
 
 /// RMSNorm as HF computes it: normalize in float32, cast back, then scale by `weight` in the input dtype.
 /// x [n, D] (rows may be strided), weight [D] -> [n, D].

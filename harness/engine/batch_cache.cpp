@@ -55,8 +55,9 @@ BatchLayerCache::BatchLayerCache(const std::vector<const LayerCache*>& layers, s
 
 void BatchLayerCache::append(const at::Tensor& k, const at::Tensor& v) {
   KV_CHECK(next_ < keys_.size(2), "internal error: the decode batch is full");
-  keys_.select(2, next_).copy_(k);
-  values_.select(2, next_).copy_(v);
+  const std::int64_t B = k.size(0), Hkv = k.size(1), group = keys_.size(1) / Hkv;  // per-query-head caches repeat
+  keys_.select(2, next_).view({B, Hkv, group, -1}).copy_(k.unsqueeze(2));
+  values_.select(2, next_).view({B, Hkv, group, -1}).copy_(v.unsqueeze(2));
   bias_.select(3, next_).fill_(0.0);
   ++next_;
 }
@@ -69,20 +70,26 @@ at::Tensor BatchLayerCache::attend(const at::Tensor& q, double scale) const {
   return at::matmul(probs, values_).reshape({B, Hq * d});
 }
 
+std::int64_t cache_heads(const KvCache& cache) { return cache.layers.empty() ? 0 : cache.layers[0].num_heads(); }
+
 std::vector<std::vector<std::size_t>> plan_decode_batches(const std::vector<const KvCache*>& caches) {
-  // Size of a cache when padded: the sum over layers of its largest head.
+  // Size of a cache when padded: the sum over layers of its largest head, times its heads.
   std::vector<std::int64_t> size(caches.size(), 0);
   for (std::size_t i = 0; i < caches.size(); ++i)
-    for (const auto& layer : caches[i]->layers) size[i] += padded_slots(layer);
+    for (const auto& layer : caches[i]->layers) size[i] += padded_slots(layer) * layer.num_heads();
   std::vector<std::size_t> order(caches.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return size[a] < size[b]; });
+  // Per-KV-head and per-query-head caches never share a batch (their heads differ); within each, by size.
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const std::int64_t ha = cache_heads(*caches[a]), hb = cache_heads(*caches[b]);
+    return ha != hb ? ha < hb : size[a] < size[b];
+  });
 
   std::vector<std::vector<std::size_t>> groups;
   std::int64_t held = 0;
   for (std::size_t i : order) {
     // Sorted ascending, so the newcomer is the group's largest: padding costs members x its size.
-    const bool fits = !groups.empty() &&
+    const bool fits = !groups.empty() && cache_heads(*caches[groups.back().front()]) == cache_heads(*caches[i]) &&
                       static_cast<std::int64_t>(groups.back().size() + 1) * size[i] <= 2 * (held + size[i]);
     if (!fits) {
       groups.emplace_back();

@@ -21,7 +21,8 @@ class BatchLayerCache {
  public:
   /// Copies each cache's prompt entries and decode entries so far; room for `capacity` more tokens.
   BatchLayerCache(const std::vector<const LayerCache*>& layers, std::int64_t capacity);
-  /// Appends one entry per sequence and head: k and v [B, Hkv, d].
+  /// Appends one entry per sequence and head: k and v [B, Hkv, d] (repeated to the query heads of
+  /// per-query-head caches).
   void append(const at::Tensor& k, const at::Tensor& v);
   /// Attention of queries q [B, Hq, d] over every sequence's own entries: [B, Hq d].
   at::Tensor attend(const at::Tensor& q, double scale) const;
@@ -33,8 +34,11 @@ class BatchLayerCache {
 };
 
 /// Splits caches into groups worth decoding together: padding a group to its largest cache must not more
-/// than double the memory its caches hold (a full-cache variant is not padded beside 128-token ones).
-/// Groups list cache indices in ascending order.
+/// than double the memory its caches hold (a full-cache variant is not padded beside 128-token ones), and a group
+/// holds caches of one head count (per KV head, or per query head). Groups list cache indices in ascending order.
 std::vector<std::vector<std::size_t>> plan_decode_batches(const std::vector<const KvCache*>& caches);
+
+/// The heads `cache` stores per layer: KV heads, or query heads for a per-query-head policy's cache.
+std::int64_t cache_heads(const KvCache& cache);
 
 }  // namespace kvbench

@@ -3,11 +3,12 @@
 #include <algorithm>
 
 #include "harness/common/error.h"
+#include "policies/components.h"
 
 namespace kvbench {
 
-DecodeEvictor::DecodeEvictor(const DecodeBudget& budget, std::int64_t num_layers, std::int64_t group, double scale)
-    : budget_(budget), group_(group), scale_(scale), recent_queries_(num_layers), accumulated_(num_layers) {
+DecodeEvictor::DecodeEvictor(const DecodeBudget& budget, std::int64_t num_layers, double scale)
+    : budget_(budget), scale_(scale), recent_queries_(num_layers), accumulated_(num_layers) {
   KV_CHECK(budget.budget >= 1, "decode.budget must be at least 1, got ", budget.budget);
   KV_CHECK(budget.every >= 1, "decode.every must be at least 1, got ", budget.every);
   KV_CHECK(budget.window >= 0, "the decode window must be >= 0, got ", budget.window);
@@ -24,6 +25,13 @@ at::Tensor attention_received(const at::Tensor& queries, const LayerCache& cache
     logits = at::cat({logits, at::matmul(queries, cache.tail_keys().select(0, h).transpose(0, 1))}, -1);
   return at::softmax(logits.to(at::kFloat) * scale, -1).sum(0);
 }
+
+// Head h's queries of a step's q [Hq, d]: its g = Hq / heads query heads (one per cache head of a per-query-head
+// cache).
+at::Tensor head_queries(const at::Tensor& q, const LayerCache& cache, std::int64_t h) {
+  const std::int64_t group = q.size(0) / cache.num_heads();
+  return q.narrow(0, h * group, group);
+}
 }  // namespace
 
 void DecodeEvictor::observe(std::int64_t layer, const LayerCache& cache, const at::Tensor& q) {
@@ -36,7 +44,7 @@ void DecodeEvictor::observe(std::int64_t layer, const LayerCache& cache, const a
   auto& acc = accumulated_[static_cast<std::size_t>(layer)];
   acc.resize(static_cast<std::size_t>(cache.num_heads()));
   for (std::int64_t h = 0; h < cache.num_heads(); ++h) {
-    const at::Tensor received = attention_received(q.narrow(0, h * group_, group_), cache, h, scale_);
+    const at::Tensor received = attention_received(head_queries(q, cache, h), cache, h, scale_);
     at::Tensor& a = acc[static_cast<std::size_t>(h)];
     if (!a.defined()) a = at::zeros({0}, received.options());
     if (a.numel() < received.numel()) a = at::cat({a, at::zeros({received.numel() - a.numel()}, a.options())});
@@ -50,7 +58,7 @@ at::Tensor DecodeEvictor::scores(std::int64_t layer, std::int64_t head, const La
   const auto& recent = recent_queries_[static_cast<std::size_t>(layer)];
   if (recent.empty()) return at::zeros({older}, at::kFloat);  // window 0: keep the oldest (a stable choice)
   std::vector<at::Tensor> group;
-  for (const at::Tensor& q : recent) group.push_back(q.narrow(0, head * group_, group_));
+  for (const at::Tensor& q : recent) group.push_back(head_queries(q, cache, head));
   return attention_received(at::cat(group), cache, head, scale_).narrow(0, 0, older);
 }
 
@@ -65,7 +73,7 @@ void DecodeEvictor::evict(std::int64_t layer, LayerCache& cache) {
     }
     const std::int64_t recent = std::min(budget_.window, budget_.budget), older = n - recent;
     const at::Tensor s = scores(layer, h, cache, older).to(at::kCPU);
-    const at::Tensor best = std::get<0>(std::get<1>(s.topk(budget_.budget - recent)).sort());
+    const at::Tensor best = std::get<0>(top_k_indices(s, budget_.budget - recent).sort());
     rows.push_back(at::cat({best, at::arange(older, n, long_opts)}));
   }
   if (budget_.accumulate) {

@@ -33,7 +33,7 @@ struct DecodeBudget {
 /// Applies a DecodeBudget to one sequence's cache as it decodes (the reference decode path calls it).
 class DecodeEvictor {
  public:
-  DecodeEvictor(const DecodeBudget& budget, std::int64_t num_layers, std::int64_t group, double scale);
+  DecodeEvictor(const DecodeBudget& budget, std::int64_t num_layers, double scale);
 
   /// Layer `layer`'s query [Hq, d] of this step, seen after the step's key was appended to `cache`.
   void observe(std::int64_t layer, const LayerCache& cache, const at::Tensor& q);
@@ -53,7 +53,6 @@ class DecodeEvictor {
   void evict(std::int64_t layer, LayerCache& cache);
 
   DecodeBudget budget_;
-  std::int64_t group_;
   double scale_;
   std::vector<std::deque<at::Tensor>> recent_queries_;  // per layer, the last `window` queries [Hq, d]
   std::vector<std::vector<at::Tensor>> accumulated_;    // per layer and head, float32 [entries]

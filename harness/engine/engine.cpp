@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <string>
 
 #include "harness/common/error.h"
@@ -132,9 +133,12 @@ void check_prompt_size(const ModelConfig& c, at::ScalarType dtype, at::Device de
   check_positions(c, tokens, what);
   // Per prompt token: the hidden state and its temporaries, q/k/v, attention output, and one full K/V cache.
   const std::int64_t elem = static_cast<std::int64_t>(c10::elementSize(dtype));
-  const std::int64_t per_token =
-      elem * (4 * c.hidden_size + 2 * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim) + c.kv_bytes_per_token(elem);
-  check_fits(per_token * tokens, device, what + " (" + std::to_string(tokens) + " tokens)");
+  check_fits(prefill_activation_bytes(c, elem, tokens) + c.kv_bytes_per_token(elem) * tokens, device,
+             what + " (" + std::to_string(tokens) + " tokens)");
+}
+
+std::int64_t prefill_activation_bytes(const ModelConfig& c, std::int64_t element_bytes, std::int64_t tokens) {
+  return tokens * element_bytes * (4 * c.hidden_size + 2 * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim);
 }
 
 void check_generation_size(const ModelConfig& c, at::ScalarType dtype, at::Device device, std::int64_t first_position,
@@ -221,6 +225,7 @@ struct PrefillPolicies {
     view.values = v;
     view.token_ids = ids;
     view.scale = scale;
+    view.num_query_heads = model.config().num_heads;
     view.out_proj = model.layer_weights(l).o_weight;  // CriticalKV weighs values through o_proj; Expected
     view.rope_inv_freq = rope_inv_freq;               // Attention undoes RoPE
     return view;
@@ -445,8 +450,7 @@ GenerationResult Engine::decode_with_eviction(KvCache& cache, const at::Tensor& 
   KV_CHECK(options.decode_path == "auto" || options.decode_path == "reference", "decode-time eviction runs on the "
            "reference decode path; decode path '", options.decode_path, "' was asked for");
   const ModelConfig& c = model_.config();
-  DecodeEvictor evictor(options.decode_budget, c.num_layers, c.num_heads / c.num_kv_heads,
-                        1.0 / std::sqrt(static_cast<double>(c.head_dim)));
+  DecodeEvictor evictor(options.decode_budget, c.num_layers, 1.0 / std::sqrt(static_cast<double>(c.head_dim)));
   if (options.max_new_tokens > 0)
     for (auto& layer : cache.layers) layer.reserve_tail(layer.tail_length() + options.decode_budget.every + 1);
   GenerationResult out = greedy_decode(1, last_logits, options, model_.device(), [&](const at::Tensor& previous) {
@@ -542,9 +546,15 @@ std::vector<std::vector<std::size_t>> decode_groups(const Engine& engine, const 
     return groups;
   }
   if (engine.decode_path(options) != "reference") {
-    for (std::size_t k = 0; k < usable.size(); k += kMaxRaggedBatch)
-      groups.emplace_back(usable.begin() + static_cast<std::ptrdiff_t>(k),
-                          usable.begin() + static_cast<std::ptrdiff_t>(std::min(usable.size(), k + kMaxRaggedBatch)));
+    // One head count per batch (per-KV-head and per-query-head caches decode apart), kMaxRaggedBatch at most.
+    std::map<std::int64_t, std::vector<std::size_t>> by_heads;
+    for (std::size_t i : usable) by_heads[cache_heads(prefilled.caches[i])].push_back(i);
+    for (const auto& entry : by_heads) {
+      const std::vector<std::size_t>& members = entry.second;
+      for (std::size_t k = 0; k < members.size(); k += kMaxRaggedBatch)
+        groups.emplace_back(members.begin() + static_cast<std::ptrdiff_t>(k),
+                            members.begin() + static_cast<std::ptrdiff_t>(std::min(members.size(), k + kMaxRaggedBatch)));
+    }
     return groups;
   }
   std::vector<const KvCache*> caches;

@@ -150,6 +150,9 @@ class Engine {
 /// with both numbers. `what` names the config key or flag the number came from.
 void check_prompt_size(const ModelConfig& config, at::ScalarType dtype, at::Device device, std::int64_t tokens,
                        const std::string& what);
+/// Bytes a prefill of `tokens` tokens holds beside the weights and the caches, for elements of `element_bytes`:
+/// the hidden state and its temporaries, q/k/v and the attention output (what check_prompt_size counts).
+std::int64_t prefill_activation_bytes(const ModelConfig& config, std::int64_t element_bytes, std::int64_t tokens);
 void check_generation_size(const ModelConfig& config, at::ScalarType dtype, at::Device device, std::int64_t first_position,
                            std::int64_t new_tokens, std::int64_t batch, const std::string& what);
 

@@ -21,19 +21,21 @@ at::Tensor owner_heads(const KeptPositions& kept, at::Device device) {
 
 void LayerCache::set_prompt(const at::Tensor& keys, const at::Tensor& values, const KeptPositions& kept) {
   const std::int64_t H = keys.size(0), T = keys.size(1), d = keys.size(2);
-  KV_CHECK(kept.num_heads() == H, "policy kept positions for ", kept.num_heads(), " heads, the layer has ", H);
+  KV_CHECK(kept.num_heads() > 0 && kept.num_heads() % H == 0, "policy kept positions for ", kept.num_heads(),
+           " heads, the layer has ", H, " KV heads");
+  const std::int64_t group = kept.num_heads() / H;  // 1, or the query heads per KV head of a per-query-head cache
   offsets_ = kept.offsets;
   uniform_ = kept.is_uniform();
   prompt_len_ = T;
   tail_start_ = T;
   heads_ = owner_heads(kept, keys.device());
   positions_ = kept.indices.to(keys.device());
-  if (kept.everything) {
+  if (kept.everything && group == 1) {
     keys_ = keys.reshape({H * T, d});
     values_ = values.reshape({H * T, d});
     return;
   }
-  const at::Tensor flat = heads_ * T + positions_;  // row index into [H * T, d]
+  const at::Tensor flat = heads_.div(group, "floor") * T + positions_;  // row index into [H * T, d]
   keys_ = keys.reshape({H * T, d}).index_select(0, flat);
   values_ = values.reshape({H * T, d}).index_select(0, flat);
 }
@@ -129,8 +131,9 @@ void LayerCache::reserve_tail(std::int64_t capacity) {
 
 void LayerCache::append(const at::Tensor& k, const at::Tensor& v) {
   if (!tail_keys_.defined() || tail_len_ == tail_keys_.size(1)) reserve_tail(std::max<std::int64_t>(16, 2 * tail_len_));
-  tail_keys_.select(1, tail_len_).copy_(k);
-  tail_values_.select(1, tail_len_).copy_(v);
+  const std::int64_t group = num_heads() / k.size(0);  // a per-query-head cache repeats each KV head's entry
+  tail_keys_.select(1, tail_len_).view({k.size(0), group, -1}).copy_(k.unsqueeze(1));
+  tail_values_.select(1, tail_len_).view({v.size(0), group, -1}).copy_(v.unsqueeze(1));
   ++tail_len_;
 }
 

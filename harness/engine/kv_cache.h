@@ -1,5 +1,8 @@
 #pragma once
-// The KV cache of one sequence, stored per KV head (GQA heads are never expanded in storage).
+// The KV cache of one sequence, stored per cache head: per KV head (GQA heads are not expanded), or, for
+// policies of per-query-head granularity, per query head (head i holding entries of KV head i / g: K and V
+// repeated, g times the bytes, as KVCache-Factory and Ada-KV store them; decode then maps query head i to cache
+// head i).
 //
 // Each layer holds two parts:
 //  - the compressed prompt: the entries an eviction policy kept, flattened head-major ([N, d] with host
@@ -21,7 +24,8 @@ namespace kvbench {
 
 class LayerCache {
  public:
-  /// Stores the entries `kept` selects from the layer's full prefill keys/values [Hkv, T, d].
+  /// Stores the entries `kept` selects from the layer's full prefill keys/values [Hkv, T, d]; `kept` has one list
+  /// per KV head, or per query head (a multiple of Hkv: cache head i takes its entries from KV head i / g).
   void set_prompt(const at::Tensor& keys, const at::Tensor& values, const KeptPositions& kept);
   /// Keeps only `kept`, a subset (per head) of the prompt positions held now. Only before decoding starts.
   void keep_subset(const KeptPositions& kept);
@@ -29,7 +33,8 @@ class LayerCache {
   std::vector<std::vector<std::int64_t>> kept_positions() const;
   /// Preallocates room for `capacity` decode entries per head.
   void reserve_tail(std::int64_t capacity);
-  /// Appends one entry per head: k and v [Hkv, d]. Decode entries are at positions prompt_len, prompt_len+1, ...
+  /// Appends one entry per head: k and v [Hkv, d] (repeated to the query heads in a per-query-head cache). Decode
+  /// entries are at positions prompt_len, prompt_len+1, ...
   void append(const at::Tensor& k, const at::Tensor& v);
   /// Replaces the decode entries with copies of k and v [Hkv, t, d] (a decode that kept them elsewhere).
   void set_tail(const at::Tensor& k, const at::Tensor& v);

@@ -32,12 +32,15 @@ RaggedShape RaggedShape::of(const std::vector<const KvCache*>& caches, std::int6
   KV_CHECK(!caches.empty() && !caches[0]->layers.empty(), "internal error: a ragged decode without caches");
   RaggedShape s;
   s.batch = static_cast<std::int64_t>(caches.size());
+  s.heads = caches[0]->layers[0].num_heads();
   s.tail_slots = caches[0]->layers[0].tail_length() + max_new;
   std::int64_t most = 0;
   for (const KvCache* cache : caches)
-    for (const LayerCache& layer : cache->layers)
+    for (const LayerCache& layer : cache->layers) {
+      KV_CHECK(layer.num_heads() == s.heads, "internal error: a ragged batch of caches with different head counts");
       for (std::int64_t h = 0; h < layer.num_heads(); ++h)
         most = std::max(most, layer.prompt_offsets()[h + 1] - layer.prompt_offsets()[h]);
+    }
   s.max_entries = most + s.tail_slots;
   s.max_position = caches[0]->next_position + max_new;
   return s;
@@ -52,7 +55,7 @@ RaggedShape RaggedShape::bucketed() const {
 }
 
 bool RaggedShape::fits_in(const RaggedShape& c) const {
-  return batch == c.batch && max_entries <= c.max_entries && tail_slots <= c.tail_slots &&
+  return batch == c.batch && heads == c.heads && max_entries <= c.max_entries && tail_slots <= c.tail_slots &&
          max_position <= c.max_position;
 }
 
@@ -71,6 +74,8 @@ RaggedDecoder::RaggedDecoder(const Transformer& model, const RaggedShape& capaci
   L_ = c.num_layers;
   Hq_ = c.num_heads;
   Hkv_ = c.num_kv_heads;
+  Hc_ = capacity.heads > 0 ? capacity.heads : Hkv_;
+  KV_CHECK(Hc_ % Hkv_ == 0 && Hq_ % Hc_ == 0, "internal error: a cache of ", Hc_, " heads for ", Hkv_, " KV heads");
   d_ = c.head_dim;
   scale_ = 1.0 / std::sqrt(static_cast<double>(d_));
   graphs_ = graphs && dev.is_cuda() && CapturedGraph::available();
@@ -78,15 +83,20 @@ RaggedDecoder::RaggedDecoder(const Transformer& model, const RaggedShape& capaci
   const auto opts = at::TensorOptions().dtype(model.dtype()).device(dev);
   const auto longs = at::TensorOptions().dtype(at::kLong).device(dev);
   // Zeros, not garbage: slots past the live entries are never read, but a NaN must not hide anywhere.
-  tail_k_ = at::zeros({L_, B, Hkv_, capacity.tail_slots, d_}, opts);
-  tail_v_ = at::zeros({L_, B, Hkv_, capacity.tail_slots, d_}, opts);
-  meta_ = at::zeros({L_, B, 3 + Hkv_}, longs);
+  tail_k_ = at::zeros({L_, B, Hc_, capacity.tail_slots, d_}, opts);
+  tail_v_ = at::zeros({L_, B, Hc_, capacity.tail_slots, d_}, opts);
+  if (Hc_ != Hkv_) {
+    stage_k_ = at::zeros({B, Hkv_, 1, d_}, opts);
+    stage_v_ = at::zeros({B, Hkv_, 1, d_}, opts);
+    zero_slot_ = at::zeros({1}, longs);
+  }
+  meta_ = at::zeros({L_, B, 3 + Hc_}, longs);
   counters_ = at::zeros({3}, longs);
   tokens_ = at::zeros({B}, longs);
   const auto tables = model.rope().tables(at::arange(capacity.max_position, longs), model.dtype());
   cos_ = tables.first.contiguous();
   sin_ = tables.second.contiguous();
-  split_ = ops::DecodeSplit::plan(capacity.max_entries, B, Hkv_, ops::multiprocessor_count(dev));
+  split_ = ops::DecodeSplit::plan(capacity.max_entries, B, Hc_, ops::multiprocessor_count(dev));
 }
 
 void RaggedDecoder::bind(const std::vector<const KvCache*>& caches) {
@@ -96,7 +106,7 @@ void RaggedDecoder::bind(const std::vector<const KvCache*>& caches) {
            "internal error: caches bound to a ragged decoder too small for them");
   const at::Device dev = model_.device();
   const bool pinned = dev.is_cuda();
-  const std::int64_t B = capacity_.batch, M = 3 + Hkv_, t0 = caches[0]->layers[0].tail_length();
+  const std::int64_t B = capacity_.batch, M = 3 + Hc_, t0 = caches[0]->layers[0].tail_length();
   at::Tensor meta = at::empty({L_, B, M}, at::kLong);
   if (pinned) meta = meta.pin_memory();
   std::int64_t* m = meta.data_ptr<std::int64_t>();
@@ -109,12 +119,12 @@ void RaggedDecoder::bind(const std::vector<const KvCache*>& caches) {
       const at::Tensor& pv = layer.prompt_values();
       KV_CHECK(pk.is_contiguous() && pv.is_contiguous() && pk.device().type() == dev.type() &&
                    pk.scalar_type() == model_.dtype() &&
-                   layer.num_heads() == Hkv_,
+                   layer.num_heads() == Hc_,
                "internal error: a cache the ragged decoder cannot read (layout, device or dtype)");
       std::int64_t* row = m + (l * B + b) * M;
       row[0] = reinterpret_cast<std::int64_t>(pk.data_ptr());
       row[1] = reinterpret_cast<std::int64_t>(pv.data_ptr());
-      for (std::int64_t h = 0; h <= Hkv_; ++h) row[2 + h] = layer.prompt_offsets()[h];
+      for (std::int64_t h = 0; h <= Hc_; ++h) row[2 + h] = layer.prompt_offsets()[h];
     }
   }
   meta_.copy_(meta, /*non_blocking=*/pinned);
@@ -146,7 +156,14 @@ void RaggedDecoder::forward() {
     const at::Tensor fused = model_.qkv(l, x);
     const at::Tensor q = at::empty({B, Hq_, d_}, x.options());
     ops::RaggedBatch batch{meta_[l], tail_k_[l], tail_v_[l], entries};
-    ops::rope_split_at(fused, cos_, sin_, position, Hq_, Hkv_, q, batch.tail_k, batch.tail_v, slot);
+    if (Hc_ == Hkv_) {
+      ops::rope_split_at(fused, cos_, sin_, position, Hq_, Hkv_, q, batch.tail_k, batch.tail_v, slot);
+    } else {  // a per-query-head cache: the step's entry of each KV head goes to its g query heads' slots
+      ops::rope_split_at(fused, cos_, sin_, position, Hq_, Hkv_, q, stage_k_, stage_v_, zero_slot_);
+      const std::int64_t g = Hc_ / Hkv_, slots = capacity_.tail_slots;
+      batch.tail_k.view({B, Hkv_, g, slots, d_}).index_copy_(3, slot, stage_k_.unsqueeze(2).expand({B, Hkv_, g, 1, d_}));
+      batch.tail_v.view({B, Hkv_, g, slots, d_}).index_copy_(3, slot, stage_v_.unsqueeze(2).expand({B, Hkv_, g, 1, d_}));
+    }
     model_.finish_layer_(l, x, ops::decode_attention(q, batch, scale_, split_));
   }
   logits_ = model_.logits(x);

@@ -26,9 +26,11 @@
 
 namespace kvbench {
 
-/// What a RaggedDecoder must hold: batch size, entries per head (prompt + decode), decode slots, positions.
+/// What a RaggedDecoder must hold: batch size, cache heads, entries per head (prompt + decode), decode slots,
+/// positions.
 struct RaggedShape {
   std::int64_t batch = 0;
+  std::int64_t heads = 0;         ///< cache heads per layer: KV heads, or query heads (per-query-head caches)
   std::int64_t max_entries = 0;   ///< largest prompt entries of any head, plus the decode slots
   std::int64_t tail_slots = 0;    ///< decode entries per head
   std::int64_t max_position = 0;  ///< one past the last position a step may use
@@ -72,11 +74,12 @@ class RaggedDecoder {
   RaggedShape capacity_;
   bool graphs_ = false;
   ops::DecodeSplit split_;
-  std::int64_t L_ = 0, Hq_ = 0, Hkv_ = 0, d_ = 0;
+  std::int64_t L_ = 0, Hq_ = 0, Hkv_ = 0, Hc_ = 0, d_ = 0;  // Hc_: cache heads (Hkv_, or Hq_ per query head)
   double scale_ = 1.0;
 
-  at::Tensor tail_k_, tail_v_;  // [L, B, Hkv, slots, d]
-  at::Tensor meta_;             // int64 [L, B, 3 + Hkv] on the device: see ops::RaggedBatch
+  at::Tensor tail_k_, tail_v_;  // [L, B, Hc, slots, d]
+  at::Tensor stage_k_, stage_v_, zero_slot_;  // per-query-head caches: the step's [B, Hkv, 1, d], then repeated
+  at::Tensor meta_;             // int64 [L, B, 3 + Hc] on the device: see ops::RaggedBatch
   at::Tensor counters_;         // int64 [3] on the device: next slot, next position, entries after the append
   at::Tensor initial_counters_; // int64 [3] on the host (pinned on CUDA): what bind() set
   at::Tensor meta_staging_;     // the host copy of meta_, kept alive while its upload may be in flight

@@ -49,6 +49,16 @@ struct ModelConfig {
   std::vector<std::int64_t> eos_token_ids;
 
   std::int64_t group_size() const { return num_heads / num_kv_heads; }
+  /// Parameters of the weights this config describes (embeddings, every layer's projections, biases and norms,
+  /// the final norm and an untied LM head): what the checkpoint holds, computed without it.
+  std::int64_t parameter_count() const {
+    const std::int64_t q = num_heads * head_dim, kv = num_kv_heads * head_dim;
+    const std::int64_t attention = hidden_size * (q + 2 * kv) + q * hidden_size + (qkv_bias ? q + 2 * kv : 0) +
+                                   (o_bias ? hidden_size : 0);
+    const std::int64_t mlp = 3 * hidden_size * intermediate_size + (mlp_bias ? 2 * intermediate_size + hidden_size : 0);
+    return vocab_size * hidden_size * (tie_word_embeddings ? 1 : 2) + num_layers * (attention + mlp + 2 * hidden_size) +
+           hidden_size;
+  }
   /// Bytes of K and V for one token across all layers and KV heads, for elements of `element_bytes`.
   std::int64_t kv_bytes_per_token(std::int64_t element_bytes) const {
     return 2 * num_layers * num_kv_heads * head_dim * element_bytes;

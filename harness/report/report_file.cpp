@@ -167,6 +167,7 @@ ReportVariant parse_variant(const Node& node) {
   if (auto d = node.opt("describe")) v.describe = d->str();
   if (auto p = node.opt("protocol")) v.protocol = p->str();
   if (auto b = node.opt("budget_definition")) v.budget_definition = b->str();
+  if (auto g = node.opt("granularity")) v.granularity = g->str();
   if (auto w = node.opt("window")) v.window = w->value();
   if (auto d = node.opt("decode")) v.decode = d->value();
   if (auto p = node.opt("params")) {
@@ -249,6 +250,20 @@ ReportFile parse_report(const nlohmann::json& root, const std::string& source) {
   if (auto v = top.opt("kvbench_version")) r.kvbench_version = v->str();
   if (auto p = top.opt("peak_device_memory_bytes")) r.peak_device_memory_bytes = p->number_or_null();
   if (auto w = top.opt("wall_seconds")) r.wall_seconds = w->number_or_null();
+  if (auto m = top.opt("model"); m && !m->value().is_null()) {
+    m->expect_object();
+    r.model = m->value();
+  }
+  if (auto c = top.opt("config_sha256"); c && !c->value().is_null()) r.config_sha256 = c->str();
+  if (auto d = top.opt("data")) r.data = d->value();
+  if (auto ids = top.opt("sample_ids"); ids && !ids->value().is_null()) {
+    r.sample_ids = ids->map_of([](const Node& list) {
+      list.expect_array();
+      std::vector<std::string> out;
+      for (std::size_t i = 0; i < list.value().size(); ++i) out.push_back(list.index(i).str());
+      return out;
+    });
+  }
 
   const Node variants = top.at("variants");
   variants.expect_array();

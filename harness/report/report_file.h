@@ -51,6 +51,9 @@ struct ReportVariant {
   /// What the numbers were measured under (reports before these fields: question_aware, tokens, window 32).
   std::string protocol = "question_aware";
   std::string budget_definition;
+  /// Which heads a budget is kept for: "kv_head" (kvbench's caches, one per KV head) or "query_head" (a cache
+  /// per query head, GQA expanded); empty when the report does not say (read as kv_head).
+  std::string granularity;
   nlohmann::json window;  ///< null: none
   nlohmann::json decode;  ///< null: no decode-time budget
 
@@ -68,6 +71,11 @@ struct ReportFile {
   std::vector<std::string> subsets;
   std::vector<ReportVariant> variants;
   std::optional<double> peak_device_memory_bytes, wall_seconds;
+  /// What was evaluated (report_writer.h; absent from older and hand-written reports: null / nullopt).
+  nlohmann::json model;  ///< {"name", "path", "config_sha256"}
+  std::optional<std::string> config_sha256;
+  nlohmann::json data;   ///< {"dir", "manifest", "files": {"<subset>.jsonl": sha256}}
+  std::optional<std::map<std::string, std::vector<std::string>>> sample_ids;  ///< subset -> sample _ids
 
   /// The variant called `name`, or nullptr.
   const ReportVariant* find(const std::string& name) const;

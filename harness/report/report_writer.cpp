@@ -5,6 +5,7 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <set>
 
 #include "datasets/subset.h"
 #include "harness/common/error.h"
@@ -62,6 +63,12 @@ nlohmann::json build_report(const ReportInputs& in) {
   const RunLayout layout(in.output_dir);
   const std::vector<std::string>& subsets = in.subsets;
   nlohmann::json variants = nlohmann::json::array();
+  std::map<std::string, std::vector<std::string>> sample_ids;  // subset -> ids, first seen first
+  std::map<std::string, std::set<std::string>> seen;
+  const auto note_id = [&](const std::string& subset, const nlohmann::json& row) {
+    const std::string id = row.value("_id", std::string());
+    if (!id.empty() && seen[subset].insert(id).second) sample_ids[subset].push_back(id);
+  };
   for (const auto& v : in.variants) {
     nlohmann::json scores = nlohmann::json::object(), n = nlohmann::json::object(), errors = nlohmann::json::object();
     nlohmann::json buckets = nlohmann::json::object();
@@ -73,8 +80,11 @@ nlohmann::json build_report(const ReportInputs& in) {
     for (const auto& subset : subsets) {
       const std::string preds = layout.predictions(v.name, subset);
       const auto rows = read_jsonl_rows(preds);
+      const auto failed = read_jsonl_rows(layout.errors(v.name, subset));
       n[subset] = rows.size();
-      errors[subset] = read_jsonl_rows(layout.errors(v.name, subset)).size();
+      errors[subset] = failed.size();
+      for (const auto* list : {&rows, &failed})
+        for (const auto& row : *list) note_id(subset, row);
       if (!rows.empty() && in.scored) {
         scores[subset] = metrics::score_file(base_subset(subset), preds, false).score;
         if (base_subset(subset) != subset) {
@@ -137,8 +147,10 @@ nlohmann::json build_report(const ReportInputs& in) {
         {"describe", v.describe},
         {"budget", v.budget},
         {"params", v.params},
+        {"reference", v.reference},
         {"protocol", v.protocol},
         {"budget_definition", v.budget_definition},
+        {"granularity", v.granularity},
         {"window", v.window},
         {"decode", v.decode},
         {"scores", scores},
@@ -177,9 +189,15 @@ nlohmann::json build_report(const ReportInputs& in) {
       wall += s.value("wall_seconds", 0.0);
     }
   }
+  nlohmann::json ids = nlohmann::json::object();
+  for (const auto& subset : subsets) ids[subset] = sample_ids[subset];
   return {{"run", in.run_name},
           {"kvbench_version", KVBENCH_VERSION},
+          {"model", in.model},
+          {"config_sha256", in.config_sha256.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.config_sha256)},
+          {"data", in.data},
           {"subsets", subsets},
+          {"sample_ids", ids},
           {"variants", variants},
           {"peak_host_rss_bytes", peak},
           {"peak_device_memory_bytes", peak_device ? nlohmann::json(*peak_device) : nlohmann::json(nullptr)},

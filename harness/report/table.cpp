@@ -26,73 +26,6 @@ using nlohmann::json;
 
 const char* const kDash = "\xE2\x80\x93";  // "–"
 
-// --- CSV -------------------------------------------------------------------------------------------------
-
-struct CsvRecord {
-  std::vector<std::string> fields;
-  int line = 0;
-};
-
-std::vector<CsvRecord> parse_csv_records(const std::string& text, const std::string& source) {
-  std::vector<CsvRecord> records;
-  CsvRecord current;
-  std::string field;
-  bool in_quotes = false, field_started = false;
-  int line = 1;
-  current.line = 1;
-  const auto end_record = [&] {
-    current.fields.push_back(field);
-    field.clear();
-    field_started = false;
-    const bool blank = current.fields.size() == 1 && current.fields[0].empty();
-    if (!blank) records.push_back(current);
-    current = CsvRecord{};
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          field += '"';
-          ++i;
-        } else {
-          in_quotes = false;
-        }
-      } else {
-        if (c == '\n') ++line;
-        field += c;
-      }
-      continue;
-    }
-    if (c == '"') {
-      KV_CHECK(!field_started, source, ":", line, ": a quote inside an unquoted field");
-      in_quotes = true;
-      field_started = true;
-    } else if (c == ',') {
-      current.fields.push_back(field);
-      field.clear();
-      field_started = false;
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      end_record();
-      ++line;
-      current.line = line;
-    } else {
-      field += c;
-      field_started = true;
-    }
-  }
-  KV_CHECK(!in_quotes, source, ":", line, ": unterminated quoted field");
-  if (!field.empty() || !current.fields.empty()) end_record();
-  return records;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
 // --- numbers ---------------------------------------------------------------------------------------------
 
 std::optional<double> mean_of(const std::vector<std::optional<double>>& values) {
@@ -228,6 +161,7 @@ TextGrid text_grid(const Table& t, int digits, const std::string& missing, bool 
   if (delta_column) add_col("\xCE\x94 avg", true);  // "Δ avg"
   const auto num = [&](const std::optional<double>& v) { return v ? format_fixed(*v, digits) : missing; };
   for (const auto& row : t.rows) {
+    if (!row.unpaired.empty()) continue;  // listed under the table instead (unpaired_lines)
     std::vector<std::string> cells;
     if (run_column) cells.push_back(row.run);
     cells.push_back(row_label(row));
@@ -243,6 +177,17 @@ TextGrid text_grid(const Table& t, int digits, const std::string& missing, bool 
     g.rows.push_back(std::move(cells));
   }
   return g;
+}
+
+// "SnapKV at 128 [2], beside snapkv-128: granularity query_head (published) vs kv_head (ours)", one per
+// published row of a variant's policy and budget that was measured differently.
+std::vector<std::string> unpaired_lines(const Table& t) {
+  std::vector<std::string> lines;
+  for (const auto& row : t.rows)
+    if (!row.unpaired.empty())
+      lines.push_back(row.variant + " at " + row.budget + " [" + std::to_string(row.note) + "], beside " +
+                      row.compared_to + ": " + row.unpaired);
+  return lines;
 }
 
 std::string render_markdown(const Table& t, int digits) {
@@ -276,7 +221,13 @@ std::string render_markdown(const Table& t, int digits) {
     for (std::size_t i = 0; i < t.notes.size(); ++i) out += "[" + std::to_string(i + 1) + "] " + t.notes[i] + "\n";
     out += "\n\xCE\x94 avg: ours \xE2\x88\x92 published, over the subsets both rows have.\n";
   }
-  if (t.with_paper && t.notes.empty()) out += "\n(no published row matches these variants)\n";
+  const auto unpaired = unpaired_lines(t);
+  if (!unpaired.empty()) {
+    out += "\nPublished rows not paired (measured differently):\n";
+    for (const auto& line : unpaired) out += "- " + line + "\n";
+  }
+  const bool any_paired = std::any_of(t.rows.begin(), t.rows.end(), [](const TableRow& r) { return r.published && r.unpaired.empty(); });
+  if (t.with_paper && !any_paired) out += "\n(no published row is paired with these variants)\n";
   return out;
 }
 
@@ -289,7 +240,7 @@ std::string render_csv(const Table& t, int digits) {
   if (t.with_coverage) {
     for (const auto& c : coverage_columns()) header.push_back(c.key);
   }
-  if (t.with_paper) header.insert(header.end(), {"source", "delta_average"});
+  if (t.with_paper) header.insert(header.end(), {"source", "delta_average", "unpaired"});
   const auto line = [](const std::vector<std::string>& fields) {
     std::string out;
     for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + csv_field(fields[i]);
@@ -312,6 +263,7 @@ std::string render_csv(const Table& t, int digits) {
     if (t.with_paper) {
       f.push_back(row.published ? t.notes[row.note - 1] : "");
       f.push_back(row.published ? num(row.delta) : "");
+      f.push_back(row.unpaired);
     }
     out += line(f);
   }
@@ -332,8 +284,11 @@ std::string render_latex(const Table& t, int digits) {
     out += (c ? " & " : "") + latex_escape(h);
   }
   out += " \\\\\n\\midrule\n";
+  std::vector<const TableRow*> shown;  // the rows of g, in order (unpaired published rows are not in the grid)
+  for (const auto& row : t.rows)
+    if (row.unpaired.empty()) shown.push_back(&row);
   for (std::size_t r = 0; r < g.rows.size(); ++r) {
-    if (r > 0 && t.multi_run && !t.rows[r].published && t.rows[r].report_path != t.rows[r - 1].report_path) {
+    if (r > 0 && t.multi_run && !shown[r]->published && shown[r]->report_path != shown[r - 1]->report_path) {
       out += "\\midrule\n";
     }
     for (std::size_t c = 0; c < g.rows[r].size(); ++c) out += (c ? " & " : "") + latex_escape(g.rows[r][c]);
@@ -343,6 +298,7 @@ std::string render_latex(const Table& t, int digits) {
   for (std::size_t i = 0; i < t.notes.size(); ++i) {
     out += "% [" + std::to_string(i + 1) + "] " + t.notes[i] + "\n";
   }
+  for (const auto& line : unpaired_lines(t)) out += "% not paired: " + line + "\n";
   for (const auto& label : t.labels) out += "% " + label + "\n";
   return out;
 }
@@ -367,8 +323,10 @@ std::string render_json(const Table& t, int digits) {
     if (row.published) {
       r["source"] = row.source;
       r["model"] = row.model;
-      r["cache_granularity"] = row.cache_granularity;
+      r["granularity"] = row.granularity;
       r["compared_to"] = row.compared_to;
+      r["paired"] = row.unpaired.empty();
+      r["unpaired"] = row.unpaired.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.unpaired);
     }
     nlohmann::ordered_json scores = nlohmann::ordered_json::object(), cats = nlohmann::ordered_json::object();
     for (std::size_t i = 0; i < t.subsets.size(); ++i) scores[t.subsets[i]] = num(row.scores[i]);
@@ -416,68 +374,6 @@ const std::vector<CoverageColumn>& coverage_columns() {
                                                        {"mean_head_overlap", "head overlap"},
                                                        {"evidence_recall", "evidence recall"}};
   return kColumns;
-}
-
-std::string paper_method(const std::string& policy) {
-  static const std::vector<std::pair<std::string, std::string>> kMap = {
-      {"full", "FullKV"},   {"streaming", "StreamingLLM"}, {"h2o", "H2O"},
-      {"snapkv", "SnapKV"}, {"pyramidkv", "PyramidKV"},    {"adakv", "Ada-SnapKV"}};
-  for (const auto& [ours, theirs] : kMap) {
-    if (ours == policy) return theirs;
-  }
-  return "";
-}
-
-std::vector<PaperRow> parse_paper_csv(const std::string& text, const std::string& source) {
-  const auto records = parse_csv_records(text, source);
-  KV_CHECK(!records.empty(), source, ": empty CSV (expected a header line: source,model,cache_granularity,budget,method,<subsets>...)");
-  const auto& header = records[0].fields;
-  std::map<std::string, std::size_t> column;
-  for (std::size_t i = 0; i < header.size(); ++i) {
-    const std::string name = trim(header[i]);
-    KV_CHECK(!name.empty(), source, ":", records[0].line, ": header column ", i + 1, " is empty");
-    KV_CHECK(column.emplace(name, i).second, source, ":", records[0].line, ": header names column '", name, "' twice");
-  }
-  for (const char* required : {"source", "model", "budget", "method"}) {
-    KV_CHECK(column.count(required), source, ": the header has no '", required,
-             "' column (expected source,model,cache_granularity,budget,method,<subsets>...)");
-  }
-  static const std::set<std::string> kMeta = {"source",       "model",        "cache_granularity", "budget", "method",
-                                              "avg_computed", "avg_reported"};
-  std::vector<PaperRow> rows;
-  for (std::size_t r = 1; r < records.size(); ++r) {
-    const auto& rec = records[r];
-    KV_CHECK(rec.fields.size() == header.size(), source, ":", rec.line, ": ", rec.fields.size(),
-             " fields, but the header has ", header.size());
-    PaperRow row;
-    row.line = rec.line;
-    const auto get = [&](const std::string& name) { return column.count(name) ? trim(rec.fields[column.at(name)]) : ""; };
-    row.source = get("source");
-    row.model = get("model");
-    row.cache_granularity = get("cache_granularity");
-    row.budget = get("budget");
-    row.method = get("method");
-    KV_CHECK(!row.method.empty(), source, ":", rec.line, ": column 'method' is empty");
-    KV_CHECK(!row.budget.empty(), source, ":", rec.line, ": column 'budget' is empty");
-    for (std::size_t i = 0; i < header.size(); ++i) {
-      const std::string name = trim(header[i]);
-      if (kMeta.count(name)) continue;
-      const std::string cell = trim(rec.fields[i]);
-      if (cell.empty()) continue;
-      errno = 0;
-      char* end = nullptr;
-      const double v = std::strtod(cell.c_str(), &end);
-      KV_CHECK(end == cell.c_str() + cell.size() && errno == 0 && std::isfinite(v), source, ":", rec.line,
-               ": column '", name, "' must be a number or empty, got '", cell, "'");
-      row.scores.emplace(name, v);
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-std::vector<PaperRow> load_paper_csv(const std::string& path) {
-  return parse_paper_csv(InputFile(path).read_all(std::uint64_t{64} << 20), path);
 }
 
 namespace {
@@ -559,26 +455,27 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
       t.rows.push_back(std::move(row));
       if (!options.paper) continue;
 
-      const std::string method = paper_method(v.policy), budget = budget_key(v);
-      if (method.empty() || budget.empty()) continue;
+      const std::string budget = budget_key(v);
+      if (budget.empty()) continue;
+      const MeasurementKey key = measurement_key(v);
       for (const auto& p : *options.paper) {
-        if (p.method != method || p.budget != budget) continue;
+        if (p.policy.empty() || p.policy != v.policy || p.budget != budget) continue;
         if (!options.model.empty() && p.model != options.model) continue;
-        matched_models.insert(p.model);
         TableRow pub;
         pub.published = true;
-        pub.run = "published";
         pub.variant = p.method;
         pub.policy = v.policy;
         pub.budget = p.budget;
         pub.budget_json = p.budget;
-        pub.source = p.source;
+        pub.source = p.paper + (p.table.empty() ? "" : ", " + p.table);
         pub.model = p.model;
-        pub.cache_granularity = p.cache_granularity;
+        pub.granularity = p.granularity;
         pub.compared_to = v.name;
-        std::string note = p.source;
-        if (!p.model.empty()) note += "; " + p.model;
-        if (!p.cache_granularity.empty()) note += "; " + p.cache_granularity;
+        pub.unpaired = pairing_mismatch(p, key);
+        pub.run = pub.unpaired.empty() ? "published" : "unpaired";
+        if (pub.unpaired.empty()) matched_models.insert(p.model);
+        const std::string note = pub.source + "; " + p.model + "; budget " + p.budget_definition + ", granularity " +
+                                 p.granularity + ", protocol " + p.protocol + (p.source.empty() ? "" : "; " + p.source);
         auto [it, inserted] = note_number.emplace(note, static_cast<int>(t.notes.size()) + 1);
         if (inserted) t.notes.push_back(note);
         pub.note = it->second;
@@ -589,7 +486,7 @@ Table build_table(const std::vector<ReportFile>& reports, const TableOptions& op
           if (pub.scores[i] && ours.scores[i]) deltas.push_back(*ours.scores[i] - *pub.scores[i]);
         }
         fill_averages(pub, t);
-        pub.delta = mean_of(deltas);
+        if (pub.unpaired.empty()) pub.delta = mean_of(deltas);
         if (t.with_coverage) pub.coverage.assign(coverage_columns().size(), std::nullopt);  // papers report none
         t.rows.push_back(std::move(pub));
       }

@@ -1,16 +1,18 @@
 #pragma once
 // The paper-style LongBench table of one or more report.json files (kvbench table), optionally beside the
-// published numbers of a CSV such as ../shared/docs/anchor-numbers.csv.
+// published numbers of a CSV such as the shipped published/longbench.csv (published.h).
 //
-// Rows: the variants of every report, in order; with published rows, each variant is followed by the CSV
-// rows of the same method and budget (policy full→FullKV, streaming→StreamingLLM, h2o→H2O, snapkv→SnapKV,
-// pyramidkv→PyramidKV, adakv→Ada-SnapKV; budget null→"full", N tokens→"N"; other policies and budgets
-// match nothing). Columns: the subsets any variant has a score for (order_subsets: English 16 in the official order
-// first), then the category averages (categories_of), then the average. Every average is recomputed as the
-// plain mean of the row's scores in the columns shown (a missing score is left out), never copied: a
-// published row is averaged over the same columns as ours. Published rows also carry
-// delta = mean over the subsets both rows have of (ours − published) — the difference of the two averages
-// when neither row misses a score.
+// Rows: the variants of every report, in order; with published rows, each variant is followed by the published
+// rows of its policy and budget (the CSV's policy column; budget null -> "full", N tokens -> "N"; eviction rates
+// and byte budgets have no published counterpart) that were measured as it was: the same budget definition, KV
+// granularity and protocol (published.h's pairing_mismatch). A published row of the same policy and budget that
+// differs in any of them is not paired: it is listed under the table with the reason (md, latex), as a row
+// marked unpaired with the reason (csv, json), never given a delta. Columns: the subsets any variant has a score
+// for (order_subsets: English 16 in the official order first), then the category averages (categories_of),
+// then the average. Every average is recomputed as the plain mean of the row's scores in the columns shown (a
+// missing score is left out), never copied: a published row is averaged over the same columns as ours. Paired
+// rows also carry delta = mean over the subsets both rows have of (ours - published) - the difference of the
+// two averages when neither row misses a score.
 //
 // With coverage (--coverage), four more columns follow the average: the `mean` of the variant's report.json
 // coverage statistics (coverage_columns()), as percentages. They describe what the cache kept, not how well
@@ -24,24 +26,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/report/published.h"
 #include "harness/report/report_file.h"
 
 namespace kvbench::report {
-
-/// One row of a published-results CSV: columns source, model, cache_granularity, budget, method, then one
-/// column per subset (empty = not reported); avg_computed and avg_reported are ignored (we recompute).
-struct PaperRow {
-  std::string source, model, cache_granularity, budget, method;
-  std::map<std::string, double> scores;
-  int line = 0;  ///< 1-based line in the CSV
-};
-
-/// Reads and validates the CSV; throws kvbench::Error naming file, line and column on anything malformed.
-std::vector<PaperRow> load_paper_csv(const std::string& path);
-/// Parses CSV text (RFC 4180 quoting); `source` names it in errors.
-std::vector<PaperRow> parse_paper_csv(const std::string& text, const std::string& source);
-/// The CSV method name of one of our policies ("snapkv" → "SnapKV"), or "" when there is none.
-std::string paper_method(const std::string& policy);
 
 /// One --coverage column: the report.json statistic (coverage.<key>.mean) and the md/latex header. csv and
 /// json name the column by its key.
@@ -55,12 +43,13 @@ const std::vector<CoverageColumn>& coverage_columns();
 /// One line of the table: a variant of ours, or a published row matched to the variant above it.
 struct TableRow {
   bool published = false;
-  std::string run, report_path, variant, policy, budget;  ///< published: variant = method, run = "published"
+  std::string run, report_path, variant, policy, budget;  ///< published: variant = method, run = "published" (or "unpaired")
   std::string protocol;                                   ///< ours: question_aware | query_agnostic
   nlohmann::json budget_json;                             ///< ours: as configured; published: the CSV text
-  std::string source, model, cache_granularity;           ///< published rows only
+  std::string source, model, granularity;                 ///< published rows only
   int note = 0;                                           ///< published rows: footnote number (1-based)
   std::string compared_to;                                ///< published rows: the variant of the row above
+  std::string unpaired;                                   ///< published rows not paired: why (else "")
   std::vector<std::optional<double>> scores;              ///< per subset column
   std::vector<std::optional<double>> categories;          ///< per category column
   std::optional<double> average;
@@ -78,7 +67,7 @@ struct Table {
   bool with_paper = false;  ///< published rows requested: md/csv/json show the delta
   bool with_coverage = false;  ///< --coverage: every format shows the coverage_columns() after the average
   bool with_ci = false;        ///< --ci: every format shows the average's 95% interval right after it
-  std::vector<std::string> notes;  ///< footnote i+1: "source; model; cache granularity"
+  std::vector<std::string> notes;  ///< footnote i+1: "paper, table; model; granularity, protocol; source"
   /// What our rows were measured under, one line per distinct protocol / budget definition / window /
   /// decode budget, naming its variants (under the table in markdown, as comments in LaTeX, in JSON; reports
   /// written before the fields existed have none).

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
+#include "datasets/longbench_data.h"
 #include "datasets/prompt.h"
 #include "datasets/synth.h"
 #include "harness/common/error.h"
 #include "harness/common/log.h"
+#include "policies/registry.h"
 
 namespace kvbench {
 namespace {
@@ -42,6 +44,7 @@ std::vector<Task> synthetic_tasks(const RunConfig& rc, const Tokenizer* tok) {
 
 std::vector<Task> dataset_tasks(const RunConfig& rc, std::size_t* skipped_rows) {
   const std::string dir = resolve_data_dir(rc.data_dir);
+  check_data_dir(dir, rc.subsets);  // every missing subset named at once, before any row is read
   LoadOptions load;
   load.skip_bad_rows = rc.skip_bad_rows;
   load.limit = rc.limit;
@@ -103,7 +106,10 @@ void print_plan(std::ostream& out, const RunConfig& rc, const RunPlan& plan, con
       << ")\n"
       << rc.variants.size() << " variants:";
   for (const auto& v : rc.variants) out << " " << v.name;
-  out << "\n" << plan.tasks.size() << " samples (" << plan.skipped_rows << " malformed rows skipped):\n";
+  out << "\n";
+  // Every setting each variant resolves to (its reference's defaults, then its params), as reports record them.
+  for (const auto& v : rc.variants) out << "  " << v.name << ": " << make_policy(v.spec)->describe() << "\n";
+  out << plan.tasks.size() << " samples (" << plan.skipped_rows << " malformed rows skipped):\n";
   for (const auto& [subset, n] : plan.per_subset()) out << "  " << subset << ": " << n << "\n";
   if (!rc.uses_datasets()) {
     std::int64_t tokens = static_cast<std::int64_t>(rc.prompt_ids.size());

@@ -48,12 +48,6 @@ Longest most_new_tokens(const RunConfig& rc) {
   return most;
 }
 
-std::int64_t parameter_count(const ModelConfig& c) {
-  const std::int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
-  const std::int64_t layer = c.hidden_size * (2 * q + 2 * kv) + 3 * c.hidden_size * c.intermediate_size + 2 * c.hidden_size;
-  return c.vocab_size * c.hidden_size * (c.tie_word_embeddings ? 1 : 2) + c.num_layers * layer + c.hidden_size;
-}
-
 }  // namespace
 
 ModelConfig run_model_config(const RunConfig& rc, const Session& session) {
@@ -118,7 +112,7 @@ void check_run_sizes(const RunConfig& rc, const ModelConfig& config, const Sessi
   // The weights first: a model that does not fit is the cause of every size that follows from it.
   // A random model's weights are made in float32 on the host, then written in their storage dtype.
   if (rc.random_model)
-    check_fits(parameter_count(config) * 8, at::kCPU, "model.random (" + std::to_string(parameter_count(config)) +
+    check_fits(config.parameter_count() * 8, at::kCPU, "model.random (" + std::to_string(config.parameter_count()) +
                                                           " parameters)");
   const Longest prompt = longest_prompt(rc);
   const Longest fresh = most_new_tokens(rc);

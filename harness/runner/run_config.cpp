@@ -9,6 +9,8 @@
 #include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/common/unicode.h"
+#include "harness/common/sha256.h"
+#include "harness/common/system.h"
 #include "harness/engine/engine.h"
 #include "harness/runner/bench.h"
 #include "harness/stats/coverage.h"
@@ -82,6 +84,12 @@ std::string budget_label(const BudgetSpec& b) {
       return buf;
     }
     case BudgetSpec::Kind::kKvBytes: return "kv" + std::to_string(static_cast<std::int64_t>(b.value));
+    case BudgetSpec::Kind::kCompressionRatio: {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "cr%g", b.value);
+      return buf;
+    }
+    case BudgetSpec::Kind::kMaxCapacityPrompt: return "mcp" + std::to_string(static_cast<std::int64_t>(b.value));
   }
   return "";
 }
@@ -283,7 +291,7 @@ void parse_variants(const JsonFields& top, const std::string& source, RunConfig&
   for (std::size_t i = 0; i < policies.size(); ++i) {
     const std::string where = source + ": policies[" + std::to_string(i) + "]";
     const JsonFields f(policies[i], where);
-    f.expect_only({"name", "params", "budget", "budgets", "label", "seed", "protocol", "decode"});
+    f.expect_only({"name", "reference", "params", "budget", "budgets", "label", "seed", "protocol", "decode"});
     const std::vector<std::string> own_protocols =
         f.has("protocol") ? parse_protocols(f.raw("protocol"), where + ".protocol") : protocols;
     const std::string policy = f.get_string("name");
@@ -302,6 +310,7 @@ void parse_variants(const JsonFields& top, const std::string& source, RunConfig&
         Variant v;
         v.name = b.given() ? label + "-" + budget_label(b) : label;
         v.spec.name = policy;
+        v.spec.reference = f.get_string("reference", "kvbench");
         v.spec.budget = b;
         v.spec.params = f.has("params") ? f.raw("params") : nlohmann::json::object();
         v.spec.seed = f.get_seed("seed", rc.seed);
@@ -340,7 +349,8 @@ nlohmann::json resolved_config(const nlohmann::json& json, const RunConfig& rc) 
   resolved["coverage_window"] = rc.coverage_window;
   nlohmann::json variants = nlohmann::json::array();
   for (const auto& v : rc.variants)
-    variants.push_back({{"name", v.name}, {"policy", v.spec.name}, {"budget", v.spec.budget.to_json()},
+    variants.push_back({{"name", v.name}, {"policy", v.spec.name}, {"reference", v.spec.reference},
+                        {"budget", v.spec.budget.to_json()},
                         {"params", v.spec.params}, {"seed", v.spec.seed}, {"protocol", v.protocol},
                         {"decode", decode_json(v.decode)}});
   resolved["resolved_variants"] = variants;
@@ -348,6 +358,48 @@ nlohmann::json resolved_config(const nlohmann::json& json, const RunConfig& rc) 
 }
 
 }  // namespace
+
+std::string evaluation_sha256(const RunConfig& rc) {
+  nlohmann::json settings = rc.resolved;
+  for (const char* key : {"name", "output_dir", "policies", "budgets", "protocol", "decode", "resolved_variants", "warmup_tokens"})
+    settings.erase(key);
+  if (settings.contains("model"))
+    for (const char* key : {"path", "tokenizer", "device", "prefill_chunk", "batch_decode", "decode"}) settings["model"].erase(key);
+  if (settings.contains("datasets")) {
+    for (const char* key : {"names", "resolved_subsets", "data_dir", "limit", "ids", "skip_bad_rows"}) settings["datasets"].erase(key);
+    if (settings["datasets"].contains("synth"))
+      for (const char* key : {"haystack", "count"}) settings["datasets"]["synth"].erase(key);
+  }
+  return sha256_hex(settings.dump());  // nlohmann::json keeps keys sorted: the same settings, the same text
+}
+
+void resolve_config_paths(nlohmann::json& config, const std::string& base_dir) {
+  const auto resolve = [&](nlohmann::json* object, const char* key) {
+    if (object == nullptr || !object->is_object() || !object->contains(key) || !(*object)[key].is_string()) return;
+    const std::string value = (*object)[key].get<std::string>();
+    if (!value.empty()) (*object)[key] = paths::resolve(value, base_dir);
+  };
+  const auto child = [](nlohmann::json* object, const char* key) -> nlohmann::json* {
+    return object != nullptr && object->is_object() && object->contains(key) ? &(*object)[key] : nullptr;
+  };
+  resolve(&config, "output_dir");
+  resolve(child(&config, "model"), "path");
+  resolve(child(&config, "model"), "tokenizer");
+  resolve(child(&config, "datasets"), "data_dir");
+  resolve(child(child(&config, "datasets"), "synth"), "haystack");
+}
+
+nlohmann::json prepare_run_config(nlohmann::json config, const std::string& base_dir,
+                                  const std::vector<std::string>& overrides) {
+  resolve_config_paths(config, base_dir);
+  apply_overrides(config, overrides);
+  resolve_config_paths(config, system::current_directory());
+  return config;
+}
+
+nlohmann::json read_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return prepare_run_config(read_json_file(path, /*allow_comments=*/true), paths::parent(paths::absolute(path)), overrides);
+}
 
 const std::vector<std::string>& protocol_names() {
   static const std::vector<std::string> names = {"question_aware", "query_agnostic"};

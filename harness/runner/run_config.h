@@ -91,6 +91,28 @@ struct RunConfig {
 /// Applies `key=value` overrides (dotted keys; values parsed as JSON when they parse, else strings).
 void apply_overrides(nlohmann::json& config, const std::vector<std::string>& overrides);
 
+/// The sha256 of what decides how each sample is evaluated: the resolved config without the run's name and
+/// locations (output_dir, model.path, model.tokenizer, datasets.data_dir, datasets.synth.haystack), without the
+/// sample selection (datasets names, limit, ids, synth.count: report.json's sample_ids say which samples ran), without the
+/// variants (report.json describes each one) and without how the work is executed (model.device,
+/// prefill_chunk, batch_decode, decode, warmup_tokens: kvbench's paths give the same tokens in f32, so a CUDA run
+/// checks against a CPU baseline). Two runs with the same digest ran the same dtype, prompt building (max_length,
+/// chat format), generation lengths and seed.
+std::string evaluation_sha256(const RunConfig& config);
+
+/// Resolves the relative paths a config holds (output_dir, model.path, model.tokenizer, datasets.data_dir,
+/// datasets.synth.haystack) against `base_dir`.
+void resolve_config_paths(nlohmann::json& config, const std::string& base_dir);
+
+/// A config as `run` and `slurm` take it: its paths resolved against `base_dir` (the config file's folder, so
+/// that a config runs from any working directory), then the --set overrides applied, whose paths are relative
+/// to the current directory; every path is absolute afterwards (shards, Slurm jobs and --resume may start
+/// elsewhere).
+nlohmann::json prepare_run_config(nlohmann::json config, const std::string& base_dir,
+                                  const std::vector<std::string>& overrides);
+/// prepare_run_config of a config file (JSON with comments), relative to the file's folder.
+nlohmann::json read_run_config(const std::string& path, const std::vector<std::string>& overrides);
+
 /// Validates and resolves a configuration; `source` names it in errors.
 RunConfig parse_run_config(const nlohmann::json& config, const std::string& source);
 

@@ -16,6 +16,7 @@
 
 #include <torch/version.h>
 
+#include "datasets/longbench_data.h"
 #include "datasets/prompt.h"
 #include "harness/common/error.h"
 #include "harness/common/files.h"
@@ -25,6 +26,7 @@
 #include "harness/common/jsonl.h"
 #include "harness/common/log.h"
 #include "harness/common/paths.h"
+#include "harness/common/sha256.h"
 #include "harness/common/system.h"
 #include "harness/device/fault.h"
 #include "harness/device/memory.h"
@@ -212,21 +214,25 @@ void warm_up(RunState& st) {
 
 // How report.json labels a variant: its protocol, what its budget counts and the window it always keeps.
 ReportVariantInfo report_info(const Variant& v) {
-  ReportVariantInfo info{v.name, v.spec.name, make_policy(v.spec)->describe(), v.spec.budget.to_json(), v.spec.params};
+  const std::unique_ptr<EvictionPolicy> policy = make_policy(v.spec);
+  ReportVariantInfo info{v.name, v.spec.name, policy->describe(), v.spec.budget.to_json(), v.spec.params};
+  info.reference = v.spec.reference;
   info.protocol = v.protocol;
   using Kind = BudgetSpec::Kind;
   const Kind kind = v.spec.budget.kind;
-  info.budget_definition = kind == Kind::kNone       ? "none (every prompt token kept)"
-                           : kind == Kind::kTokens    ? "tokens per KV head per layer, observation window included"
-                           : kind == Kind::kEvictRate ? "share of the prompt evicted per KV head per layer"
-                                                      : "bytes of keys and values over all layers";
+  info.granularity = policy->granularity();
+  const std::string head = info.granularity == "query_head" ? "query head" : "KV head";
+  info.budget_definition = kind == Kind::kNone ? "none (every prompt token kept)"
+                           : kind == Kind::kTokens || kind == Kind::kMaxCapacityPrompt
+                               ? "tokens per " + head + " per layer, observation window included"
+                           : kind == Kind::kEvictRate ? "share of the prompt evicted per " + head + " per layer"
+                           : kind == Kind::kCompressionRatio
+                               ? "share of the prompt evicted per " + head + " per layer, kept count truncated (kvpress)"
+                               : std::string("bytes of keys and values over all layers");
   // Query-agnostic: the budget bounds the compressed context; the question part's entries are added after it
   // (kvpress counts its compression ratio the same way), so the cache decoding starts from is larger.
   if (kind != Kind::kNone && v.protocol == "query_agnostic") info.budget_definition += ", question part on top";
-  if (kind != Kind::kNone) {
-    const bool given = v.spec.params.is_object() && v.spec.params.contains("window");
-    info.window = given ? v.spec.params["window"] : v.spec.name == "streaming" ? nlohmann::json(nullptr) : nlohmann::json(ScoreConfig{}.window);
-  }
+  if (kind != Kind::kNone && policy->kept_window() > 0) info.window = policy->kept_window();
   info.decode = decode_json(v.decode);
   return info;
 }
@@ -500,6 +506,17 @@ nlohmann::json build_report(const RunConfig& rc) {
   in.scored = rc.uses_datasets();
   for (const auto& v : rc.variants)
     in.variants.push_back(report_info(v));
+  // The checkpoint by its folder's name and config.json; a random one (written into each run or shard folder) by
+  // the config it is made from.
+  const std::string model_config = paths::join(rc.model_path, "config.json");
+  if (rc.random_model)
+    in.model = {{"name", "random " + rc.random_model->family}, {"path", nullptr},
+                {"config_sha256", sha256_hex(random_model_config(*rc.random_model).dump())}};
+  else
+    in.model = {{"name", paths::filename(paths::absolute(rc.model_path))}, {"path", rc.model_path},
+                {"config_sha256", paths::is_regular_file(model_config) ? nlohmann::json(sha256_file(model_config)) : nlohmann::json(nullptr)}};
+  in.config_sha256 = evaluation_sha256(rc);
+  if (rc.uses_datasets() && !rc.synth) in.data = data_provenance(resolve_data_dir(rc.data_dir), rc.subsets);
   return kvbench::build_report(in);
 }
 

@@ -5,15 +5,23 @@
 #include "harness/common/error.h"
 #include "harness/common/log.h"
 #include "harness/common/paths.h"
+#include "harness/device/ops.h"
 #include "harness/model/tensor_util.h"
 #include "harness/tokenizer/tokenizer_config.h"
 
 namespace kvbench {
 
-at::ScalarType resolve_compute_dtype(const std::string& name, at::Device device, const std::string& checkpoint_dtype) {
-  if (name != "auto") return parse_compute_dtype(name);
+at::ScalarType resolve_compute_dtype(const std::string& name, at::Device device, const std::string& checkpoint_dtype,
+                                     bool device_has_bf16) {
+  if (name != "auto") {
+    const at::ScalarType t = parse_compute_dtype(name);
+    KV_CHECK(t != at::kBFloat16 || device_has_bf16, "dtype bf16 needs a GPU of compute capability 8.0 or newer; ",
+             device.str(), " is older: use dtype f16 or f32");
+    return t;
+  }
   if (device.is_cpu()) return at::kFloat;
-  return checkpoint_dtype == "float16" ? at::kHalf : at::kBFloat16;
+  if (checkpoint_dtype == "float16" || !device_has_bf16) return at::kHalf;
+  return at::kBFloat16;
 }
 
 namespace {
@@ -27,7 +35,7 @@ bool has_own_tokenizer(const std::string& dir) {
 Session::Session(const SessionSpec& spec) : spec_(spec) {
   if (has_model()) config_ = std::make_unique<ModelConfig>(load_model_config(spec.model_path));
   device_ = parse_device(spec.device);
-  dtype_ = resolve_compute_dtype(spec.dtype, device_, config_ ? config_->checkpoint_dtype : "");
+  dtype_ = resolve_compute_dtype(spec.dtype, device_, config_ ? config_->checkpoint_dtype : "", ops::supports_bf16(device_));
   tokenizer_path_ = !spec.tokenizer.empty() ? spec.tokenizer : has_own_tokenizer(spec.model_path) ? spec.model_path : "";
   if (!tokenizer_path_.empty()) tokenizer_ = load_tokenizer(tokenizer_path_);
   if (spec.chat == "none" || !tokenizer_) return;

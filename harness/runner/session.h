@@ -74,7 +74,10 @@ class Session {
   std::unique_ptr<Engine> engine_;
 };
 
-/// Compute dtype for `name` ("auto", "f32", "bf16", "f16") on `device` for a checkpoint stored as `checkpoint_dtype`.
-at::ScalarType resolve_compute_dtype(const std::string& name, at::Device device, const std::string& checkpoint_dtype);
+/// Compute dtype for `name` ("auto", "f32", "bf16", "f16") on `device` for a checkpoint stored as `checkpoint_dtype`:
+/// auto is f32 on the CPU; on CUDA f16 for f16 checkpoints and on GPUs without bf16 (`device_has_bf16`, compute
+/// capability below 8.0), else bf16. bf16 named where the device has none is an error.
+at::ScalarType resolve_compute_dtype(const std::string& name, at::Device device, const std::string& checkpoint_dtype,
+                                     bool device_has_bf16);
 
 }  // namespace kvbench

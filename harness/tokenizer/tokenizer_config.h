@@ -15,7 +15,9 @@ struct TokenizerConfig {
   std::string tokenizer_class;  ///< e.g. "LlamaTokenizer"
 };
 
-/// Reads `<dir>/tokenizer_config.json`; a missing file gives an empty config, a malformed one an error.
+/// Reads `<dir>/tokenizer_config.json`; a missing file gives an empty config, a malformed one an error. The
+/// chat template comes from `<dir>/chat_template.jinja` when that exists, else from tokenizer_config.json, else
+/// from `<dir>/chat_template.json` (where processors keep it).
 TokenizerConfig read_tokenizer_config(const std::string& dir);
 
 }  // namespace kvbench

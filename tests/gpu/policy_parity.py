@@ -49,6 +49,22 @@ def kvbench_generate(binary: str, model_dir: Path, ids: list[int], policy: str) 
     return result, steps
 
 
+def visibility_hooks(modules, allowed: list, T: int, state: dict) -> list:
+    """Forward pre-hooks on each layer's attention module: once state["kv_len"] is set (decode steps), an additive
+    mask [1, Hq, 1, kv_len] hides the prompt positions allowed[l] ([Hq, T] bool, one row per query head) does not
+    hold; generated tokens stay visible. Returns the hook handles."""
+    def make_hook(l):
+        def hook(module, args, kwargs):
+            if state["kv_len"] is None:
+                return args, kwargs
+            mask = torch.zeros(1, allowed[l].shape[0], 1, state["kv_len"], dtype=torch.float32, device=allowed[l].device)
+            mask[0, :, 0, :T].masked_fill_(~allowed[l], float("-inf"))
+            kwargs["attention_mask"] = mask
+            return args, kwargs
+        return hook
+    return [m.register_forward_pre_hook(make_hook(l), with_kwargs=True) for l, m in enumerate(modules)]
+
+
 @torch.no_grad()
 def hf_masked_decode(model, ids: list[int], kept: list[list[list[int]]] | None, n_new: int):
     """Full-attention prefill, then greedy decode where layer l's query head i sees only the prompt positions
@@ -67,19 +83,7 @@ def hf_masked_decode(model, ids: list[int], kept: list[list[list[int]]] | None, 
             for i in range(Hq):
                 a[i, torch.tensor(layer[i // g], dtype=torch.long, device=dev)] = True
             allowed.append(a)
-
-        def make_hook(l):
-            def hook(module, args, kwargs):
-                if state["kv_len"] is None:
-                    return args, kwargs
-                mask = torch.zeros(1, Hq, 1, state["kv_len"], dtype=torch.float32, device=dev)
-                mask[0, :, 0, :T].masked_fill_(~allowed[l], float("-inf"))
-                kwargs["attention_mask"] = mask
-                return args, kwargs
-            return hook
-
-        for l, layer in enumerate(model.model.layers):
-            hooks.append(layer.self_attn.register_forward_pre_hook(make_hook(l), with_kwargs=True))
+        hooks = visibility_hooks([layer.self_attn for layer in model.model.layers], allowed, T, state)
     try:
         out = model(input_ids=torch.tensor([ids], device=dev), use_cache=True)
         cache, logits = out.past_key_values, out.logits[0, -1].float()

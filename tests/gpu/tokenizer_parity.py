@@ -5,7 +5,7 @@ Usage (on the GPU machine, where `tokenizers`, `transformers`, `sentencepiece` a
     python3 tests/gpu/tokenizer_parity.py --kvbench build-gpu/kvbench --data DIR [--out results.json]
 DIR holds copies of ../shared/data/{tokenizers,tokenizer-tests,chat-templates,longbench}.
 
-Checks, per tokenizer (llama2_spm, mistral_hf, llama3_hf, qwen2_hf):
+Checks, per tokenizer (llama2_spm, mistral_hf, llama3_hf, qwen2_hf (a Qwen3 tokenizer), gemma3_hf):
   ids       identical ids, with and without special tokens, on >= 2,000 strings: llama.cpp's tokenizer test
             inputs, hand-written edge cases (whitespace runs, digits, emoji and ZWJ sequences, CJK, combining
             marks, RTL scripts, control characters, special-token text inside prompts), random mixtures of
@@ -16,9 +16,12 @@ Checks, per tokenizer (llama2_spm, mistral_hf, llama3_hf, qwen2_hf):
             transformers-converted fast tokenizer reported beside it.
   decode    decode(ids) equal to HF's, with and without skip_special_tokens; and decode(encode(x)) == x
             wherever HF's round trip holds.
-  chat      the C++ chat formats render exactly what transformers' apply_chat_template renders from the Jinja
-            templates in chat-templates/ with the tokenizer's config (Llama-3.1, Qwen2.5, Mistral-Nemo), for
-            several conversations, and encode to the same ids as apply_chat_template(tokenize=True).
+  chat      the C++ chat formats render exactly what transformers' apply_chat_template (enable_thinking=False)
+            renders from every template of tests/data/chat-templates/templates.json (Mistral v0.1/v0.2/v0.3/
+            Nemo, Llama-3/3.1, Qwen2.5, Qwen3, Gemma 2/3, Phi-3/3.5/4-mini; those under DIR included) on the
+            conversations of tokenizer_corpus.chat_conversations (the LongBench case first), encode to the same
+            ids as apply_chat_template(tokenize=True) where the template's tokenizer is in DIR, and refuse
+            what the template refuses.
   speed     encode throughput on the LongBench prompts, single thread, encode time only, ours / HF's
             (the acceptance bound is >= 0.5).
 Exit code 0 iff every gated check passes.
@@ -42,7 +45,8 @@ import sentencepiece as spm  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tokenizer_corpus import SPECIAL_TEXTS, build_corpus  # noqa: E402
+from tokenizer_corpus import (SPECIAL_TEXTS, build_corpus, chat_conversations, chat_templates,  # noqa: E402
+                              write_render_tokenizer)
 
 def run_kvbench(kvbench: str, tokenizer: Path, rows: list[dict], extra: list[str]) -> tuple[list[dict], dict]:
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
@@ -183,42 +187,51 @@ def check_tokenizer(name: str, path: Path, texts: list[str], raw: list[bytes], p
 
 
 def check_chat(data: Path, kvbench: str, prompts: list[str]) -> dict:
+    """Every template of tests/data/chat-templates/templates.json (those under DIR included) against
+    transformers' apply_chat_template on every conversation of chat_conversations: the rendered text, the ids
+    of apply_chat_template(tokenize=True) where the template's real tokenizer is in DIR, and refusals (a
+    template that raises must make kvbench stop with an error)."""
     from transformers import PreTrainedTokenizerFast
-    convs = [
-        [{"role": "user", "content": "What is the capital of France?"}],
-        [{"role": "user", "content": "  padded question \n\n"}],
-        [{"role": "system", "content": " Be concise. "}, {"role": "user", "content": "Hi"}],
-        [{"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1"}, {"role": "user", "content": "Q2"}],
-        [{"role": "system", "content": "sys"}, {"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1"},
-         {"role": "user", "content": "你好 🦙 <s> </s>"}],
-        [{"role": "user", "content": prompts[0]}],
-        [{"role": "user", "content": prompts[-1]}],
-    ]
-    cases = [("llama3.1", "meta-llama-Llama-3.1-8B-Instruct.jinja", "llama3_hf"),
-             ("qwen2.5", "Qwen-Qwen2.5-7B-Instruct.jinja", "qwen2_hf"),
-             ("mistral-nemo", "mistralai-Mistral-Nemo-Instruct-2407.jinja", "mistral_hf")]
+    convs = chat_conversations(prompts[::50])
     out = {}
-    for fmt, template_file, tok_name in cases:
-        template = (data / "chat-templates" / template_file).read_text()
-        tdir = data / "tokenizers" / tok_name
-        cfg = json.loads((tdir / "tokenizer_config.json").read_text())
-        tok = PreTrainedTokenizerFast(tokenizer_file=str(tdir / "tokenizer.json"), bos_token=cfg.get("bos_token"),
-                                      eos_token=cfg.get("eos_token"))
-        rows, expected_text, expected_ids = [], [], []
+    for n, entry in enumerate(chat_templates(data)):
+        fmt, template = entry["format"], entry["text"]
+        tok_dir = entry["tokenizer_dir"] or write_render_tokenizer(Path(tempfile.mkdtemp()), entry["bos_token"],
+                                                                   entry["eos_token"])
+        tok = PreTrainedTokenizerFast(tokenizer_file=str(tok_dir / "tokenizer.json"), bos_token=entry["bos_token"],
+                                      eos_token=entry["eos_token"])
+        rows, expected_text, expected_ids, refused = [], [], [], []
         for conv in convs:
-            for gen in (True, False):
-                rows.append({"messages": conv, "add_generation_prompt": gen})
-                expected_text.append(tok.apply_chat_template(conv, chat_template=template, tokenize=False,
-                                                             add_generation_prompt=gen))
-                enc = tok.apply_chat_template(conv, chat_template=template, tokenize=True, add_generation_prompt=gen)
+            for gen in ((True,) if entry.get("generation_prompt_only") else (True, False)):
+                row = {"messages": conv, "add_generation_prompt": gen}
+                kwargs = dict(chat_template=template, add_generation_prompt=gen, enable_thinking=False)
+                try:
+                    text = tok.apply_chat_template(conv, tokenize=False, **kwargs)
+                except Exception:  # noqa: BLE001 - the template's raise_exception (TemplateError)
+                    refused.append(row)
+                    continue
+                enc = tok.apply_chat_template(conv, tokenize=True, **kwargs)
                 if isinstance(enc, dict) or hasattr(enc, "keys"):
                     enc = enc["input_ids"]
+                rows.append(row)
+                expected_text.append(text)
                 expected_ids.append(list(enc))
-        ours, _ = run_kvbench(kvbench, tdir / "tokenizer.json", rows, ["--chat", fmt])
+        ours, _ = run_kvbench(kvbench, tok_dir, rows, ["--chat", fmt])
         text_bad = [i for i, (r, e) in enumerate(zip(ours, expected_text)) if r["rendered"] != e]
-        ids_bad = [i for i, (r, e) in enumerate(zip(ours, expected_ids)) if r["ids"] != e]
-        out[fmt] = {"renders": len(rows), "text_mismatches": len(text_bad), "id_mismatches": len(ids_bad),
-                    "examples": [{"hf": expected_text[i][:300], "kvbench": ours[i]["rendered"][:300]} for i in text_bad[:2]]}
+        ids_bad = [i for i, (r, e) in enumerate(zip(ours, expected_ids)) if r["ids"] != e] \
+            if entry["tokenizer_dir"] else []
+        not_refused = 0
+        for row in refused:
+            try:
+                run_kvbench(kvbench, tok_dir, [row], ["--chat", fmt])
+                not_refused += 1
+            except RuntimeError:
+                pass
+        out[f"{fmt} ({entry['model']})"] = {
+            "renders": len(rows), "text_mismatches": len(text_bad), "id_mismatches": len(ids_bad),
+            "ids_compared": entry["tokenizer_dir"] is not None, "refused_by_hf": len(refused),
+            "not_refused_by_kvbench": not_refused,
+            "examples": [{"hf": expected_text[i][:300], "kvbench": ours[i]["rendered"][:300]} for i in text_bad[:2]]}
     return out
 
 
@@ -228,16 +241,16 @@ def main() -> int:
     ap.add_argument("--data", required=True, type=Path)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--random", type=int, default=1500, help="random mixture strings")
-    ap.add_argument("--only", default="", help="comma-separated tokenizer names (default: all four)")
+    ap.add_argument("--only", default="", help="comma-separated tokenizer names (default: all five)")
     args = ap.parse_args()
     HfOracle.out_dir = args.out.parent if args.out else None
     texts, raw, prompts = build_corpus(args.data, args.random)
     tok_dir = args.data / "tokenizers"
     results = {"strings_per_tokenizer": len(texts) + len(raw)}
-    names = ["llama2_spm", "mistral_hf", "llama3_hf", "qwen2_hf"]
+    names = ["llama2_spm", "mistral_hf", "llama3_hf", "qwen2_hf", "gemma3_hf"]
     only = [n for n in args.only.split(",") if n] or names
-    for name, path in [("llama2_spm", tok_dir / "llama2_spm/tokenizer.model"), ("mistral_hf", tok_dir / "mistral_hf/tokenizer.json"),
-                       ("llama3_hf", tok_dir / "llama3_hf/tokenizer.json"), ("qwen2_hf", tok_dir / "qwen2_hf/tokenizer.json")]:
+    for name in names:
+        path = tok_dir / name / ("tokenizer.model" if name.endswith("_spm") else "tokenizer.json")
         if name not in only:
             continue
         t0 = time.time()
@@ -257,8 +270,10 @@ def main() -> int:
         ok &= mism == 0 and dec == 0 and rt == 0 and s["ratio_kvbench_over_hf"] >= 0.5
         print(f"{name:12} {r['strings']:>8} {mism:>8} {dec:>9} {rt:>8} {s['kvbench_MB_per_s']:>10} {s['hf_MB_per_s']:>8} {s['ratio_kvbench_over_hf']:>6}")
     for fmt, r in results["chat"].items():
-        ok &= r["text_mismatches"] == 0 and r["id_mismatches"] == 0
-        print(f"chat {fmt:14} renders {r['renders']}: text mismatches {r['text_mismatches']}, id mismatches {r['id_mismatches']}")
+        ok &= r["text_mismatches"] == 0 and r["id_mismatches"] == 0 and r["not_refused_by_kvbench"] == 0
+        print(f"chat {fmt[:50]:50} renders {r['renders']}: text mismatches {r['text_mismatches']}, id mismatches "
+              f"{r['id_mismatches'] if r['ids_compared'] else '-'}, refusals {r['refused_by_hf']} "
+              f"(kvbench rendered {r['not_refused_by_kvbench']} of them)")
     print("ALL PASS" if ok else "SOME CHECKS FAILED")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False))

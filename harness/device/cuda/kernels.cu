@@ -566,4 +566,36 @@ int decode_attention(ElementType t, const DecodeAttention& a, void* stream) {
 
 const char* error_string(int code) { return cudaGetErrorString(static_cast<cudaError_t>(code)); }
 
+int kernels_loadable(int device) {
+  int previous = 0;
+  if (cudaError_t e = cudaGetDevice(&previous); e != cudaSuccess) return static_cast<int>(e);
+  if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess) return static_cast<int>(e);
+  // Asking for a kernel's attributes loads this module's image for the device, or fails when it has none.
+  cudaFuncAttributes attributes{};
+  const cudaError_t e = cudaFuncGetAttributes(&attributes, silu_mul_kernel<float, 4>);
+  (void)cudaGetLastError();  // not a sticky error: clear it so that libtorch's next check does not see it
+  cudaSetDevice(previous);
+  return static_cast<int>(e);
+}
+
+int device_capability(int device) {
+  int major = 0, minor = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return -1;
+  }
+  return major * 10 + minor;
+}
+
+int runtime_version() {
+  int v = 0;
+  return cudaRuntimeGetVersion(&v) == cudaSuccess ? v : 0;
+}
+int driver_version() {
+  int v = 0;
+  return cudaDriverGetVersion(&v) == cudaSuccess ? v : 0;
+}
+int compiled_runtime_version() { return CUDART_VERSION; }
+
 }  // namespace kvbench::cuda

@@ -68,4 +68,15 @@ constexpr int kMaxDecodeChunk = 256;
 /// Human-readable text of a launcher's return code.
 const char* error_string(int code);
 
+/// 0 when this build's kernels can run on CUDA device `device` (machine code for its architecture, or PTX the
+/// driver compiles for it); else the CUDA error (cudaErrorNoKernelImageForDevice, ...). Loads the module.
+int kernels_loadable(int device);
+/// The device's compute capability as major * 10 + minor (90 for an H100), or -1 when it cannot be read.
+int device_capability(int device);
+/// Versions as CUDA writes them (12040 = 12.4): the runtime loaded in this process, the driver, and the toolkit
+/// the kernels were compiled with; 0 where unknown.
+int runtime_version();
+int driver_version();
+int compiled_runtime_version();
+
 }  // namespace kvbench::cuda
