@@ -2,15 +2,20 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
+#include "harness/common/json_util.h"
+#include "harness/common/log.h"
 #include "harness/common/paths.h"
 
 namespace kvbench {
 namespace {
+
+constexpr std::uint64_t kMaxDataFileBytes = std::uint64_t{2} << 30;
 
 std::vector<std::string> string_list(const nlohmann::json& v, const std::string& where, const char* field) {
   KV_CHECK(v.is_array(), where, ": field '", field, "' must be a list of strings");
@@ -35,12 +40,7 @@ std::string string_field(const nlohmann::json& row, const std::string& where, co
 
 Sample parse_sample(const std::string& text, const std::string& file, std::size_t line) {
   const std::string where = file + ":" + std::to_string(line);
-  nlohmann::json row;
-  try {
-    row = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail(where, ": not valid JSON (", json_error_text(e), ")");
-  }
+  const nlohmann::json row = parse_json(text, where);
   KV_CHECK(row.is_object(), where, ": a row must be a JSON object");
   Sample s;
   s.line = line;
@@ -77,19 +77,29 @@ Sample parse_sample(const std::string& text, const std::string& file, std::size_
 }
 
 LoadResult load_subset(const std::string& data_dir, const std::string& subset, const LoadOptions& options) {
+  check_directory(data_dir, "the LongBench data folder");
   const std::string path = paths::join(data_dir, subset + ".jsonl");
-  KV_CHECK(paths::is_regular_file(path), "LongBench file '", path, "' does not exist (unpack THUDM/LongBench's data.zip "
+  KV_CHECK(paths::exists(path), "LongBench file '", path, "' does not exist (unpack THUDM/LongBench's data.zip "
            "with `kvbench data longbench --from data.zip --dir DIR` and point --data-dir or $LONGBENCH_DIR at DIR)");
-  std::ifstream in(path, std::ios::binary);
-  KV_CHECK(in.good(), "cannot open '", path, "'");
+  LineReader in(path);  // a regular file, streamed line by line, each line within kMaxLineBytes
+  // Every row is kept for the plan: a file far beyond LongBench's (its largest is about 100 MB) is refused first.
+  KV_CHECK(in.size() <= kMaxDataFileBytes, "'", path, "' is ", in.size() >> 20, " MiB, more than the ",
+           kMaxDataFileBytes >> 20, " MiB kvbench reads of one subset");
   LoadResult result;
-  std::string text;
-  std::size_t line = 0;
-  while (std::getline(in, text)) {
-    ++line;
+  std::set<std::string> ids;  // every _id given so far, so that a repeated one is made unique
+  std::size_t repeated = 0;
+  for (std::string text; in.next(text);) {
     if (text.empty() || text == "\r") continue;
     try {
-      Sample s = parse_sample(text, path, line);
+      Sample s = parse_sample(text, path, in.line_number());
+      // A repeated _id (resume and the reports key rows by it) becomes "<_id>#2", "#3", ...: the first free
+      // suffix, decided by the rows above it only, so the same file always gives the same ids.
+      if (!ids.insert(s.id).second) {
+        std::string unique;
+        for (int k = 2; !ids.insert(unique = s.id + "#" + std::to_string(k)).second; ++k) {}
+        s.id = unique;
+        ++repeated;
+      }
       if (!options.ids.empty() && std::find(options.ids.begin(), options.ids.end(), s.id) == options.ids.end()) continue;
       result.samples.push_back(std::move(s));
     } catch (const Error& e) {
@@ -99,6 +109,8 @@ LoadResult load_subset(const std::string& data_dir, const std::string& subset, c
     }
     if (options.limit && result.samples.size() >= *options.limit) break;
   }
+  if (repeated > 0)
+    log::warn(path, ": ", repeated, " row(s) repeat the _id of an earlier row; each is kept under '<_id>#2' (#3, ...)");
   return result;
 }
 

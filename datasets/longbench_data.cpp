@@ -1,11 +1,6 @@
 #include "datasets/longbench_data.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -48,41 +43,6 @@ std::string data_folder(const ZipArchive& zip) {
   return *folders.begin();
 }
 
-// A file being written beside its final name, removed unless it is kept.
-class PartialFile {
- public:
-  explicit PartialFile(const std::string& path) : path_(path), partial_(path + ".partial") {
-    fd_ = ::open(partial_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw WriteError(detail::concat("cannot create '", partial_, "': ", std::strerror(errno)));
-  }
-  ~PartialFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!kept_) ::unlink(partial_.c_str());
-  }
-  PartialFile(const PartialFile&) = delete;
-  PartialFile& operator=(const PartialFile&) = delete;
-  void write(const char* data, std::size_t size) {
-    while (size > 0) {
-      const ssize_t n = ::write(fd_, data, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw WriteError(detail::concat("cannot write '", partial_, "': ", std::strerror(errno)));
-      data += n, size -= static_cast<std::size_t>(n);
-    }
-  }
-  void keep() {
-    if (::fsync(fd_) != 0 || ::close(fd_) != 0)
-      throw WriteError(detail::concat("cannot write '", partial_, "': ", std::strerror(errno)));
-    fd_ = -1;
-    paths::rename(partial_, path_);
-    kept_ = true;
-  }
-
- private:
-  std::string path_, partial_;
-  int fd_ = -1;
-  bool kept_ = false;
-};
-
 // Every row of one archive entry: parses as a LongBench row, belongs to `name`, has an _id of its own. The
 // first bad row is reported by finish(), after the whole entry went through the archive's CRC check: a damaged
 // download is named as such, not as the garbage row it inflates to.
@@ -93,6 +53,12 @@ class RowChecker {
     for (std::size_t i = 0; i < size && error_.empty(); ++i) {
       if (data[i] != '\n') {
         line_ += data[i];
+        // An inflated entry can be any size: a line is refused at kvbench's limit, not held whole.
+        if (line_.size() > kMaxLineBytes) {
+          error_ = detail::concat(where_, ":", lines_ + 1, ": a line longer than ", kMaxLineBytes >> 20,
+                                  " MiB (kvbench's limit for one row)");
+          line_.clear();
+        }
         continue;
       }
       checked_row(line_);
@@ -100,7 +66,7 @@ class RowChecker {
     }
   }
   std::size_t finish() {
-    if (!line_.empty()) checked_row(line_);  // a last line without its newline (a truncated file fails to parse here)
+    if (error_.empty() && !line_.empty()) checked_row(line_);  // a last line without its newline (a truncated file fails to parse here)
     KV_CHECK(error_.empty(), error_);
     return rows_;
   }
@@ -130,8 +96,9 @@ class RowChecker {
 nlohmann::json read_manifest(const std::string& path) {
   if (!paths::exists(path)) return nlohmann::json::object();
   try {
-    nlohmann::json m = read_json_file(path);
-    if (m.is_object() && (!m.contains("files") || m["files"].is_object())) return m;
+    nlohmann::json m = read_own_json_file(path);  // kvbench's own file, which this command rewrites
+    const auto object_or_absent = [&](const char* key) { return !m.contains(key) || m[key].is_object(); };
+    if (m.is_object() && object_or_absent("files") && object_or_absent("sets")) return m;
   } catch (const Error&) {
   }
   log::warn(path, " is not a manifest kvbench can read; writing a new one");
@@ -166,10 +133,10 @@ InstallResult install_longbench(const std::string& set, const std::string& archi
   InstallResult result;
   result.dir = paths::absolute(dir);
   paths::create_directories(result.dir);
-  std::vector<std::unique_ptr<PartialFile>> written;  // kept only when every file passed
+  std::vector<std::unique_ptr<AtomicWriter>> written;  // committed only when every file passed
   for (const auto& name : names) {
     const std::string entry = folder + name + ".jsonl";
-    auto out = std::make_unique<PartialFile>(paths::join(result.dir, name + ".jsonl"));
+    auto out = std::make_unique<AtomicWriter>(paths::join(result.dir, name + ".jsonl"));
     RowChecker rows(archive + ":" + entry, name);
     Sha256 hash;
     InstalledFile file{name, "", 0, 0};
@@ -187,7 +154,7 @@ InstallResult install_longbench(const std::string& set, const std::string& archi
     result.files.push_back(file);
     written.push_back(std::move(out));
   }
-  for (auto& f : written) f->keep();
+  for (auto& f : written) f->commit();
 
   result.archive_sha256 = sha256_file(archive);
   const std::string manifest_path = paths::join(result.dir, "manifest.json");
@@ -223,9 +190,10 @@ nlohmann::json data_provenance(const std::string& dir, const std::vector<std::st
     const std::string hash = sha256_file(path);
     files[name] = hash;
     const nlohmann::json* entry = manifest.contains("files") && manifest["files"].contains(name) ? &manifest["files"][name] : nullptr;
-    if (entry != nullptr && entry->value("sha256", std::string()) != hash)
+    const bool recorded = entry != nullptr && entry->is_object() && entry->contains("sha256") && (*entry)["sha256"].is_string();
+    if (entry != nullptr && (!recorded || (*entry)["sha256"].get<std::string>() != hash))
       log::warn(path, " changed since it was unpacked: its sha256 is ", hash, ", ", manifest_path, " says ",
-                entry->value("sha256", std::string("nothing")));
+                recorded ? (*entry)["sha256"].get<std::string>() : std::string("nothing"));
   }
   return {{"dir", paths::absolute(dir)}, {"manifest", paths::exists(manifest_path)}, {"files", files}};
 }

@@ -5,12 +5,12 @@
 #include <dirent.h>
 
 #include <algorithm>
-#include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 #include "harness/common/paths.h"
 
 namespace kvbench::synth {
@@ -494,14 +494,13 @@ std::vector<HaystackSentence> split_sentences(const std::string& text) {
 }
 
 Haystack Haystack::from_directory(const std::string& dir) {
-  KV_CHECK(paths::is_directory(dir), "haystack folder '", dir, "' does not exist or is not a directory");
+  check_directory(dir, "the haystack folder");
   DIR* d = ::opendir(dir.c_str());
   KV_CHECK(d != nullptr, "cannot read haystack folder '", dir, "'");
   std::vector<std::string> files;
   while (const dirent* entry = ::readdir(d)) {
     const std::string name = entry->d_name;
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".txt") == 0 && paths::is_regular_file(paths::join(dir, name)))
-      files.push_back(name);
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".txt") == 0) files.push_back(name);
   }
   ::closedir(d);
   KV_CHECK(!files.empty(), "haystack folder '", dir, "' holds no .txt files");
@@ -509,12 +508,7 @@ Haystack Haystack::from_directory(const std::string& dir) {
   Haystack h;
   for (const std::string& name : files) {
     const std::string path = paths::join(dir, name);
-    std::ifstream in(path, std::ios::binary);
-    KV_CHECK(in.good(), "cannot read haystack file '", path, "'");
-    std::ostringstream s;
-    s << in.rdbuf();
-    KV_CHECK(!in.bad(), "cannot read haystack file '", path, "'");
-    std::string text = s.str();
+    std::string text = InputFile(path).read_all(std::uint64_t{256} << 20);  // a regular file (a FIFO is refused)
     if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // a UTF-8 byte order mark is not text
     const std::size_t bad = invalid_utf8_at(text);
     KV_CHECK(bad == std::string::npos, "haystack file '", path, "' is not UTF-8 (bad byte at offset ", bad, ")");

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 #include "harness/common/paths.h"
 #include "metrics/text.h"
 
@@ -28,13 +29,10 @@ int state_index(const std::string& name) {
 }
 
 std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  KV_CHECK(in, "cannot read jieba data file ", path,
+  KV_CHECK(paths::exists(path), "cannot read jieba data file ", path,
            " (set KVBENCH_JIEBA_DIR to the jieba package directory, e.g. /usr/lib/python3/dist-packages/jieba "
            "from Debian's python3-jieba)");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return InputFile(path).read_all(std::uint64_t{256} << 20);
 }
 
 // --- a minimal reader for the Python dict literals of finalseg/prob_*.py --------------------------------

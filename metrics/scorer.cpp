@@ -6,19 +6,21 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "datasets/subset.h"
 #include "harness/common/error.h"
+#include "harness/common/files.h"
+#include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "metrics/metric.h"
 #include "metrics/text.h"
 
 namespace kvbench::metrics {
 namespace {
+
+constexpr std::size_t kMaxScoredBytes = std::size_t{1} << 20;
 
 std::string known_list() {
   std::string out;
@@ -74,6 +76,37 @@ bool uses_first_line(const std::string& dataset) {
   return s && s->first_line;
 }
 
+namespace {
+// One row of a prediction file; `where` is "file:line".
+PredictionRow parse_prediction_row(std::string line, const std::string& where) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  KV_CHECK(line.find_first_not_of(" \t") != std::string::npos, where, ": invalid JSON (empty line)");
+  const nlohmann::json row = parse_json(line, where);
+  KV_CHECK(row.is_object(), where, ": expected a JSON object, got ", row.type_name());
+  PredictionRow r;
+  const auto pred = row.find("pred");
+  KV_CHECK(pred != row.end(), where, ": missing field \"pred\"");
+  KV_CHECK(pred->is_string(), where, ": field \"pred\" must be a string, got ", pred->type_name());
+  r.pred = pred->get<std::string>();
+  const auto answers = row.find("answers");
+  KV_CHECK(answers != row.end(), where, ": missing field \"answers\"");
+  r.answers = string_list(*answers, where, "answers");
+  const auto classes = row.find("all_classes");
+  KV_CHECK(classes != row.end(), where,
+           ": missing field \"all_classes\" (the official format has it on every row; null when unused)");
+  if (!classes->is_null()) {
+    r.all_classes = string_list(*classes, where, "all_classes");
+    r.has_all_classes = true;
+  }
+  const auto length = row.find("length");
+  if (length != row.end()) {
+    KV_CHECK(length->is_number(), where, ": field \"length\" must be a number, got ", length->type_name());
+    r.length = length->get<double>();
+  }
+  return r;
+}
+}  // namespace
+
 PredictionFile parse_prediction_jsonl(const std::string& text, const std::string& source) {
   PredictionFile file;
   file.path = source;
@@ -81,53 +114,20 @@ PredictionFile parse_prediction_jsonl(const std::string& text, const std::string
   while (pos < text.size()) {
     std::size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const std::string where = source + ":" + std::to_string(line_no);
-    nlohmann::json row;
-    try {
-      row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      fail(where, ": invalid JSON (", line.find_first_not_of(" \t") == std::string::npos ? "empty line" : json_error_text(e),
-           ")");
-    }
-    KV_CHECK(row.is_object(), where, ": expected a JSON object, got ", row.type_name());
-    PredictionRow r;
-    const auto pred = row.find("pred");
-    KV_CHECK(pred != row.end(), where, ": missing field \"pred\"");
-    KV_CHECK(pred->is_string(), where, ": field \"pred\" must be a string, got ", pred->type_name());
-    r.pred = pred->get<std::string>();
-    const auto answers = row.find("answers");
-    KV_CHECK(answers != row.end(), where, ": missing field \"answers\"");
-    r.answers = string_list(*answers, where, "answers");
-    const auto classes = row.find("all_classes");
-    KV_CHECK(classes != row.end(), where,
-             ": missing field \"all_classes\" (the official format has it on every row; null when unused)");
-    if (!classes->is_null()) {
-      r.all_classes = string_list(*classes, where, "all_classes");
-      r.has_all_classes = true;
-    }
-    const auto length = row.find("length");
-    if (length != row.end()) {
-      KV_CHECK(length->is_number(), where, ": field \"length\" must be a number, got ", length->type_name());
-      r.length = length->get<double>();
-    }
-    file.rows.push_back(std::move(r));
+    file.rows.push_back(parse_prediction_row(text.substr(pos, end - pos), source + ":" + std::to_string(line_no)));
+    pos = end + 1;
   }
   return file;
 }
 
 PredictionFile read_prediction_file(const std::string& path) {
-  KV_CHECK(paths::exists(path), "prediction file ", path, " does not exist");
-  KV_CHECK(paths::is_regular_file(path), "prediction file ", path, " is not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  KV_CHECK(in, "cannot read prediction file ", path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  KV_CHECK(!in.bad(), "cannot read prediction file ", path);
-  return parse_prediction_jsonl(s.str(), path);
+  PredictionFile file;
+  file.path = path;
+  LineReader in(path);  // streamed: a regular file, each line within the limit
+  for (std::string line; in.next(line);)
+    file.rows.push_back(parse_prediction_row(std::move(line), path + ":" + std::to_string(in.line_number())));
+  return file;
 }
 
 std::vector<double> sample_scores(const std::string& dataset, const PredictionFile& file) {
@@ -151,6 +151,12 @@ std::vector<double> sample_scores(const std::string& dataset, const PredictionFi
   for (std::size_t i = 0; i < file.rows.size(); ++i) {
     const PredictionRow& row = file.rows[i];
     const std::string pred = first_line ? py::first_line(row.pred) : row.pred;
+    // Metrics cost up to (prediction x answer) length: far beyond any LongBench text, refuse rather than spin.
+    KV_CHECK(pred.size() <= kMaxScoredBytes, file.path, ":", i + 1, ": the prediction is ", pred.size(),
+             " bytes, more than the ", kMaxScoredBytes, " kvbench scores (LongBench's longest answers are a few KB)");
+    for (const std::string& answer : row.answers)
+      KV_CHECK(answer.size() <= kMaxScoredBytes, file.path, ":", i + 1, ": an answer is ", answer.size(),
+               " bytes, more than the ", kMaxScoredBytes, " kvbench scores");
     double score = 0.;
     try {
       if (metric->whole_list) {
@@ -222,7 +228,7 @@ std::string dataset_from_filename(const std::string& filename) {
 }
 
 std::vector<SubsetResult> score_directory(const std::string& dir, bool longbench_e) {
-  KV_CHECK(paths::is_directory(dir), "prediction directory ", dir, " does not exist or is not a directory");
+  check_directory(dir, "prediction directory");
   std::vector<std::string> files;
   DIR* d = ::opendir(dir.c_str());
   KV_CHECK(d != nullptr, "cannot list prediction directory ", dir);

@@ -1,5 +1,7 @@
 #include "policies/budget.h"
 
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 
@@ -21,7 +23,8 @@ BudgetSpec share_of_prompt(BudgetSpec::Kind kind, double share, const char* what
 BudgetSpec BudgetSpec::evict_rate(double rate) { return share_of_prompt(Kind::kEvictRate, rate, "eviction rate"); }
 
 BudgetSpec BudgetSpec::kv_bytes(double bytes) {
-  KV_CHECK(bytes > 0, "KV byte budget must be positive, got ", bytes);
+  KV_CHECK(std::isfinite(bytes) && bytes >= 1 && bytes <= kMaxKvBytes, "a KV byte budget must be between 1 byte and ",
+           static_cast<std::int64_t>(kMaxKvBytes), " (1 PiB), got ", bytes);
   BudgetSpec b;
   b.kind = Kind::kKvBytes;
   b.value = bytes;
@@ -99,25 +102,46 @@ nlohmann::json BudgetSpec::to_json() const {
 }
 
 double parse_bytes(const std::string& text, const std::string& where) {
+  // Digits and a point only: strtod alone would also take "inf", "nan" and hexadecimal floats.
+  const std::size_t digits = text.find_first_not_of("0123456789.eE+-");
+  KV_CHECK(!text.empty() && (text[0] == '.' || std::isdigit(static_cast<unsigned char>(text[0]))), where, ": '", text,
+           "' is not a byte size (e.g. 256MiB, 1.5GB)");
+  errno = 0;
   char* end = nullptr;
   const double number = std::strtod(text.c_str(), &end);
-  KV_CHECK(end != text.c_str() && number > 0, where, ": '", text, "' is not a byte size (e.g. 256MiB, 1.5GB)");
+  KV_CHECK(end != text.c_str() && static_cast<std::size_t>(end - text.c_str()) <= (digits == std::string::npos ? text.size() : digits),
+           where, ": '", text, "' is not a byte size (e.g. 256MiB, 1.5GB)");
+  KV_CHECK(errno != ERANGE && std::isfinite(number), where, ": '", text, "' is out of range (at most 1 PiB)");
+  KV_CHECK(number > 0, where, ": '", text, "' is not a positive byte size");
   std::string unit(end);
   while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
   static const std::pair<const char*, double> kUnits[] = {
       {"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1024.0 * 1024},
       {"GiB", 1024.0 * 1024 * 1024}};
-  for (const auto& [name, scale] : kUnits)
-    if (unit == name) return number * scale;
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name) continue;
+    const double bytes = number * scale;
+    KV_CHECK(bytes >= 1 && bytes <= kMaxKvBytes, where, ": '", text, "' is out of range (between 1 byte and 1 PiB)");
+    return bytes;
+  }
   fail(where, ": unknown byte unit '", unit, "' (use B, KB, MB, GB, KiB, MiB or GiB)");
 }
 
+namespace {
+// A token count, checked as the JSON number it is (an unsigned one above INT64_MAX must not wrap to a negative
+// budget, a float must not be truncated).
+std::int64_t budget_tokens(const nlohmann::json& v, const std::string& where, const char* what) {
+  const bool in_range = v.is_number_unsigned() ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(kMaxBudgetTokens)
+                        : v.is_number_integer() ? v.get<std::int64_t>() <= kMaxBudgetTokens : false;
+  KV_CHECK(in_range && v.get<std::int64_t>() >= 1, where, ": ", what, " must be between 1 and ", kMaxBudgetTokens,
+           ", got ", v.dump());
+  return v.get<std::int64_t>();
+}
+}  // namespace
+
 BudgetSpec parse_budget(const nlohmann::json& v, const std::string& where) {
   if (v.is_null()) return {};
-  if (v.is_number_integer()) {
-    KV_CHECK(v.get<std::int64_t>() > 0, where, ": budget must be a positive number of tokens, got ", v.dump());
-    return BudgetSpec(v.get<std::int64_t>());
-  }
+  if (v.is_number_integer()) return BudgetSpec(budget_tokens(v, where, "a token budget"));
   KV_CHECK(v.is_object() && v.size() == 1, where, ": budget must be an integer (tokens per head) or one of ",
            "{\"tokens\": n}, {\"max_capacity_prompt\": n}, {\"evict\": rate}, {\"compression_ratio\": r}, ",
            "{\"kv_bytes\": n | \"256MiB\"}, got ", v.dump());
@@ -126,9 +150,7 @@ BudgetSpec parse_budget(const nlohmann::json& v, const std::string& where) {
   const nlohmann::json& value = entry.value();
   if (key == "tokens") return parse_budget(value, where);
   if (key == "max_capacity_prompt") {
-    KV_CHECK(value.is_number_integer() && value.get<std::int64_t>() > 0, where,
-             ": max_capacity_prompt must be a positive number of tokens, got ", value.dump());
-    BudgetSpec b(value.get<std::int64_t>());
+    BudgetSpec b(budget_tokens(value, where, "max_capacity_prompt (tokens per head)"));
     b.kind = BudgetSpec::Kind::kMaxCapacityPrompt;
     return b;
   }
@@ -137,11 +159,18 @@ BudgetSpec parse_budget(const nlohmann::json& v, const std::string& where) {
     return BudgetSpec::compression_ratio(value.get<double>());
   }
   if (key == "evict") {
-    KV_CHECK(value.is_number(), where, ": evict must be a number in [0, 1)");
+    KV_CHECK(value.is_number() && value.get<double>() >= 0 && value.get<double>() < 1, where,
+             ": evict must be a number in [0, 1), got ", value.dump());
     return BudgetSpec::evict_rate(value.get<double>());
   }
   if (key == "kv_bytes") {
-    if (value.is_number()) return BudgetSpec::kv_bytes(value.get<double>());
+    if (value.is_number()) {
+      // Checked as the number it is: an unsigned one converts to double exactly enough to compare.
+      const double bytes = value.is_number_unsigned() ? static_cast<double>(value.get<std::uint64_t>()) : value.get<double>();
+      KV_CHECK(bytes >= 1 && bytes <= kMaxKvBytes, where, ": kv_bytes must be at most ",
+               static_cast<std::int64_t>(kMaxKvBytes), " (1 PiB) and at least 1, got ", value.dump());
+      return BudgetSpec::kv_bytes(bytes);
+    }
     KV_CHECK(value.is_string(), where, ": kv_bytes must be a number or a string such as \"256MiB\"");
     return BudgetSpec::kv_bytes(parse_bytes(value.get<std::string>(), where));
   }

@@ -34,6 +34,11 @@ struct SequenceInfo {
   SequenceInfo with_cache_heads(std::int64_t heads) const;
 };
 
+/// The largest budgets accepted (far above any real prompt or device): a token budget per KV head per layer, and
+/// a KV byte budget (1 PiB). Larger numbers are errors, not silently wrapped or rounded.
+inline constexpr std::int64_t kMaxBudgetTokens = std::int64_t{1} << 24;
+inline constexpr double kMaxKvBytes = 1125899906842624.0;  // 2^50
+
 struct BudgetSpec {
   enum class Kind { kNone, kTokens, kEvictRate, kKvBytes, kCompressionRatio, kMaxCapacityPrompt };
   Kind kind = Kind::kNone;
@@ -60,7 +65,7 @@ struct BudgetSpec {
 /// Parses a budget: an integer, {"tokens": n}, {"max_capacity_prompt": n}, {"evict": r},
 /// {"compression_ratio": r} or {"kv_bytes": n | "256MiB"}. `where` names the config key in errors.
 BudgetSpec parse_budget(const nlohmann::json& value, const std::string& where);
-/// Parses "256MiB", "1.5GB", "4096" into bytes.
+/// Parses "256MiB", "1.5GB", "4096" into bytes: a finite number of at least 1 byte and at most kMaxKvBytes.
 double parse_bytes(const std::string& text, const std::string& where);
 
 }  // namespace kvbench

@@ -1,5 +1,7 @@
 #include "policies/registry.h"
 
+#include <cmath>
+
 #include "harness/common/error.h"
 
 namespace kvbench {
@@ -48,6 +50,11 @@ std::int64_t PolicyParams::get_int(const std::string& key, std::int64_t fallback
   const auto& v = lookup(key);
   if (v.is_null()) return fallback;
   KV_CHECK(v.is_number_integer(), "policy '", spec_.name, "': parameter '", key, "' must be an integer, got ", v.dump());
+  // Checked as the JSON number it is, before any narrowing: an unsigned one above INT64_MAX would wrap.
+  const bool in_range = v.is_number_unsigned() ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(kMaxIntParam)
+                                               : v.get<std::int64_t>() >= -kMaxIntParam && v.get<std::int64_t>() <= kMaxIntParam;
+  KV_CHECK(in_range, "policy '", spec_.name, "': parameter '", key, "' must be between ", -kMaxIntParam, " and ",
+           kMaxIntParam, ", got ", v.dump());
   return v.get<std::int64_t>();
 }
 
@@ -55,7 +62,11 @@ double PolicyParams::get_double(const std::string& key, double fallback) {
   const auto& v = lookup(key);
   if (v.is_null()) return fallback;
   KV_CHECK(v.is_number(), "policy '", spec_.name, "': parameter '", key, "' must be a number, got ", v.dump());
-  return v.get<double>();
+  const double d = v.get<double>();
+  KV_CHECK(std::isfinite(d) && std::abs(d) <= kMaxRealParam, "policy '", spec_.name, "': parameter '", key,
+           "' must be between ", -static_cast<std::int64_t>(kMaxRealParam), " and ",
+           static_cast<std::int64_t>(kMaxRealParam), ", got ", v.dump());
+  return d;
 }
 
 std::string PolicyParams::get_string(const std::string& key, const std::string& fallback) {
@@ -81,8 +92,12 @@ std::vector<std::int64_t> PolicyParams::get_int_list(const std::string& key, con
 const BudgetSpec& PolicyParams::required_budget() const {
   KV_CHECK(spec_.budget.given(), "policy '", spec_.name, "' needs a budget (tokens kept per KV head per layer, an "
            "eviction rate or KV bytes)");
+  // Every way in (a config, --budget, bench, coverage) ends here: a token budget beyond kMaxBudgetTokens would not
+  // survive its round trip through double and int64 (INT64_MAX came back as a budget of 1).
   KV_CHECK(spec_.budget.kind != BudgetSpec::Kind::kTokens || spec_.budget.value > 0, "policy '", spec_.name,
            "': budget must be positive, got ", spec_.budget.value);
+  KV_CHECK(spec_.budget.kind != BudgetSpec::Kind::kTokens || spec_.budget.value <= kMaxBudgetTokens, "policy '",
+           spec_.name, "': a token budget must be at most ", kMaxBudgetTokens, ", got ", spec_.budget.value);
   return spec_.budget;
 }
 

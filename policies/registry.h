@@ -33,6 +33,11 @@ std::unique_ptr<EvictionPolicy> make_policy(const PolicySpec& spec);
 std::vector<std::string> policy_names();
 
 /// Reads policy parameters with defaults and rejects keys nobody read (typos must not pass silently).
+/// Bounds of every policy parameter, far beyond any meaningful value (windows and chunks are token counts,
+/// weights and ratios are small numbers), so that no parameter overflows what is computed from it.
+inline constexpr std::int64_t kMaxIntParam = std::int64_t{1} << 24;
+inline constexpr double kMaxRealParam = 1e6;
+
 class PolicyParams {
  public:
   PolicyParams(const PolicySpec& spec);

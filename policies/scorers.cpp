@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "harness/common/error.h"
+#include "harness/common/interrupt.h"
 #include "harness/device/transfer.h"
 #include "policies/components.h"
 
@@ -93,6 +94,7 @@ at::Tensor h2o_column_sums(const LayerView& view, std::int64_t query_chunk) {
   const std::int64_t T = view.prompt_len(), Hkv = view.num_kv_heads(), g = view.queries.size(0) / Hkv;
   at::Tensor sums = at::zeros({Hkv, g, T}, view.keys.options().dtype(at::kFloat));
   for (std::int64_t start = 0; start < T; start += query_chunk) {
+    check_interrupt();  // the full attention of a long prompt takes minutes on a CPU
     const std::int64_t n = std::min(query_chunk, T - start), end = start + n;
     const at::Tensor a = causal_attention(view.queries.narrow(1, start, n), view.keys.narrow(1, 0, end), start, view.scale);
     sums.narrow(2, 0, end).add_(a.sum(2));
@@ -111,6 +113,7 @@ at::Tensor reconstruction_max_attention(const LayerView& view, std::int64_t quer
   const std::int64_t n_all = view.queries.size(1), g = view.queries.size(0) / Hkv;
   at::Tensor best = at::zeros({Hkv, g, T}, view.keys.options().dtype(at::kFloat));
   for (std::int64_t s = 0; s < n_all; s += query_chunk) {
+    check_interrupt();
     const std::int64_t n = std::min(query_chunk, n_all - s), first = start + s;
     // Softmax over every key these queries see, so probabilities are those of the real forward pass; only the
     // prompt's columns are kept.

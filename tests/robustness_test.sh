@@ -12,8 +12,7 @@ set -uo pipefail
 kvbench=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAILED: $*"; exit 1; }
-step() { echo "== $*"; }
+source "$(dirname "$0")/process_test_lib.sh"  # fail, step, wait_rows
 
 # A tiny random model, 40 raw prompts, three variants: each sample takes a fraction of a second.
 config() {  # config NAME OUTPUT_DIR [COUNT]
@@ -28,13 +27,6 @@ JSON
 }
 # The prediction rows of a run, sorted (row order may differ between a resumed and an uninterrupted run).
 rows() { cat "$1"/predictions/*/prompt.jsonl | sort; }
-wait_rows() {  # wait_rows FILE N: until FILE has N lines (at most 60 s)
-  for _ in $(seq 1 1200); do
-    [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ] && return 0
-    sleep 0.05
-  done
-  fail "no $2 rows in $1 after 60 s"
-}
 
 step "reference: an uninterrupted run"
 config ref "$tmp/ref"
@@ -95,12 +87,16 @@ diff <(rows "$tmp/ref") <(rows "$tmp/dev") > /dev/null || fail "SIGTERM: merged 
 step "disk full: a failing write names the path, exits != 0, and leaves the last good report intact"
 # A checkpoint of its own (not written by the run), so that only the run's files meet the limit.
 model_path() { sed -i "s|\"random\": {[^}]*}|\"path\": \"$tmp/ref/model\"|" "$1"; }
-config full "$tmp/full" 4
+# A first session stopped by SIGINT after a few samples (a resume may not change the config, so the run is the
+# same 40 samples throughout); its report is the last good one.
+config full "$tmp/full" 40
 model_path "$tmp/full.json"
-"$kvbench" run --log-level warn --config "$tmp/full.json" > /dev/null 2>&1 || fail "disk full: first run failed"
+"$kvbench" run --log-level warn --config "$tmp/full.json" > /dev/null 2>&1 &
+pid=$!
+wait_rows "$tmp/full/predictions/full/prompt.jsonl" 3
+kill -INT $pid
+wait $pid; [ $? = 130 ] || fail "disk full: the first session did not stop on SIGINT"
 cp "$tmp/full/report.json" "$tmp/report.good"
-config full "$tmp/full" 40   # more samples; the file-size limit stops the predictions file from growing
-model_path "$tmp/full.json"
 size=$(( ($(stat -c %s "$tmp/full/predictions/full/prompt.jsonl") + 1023) / 1024 + 1 ))
 ( trap '' XFSZ; ulimit -f "$size"; exec "$kvbench" run --log-level warn --config "$tmp/full.json" --resume ) \
   > "$tmp/full.out" 2> "$tmp/full.err"; rc=$?

@@ -2,6 +2,9 @@
 // from the real subsets in ../shared/data/longbench: the three real files as they are, and every other file
 // of the published set made of real rows relabelled (short contexts), at the published row counts, so that
 // the production path (published_rows) is the one tested.
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <map>
 #include <set>
 
@@ -25,6 +28,17 @@ std::vector<std::string> jsonl_in(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& name : data_set_files("longbench"))
     if (paths::exists(paths::join(dir, name + ".jsonl"))) out.push_back(name);
+  return out;
+}
+
+// Every name in `dir` (none when it does not exist).
+std::vector<std::string> entries_in(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d))
+      if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") out.push_back(e->d_name);
+    ::closedir(d);
+  }
   return out;
 }
 
@@ -102,7 +116,7 @@ void expect_refused(Files files, const std::string& needle, const std::string& s
   test::expect_one_error(r, needle);
   EXPECT_TRUE(jsonl_in(tmp.file("lb")).empty());
   EXPECT_FALSE(paths::exists(tmp.file("lb/manifest.json")));
-  EXPECT_FALSE(paths::exists(tmp.file("lb/multi_news.jsonl.partial")));
+  EXPECT_EQ(entries_in(tmp.file("lb")), std::vector<std::string>{});  // no temporary left behind either
 }
 
 TEST(LongBenchData, RefusesTruncatedAlteredAndMissingFiles) {
@@ -116,7 +130,7 @@ TEST(LongBenchData, RefusesTruncatedAlteredAndMissingFiles) {
 
   Files cut = official_like();  // a download cut off in the middle of row 200
   cut["data/multi_news.jsonl"].resize(cut["data/multi_news.jsonl"].size() - 500);
-  expect_refused(cut, ":data/multi_news.jsonl:200: not valid JSON");
+  expect_refused(cut, ":data/multi_news.jsonl:200: invalid JSON");
 
   Files altered = official_like();  // one row of a real file changed
   std::vector<std::string> zh = lines_of(altered["data/passage_retrieval_zh.jsonl"]);
@@ -139,9 +153,32 @@ TEST(LongBenchData, RefusesTruncatedAlteredAndMissingFiles) {
   expect_refused(missing, "is not the complete LongBench-E (13 files): it lacks 1 of them:\n  data/repobench-p_e.jsonl\n",
                  "longbench-e");
 
+  Files long_row = official_like();  // a row beyond kvbench's line limit: refused as the archive inflates it
+  long_row["data/trec.jsonl"] = std::string(std::size_t{5} << 20, 'x') + "\n" + long_row["data/trec.jsonl"];
+  expect_refused(long_row, ":data/trec.jsonl:1: a line longer than 4 MiB");
+
   Files flat;  // not LongBench at all
   flat["notes/a.jsonl"] = "{}\n";
   expect_refused(flat, "holds no LongBench file (expected data/<subset>.jsonl");
+}
+
+// The unpacked files are written through kvbench's checked outputs: never through a FIFO (or any special file) in
+// the target folder, never over the archive being read.
+TEST(LongBenchData, WritesNeverThroughSpecialFilesOrTheArchive) {
+  KVBENCH_REQUIRE_SHARED();
+  test::TempDir tmp;
+  paths::create_directories(tmp.file("lb"));
+  write_zip(tmp.file("lb/qasper.jsonl"), official_like());
+  test::expect_one_error(test::run_kvbench("data longbench --from " + tmp.file("lb/qasper.jsonl") + " --dir " + tmp.file("lb")),
+                         "one of this command's inputs");
+  EXPECT_EQ(entries_in(tmp.file("lb")), std::vector<std::string>{"qasper.jsonl"});
+  write_zip(tmp.file("data.zip"), official_like());
+  ASSERT_EQ(::mkfifo(tmp.file("lb/narrativeqa.jsonl").c_str(), 0644), 0);
+  test::expect_one_error(test::run_kvbench("data longbench --from " + tmp.file("data.zip") + " --dir " + tmp.file("lb")),
+                         "FIFO");
+  struct stat st {};
+  ASSERT_EQ(::stat(tmp.file("lb/narrativeqa.jsonl").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
 }
 
 TEST(LongBenchData, RefusesADamagedArchive) {

@@ -87,7 +87,7 @@ TEST(Datasets, LoaderValidatesEveryRow) {
   r = load_subset(dir.path(), "bad", skip);
   EXPECT_EQ(r.samples.size(), 2u);
   EXPECT_EQ(r.skipped, 3u);
-  EXPECT_NE(r.problems[1].find("bad.jsonl:3: not valid JSON"), std::string::npos) << r.problems[1];
+  EXPECT_NE(r.problems[1].find("bad.jsonl:3: invalid JSON"), std::string::npos) << r.problems[1];
   EXPECT_NE(r.problems[2].find("bad.jsonl:4: missing field 'context'"), std::string::npos) << r.problems[2];
 
   test::write_file(dir.file("ev.jsonl"), R"({"input": "", "context": "abcdef", "answers": [], "length": 1, "_id": "e", "evidence": [[1, 9]]})" "\n");

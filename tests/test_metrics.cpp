@@ -637,7 +637,7 @@ TEST(ScoreCli, ErrorsAreOneClearLine) {
   test::expect_one_error(run_kvbench("score --dataset nonsense --pred " + tmp.file("ok.jsonl")),
                        "unknown LongBench dataset \"nonsense\"");
   test::expect_one_error(run_kvbench("score --dataset qasper --pred " + tmp.file("missing.jsonl")),
-                       "missing.jsonl does not exist");
+                       "missing.jsonl' does not exist");
   test::expect_one_error(run_kvbench("score --dataset qasper --pred " + tmp.file("bad.jsonl")),
                        "bad.jsonl:2: invalid JSON");
   test::expect_one_error(run_kvbench("score --pred-dir " + tmp.file("nodir")), "does not exist");

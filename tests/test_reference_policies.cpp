@@ -50,8 +50,15 @@ TEST(ReferenceBudgets, CompressionRatioTruncatesAsKvpress) {
   EXPECT_NE(error_of([] { parse_budget({{"compression_ratio", 1}}, "b"); }).find("compression ratio must be in [0, 1), got 1"),
             std::string::npos);
   EXPECT_NE(error_of([] { parse_budget({{"max_capacity_prompt", 0}}, "b"); })
-                .find("b: max_capacity_prompt must be a positive number of tokens, got 0"),
+                .find("b: max_capacity_prompt (tokens per head) must be between 1 and 16777216, got 0"),
             std::string::npos);
+  // Checked in its own type: 2^64-1 must not wrap to a negative budget, nor 2^40 become a budget the cache can't hold.
+  EXPECT_NE(error_of([] { parse_budget(nlohmann::json::parse(R"({"max_capacity_prompt": 18446744073709551615})"), "b"); })
+                .find("must be between 1 and 16777216, got 18446744073709551615"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_budget({{"max_capacity_prompt", std::int64_t{1} << 40}}, "b"); }).find("between 1 and"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_budget({{"max_capacity_prompt", 12.5}}, "b"); }).find("between 1 and"), std::string::npos);
 }
 
 TEST(ReferenceBudgets, ByteBudgetsPayForTheHeadsTheCacheHolds) {

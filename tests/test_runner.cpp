@@ -92,16 +92,18 @@ struct Bench {
     test::write_file(paths::join(data, "narrativeqa.jsonl"), qa.str());
     test::write_file(paths::join(data, "trec.jsonl"), trec.str());
   }
+  // `extra` (", \"key\": value, ...") replaces the base config's keys of those names (a config may not repeat a key).
   std::string config(const std::string& name, const std::string& extra = "") const {
     const std::string path = dir.file(name + ".json");
-    test::write_file(path, R"({
-      // comments are allowed
-      "name": ")" + name + R"(", "output_dir": ")" + dir.file(name) + R"(",
-      "model": {"path": ")" + model + R"(", "max_length": 600, "chat": "none"},
-      "datasets": {"names": ["narrativeqa", "trec"], "data_dir": ")" + data + R"("},
-      "max_new_tokens": 12,
-      "policies": [{"name": "full"}, {"name": "snapkv"}, {"name": "kvec", "params": {"rho": 0.5}}],
-      "budgets": [48])" + extra + "}");
+    nlohmann::json c = {{"name", name},
+                        {"output_dir", dir.file(name)},
+                        {"model", {{"path", model}, {"max_length", 600}, {"chat", "none"}}},
+                        {"datasets", {{"names", {"narrativeqa", "trec"}}, {"data_dir", data}}},
+                        {"max_new_tokens", 12},
+                        {"policies", {{{"name", "full"}}, {{"name", "snapkv"}}, {{"name", "kvec"}, {"params", {{"rho", 0.5}}}}}},
+                        {"budgets", {48}}};
+    if (!extra.empty()) c.update(nlohmann::json::parse("{" + extra.substr(extra.find(',') + 1) + "}"));
+    test::write_file(path, "// comments are allowed\n" + c.dump(2));
     return path;
   }
 };

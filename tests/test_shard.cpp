@@ -134,7 +134,7 @@ TEST_F(ShardedRun, MergeRefusesWhatIsNotOneWholeRun) {
   const std::string a = dir_.file("out/shards/0-of-2"), b = dir_.file("out/shards/1-of-2");
   expect_one_error(run_kvbench("merge " + a), "missing shard(s) 1");
   expect_one_error(run_kvbench("merge " + a + " " + a), "repeats shard 0");
-  expect_one_error(run_kvbench("merge " + dir_.file("nothing")), "is not a shard folder");
+  expect_one_error(run_kvbench("merge " + dir_.file("nothing")), "the shard folder '" + dir_.file("nothing") + "' does not exist");
   // Another config: a different budget.
   run("--shard 1/2 --set output_dir=\\\"" + dir_.file("other") + "\\\" --set max_new_tokens=7");
   expect_one_error(run_kvbench("merge " + a + " " + dir_.file("other/shards/1-of-2")), "was run from another config");

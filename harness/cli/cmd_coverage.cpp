@@ -119,12 +119,14 @@ Command add_coverage_command(CLI::App& app) {
   cmd->add_option("--tokenizer", st->tokenizer, "tokenizer (default: the checkpoint's)");
   cmd->add_option("--data-dir", st->data_dir, "LongBench folder (default: $LONGBENCH_DIR)");
   cmd->add_option("--dataset", st->dataset, "subset")->capture_default_str();
-  cmd->add_option("--count", st->count, "number of prompts")->capture_default_str();
+  cmd->add_option("--count", st->count, "number of prompts")->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--min-tokens", st->min_tokens, "only prompts at least this long")->capture_default_str();
   cmd->add_option("--max-length", st->max_length, "middle-truncate prompts to this many tokens (0: none)");
   cmd->add_option("--policies", st->policies, "comma-separated policy names")->capture_default_str();
   cmd->add_option("--budgets", st->budgets, "comma-separated budgets (tokens per KV head)")->capture_default_str();
-  cmd->add_option("--window", st->window, "window w excluded from the statistics")->capture_default_str();
+  cmd->add_option("--window", st->window, "window w excluded from the statistics")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 24))
+      ->capture_default_str();
   cmd->add_flag("--json", st->json, "print one JSON object");
   return {cmd, [st] { run_coverage(*st); }};
 }

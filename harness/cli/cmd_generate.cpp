@@ -169,6 +169,7 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("--decode-path", st->decode_path, "auto (graph on CUDA where supported), graph, ragged or reference")
       ->capture_default_str();
   cmd->add_option("--coverage-window", st->coverage_window, "window w excluded from the coverage statistics")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 24))
       ->capture_default_str();
   return {cmd, [st] { run_generate(*st); }};
 }

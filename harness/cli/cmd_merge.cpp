@@ -19,7 +19,10 @@ Command add_merge_command(CLI::App& app) {
   cmd->add_option("shards", st->shards, "the shard folders (<output_dir>/shards/I-of-N), all N of them")->required();
   cmd->add_option("--out", st->out, "the merged run folder (default: the run's output_dir)");
   return {cmd, [st] {
-            const MergeResult r = merge_shards(st->shards, st->out);
+            std::string command = "kvbench merge";
+            for (const auto& s : st->shards) command += " " + s;
+            if (!st->out.empty()) command += " --out " + st->out;
+            const MergeResult r = merge_shards(st->shards, st->out, command);
             std::cout << "merged " << r.shards << " shards (" << r.samples << " samples, " << r.rows
                       << " prediction rows) into " << r.output_dir << "\n";
             print_run_summary(r.report, r.output_dir, r.error_rows);

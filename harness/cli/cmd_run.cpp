@@ -1,38 +1,17 @@
 // kvbench run: an experiment from a config file, or the embedded default (configs/quickstart.json) without one.
-// After a run over datasets it draws the score-vs-budget plot beside report.json.
 #include <iostream>
 #include <memory>
 
 #include "harness/cli/commands.h"
 #include "harness/common/error.h"
-#include "harness/common/files.h"
 #include "harness/common/json_util.h"
-#include "harness/common/log.h"
 #include "harness/common/paths.h"
-#include "harness/report/report_plots.h"
+#include "harness/common/unicode.h"
 #include "harness/runner/run_config.h"
 #include "harness/runner/runner.h"
 #include "kvbench/embedded_config.h"
 
 namespace kvbench::cli {
-namespace {
-
-// budget.svg beside report.json: what a sweep is for, at a glance. A plot is an extra; failing to draw one
-// (a run with one budget, no scores) is a note, never a failed run.
-void write_budget_plot(const std::string& output_dir) {
-  const std::string report_path = paths::join(output_dir, "report.json");
-  if (!paths::exists(report_path)) return;
-  try {
-    const std::string svg = report::score_vs_budget_svg({report::load_report(report_path)});
-    const std::string out = paths::join(output_dir, "budget.svg");
-    write_file_atomic(out, svg);
-    std::cout << "plot: " << out << std::endl;
-  } catch (const Error& e) {
-    log::info("no score-vs-budget plot: {}", e.what());
-  }
-}
-
-}  // namespace
 
 Command add_run_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "run an experiment from a config file (default: the embedded quickstart)");
@@ -53,13 +32,17 @@ Command add_run_command(CLI::App& app) {
                   "join them with kvbench merge");
   cmd->add_option("--devices", st->devices, "one worker per device, e.g. cuda:0,cuda:1 (or cpu,cpu), each a shard, "
                   "merged at the end");
-  return {cmd, [st, &app] {
-            const bool embedded = st->config.empty();
+  return {cmd, [st, cmd] {
+            const bool embedded = cmd->get_option("--config")->count() == 0;
             std::vector<std::string> overrides = st->overrides;
-            if (!st->output_dir.empty()) overrides.push_back("output_dir=" + nlohmann::json(st->output_dir).dump());
+            if (!st->output_dir.empty()) {
+              KV_CHECK(unicode::is_valid_utf8(st->output_dir), "--output-dir must be valid UTF-8 (the run writes it "
+                       "into its JSON files)");
+              overrides.push_back("output_dir=" + nlohmann::json(st->output_dir).dump());
+            }
             // The embedded default's paths are relative to configs/ of the source tree it was built from.
             const nlohmann::json json =
-                embedded ? prepare_run_config(nlohmann::json::parse(kEmbeddedDefaultConfig, nullptr, true, true),
+                embedded ? prepare_run_config(parse_json(kEmbeddedDefaultConfig, kEmbeddedDefaultConfigSource, true),
                                               paths::join(kSourceDir, "configs"), overrides)
                          : read_run_config(st->config, overrides);
             const RunConfig config = parse_run_config(json, embedded ? kEmbeddedDefaultConfigSource : st->config);
@@ -78,9 +61,7 @@ Command add_run_command(CLI::App& app) {
             if (!st->shard.empty()) options.command_line += " --shard " + st->shard;
             if (!st->devices.empty()) options.command_line += " --devices " + st->devices;
             if (options.resume) options.command_line += " --resume";
-            run_experiment(config, options);
-            if (!options.dry_run && config.uses_datasets())
-              write_budget_plot(options.shard ? shard_dir(config.output_dir, *options.shard) : config.output_dir);
+            run_experiment(config, options);  // which also draws budget.svg, inside the run folder's lock
           }};
 }
 

@@ -1,11 +1,10 @@
 // kvbench slurm: a run as a Slurm job array of shards and a merge job after them (harness/runner/slurm.h).
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "harness/cli/commands.h"
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 #include "harness/runner/run_config.h"
 #include "harness/runner/slurm.h"
 
@@ -52,11 +51,7 @@ Command add_slurm_command(CLI::App& app) {
             const nlohmann::json json = read_run_config(st->config, overrides);  // every path absolute for the nodes
             const RunConfig rc = parse_run_config(json, st->config);  // a bad config fails here, not on the cluster
             if (!st->setup_file.empty()) {
-              std::ifstream in(st->setup_file, std::ios::binary);
-              KV_CHECK(in.good(), "--setup-file: cannot read '", st->setup_file, "'");
-              std::stringstream text;
-              text << in.rdbuf();
-              st->slurm.setup = text.str();
+              st->slurm.setup = InputFile(st->setup_file).read_all(std::uint64_t{1} << 20);
             }
             for (const auto& lines : st->setup)
               st->slurm.setup += (st->slurm.setup.empty() || st->slurm.setup.back() == '\n' ? "" : "\n") + lines + "\n";

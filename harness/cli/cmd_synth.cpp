@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <memory>
 
@@ -14,6 +13,7 @@
 #include "datasets/synth.h"
 #include "harness/cli/commands.h"
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 #include "harness/common/paths.h"
 #include "harness/tokenizer/tokenizer.h"
 
@@ -27,34 +27,28 @@ struct SynthState {
   std::uint64_t seed = 0;
 };
 
-// A file written under a temporary name and renamed into place by commit(), so a failed or interrupted run
-// never leaves a partial data set where a run would read it.
+// A file written under a temporary name and renamed into place by commit() (AtomicWriter), so a failed or
+// interrupted run never leaves a partial data set where a run would read it. Buffered: rows are small.
 class PendingFile {
  public:
-  explicit PendingFile(const std::string& path)
-      : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())), out_(tmp_, std::ios::binary | std::ios::trunc) {
-    KV_CHECK(out_.good(), "cannot create '", tmp_, "'");
+  explicit PendingFile(const std::string& path) : out_(path) {}
+  void write(const void* data, std::size_t size) {
+    buffer_.append(static_cast<const char*>(data), size);
+    if (buffer_.size() >= (1u << 20)) flush();
   }
-  ~PendingFile() {
-    if (!committed_) {
-      out_.close();
-      std::remove(tmp_.c_str());
-    }
-  }
-  PendingFile(const PendingFile&) = delete;
-  PendingFile& operator=(const PendingFile&) = delete;
-  std::ofstream& stream() { return out_; }
+  void write(const std::string& text) { write(text.data(), text.size()); }
   void commit() {
-    out_.close();
-    KV_CHECK(!out_.fail(), "cannot write '", tmp_, "'");
-    paths::rename(tmp_, path_);
-    committed_ = true;
+    flush();
+    out_.commit();
   }
 
  private:
-  std::string path_, tmp_;
-  std::ofstream out_;
-  bool committed_ = false;
+  void flush() {
+    out_.write(buffer_);
+    buffer_.clear();
+  }
+  AtomicWriter out_;
+  std::string buffer_;
 };
 
 // Progress on stderr: redrawn in place on a terminal, a line every 10 s otherwise; silent for small jobs.
@@ -81,7 +75,7 @@ class SynthProgress {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
 };
 
-void put_u32(std::ofstream& out, std::uint32_t v) {
+void put_u32(PendingFile& out, std::uint32_t v) {
   const char bytes[4] = {static_cast<char>(v & 0xFF), static_cast<char>((v >> 8) & 0xFF),
                          static_cast<char>((v >> 16) & 0xFF), static_cast<char>((v >> 24) & 0xFF)};
   out.write(bytes, 4);
@@ -135,12 +129,12 @@ void run_synth(const SynthState& st) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::string path = all ? paths::join(st.out, task + ".jsonl") : st.out;
     outputs.push_back(std::make_unique<PendingFile>(path));
-    std::ofstream& out = outputs.back()->stream();
+    PendingFile& out = *outputs.back();
     const SubsetSpec& spec = find_subset(task);
     std::int64_t lo = std::numeric_limits<std::int64_t>::max(), hi = 0, sum = 0;
     for (std::size_t i = 0; i < st.count; ++i) {
       const synth::SynthResult r = synth::generate_sample(task, st.tokens, st.seed, i, *tok, haystack);
-      out << synth::sample_row(r.sample).dump() << "\n";
+      out.write(synth::sample_row(r.sample).dump() + "\n");
       lo = std::min(lo, r.prompt_tokens);
       hi = std::max(hi, r.prompt_tokens);
       sum += r.prompt_tokens;
@@ -148,7 +142,7 @@ void run_synth(const SynthState& st) {
         const BuiltPrompt prompt = build_prompt(spec, r.sample, *tok, po);
         std::vector<TokenId> answer;
         fallbacks += answer_ids(*tok, prompt, synth::answer_text(r.sample), answer) ? 0 : 1;
-        std::ofstream& bin = train->stream();
+        PendingFile& bin = *train;
         put_u32(bin, static_cast<std::uint32_t>(prompt.ids.size()));
         put_u32(bin, static_cast<std::uint32_t>(answer.size()));
         for (TokenId id : prompt.ids) put_u32(bin, static_cast<std::uint32_t>(id));

@@ -1,13 +1,13 @@
 // kvbench tokenize: text -> ids (or ids -> text) with a tokenizer file or checkpoint directory.
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "harness/cli/commands.h"
 #include "harness/cli/options.h"
 #include "harness/common/error.h"
+#include "harness/common/files.h"
+#include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/tokenizer/chat_template.h"
 #include "harness/tokenizer/tokenizer.h"
@@ -20,12 +20,16 @@ struct TokenizeState {
   bool text_given = false, no_bos = false, skip_special = false, json = false, with_decode = false, timing = false;
 };
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  KV_CHECK(in.good(), "cannot open '", path, "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+// The most text `--file` reads (a LongBench prompt is under 1 MB).
+constexpr std::uint64_t kMaxTextBytes = std::uint64_t{256} << 20;
+
+std::string read_bytes(const std::string& path) { return InputFile(path).read_all(kMaxTextBytes); }
+
+// A string field of a --batch row, named with the file and line when it is missing or not a string.
+std::string text_field(const nlohmann::json& object, const char* key, const std::string& where) {
+  KV_CHECK(object.is_object() && object.contains(key) && object[key].is_string(), where, ": '", key,
+           "' must be a string");
+  return object[key].get<std::string>();
 }
 
 std::string base64_decode(const std::string& in) {
@@ -50,31 +54,29 @@ std::string base64_decode(const std::string& in) {
 // --batch: one JSON object per input line -> one per output line, in order. Input lines hold "text" (a
 // string), "b64" (raw bytes, e.g. invalid UTF-8) or "messages" (a conversation rendered with --chat).
 void run_batch(const TokenizeState& st, const Tokenizer& tok) {
-  std::ifstream in(st.batch, std::ios::binary);
-  KV_CHECK(in.good(), "cannot open '", st.batch, "'");
+  LineReader in(st.batch);
   double encode_seconds = 0;
-  std::size_t bytes = 0, tokens = 0, line_no = 0;
-  std::string line;
-  while (std::getline(in, line)) {
-    ++line_no;
+  std::size_t bytes = 0, tokens = 0;
+  for (std::string line; in.next(line);) {
     if (line.empty()) continue;
-    nlohmann::json row = nlohmann::json::parse(line, nullptr, false);
-    KV_CHECK(row.is_object(), st.batch, ":", line_no, ": not a JSON object");
+    const std::string where = st.batch + ":" + std::to_string(in.line_number());
+    const nlohmann::json row = parse_json(line, where);
+    KV_CHECK(row.is_object(), where, ": not a JSON object");
     nlohmann::json out = nlohmann::json::object();
     std::vector<TokenId> ids;
     const auto t0 = std::chrono::steady_clock::now();
     if (row.contains("messages")) {
-      KV_CHECK(!st.chat.empty(), st.batch, ":", line_no, ": 'messages' needs --chat");
+      KV_CHECK(!st.chat.empty(), where, ": 'messages' needs --chat");
+      KV_CHECK(row["messages"].is_array(), where, ": 'messages' must be a list of {\"role\", \"content\"} objects");
       std::vector<ChatMessage> messages;
-      for (const auto& m : row["messages"]) messages.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
+      for (const auto& m : row["messages"]) messages.push_back({text_field(m, "role", where), text_field(m, "content", where)});
       const ChatFormat& format = chat_format(st.chat);
-      const std::string rendered =
-          format.render(messages, row.value("add_generation_prompt", true), chat_special_tokens(tok));
+      const bool generation = JsonFields(row, where).get_bool("add_generation_prompt", true);
+      const std::string rendered = format.render(messages, generation, chat_special_tokens(tok));
       ids = encode_rendered(tok, rendered, format, !st.no_bos);
       out["rendered"] = rendered;
     } else {
-      const std::string text = row.contains("b64") ? base64_decode(row.at("b64").get<std::string>())
-                                                   : row.at("text").get<std::string>();
+      const std::string text = row.contains("b64") ? base64_decode(text_field(row, "b64", where)) : text_field(row, "text", where);
       ids = encode_prompt(tok, text, st.chat.empty() ? nullptr : &chat_format(st.chat), !st.no_bos);
       bytes += text.size();
     }

@@ -69,7 +69,8 @@ void write_figure(const std::string& path, const std::string& svg) {
   if (!ends_with(path, ".png")) return write_file_atomic(path, svg);
   const std::string converter = find_on_path("rsvg-convert");
   KV_CHECK(!converter.empty(), path, ": PNG output needs rsvg-convert, which is not on PATH");
-  const std::string stem = path + ".tmp." + std::to_string(::getpid());
+  const std::string target = check_output_file(path);  // a regular file or nothing, and none of the inputs
+  const std::string stem = target + ".tmp." + std::to_string(::getpid());
   const std::string tmp_svg = stem + ".svg", tmp_png = stem + ".png";
   write_file_atomic(tmp_svg, svg);
   int rc = 0;
@@ -84,7 +85,8 @@ void write_figure(const std::string& path, const std::string& svg) {
     paths::remove_file(tmp_png);
     fail(path, ": rsvg-convert failed (exit status ", rc, ") converting the SVG to PNG");
   }
-  paths::rename(tmp_png, path);
+  check_output_file(target);
+  paths::rename(tmp_png, target);
 }
 
 }  // namespace kvbench::cli

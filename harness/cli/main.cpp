@@ -5,7 +5,9 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -18,6 +20,7 @@
 
 #include "harness/cli/commands.h"
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 #include "harness/common/log.h"
 #include "harness/device/ops.h"
 #include "kvbench/build_info.h"
@@ -63,6 +66,19 @@ void keep_freed_memory() {
 #endif
 }
 
+// An empty string is never a path, a name or a number: `--config ""` or `--shard ""` must be an error, not
+// quietly the default. Free text (--text, --prompt) may be empty.
+void refuse_empty_values(CLI::App& app) {
+  const CLI::Validator non_empty(
+      [](std::string& value) { return value.empty() ? std::string("must not be empty") : std::string(); }, "",
+      "NON_EMPTY");
+  std::vector<CLI::App*> apps = app.get_subcommands([](CLI::App*) { return true; });
+  apps.push_back(&app);
+  for (CLI::App* a : apps)
+    for (CLI::Option* opt : a->get_options())
+      if (opt->get_type_size_max() > 0 && !opt->check_name("--text") && !opt->check_name("--prompt")) opt->check(non_empty);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -100,17 +116,26 @@ int main(int argc, char** argv) {
       kvbench::cli::add_data_command(app),
   };
 
+  refuse_empty_values(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // A usage error is one "error:" line like every other failure, with CLI11's exit code.
+    std::cerr << "error: " << e.what() << " (see --help)" << std::endl;
+    return e.get_exit_code();
   }
   try {
     kvbench::log::init(log_level);
     kvbench::ops::cuda_kernels_switched_off();  // a bad KVBENCH_CUDA_KERNELS value stops here, on any device
     for (const auto& command : commands) {
       if (command.app->parsed()) {
+        const kvbench::CommandInputs inputs;  // no output of the command replaces one of its inputs
         command.run();
+        // Output to a full disk or /dev/full fails only when flushed: that is a failed command too.
+        std::cout.flush();
+        KV_CHECK(std::fflush(stdout) == 0 && !std::ferror(stdout) && std::cout.good(),
+                 "cannot write to the standard output: ", std::strerror(errno));
         return 0;
       }
     }

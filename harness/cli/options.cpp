@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "harness/common/error.h"
+#include "harness/common/json_util.h"
 #include "harness/model/tensor_util.h"
 
 namespace kvbench::cli {
@@ -55,8 +56,7 @@ PolicySpec PolicyOptions::spec() const {
     KV_CHECK(eq != std::string::npos && eq > 0, "--policy-param expects key=value, got '", kv, "'");
     const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
     // Numbers, booleans and JSON literals keep their type; anything else is a string.
-    nlohmann::json parsed = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
-    spec.params[key] = parsed.is_discarded() ? nlohmann::json(value) : parsed;
+    spec.params[key] = json_or_string(value, "--policy-param " + key);
   }
   return spec;
 }

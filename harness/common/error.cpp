@@ -57,7 +57,9 @@ bool is_internal_line(const std::string& line) {
 std::string short_error_message(const std::exception& e) {
   if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr)
     return "out of host memory (an allocation failed; lower the lengths or budgets, or free memory)";
-  const std::string msg = e.what();
+  std::string msg = e.what();
+  // A JSON library error that escaped every typed check: ours to word (the library's text is no message).
+  if (msg.rfind("[json.exception.", 0) == 0) msg = "a JSON value of an unexpected type or shape";
   std::string out;
   std::size_t lines = 0;
   for (std::size_t start = 0; start <= msg.size() && lines < kMaxLines;) {

@@ -1,22 +1,33 @@
 #include "harness/common/jsonl.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
+#include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 
 namespace kvbench {
 
-JsonlAppender::JsonlAppender(const std::string& path) : path_(path) {
-  paths::create_directories(paths::parent(path));
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  KV_CHECK(fd_ >= 0, "cannot open '", path, "' for appending: ", std::strerror(errno));
+JsonlAppender::JsonlAppender(const std::string& path) : path_(check_output_file(path)) {
+  paths::create_directories(paths::parent(path_));
+  // O_NONBLOCK: a FIFO put there meanwhile fails to open instead of blocking; fstat refuses any special file.
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0644);
+  if (fd_ < 0) throw WriteError(detail::concat("cannot open '", path_, "' for appending: ", std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw WriteError(detail::concat("cannot write '", path_, "': it is ", file_kind(st.st_mode), ", not a regular file"));
+  }
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
+  dev_ = st.st_dev;
+  ino_ = st.st_ino;
 }
 
 JsonlAppender::~JsonlAppender() {
@@ -40,32 +51,29 @@ void JsonlAppender::sync() {
     throw WriteError(detail::concat("cannot write to '", path_, "': ", std::strerror(errno)));
 }
 
+void JsonlAppender::check_still_there() const {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0 || st.st_dev != dev_ || st.st_ino != ino_)
+    throw WriteError(detail::concat("'", path_, "' was removed or replaced while kvbench was writing it (was its "
+                                    "folder deleted?); stopping, since nothing written from now on would be kept"));
+}
+
 std::vector<nlohmann::json> read_jsonl_rows(const std::string& path, bool* repaired) {
   if (repaired != nullptr) *repaired = false;
   std::vector<nlohmann::json> rows;
   if (!paths::exists(path)) return rows;
-  std::ifstream in(path, std::ios::binary);
-  KV_CHECK(in.good(), "cannot read '", path, "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  std::size_t start = 0, line_no = 0;
-  while (start < text.size()) {
-    const auto end = text.find('\n', start);
-    if (end == std::string::npos) {
-      // A torn last line: the writer died mid-row. Cut the file back to the last complete line.
-      KV_CHECK(::truncate(path.c_str(), static_cast<off_t>(start)) == 0, "cannot repair '", path, "': ",
+  LineReader in(path, InputFile::kOwnState);
+  for (std::string line; in.next(line);) {
+    if (!in.last_line_complete()) {
+      // A torn last line: the writer died mid-row. The run that owns the file cuts it back to the last complete line.
+      if (repaired == nullptr) break;
+      KV_CHECK(::truncate(path.c_str(), static_cast<off_t>(in.line_offset())) == 0, "cannot repair '", path, "': ",
                std::strerror(errno));
-      if (repaired != nullptr) *repaired = true;
+      *repaired = true;
       break;
     }
-    ++line_no;
-    const std::string line = text.substr(start, end - start);
-    start = end + 1;
     if (line.empty()) continue;
-    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    KV_CHECK(!row.is_discarded(), path, ":", line_no, ": not valid JSON");
-    rows.push_back(std::move(row));
+    rows.push_back(parse_json(line, path + ":" + std::to_string(in.line_number())));
   }
   return rows;
 }

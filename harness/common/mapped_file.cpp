@@ -1,39 +1,22 @@
 #include "harness/common/mapped_file.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 
 namespace kvbench {
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  KV_CHECK(fd >= 0, "cannot open '", path, "': ", std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    fail("cannot stat '", path, "': ", std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail("'", path, "' is not a regular file");
-  }
-  size_ = static_cast<std::size_t>(st.st_size);
+  const InputFile file(path);  // a regular file (a FIFO is refused, not waited on), counted as an input
+  size_ = static_cast<std::size_t>(file.size());
   if (size_ > 0) {
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
-    ::close(fd);
-    KV_CHECK(p != MAP_FAILED, "cannot memory-map '", path, "': ", std::strerror(err));
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file.fd(), 0);
+    KV_CHECK(p != MAP_FAILED, "cannot memory-map '", path, "': ", std::strerror(errno));
     data_ = static_cast<const std::uint8_t*>(p);
-  } else {
-    ::close(fd);
   }
 }
 

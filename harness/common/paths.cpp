@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "harness/common/error.h"
+#include "harness/common/unicode.h"
 #include "harness/common/system.h"
 
 namespace kvbench::paths {
@@ -108,6 +109,8 @@ void check_component(const std::string& name, const std::string& what) {
   for (unsigned char c : name)
     KV_CHECK(c != '/' && c >= 0x20 && c != 0x7f, what, " must be a plain name (no '/' or control characters), got '",
              name, "'");
+  // Names land in JSON files (manifests, reports), which hold UTF-8 only.
+  KV_CHECK(unicode::is_valid_utf8(name), what, " must be valid UTF-8, got '", unicode::sanitize_utf8(name), "'");
 }
 
 }  // namespace kvbench::paths

@@ -30,7 +30,7 @@ void remove_file(const std::string& path);
 /// rename(2); throws kvbench::Error naming both paths on failure.
 void rename(const std::string& from, const std::string& to);
 /// Throws kvbench::Error naming `what` unless `name` is safe as one path component: not empty, not "." or "..",
-/// no '/', no control characters (so that nothing named from a config can write outside its folder).
+/// no '/', no control characters (so that nothing named from a config can write outside its folder), valid UTF-8.
 void check_component(const std::string& name, const std::string& what);
 
 }  // namespace kvbench::paths

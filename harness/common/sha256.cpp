@@ -1,10 +1,13 @@
 #include "harness/common/sha256.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <vector>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 
 namespace kvbench {
 namespace {
@@ -82,16 +85,16 @@ std::string sha256_hex(const std::string& text) {
 }
 
 std::string sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  KV_CHECK(in.good(), "cannot read '", path, "' to checksum it");
+  InputFile file(path);  // a regular file: a FIFO or a device is refused, not read forever
   Sha256 h;
   std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h.update(buf.data(), static_cast<std::size_t>(in.gcount()));
+  while (true) {
+    const ssize_t n = ::read(file.fd(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    KV_CHECK(n >= 0, "cannot read '", path, "' to checksum it: ", std::strerror(errno));
+    if (n == 0) return h.hex();
+    h.update(buf.data(), static_cast<std::size_t>(n));
   }
-  KV_CHECK(in.eof(), "cannot read '", path, "' to checksum it");
-  return h.hex();
 }
 
 }  // namespace kvbench

@@ -30,4 +30,13 @@ std::string current_directory() {
   return buf;
 }
 
+const std::string& host_name() {
+  static const std::string name = [] {
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    return std::string(host);
+  }();
+  return name;
+}
+
 }  // namespace kvbench::system

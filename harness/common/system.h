@@ -11,5 +11,7 @@ std::string utc_now();
 std::string self_executable();
 /// The current working directory.
 std::string current_directory();
+/// This machine's host name.
+const std::string& host_name();
 
 }  // namespace kvbench::system

@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "harness/common/error.h"
-#include "harness/common/paths.h"
+#include "harness/common/files.h"
 
 namespace kvbench {
 
 ZipArchive::ZipArchive(const std::string& path) : path_(path) {
-  KV_CHECK(paths::is_regular_file(path), "archive '", path, "' does not exist");
+  // Checked (and remembered as an input, which no output may replace) before minizip opens it: a FIFO or a device
+  // is refused instead of read forever.
+  const InputFile checked(path);
   handle_ = unzOpen64(path.c_str());
   KV_CHECK(handle_ != nullptr, "'", path, "' is not a ZIP archive (or it is damaged: its central directory cannot be read)");
   for (int status = unzGoToFirstFile(handle_); status == UNZ_OK; status = unzGoToNextFile(handle_)) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "harness/common/error.h"
+#include "harness/common/interrupt.h"
 #include "harness/common/log.h"
 
 // at::scaled_dot_product_attention exists from libtorch 2.0; its enable_gqa argument from 2.5.
@@ -129,6 +130,7 @@ at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at:
   const at::Tensor qg = q.view({Hkv, g, T, d});
   const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
   for (std::int64_t start = 0; start < T; start += query_chunk) {
+    check_interrupt();  // one layer of a long prompt takes minutes on a CPU: a signal must not wait for it
     const std::int64_t n = std::min(query_chunk, T - start), end = start + n;
     // Queries [start, end) see keys [lo, end): query start+i sees keys <= start+i, and with a window only
     // those > start+i - W.

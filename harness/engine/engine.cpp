@@ -9,6 +9,7 @@
 #include <string>
 
 #include "harness/common/error.h"
+#include "harness/common/interrupt.h"
 #include "harness/common/log.h"
 #include "harness/engine/attention.h"
 #include "harness/engine/batch_cache.h"
@@ -101,6 +102,7 @@ std::vector<GenerationResult> greedy_decode(std::int64_t B, const at::Tensor& la
   while (true) {
     if (produced - checked >= interval || produced == max_new) scan();
     if (running == 0 || produced == max_new) break;
+    check_interrupt();
     const at::Tensor logits = step(tokens[produced - 1]);
     ++steps;
     tokens[produced].copy_(choose(logits, produced));

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "harness/common/error.h"
+#include "harness/common/interrupt.h"
 #include "harness/device/stage_profile.h"
 #include "harness/engine/attention.h"
 
@@ -44,6 +45,7 @@ at::Tensor run_prefill_pass(const Transformer& model, const at::Tensor& ids, std
   at::Tensor hidden = model.embed(ids);  // [N, D]
   const auto opts = hidden.options();
   for (std::int64_t l = 0; l < c.num_layers; ++l) {
+    check_interrupt();  // a long prompt's prefill takes minutes on a CPU: a signal must not wait for it
     StageClock clock(dev);  // KVBENCH_PROFILE_POLICIES=1: where a prefill's time goes (syncs at each lap)
     at::Tensor attn;        // [N, Hq d]
     const AttentionSpec& spec = model.attention(l);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 #include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/model/tensor_util.h"
@@ -20,7 +21,7 @@ std::string shape_string(at::IntArrayRef shape) {
 }  // namespace
 
 Checkpoint::Checkpoint(const std::string& model_dir) : dir_(model_dir) {
-  KV_CHECK(paths::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
+  check_directory(model_dir, "model directory");
   const std::string single = paths::join(model_dir, "model.safetensors");
   const std::string index = paths::join(model_dir, "model.safetensors.index.json");
 

@@ -5,6 +5,8 @@
 #include <optional>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
+#include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/model/family.h"
 
@@ -48,11 +50,12 @@ std::vector<std::int64_t> parse_token_ids(const JsonFields& config, const std::s
   const auto& v = config.raw(key);
   std::vector<std::int64_t> ids;
   if (v.is_null()) return ids;
-  if (v.is_number_integer()) return {v.get<std::int64_t>()};
-  KV_CHECK(v.is_array(), config.source(), ": key '", key, "' must be an integer or a list of integers");
-  for (const auto& x : v) {
-    KV_CHECK(x.is_number_integer(), config.source(), ": key '", key, "' must be an integer or a list of integers");
-    ids.push_back(x.get<std::int64_t>());
+  const nlohmann::json list = v.is_array() ? v : nlohmann::json::array({v});
+  for (const auto& x : list) {
+    const std::optional<std::int64_t> id = json_int64(x);
+    KV_CHECK(id && *id >= 0 && *id < (std::int64_t{1} << 31), config.source(), ": key '", key,
+             "' must be a token id (an integer from 0) or a list of them, got ", x.dump());
+    ids.push_back(*id);
   }
   return ids;
 }
@@ -96,6 +99,8 @@ void parse_decoder_fields(const JsonFields& config, ModelConfig& out) {
   out.rms_norm_eps = config.get_double("rms_norm_eps", 1e-6);
   KV_CHECK(std::isfinite(out.rms_norm_eps) && out.rms_norm_eps > 0, config.source(),
            ": rms_norm_eps must be a positive number, got ", out.rms_norm_eps);
+  KV_CHECK(out.rms_norm_eps <= 1, config.source(), ": rms_norm_eps must be at most 1 (models use 1e-6 to 1e-5), got ",
+           out.rms_norm_eps);
   // Gemma names its activation hidden_activation (and may keep a hidden_act that its MLP does not use).
   const std::string act_key = config.has("hidden_activation") ? "hidden_activation" : "hidden_act";
   const std::string act = config.get_string(act_key, "silu");
@@ -112,7 +117,7 @@ void parse_decoder_fields(const JsonFields& config, ModelConfig& out) {
   parse_rope(config, out);
   out.tie_word_embeddings = config.get_bool("tie_word_embeddings", false);
   out.checkpoint_dtype = config.has("dtype") ? config.get_string("dtype") : config.get_string("torch_dtype", "");
-  if (config.has("bos_token_id")) out.bos_token_id = config.get_int("bos_token_id");
+  if (config.has("bos_token_id")) out.bos_token_id = config.get_int_in("bos_token_id", 0, (std::int64_t{1} << 31) - 1);
   out.eos_token_ids = parse_token_ids(config, "eos_token_id");
 }
 
@@ -145,7 +150,8 @@ namespace {
 // `json` with the family's defaults under it (the config's own values win), and for a multimodal checkpoint
 // its language model's config in place of the whole.
 nlohmann::json with_family_defaults(const nlohmann::json& json, const ModelFamily& family, const std::string& source) {
-  nlohmann::json merged = family.defaults != nullptr ? nlohmann::json::parse(family.defaults) : nlohmann::json::object();
+  nlohmann::json merged =
+      family.defaults != nullptr ? parse_json(family.defaults, family.name + std::string(" defaults")) : nlohmann::json::object();
   const nlohmann::json* own = &json;
   if (family.text_config != nullptr) {
     KV_CHECK(json.contains(family.text_config) && json[family.text_config].is_object(), source, ": a ",
@@ -185,7 +191,7 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
 }
 
 ModelConfig load_model_config(const std::string& model_dir) {
-  KV_CHECK(paths::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
+  check_directory(model_dir, "model directory");
   const std::string path = paths::join(model_dir, "config.json");
   KV_CHECK(paths::exists(path), "'", model_dir, "' has no config.json (expected a HuggingFace checkpoint directory)");
   return parse_model_config(read_json_file(path), path);

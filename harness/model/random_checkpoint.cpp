@@ -2,9 +2,10 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
+#include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/model/family.h"
 #include "harness/model/model_config.h"
@@ -117,10 +118,10 @@ std::map<std::string, at::Tensor> write_random_checkpoint(const std::string& dir
   } else {
     for (std::int64_t k = 0; k < shards; ++k)
       write_safetensors(paths::join(dir, shard_name(k)), per_shard[k], {{"format", "pt"}});
-    std::ofstream(paths::join(dir, "model.safetensors.index.json"))
-        << nlohmann::json{{"metadata", {{"total_size", 0}}}, {"weight_map", weight_map}}.dump(2) << "\n";
+    write_json_file(paths::join(dir, "model.safetensors.index.json"),
+                    nlohmann::json{{"metadata", {{"total_size", 0}}}, {"weight_map", weight_map}});
   }
-  std::ofstream(paths::join(dir, "config.json")) << config.dump(2) << "\n";
+  write_json_file(paths::join(dir, "config.json"), config);
   return w;
 }
 

@@ -41,8 +41,11 @@ RopeParameters parse_rope_object(const JsonFields& rope, double theta, const Mod
                                  const JsonFields& config, bool nested) {
   RopeParameters p;
   p.theta = rope.has("rope_theta") ? rope.get_double("rope_theta") : theta;
-  KV_CHECK(std::isfinite(p.theta) && p.theta > 1.0 && p.theta < 1e30, rope.source(),
-           ": rope_theta must be a positive number above 1, got ", p.theta);
+  KV_CHECK(std::isfinite(p.theta) && p.theta > 0 && p.theta < 1e30, rope.source(),
+           ": rope_theta must be a positive number, got ", p.theta);
+  // Below 1 the rotation frequencies 1 / theta^(2i/d) exceed 1 and grow without bound (1e-300 gives infinite
+  // angles and NaN logits); no model uses such a base.
+  KV_CHECK(p.theta >= 1, rope.source(), ": rope_theta must be at least 1 (models use 10000 to 1e8), got ", p.theta);
   std::string type = rope.has("rope_type") ? rope.get_string("rope_type") : rope.get_string("type", "default");
   if (type == "su") type = "longrope";  // Phi-3's first name for it, as transformers maps it
   RopeScaling& s = p.scaling;
@@ -98,6 +101,12 @@ RopeParameters parse_rope_object(const JsonFields& rope, double theta, const Mod
     fail(rope.source(), ": rope type '", type,
          "' is not supported (supported: default, linear, llama3, dynamic, yarn, longrope)");
   }
+  // Positions are divided by the factor: below 1 it would stretch them past what the model was trained on (and a
+  // tiny one to infinity); transformers refuses such factors too. Longrope's factor is a ratio of lengths.
+  KV_CHECK(s.type == RopeScaling::Type::kLongRope || s.factor >= 1, rope.source(), ".factor must be at least 1, got ",
+           s.factor);
+  KV_CHECK(s.type != RopeScaling::Type::kLlama3 || s.high_freq_factor > s.low_freq_factor, rope.source(),
+           " needs 0 < low_freq_factor < high_freq_factor, got ", s.low_freq_factor, " and ", s.high_freq_factor);
   KV_CHECK(s.original_max_position_embeddings >= 2 && s.original_max_position_embeddings <= (std::int64_t{1} << 30),
            rope.source(), ": original_max_position_embeddings is out of range");
   KV_CHECK(std::isfinite(s.attention_factor) && s.attention_factor > 0 && s.attention_factor < 1e3, rope.source(),

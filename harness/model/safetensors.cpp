@@ -4,12 +4,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
+#include "harness/common/json_util.h"
 
 namespace kvbench {
 namespace {
@@ -80,12 +81,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
   KV_CHECK(header_len >= 2 && file_.data()[8] == '{', path, ": header does not start with a JSON object");
 
   const char* header_begin = reinterpret_cast<const char*>(file_.data() + 8);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(header_begin, header_begin + header_len);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, ": header is not valid JSON: ", json_error_text(e));
-  }
+  const nlohmann::json header = parse_json(std::string_view(header_begin, header_len), path + ": header");
   KV_CHECK(header.is_object(), path, ": header is not a JSON object");
 
   data_start_ = file_.data() + 8 + header_len;
@@ -185,25 +181,14 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
   std::string text = header.dump();
   while (text.size() % 8 != 0) text.push_back(' ');
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    KV_CHECK(out.good(), "cannot write '", tmp, "'");
-    std::uint8_t len[8];
-    std::uint64_t n = text.size();
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<std::uint8_t>(n >> (8 * i));
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto* t : order) out.write(static_cast<const char*>(t->data), static_cast<std::streamsize>(t->nbytes));
-    out.flush();
-    if (!out.good()) {
-      const int err = errno;
-      out.close();
-      std::remove(tmp.c_str());
-      throw WriteError(detail::concat("cannot write '", path, "': ", err != 0 ? std::strerror(err) : "I/O error"));
-    }
-  }
-  KV_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path, "'");
+  AtomicWriter out(path);  // a failed write leaves any earlier file of that name intact
+  std::uint8_t len[8];
+  const std::uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<std::uint8_t>(n >> (8 * i));
+  out.write(len, 8);
+  out.write(text);
+  for (const auto* t : order) out.write(t->data, t->nbytes);
+  out.commit();
 }
 
 }  // namespace kvbench

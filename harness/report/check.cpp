@@ -184,7 +184,7 @@ std::pair<ReportFile, ReportFile> intersect_runs(const ReportFile& report, const
     for (const auto& [subset, score] : a.scores) {
       const auto other = b->scores.find(subset);
       if (other == b->scores.end()) continue;
-      const auto ids_of = [&](const ReportFile& r) {
+      const auto ids_of = [&, &subset = subset](const ReportFile& r) {  // (clang 14 captures no binding implicitly)
         return r.sample_ids && r.sample_ids->count(subset) ? &r.sample_ids->at(subset) : nullptr;
       };
       const auto *ids_a = ids_of(report), *ids_b = ids_of(baseline);

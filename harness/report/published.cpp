@@ -4,11 +4,10 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <tuple>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 
 namespace kvbench::report {
 
@@ -160,11 +159,7 @@ std::vector<PaperRow> parse_paper_csv(const std::string& text, const std::string
 }
 
 std::vector<PaperRow> load_paper_csv(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  KV_CHECK(in.good(), "--paper: cannot open '", path, "'");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return parse_paper_csv(buffer.str(), path);
+  return parse_paper_csv(InputFile(path).read_all(std::uint64_t{64} << 20), path);
 }
 
 MeasurementKey measurement_key(const ReportVariant& v) {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "datasets/subset.h"
+#include "harness/common/error.h"
 #include "harness/common/json_util.h"
 #include "harness/common/jsonl.h"
 #include "harness/common/paths.h"
@@ -30,6 +31,30 @@ nlohmann::json summarize(std::vector<double> values) {
   };
   const double mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
   return {{"mean", mean}, {"p10", pct(0.1)}, {"p50", pct(0.5)}, {"p90", pct(0.9)}};
+}
+
+// A number of a row of the run's files (0 when absent or null). Rows were written by kvbench, but a run folder can
+// be damaged or edited: anything else is an error naming the file and the key, not the JSON library's complaint.
+double number_in(const nlohmann::json& row, const char* key, const std::string& file) {
+  KV_CHECK(row.is_object(), file, ": every row must be a JSON object, found ", json_type_name(row));
+  if (!row.contains(key) || row[key].is_null()) return 0.0;
+  KV_CHECK(row[key].is_number(), file, ": '", key, "' must be a number in every row, found ", json_type_name(row[key]));
+  return row[key].get<double>();
+}
+
+std::vector<double> numbers_in(const nlohmann::json& list, const char* key, const std::string& file) {
+  KV_CHECK(list.is_array(), file, ": '", key, "' must be a list of numbers, found ", json_type_name(list));
+  std::vector<double> out;
+  for (const auto& x : list) {
+    KV_CHECK(x.is_number(), file, ": '", key, "' must be a list of numbers");
+    out.push_back(x.get<double>());
+  }
+  return out;
+}
+
+// A byte count for the report (integers in JSON), from a number that was checked to be one.
+std::int64_t byte_count(double bytes) {
+  return std::isfinite(bytes) && bytes >= 0 && bytes < 9e18 ? static_cast<std::int64_t>(bytes) : 0;
 }
 
 }  // namespace
@@ -71,24 +96,25 @@ nlohmann::json build_report(const ReportInputs& in) {
         }
       }
       for (const auto& row : rows) {
-        kv_bytes.push_back(row.value("kv_bytes", 0.0));
-        budgets.push_back(row.value("budget", 0.0));
-        if (!row.contains("coverage")) continue;
+        kv_bytes.push_back(number_in(row, "kv_bytes", preds));
+        budgets.push_back(number_in(row, "budget", preds));
+        if (!row.contains("coverage") || row["coverage"].is_null()) continue;
         const auto& c = row["coverage"];
         for (const char* key : {"model_coverage", "mean_layer_coverage", "mean_head_overlap", "vocab_coverage", "evidence_recall"})
-          if (c.contains(key) && c[key].is_number()) stats[key].push_back(c[key].get<double>());
-        if (c.contains("layer_coverage")) layer_curves.push_back(c["layer_coverage"].get<std::vector<double>>());
-        if (c.contains("head_overlap")) overlap_curves.push_back(c["head_overlap"].get<std::vector<double>>());
+          if (c.is_object() && c.contains(key) && c[key].is_number()) stats[key].push_back(c[key].get<double>());
+        if (c.contains("layer_coverage")) layer_curves.push_back(numbers_in(c["layer_coverage"], "layer_coverage", preds));
+        if (c.contains("head_overlap")) overlap_curves.push_back(numbers_in(c["head_overlap"], "head_overlap", preds));
       }
-      for (const auto& t : read_jsonl_rows(layout.timing(v.name, subset))) {
-        prefill += t.value("prefill_seconds", 0.0);
-        compression += t.value("compression_seconds", 0.0);
-        decode += t.value("decode_seconds", 0.0);
-        prompt_tokens += t.value("prompt_tokens", 0.0);
-        new_tokens += t.value("new_tokens", 0.0);
-        decode_steps += t.value("decode_steps", 0.0);
+      const std::string timing = layout.timing(v.name, subset);
+      for (const auto& t : read_jsonl_rows(timing)) {
+        prefill += number_in(t, "prefill_seconds", timing);
+        compression += number_in(t, "compression_seconds", timing);
+        decode += number_in(t, "decode_seconds", timing);
+        prompt_tokens += number_in(t, "prompt_tokens", timing);
+        new_tokens += number_in(t, "new_tokens", timing);
+        decode_steps += number_in(t, "decode_steps", timing);
         if (t.contains("peak_device_memory_bytes") && t["peak_device_memory_bytes"].is_number())
-          variant_peak = std::max(variant_peak.value_or(0), t["peak_device_memory_bytes"].get<std::int64_t>());
+          variant_peak = std::max(variant_peak.value_or(0), byte_count(number_in(t, "peak_device_memory_bytes", timing)));
       }
     }
     // Category and overall averages, recomputed from the per-subset scores.
@@ -156,7 +182,7 @@ nlohmann::json build_report(const ReportInputs& in) {
   std::optional<std::int64_t> peak_device;
   double wall = 0;
   if (paths::exists(layout.manifest())) {
-    const auto manifest = read_json_file(layout.manifest());
+    const auto manifest = read_manifest(layout.manifest());  // its shape checked
     for (const auto& s : manifest.value("sessions", nlohmann::json::array())) {
       peak = std::max<std::int64_t>(peak, s.value("peak_host_rss_bytes", std::int64_t{0}));
       if (s.contains("peak_device_memory_bytes") && s["peak_device_memory_bytes"].is_number())

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace kvbench {
 
 struct RunLayout {
@@ -16,5 +18,10 @@ struct RunLayout {
   std::string manifest() const;
   std::string resolved_config() const;
 };
+
+/// A run's manifest.json (kvbench's own state: it is rewritten by the command reading it), checked to be of the
+/// shape kvbench writes: an object whose "sessions" is a list of objects and "merged_from" a list of folders.
+/// Anything else is an error naming the file and the key, never a crash or a silently wrong report.
+nlohmann::json read_manifest(const std::string& path);
 
 }  // namespace kvbench

@@ -13,7 +13,7 @@ namespace kvbench::report {
 
 std::map<std::string, double> scores_by_id(const RunLayout& layout, const std::string& variant, const std::string& task) {
   const std::string path = layout.predictions(variant, task);
-  KV_CHECK(paths::is_regular_file(path), "no predictions of variant '", variant, "' for ", task, " (", path, ")");
+  KV_CHECK(paths::exists(path), "no predictions of variant '", variant, "' for ", task, " (", path, ")");
   const metrics::PredictionFile file = metrics::read_prediction_file(path);
   const std::vector<double> scores = metrics::sample_scores(base_subset(task), file);
   std::map<std::string, double> out;

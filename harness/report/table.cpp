@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 #include "harness/common/log.h"
 
 namespace kvbench::report {

@@ -74,6 +74,19 @@ class InFlightLoop {
 
   /// Runs the plan's samples; returns how many were completed.
   std::size_t run() {
+    try {
+      loop();
+    } catch (const Interrupted&) {  // a long step abandoned (check_interrupt): --resume redoes the samples in flight
+    }
+    return written_;
+  }
+
+  nlohmann::json describe() const {
+    return {{"samples", plan_.samples}, {"memory_budget_bytes", plan_.memory_bytes}, {"most_samples_in_flight", most_}};
+  }
+
+ private:
+  void loop() {
     const std::vector<Task>& tasks = st_.plan.tasks;
     while (true) {
       start_samples(tasks);
@@ -85,14 +98,8 @@ class InFlightLoop {
       step();
       write_finished();
     }
-    return written_;
   }
 
-  nlohmann::json describe() const {
-    return {{"samples", plan_.samples}, {"memory_budget_bytes", plan_.memory_bytes}, {"most_samples_in_flight", most_}};
-  }
-
- private:
   std::size_t samples_decoding() const {
     std::size_t n = 0;
     for (const auto& [index, s] : live_) n += s->outstanding > 0;

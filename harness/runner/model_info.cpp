@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 #include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/engine/engine.h"
@@ -30,7 +31,7 @@ std::string bytes_text(std::int64_t bytes) {
 nlohmann::json tokenizer_info(const std::string& dir, const std::string& architecture) {
   nlohmann::json t = nlohmann::json::object();
   for (const char* file : {"tokenizer.json", "tokenizer.model"}) {
-    if (!paths::is_regular_file(paths::join(dir, file))) continue;
+    if (!paths::exists(paths::join(dir, file))) continue;  // one that is there is read, or refused as what it is
     t["file"] = file;
     t["vocab_size"] = load_tokenizer(paths::join(dir, file))->vocab_size();
     break;
@@ -64,14 +65,17 @@ nlohmann::json memory_info(const ModelConfig& c, std::int64_t elem, const ModelI
 }  // namespace
 
 nlohmann::json model_info(const std::string& dir, const ModelInfoOptions& o) {
-  KV_CHECK(paths::is_directory(dir), "model directory '", dir, "' does not exist");
+  check_directory(dir, "model directory");  // "... does not exist", or what it is instead of a folder
   const std::string path = paths::join(dir, "config.json");
-  KV_CHECK(paths::is_regular_file(path), "'", dir, "' has no config.json (expected a HuggingFace checkpoint directory)");
+  KV_CHECK(paths::exists(path), "'", dir, "' has no config.json (expected a HuggingFace checkpoint directory)");
   const nlohmann::json raw = read_json_file(path);
-  const auto& archs = raw.is_object() ? raw.value("architectures", nlohmann::json()) : nlohmann::json();
+  KV_CHECK(raw.is_object(), path, ": must be a JSON object");
+  const auto& archs = raw.value("architectures", nlohmann::json());
   KV_CHECK(archs.is_array() && archs.size() == 1 && archs[0].is_string(), path,
            ": 'architectures' must be a list with one architecture name");
-  nlohmann::json info = {{"directory", dir}, {"architecture", archs[0]}, {"model_type", raw.value("model_type", "")},
+  const nlohmann::json model_type = raw.value("model_type", nlohmann::json(""));
+  KV_CHECK(model_type.is_string(), path, ": 'model_type' must be a string, got ", json_type_name(model_type));
+  nlohmann::json info = {{"directory", dir}, {"architecture", archs[0]}, {"model_type", model_type},
                          {"read", o.config_only ? "config.json and tokenizer files (no weights)" : "config.json and safetensors headers"}};
   ModelConfig c;
   try {

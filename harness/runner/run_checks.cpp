@@ -1,8 +1,12 @@
 #include "harness/runner/run_checks.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
+#include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/device/memory.h"
 #include "harness/engine/engine.h"
@@ -51,10 +55,57 @@ ModelConfig run_model_config(const RunConfig& rc, const Session& session) {
   return session.config();
 }
 
+namespace {
+// `path` is missing or of the kind the run keeps there; anything else is a damaged run folder, refused before the
+// run reads or writes it.
+void check_entry(const std::string& path, bool folder) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;  // missing (or under a file: that file is reported first)
+  KV_CHECK(S_ISDIR(st.st_mode) == folder && (folder || S_ISREG(st.st_mode)), "'", path, "' is ", file_kind(st.st_mode),
+           " where a run keeps ", folder ? "a folder" : "a regular file", ": the run folder is damaged (restore it, or "
+           "run into another output_dir)");
+}
+
+void check_run_layout(const RunConfig& rc) {
+  const RunLayout layout(rc.output_dir);
+  for (const std::string& file : {layout.manifest(), layout.report(), layout.resolved_config()}) check_entry(file, false);
+  const std::vector<std::string> subsets = rc.uses_datasets() ? rc.subsets : std::vector<std::string>{"prompt"};
+  for (const char* kind : {"predictions", "timing", "errors"}) {
+    check_entry(paths::join(rc.output_dir, kind), true);
+    for (const auto& v : rc.variants) {
+      check_entry(paths::join(paths::join(rc.output_dir, kind), v.name), true);
+      for (const auto& s : subsets)
+        check_entry(paths::join(paths::join(paths::join(rc.output_dir, kind), v.name), s + ".jsonl"), false);
+    }
+  }
+}
+}  // namespace
+
 void check_output_dir(const RunConfig& rc, const RunOptions& options) {
-  if (!options.resume && paths::exists(paths::join(rc.output_dir, "predictions")))
+  const RunLayout layout(rc.output_dir);
+  if (paths::exists(rc.output_dir)) {
+    check_directory(rc.output_dir, "output_dir");
+    check_run_layout(rc);  // nothing of the wrong kind where the run will read or write
+  }
+  const bool holds_run = paths::exists(paths::join(rc.output_dir, "predictions"));
+  if (!options.resume && holds_run)
     fail("'", rc.output_dir, "' already holds a run: pass --resume to continue it, or choose another name or "
          "output_dir");
+  if (!options.resume) return;
+  const std::string resolved = layout.resolved_config();
+  if (!paths::exists(resolved)) {
+    KV_CHECK(!holds_run, "'", rc.output_dir, "' holds predictions but no config.resolved.json: it is not a run "
+             "kvbench can resume (choose another output_dir)");
+    return;
+  }
+  // A resumed run must go on computing what it started: its rows and the new ones share variant names.
+  const nlohmann::json previous = read_own_json_file(resolved);
+  const std::string key = resume_difference(previous, rc.resolved);
+  if (key.empty()) return;
+  std::string safe;
+  for (const auto& k : resume_safe_keys()) safe += (safe.empty() ? "" : ", ") + k;
+  fail("--resume: the config differs from the run's (", resolved, ") in '", key, "'; a resumed run must compute what "
+       "it started computing (only ", safe, " may change): restore that key, or start a new run in another output_dir");
 }
 
 void check_run_sizes(const RunConfig& rc, const ModelConfig& config, const Session& session) {
@@ -65,6 +116,11 @@ void check_run_sizes(const RunConfig& rc, const ModelConfig& config, const Sessi
                                                           " parameters)");
   const Longest prompt = longest_prompt(rc);
   const Longest fresh = most_new_tokens(rc);
+  // Coverage leaves out the last coverage_window positions of each prompt: a window asked for that is as long as
+  // every prompt leaves nothing to measure. (With the default window, a sample too short gets no coverage: null.)
+  KV_CHECK(!rc.coverage_window_given || rc.coverage_window < prompt.tokens, "coverage_window (", rc.coverage_window,
+           ") must be shorter than the prompts (", prompt.key, ": ", prompt.tokens, " tokens): coverage is measured "
+           "over all but the last coverage_window positions");
   check_prompt_size(config, session.dtype(), session.device(), prompt.tokens, prompt.key);
   check_generation_size(config, session.dtype(), session.device(), prompt.tokens, fresh.tokens,
                         static_cast<std::int64_t>(rc.variants.size()), fresh.key);

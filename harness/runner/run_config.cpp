@@ -8,6 +8,7 @@
 #include "harness/common/error.h"
 #include "harness/common/json_util.h"
 #include "harness/common/paths.h"
+#include "harness/common/unicode.h"
 #include "harness/common/sha256.h"
 #include "harness/common/system.h"
 #include "harness/engine/engine.h"
@@ -27,7 +28,7 @@ constexpr std::int64_t kMaxSynthTokens = std::int64_t{1} << 28;
 // prompt.random_ids: `count` prompts of `tokens` random ids, or a workload `shape` (longbench16).
 void parse_random_prompts(const JsonFields& r, const std::string& source, RunConfig& rc) {
   r.expect_only({"tokens", "seed", "count", "shape", "per_subset", "max_tokens", "tokens_per_word"});
-  rc.random_prompt_seed = static_cast<std::uint64_t>(r.get_int("seed", 0));
+  rc.random_prompt_seed = r.get_seed("seed", 0);
   rc.random_prompts.clear();
   if (r.has("shape")) {
     KV_CHECK(!r.has("tokens") && !r.has("count"), source, ": prompt.random_ids.shape sets every prompt's length and "
@@ -101,9 +102,10 @@ void apply_overrides(nlohmann::json& config, const std::vector<std::string>& ove
   for (const auto& o : overrides) {
     const auto eq = o.find('=');
     KV_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '", o, "'");
+    // Everything in a config ends up in JSON files, which hold UTF-8 only.
+    KV_CHECK(unicode::is_valid_utf8(o), "--set '", unicode::sanitize_utf8(o), "': not valid UTF-8");
     const std::string key = o.substr(0, eq), text = o.substr(eq + 1);
-    nlohmann::json value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (value.is_discarded()) value = text;
+    const nlohmann::json value = json_or_string(text, "--set " + key);
     nlohmann::json* node = &config;
     std::size_t start = 0;
     while (true) {
@@ -130,15 +132,15 @@ void parse_model(const JsonFields& top, const std::string& source, RunConfig& rc
   model.expect_only({"path", "random", "tokenizer", "device", "dtype", "max_length", "chat", "prefill_chunk",
                      "batch_decode", "decode", "samples_in_flight", "in_flight_memory", "sliding_layers"});
   KV_CHECK(model.has("path") != model.has("random"), source, ": model needs exactly one of 'path' and 'random'");
-  rc.device = model.get_string("device", "cpu");
-  rc.dtype = model.get_string("dtype", "auto");
-  rc.tokenizer = model.get_string("tokenizer", "");
+  rc.device = model.get_nonempty("device", "cpu");
+  rc.dtype = model.get_nonempty("dtype", "auto");
+  rc.tokenizer = model.get_nonempty("tokenizer", "");
   rc.max_length = model.get_int("max_length", 3500);
-  KV_CHECK(rc.max_length > 0 && rc.max_length <= kMaxTokens, source, ": model.max_length must be between 1 and ",
+  // Middle truncation keeps max_length / 2 tokens of each end: below 2 it keeps nothing of the prompt.
+  KV_CHECK(rc.max_length >= 2 && rc.max_length <= kMaxTokens, source, ": model.max_length must be between 2 and ",
            kMaxTokens, ", got ", rc.max_length);
-  rc.chat = model.get_string("chat", "auto");
-  rc.prefill_chunk = model.get_int("prefill_chunk", 0);
-  KV_CHECK(rc.prefill_chunk >= 0, source, ": model.prefill_chunk must be >= 0");
+  rc.chat = model.get_nonempty("chat", "auto");
+  rc.prefill_chunk = model.get_int_in("prefill_chunk", 0, kMaxTokens, 0);
   rc.batch_decode = model.get_string("batch_decode", "auto");
   KV_CHECK(rc.batch_decode == "auto" || rc.batch_decode == "on" || rc.batch_decode == "off", source,
            ": model.batch_decode must be auto, on or off, got '", rc.batch_decode, "'");
@@ -161,7 +163,7 @@ void parse_model(const JsonFields& top, const std::string& source, RunConfig& rc
   rc.sliding_layers = model.get_string("sliding_layers", "auto");
   parse_sliding_layers(rc.sliding_layers, source + ": model.sliding_layers");
   if (model.has("path")) {
-    rc.model_path = model.get_string("path");
+    rc.model_path = model.get_nonempty("path", "");
   } else {
     const JsonFields r(model.raw("random"), source + ": model.random");
     r.expect_only({"family", "layers", "hidden", "intermediate", "heads", "kv_heads", "vocab", "seed"});
@@ -173,7 +175,7 @@ void parse_model(const JsonFields& top, const std::string& source, RunConfig& rc
     s.num_heads = r.get_int("heads", s.num_heads);
     s.num_kv_heads = r.get_int("kv_heads", s.num_kv_heads);
     s.vocab_size = r.get_int("vocab", s.vocab_size);
-    s.seed = static_cast<std::uint64_t>(r.get_int("seed", 0));
+    s.seed = r.get_seed("seed", 0);
     rc.random_model = s;
     rc.model_path = paths::join(rc.output_dir, "model");
   }
@@ -199,7 +201,7 @@ void parse_inputs(const JsonFields& top, const std::string& source, RunConfig& r
         }
       }
     }
-    rc.data_dir = d.get_string("data_dir", "");
+    rc.data_dir = d.get_nonempty("data_dir", "");
     if (d.has("limit")) {
       const std::int64_t limit = d.get_int("limit");
       KV_CHECK(limit >= 1, source, ": datasets.limit must be >= 1");
@@ -213,8 +215,8 @@ void parse_inputs(const JsonFields& top, const std::string& source, RunConfig& r
       RunConfig::Synth synth;
       synth.tokens = y.get_int("tokens", synth.tokens);
       synth.count = y.get_int("count", synth.count);
-      synth.seed = static_cast<std::uint64_t>(y.get_int("seed", static_cast<std::int64_t>(synth.seed)));
-      synth.haystack = y.get_string("haystack", "");
+      synth.seed = y.get_seed("seed", synth.seed);
+      synth.haystack = y.get_nonempty("haystack", "");
       KV_CHECK(synth.tokens > 0 && synth.count > 0, source, ": datasets.synth.tokens and .count must be positive");
       KV_CHECK(synth.count <= kMaxSamples, source, ": datasets.synth.count must be at most ", kMaxSamples, ", got ",
                synth.count);
@@ -231,10 +233,15 @@ void parse_inputs(const JsonFields& top, const std::string& source, RunConfig& r
     p.expect_only({"ids", "random_ids"});
     KV_CHECK(p.has("ids") != p.has("random_ids"), source, ": prompt needs exactly one of 'ids' and 'random_ids'");
     if (p.has("ids")) {
+      KV_CHECK(p.raw("ids").is_array(), source, ": prompt.ids must be a list of token ids");
       for (const auto& id : p.raw("ids")) {
-        KV_CHECK(id.is_number_integer(), source, ": prompt.ids must be a list of integers");
-        rc.prompt_ids.push_back(id.get<std::int64_t>());
+        const std::optional<std::int64_t> i = json_int64(id);
+        KV_CHECK(i && *i >= 0 && *i < (std::int64_t{1} << 31), source, ": prompt.ids must be a list of token ids "
+                 "(integers from 0), found ", id.dump());
+        rc.prompt_ids.push_back(*i);
       }
+      KV_CHECK(static_cast<std::int64_t>(rc.prompt_ids.size()) <= kMaxTokens, source, ": prompt.ids holds more than ",
+               kMaxTokens, " tokens");
       KV_CHECK(!rc.prompt_ids.empty(), source, ": prompt.ids is empty");
     } else {
       parse_random_prompts(JsonFields(p.raw("random_ids"), source + ": prompt.random_ids"), source, rc);
@@ -311,7 +318,7 @@ void parse_variants(const JsonFields& top, const std::string& source, RunConfig&
     }
     if (!takes_budget(policy)) own = {BudgetSpec{}};
     KV_CHECK(!own.empty(), where, ": '", policy, "' needs a budget: give top-level 'budgets' or its own 'budget'");
-    const std::string label = f.get_string("label", policy);
+    const std::string label = f.get_string("label", policy);  // "" is refused below as a variant name
     for (const BudgetSpec& b : own) {
       for (const std::string& protocol : own_protocols) {
         Variant v;
@@ -320,7 +327,7 @@ void parse_variants(const JsonFields& top, const std::string& source, RunConfig&
         v.spec.reference = f.get_string("reference", "kvbench");
         v.spec.budget = b;
         v.spec.params = f.has("params") ? f.raw("params") : nlohmann::json::object();
-        v.spec.seed = static_cast<std::uint64_t>(f.get_int("seed", static_cast<std::int64_t>(rc.seed)));
+        v.spec.seed = f.get_seed("seed", rc.seed);
         make_policy(v.spec);  // validates the name and every parameter now, before any work
         v.protocol = protocol;
         if (protocol == "query_agnostic") v.name += "-agnostic";
@@ -434,8 +441,8 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
   RunConfig rc;
   rc.name = top.get_string("name", "run");
   paths::check_component(rc.name, source + ": 'name'");
-  rc.output_dir = top.get_string("output_dir", paths::join("results", rc.name));
-  rc.seed = static_cast<std::uint64_t>(top.get_int("seed", 0));
+  rc.output_dir = top.get_nonempty("output_dir", paths::join("results", rc.name));
+  rc.seed = top.get_seed("seed", 0);
   if (top.has("max_new_tokens")) {
     rc.max_new_tokens = top.get_int("max_new_tokens");
     KV_CHECK(*rc.max_new_tokens >= 1 && *rc.max_new_tokens <= kMaxTokens, source,
@@ -444,14 +451,52 @@ RunConfig parse_run_config(const nlohmann::json& json, const std::string& source
   rc.warmup_tokens = top.get_int("warmup_tokens", 0);
   KV_CHECK(rc.warmup_tokens >= 0 && rc.warmup_tokens <= kMaxTokens, source, ": 'warmup_tokens' must be between 0 and ",
            kMaxTokens, ", got ", rc.warmup_tokens);
-  rc.coverage_window = top.get_int("coverage_window", kDefaultCoverageWindow);
-  KV_CHECK(rc.coverage_window >= 0, source, ": 'coverage_window' must be >= 0");
+  rc.coverage_window = top.get_int_in("coverage_window", 0, kMaxTokens, kDefaultCoverageWindow);
+  rc.coverage_window_given = top.has("coverage_window");
 
   parse_model(top, source, rc);
   parse_inputs(top, source, rc);
   parse_variants(top, source, rc);
   rc.resolved = resolved_config(json, rc);
   return rc;
+}
+
+const std::vector<std::string>& resume_safe_keys() {
+  static const std::vector<std::string> keys = {"output_dir",         "datasets.data_dir", "model.device",
+                                                "model.batch_decode", "model.decode",      "model.prefill_chunk",
+                                                "warmup_tokens"};
+  return keys;
+}
+
+namespace {
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& path) {
+  const auto& safe = resume_safe_keys();
+  if (std::find(safe.begin(), safe.end(), path) != safe.end()) return "";
+  if (a.is_object() && b.is_object()) {
+    std::set<std::string> keys;
+    for (auto it = a.begin(); it != a.end(); ++it) keys.insert(it.key());
+    for (auto it = b.begin(); it != b.end(); ++it) keys.insert(it.key());
+    for (const std::string& key : keys) {
+      const std::string sub = path.empty() ? key : path + "." + key;
+      if (!a.contains(key) || !b.contains(key)) {
+        if (std::find(safe.begin(), safe.end(), sub) == safe.end()) return sub;
+        continue;
+      }
+      if (std::string d = first_difference(a[key], b[key], sub); !d.empty()) return d;
+    }
+    return "";
+  }
+  if (a.is_array() && b.is_array() && a.size() == b.size()) {
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (std::string d = first_difference(a[i], b[i], path + "[" + std::to_string(i) + "]"); !d.empty()) return d;
+    return "";
+  }
+  return a == b ? "" : path.empty() ? "(the whole config)" : path;
+}
+}  // namespace
+
+std::string resume_difference(const nlohmann::json& run, const nlohmann::json& now) {
+  return first_difference(run, now, "");
 }
 
 }  // namespace kvbench

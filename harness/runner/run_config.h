@@ -88,6 +88,7 @@ struct RunConfig {
   std::optional<std::int64_t> max_new_tokens;  ///< overrides the subsets' (raw prompts: 32)
   std::int64_t warmup_tokens = 0;              ///< an untimed prefill of this many tokens first
   std::int64_t coverage_window = 32;           ///< the last w prompt positions the coverage statistics leave out
+  bool coverage_window_given = false;          ///< set in the config (then it must be shorter than the prompts)
   std::vector<Variant> variants;
 
   nlohmann::json resolved;  ///< the whole configuration, defaults filled in (config.resolved.json)
@@ -122,5 +123,13 @@ nlohmann::json read_run_config(const std::string& path, const std::vector<std::s
 
 /// Validates and resolves a configuration; `source` names it in errors.
 RunConfig parse_run_config(const nlohmann::json& config, const std::string& source);
+
+/// The keys of a resolved config that `--resume` may change: where the run's folder and data are and how it runs
+/// (device, decoding and prefill mechanics, warm-up), not what it computes. docs/report-format.md lists them.
+const std::vector<std::string>& resume_safe_keys();
+
+/// The first key (a dotted path such as "policies[1].budget") in which two resolved configs differ, outside
+/// resume_safe_keys(); "" when they agree.
+std::string resume_difference(const nlohmann::json& run, const nlohmann::json& now);
 
 }  // namespace kvbench

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <iomanip>
 #include <iostream>
+#include <list>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -19,6 +20,7 @@
 #include "datasets/prompt.h"
 #include "harness/common/error.h"
 #include "harness/common/files.h"
+#include "harness/common/folder_lock.h"
 #include "harness/common/interrupt.h"
 #include "harness/common/json_util.h"
 #include "harness/common/jsonl.h"
@@ -30,6 +32,8 @@
 #include "harness/device/memory.h"
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/tensor_util.h"
+#include "harness/report/report_file.h"
+#include "harness/report/report_plots.h"
 #include "harness/report/report_writer.h"
 #include "harness/report/sample_scores.h"
 #include "harness/runner/plan.h"
@@ -81,22 +85,21 @@ std::set<std::string> finished_samples(const RunPlan& plan) {
 }
 
 
-// Refuses a folder that holds a run (unless resuming), writes the resolved config and opens a manifest session.
+// Refuses a folder that holds a run (unless resuming), writes the resolved config (a resumed run keeps its first
+// one) and opens a manifest session. Called with the folder locked.
 nlohmann::json open_run(const RunConfig& rc, const RunOptions& options, const RunLayout& layout) {
   check_output_dir(rc, options);
-  paths::create_directories(rc.output_dir);
-  write_file_atomic(layout.resolved_config(), rc.resolved.dump(2) + "\n");
-  nlohmann::json manifest = paths::exists(layout.manifest()) ? read_json_file(layout.manifest()) : nlohmann::json::object();
+  remove_stale_temporaries(rc.output_dir, 3);  // of writers killed in an earlier session
+  if (!paths::exists(layout.resolved_config())) write_json_file(layout.resolved_config(), rc.resolved);
+  nlohmann::json manifest = paths::exists(layout.manifest()) ? read_manifest(layout.manifest()) : nlohmann::json::object();
   manifest["kvbench_version"] = KVBENCH_VERSION;
   manifest["git_commit"] = KVBENCH_GIT_COMMIT;
   manifest["libtorch_version"] = TORCH_VERSION;
   manifest["cuda_usable"] = cuda_usable();
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
   if (!manifest.contains("sessions")) manifest["sessions"] = nlohmann::json::array();
-  manifest["sessions"].push_back(
-      {{"start", system::utc_now()}, {"command", options.command_line}, {"host", host}, {"resumed", options.resume}});
-  write_file_atomic(layout.manifest(), manifest.dump(2) + "\n");
+  manifest["sessions"].push_back({{"start", system::utc_now()}, {"command", options.command_line},
+                                  {"host", system::host_name()}, {"resumed", options.resume}});
+  write_json_file(layout.manifest(), manifest);
   return manifest;
 }
 
@@ -337,7 +340,9 @@ ProtocolRun prefill_protocol(RunState& st, const Task& task, const SampleInput& 
       if (run.prefilled.policy_failed(i)) std::rethrow_exception(run.prefilled.policy_errors[i]);
       const KvCache& cache = run.prefilled.caches[i];
       for (const auto& layer : cache.layers) o.kept += layer.prompt_positions().numel();
-      o.coverage = coverage_of(cache, st.rc.coverage_window, id_tensor, evidence).to_json();
+      // A prompt no longer than the window has no position to measure: no coverage rather than a 0.
+      o.coverage = T > st.rc.coverage_window ? coverage_of(cache, st.rc.coverage_window, id_tensor, evidence).to_json()
+                                             : nlohmann::json(nullptr);
       o.kv_bytes = cache.bytes_used();
       o.budget = raw[i]->resolved_budget();
       run.usable.push_back(i);
@@ -495,11 +500,12 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
     return print_plan(std::cout, rc, plan, session->tokenizer());
   }
 
+  const FolderLock lock(rc.output_dir, options.command_line);  // one process per run folder, from here to the end
   nlohmann::json manifest = open_run(rc, options, plan.layout);
   if (options.shard) {
     manifest["sessions"].back()["shard"] = options.shard->name();
-    write_file_atomic(paths::join(rc.output_dir, "shard.json"), shard_manifest(plan, *options.shard).dump(2) + "\n");
-    write_file_atomic(paths::join(rc.output_dir, kShardInputConfig), options.input_config.dump(2) + "\n");
+    write_json_file(paths::join(rc.output_dir, "shard.json"), shard_manifest(plan, *options.shard));
+    write_json_file(paths::join(rc.output_dir, kShardInputConfig), options.input_config);
   }
   if (rc.random_model) {
     log::info("writing a random-weights ", rc.random_model->family, " checkpoint to ", rc.model_path);
@@ -523,11 +529,18 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
   } else {
     for (const Task& task : plan.tasks) {
       if (interrupt_signal() != 0) break;
-      run_sample(st, task, progress);
+      try {
+        run_sample(st, task, progress);
+      } catch (const Interrupted&) {
+        break;  // a long sample abandoned (check_interrupt): --resume redoes it
+      }
+      lock.check_still_held();  // the folder deleted under the run: stop, rather than write into nothing
       ++tasks_run;
     }
   }
   progress.finish();
+  st.files.sync();
+  lock.check_still_held();
 
   nlohmann::json& session_entry = manifest["sessions"].back();
   session_entry["end"] = system::utc_now();
@@ -539,9 +552,9 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
   session_entry["failed_samples"] = st.failures;
   session_entry["samples_in_flight"] = in_flight_info.is_null() ? nlohmann::json({{"samples", 1}}) : in_flight_info;
   if (interrupt_signal() != 0) session_entry["interrupted_by"] = signal_name(interrupt_signal());
-  write_file_atomic(plan.layout.manifest(), manifest.dump(2) + "\n");
+  write_json_file(plan.layout.manifest(), manifest);
   const nlohmann::json report = build_report(rc);
-  write_file_atomic(plan.layout.report(), report.dump(2) + "\n");
+  write_json_file(plan.layout.report(), report);
   print_summary(report, plan.layout, st.failures);
   if (const int sig = interrupt_signal(); sig != 0) {
     const bool resumed = options.command_line.find("--resume") != std::string::npos;
@@ -552,6 +565,22 @@ void run_experiment(const RunConfig& config, const RunOptions& options) {
   }
   KV_CHECK(st.attempted == 0 || st.failures < st.attempted, "every one of the ", st.attempted,
            " (variant, sample) pairs of this run failed: the reasons are in ", paths::join(rc.output_dir, "errors"));
+  if (rc.uses_datasets()) write_budget_plot(rc.output_dir);
+}
+
+void write_budget_plot(const std::string& output_dir) {
+  const std::string report_path = paths::join(output_dir, "report.json");
+  if (!paths::exists(report_path)) return;
+  try {
+    const std::string svg = report::score_vs_budget_svg({report::load_report(report_path)});
+    const std::string out = paths::join(output_dir, "budget.svg");
+    write_file_atomic(out, svg);
+    std::cout << "plot: " << out << std::endl;
+  } catch (const WriteError&) {
+    throw;
+  } catch (const Error& e) {
+    log::info("no score-vs-budget plot: ", e.what());
+  }
 }
 
 void print_run_summary(const nlohmann::json& report, const std::string& output_dir, std::size_t failures) {

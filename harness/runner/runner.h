@@ -34,6 +34,10 @@ void run_experiment(const RunConfig& config, const RunOptions& options);
 /// report.json of the run in config.output_dir, rebuilt from its prediction, timing and error files.
 nlohmann::json build_report(const RunConfig& config);
 
+/// budget.svg beside report.json (score against budget): what a sweep is for, at a glance. A plot is an extra:
+/// failing to draw one (a run with one budget, no scores) is a note, never a failed run.
+void write_budget_plot(const std::string& output_dir);
+
 /// The short table a run prints at its end (scores, KV bytes, compression and decode speed per variant).
 void print_run_summary(const nlohmann::json& report, const std::string& output_dir, std::size_t failures);
 

@@ -4,6 +4,7 @@
 // decodes and their rows. Internal to the runner room.
 
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/common/error.h"
+#include "harness/common/interrupt.h"
 #include "harness/common/jsonl.h"
 #include "harness/common/log.h"
 #include "harness/engine/engine.h"
@@ -25,20 +27,40 @@
 
 namespace kvbench::run_steps {
 
-/// The run's row files, open for appending.
+/// The run's row files, open for appending: at most kMaxOpen at a time (a sweep of hundreds of variants writes
+/// three files each, and the common limit is 1,024 open files), the least recently used synced and closed to make
+/// room. Every row still reaches the disk with its sample.
 class Appenders {
  public:
+  static constexpr std::size_t kMaxOpen = 32;
+
   JsonlAppender& get(const std::string& path) {
-    auto& slot = open_[path];
-    if (!slot) slot = std::make_unique<JsonlAppender>(path);
-    return *slot;
+    if (const auto found = index_.find(path); found != index_.end()) {
+      open_.splice(open_.begin(), open_, found->second);
+      return *open_.front().second;
+    }
+    if (open_.size() >= kMaxOpen) {
+      open_.back().second->sync();
+      index_.erase(open_.back().first);
+      open_.pop_back();
+    }
+    auto appender = std::make_unique<JsonlAppender>(path);  // a failure leaves nothing half-registered
+    open_.emplace_front(path, std::move(appender));
+    index_[path] = open_.begin();
+    return *open_.front().second;
   }
+  // To disk, after checking that no file was deleted under the run (rows written there would be lost).
   void sync() {
-    for (auto& [path, appender] : open_) appender->sync();
+    for (auto& [path, appender] : open_) {
+      appender->check_still_there();
+      appender->sync();
+    }
   }
 
  private:
-  std::map<std::string, std::unique_ptr<JsonlAppender>> open_;
+  using Entry = std::pair<std::string, std::unique_ptr<JsonlAppender>>;
+  std::list<Entry> open_;  // most recently used first
+  std::map<std::string, std::list<Entry>::iterator> index_;
 };
 
 
@@ -66,10 +88,11 @@ struct RunState {
         for (const TokenId id : t->encode(text, /*add_special=*/false)) p.reconstruction_prompt.push_back(id);
     return p;
   }
-  // Whether `e` ends the run rather than one (variant, sample) pair: always with --fail-fast, and for a write
-  // failure (disk full), which is never a sample's; the run's files stay as last synced.
+  // Whether `e` ends the run rather than one (variant, sample) pair: always with --fail-fast, for a write failure
+  // (disk full), which is never a sample's, and for a signal; the run's files stay as last synced.
   bool ends_run(const std::exception& e) const {
-    return options.fail_fast || dynamic_cast<const WriteError*>(&e) != nullptr;
+    return options.fail_fast || dynamic_cast<const WriteError*>(&e) != nullptr ||
+           dynamic_cast<const Interrupted*>(&e) != nullptr;
   }
   // Called inside a catch block: rethrows what ends the run, else records the error for that variant.
   void record_error(const Variant& v, const Task& task, const std::exception& e) {

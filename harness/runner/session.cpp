@@ -25,9 +25,10 @@ at::ScalarType resolve_compute_dtype(const std::string& name, at::Device device,
 }
 
 namespace {
+// Present at all: a tokenizer.json that is not a regular file is then refused by the loader, saying what it is.
 bool has_own_tokenizer(const std::string& dir) {
-  return !dir.empty() && (paths::is_regular_file(paths::join(dir, "tokenizer.json")) ||
-                          paths::is_regular_file(paths::join(dir, "tokenizer.model")));
+  return !dir.empty() && (paths::exists(paths::join(dir, "tokenizer.json")) ||
+                          paths::exists(paths::join(dir, "tokenizer.model")));
 }
 }  // namespace
 

@@ -1,15 +1,18 @@
 #include "harness/runner/shard.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <ctime>
-#include <fstream>
+#include <limits>
+#include <memory>
 #include <map>
 #include <numeric>
 #include <set>
-#include <sstream>
 
 #include "harness/common/error.h"
 #include "harness/common/files.h"
+#include "harness/common/folder_lock.h"
 #include "harness/common/json_util.h"
 #include "harness/common/log.h"
 #include "harness/common/paths.h"
@@ -86,14 +89,36 @@ std::string comparable_config(nlohmann::json j) {
   return j.dump();
 }
 
+bool same_folder(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// shard.json as run --shard writes it: {"shard": I, "count": N, "tasks": [{"index", "subset", "_id"}, ...]}.
+void check_shard_json(const nlohmann::json& j, const std::string& path) {
+  const JsonFields f(j, path);
+  const std::int64_t count = f.get_int_in("count", 1, 1'000'000);
+  f.get_int_in("shard", 0, count - 1);
+  KV_CHECK(f.raw("tasks").is_array(), path, ": 'tasks' must be a list, got ", json_type_name(f.raw("tasks")));
+  for (std::size_t i = 0; i < f.raw("tasks").size(); ++i) {
+    const JsonFields t(f.raw("tasks")[i], path + ": tasks[" + std::to_string(i) + "]");
+    t.get_int_in("index", 0, std::numeric_limits<std::int64_t>::max());
+    paths::check_component(t.get_string("subset"), path + ": tasks[" + std::to_string(i) + "].subset");
+    t.get_string("_id");
+  }
+}
+
 std::vector<ShardFolder> read_shards(const std::vector<std::string>& dirs) {
   KV_CHECK(!dirs.empty(), "merge needs the shard folders of one run");
   std::vector<ShardFolder> shards;
   for (const auto& dir : dirs) {
-    KV_CHECK(paths::is_regular_file(paths::join(dir, "shard.json")), dir,
+    check_directory(dir, "the shard folder");
+    KV_CHECK(paths::exists(paths::join(dir, "shard.json")), dir,
              " is not a shard folder (no shard.json): shards are written by kvbench run --shard I/N");
     ShardFolder s{dir, read_json_file(paths::join(dir, kShardInputConfig)), read_json_file(paths::join(dir, "shard.json")),
-                  read_json_file(paths::join(dir, "manifest.json"))};
+                  read_manifest(paths::join(dir, "manifest.json"))};
+    check_shard_json(s.shard, paths::join(dir, "shard.json"));
+    KV_CHECK(s.input.is_object(), paths::join(dir, kShardInputConfig), ": expected a JSON object");
     const auto& sessions = s.manifest.value("sessions", nlohmann::json::array());
     KV_CHECK(!sessions.empty() && sessions.back().contains("end"), dir, " did not finish (shard ",
              s.shard.value("shard", 0), "): resume it with kvbench run --config ... --shard ", s.shard.value("shard", 0),
@@ -131,16 +156,13 @@ std::map<std::string, std::size_t> sample_order(const std::vector<ShardFolder>& 
   return order;
 }
 
-// The complete lines of a JSONL file, verbatim (a torn last line is left out).
+// The complete lines of a JSONL file, verbatim with their '\n' (a torn last line is left out).
 std::vector<std::string> complete_lines(const std::string& path) {
   std::vector<std::string> lines;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return lines;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  for (std::size_t start = 0, end; (end = text.find('\n', start)) != std::string::npos; start = end + 1)
-    lines.push_back(text.substr(start, end - start + 1));
+  if (!paths::exists(path)) return lines;
+  LineReader in(path);
+  for (std::string line; in.next(line);)
+    if (in.last_line_complete()) lines.push_back(line + "\n");
   return lines;
 }
 
@@ -152,7 +174,7 @@ std::size_t merge_file(const std::vector<ShardFolder>& shards, const std::map<st
   for (const auto& s : shards) {
     const std::string path = paths::join(s.dir, relative);
     for (const std::string& line : complete_lines(path)) {
-      const auto row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      const auto row = parse_json(line, path);
       KV_CHECK(row.is_object() && row.contains("_id") && row["_id"].is_string(), path, ": a row without an _id");
       const auto it = order.find(subset + "\n" + row["_id"].get<std::string>());
       KV_CHECK(it != order.end(), path, ": row of sample ", row["_id"], ", which no shard's plan holds");
@@ -160,7 +182,10 @@ std::size_t merge_file(const std::vector<ShardFolder>& shards, const std::map<st
       rows.emplace_back(it->second, line);
     }
   }
-  if (rows.empty()) return 0;
+  if (rows.empty()) {  // none: a file of that name from an earlier merge into this folder is out of date
+    if (paths::is_regular_file(paths::join(out, relative))) paths::remove_file(paths::join(out, relative));
+    return 0;
+  }
   std::sort(rows.begin(), rows.end());
   std::string content;
   for (const auto& [index, line] : rows) content += line;
@@ -170,19 +195,35 @@ std::size_t merge_file(const std::vector<ShardFolder>& shards, const std::map<st
 
 }  // namespace
 
-MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::string& output_dir) {
+MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::string& output_dir,
+                         const std::string& command, const FolderLock* held) {
+  // Every shard locked while it is read (a shard still being written, or resumed meanwhile, is refused).
+  std::vector<std::unique_ptr<FolderLock>> shard_locks;
+  for (const auto& dir : shard_dirs) {
+    check_directory(dir, "the shard folder");
+    const bool repeated = std::any_of(shard_locks.begin(), shard_locks.end(),
+                                      [&](const auto& held) { return same_folder(held->dir(), dir); });
+    if (!repeated) shard_locks.push_back(std::make_unique<FolderLock>(dir, command));  // a repeat is refused below
+  }
   const std::vector<ShardFolder> shards = read_shards(shard_dirs);
   const std::map<std::string, std::size_t> order = sample_order(shards);
   RunConfig rc = parse_run_config(shards[0].input, paths::join(shards[0].dir, kShardInputConfig));
   MergeResult result;
   result.output_dir = output_dir.empty() ? rc.output_dir : output_dir;
   rc.output_dir = result.output_dir;
+  for (const auto& dir : shard_dirs)
+    KV_CHECK(!same_folder(dir, result.output_dir), "cannot merge into '", result.output_dir, "': it is one of the "
+             "shards being merged (choose another --out)");
+  std::unique_ptr<FolderLock> own_lock;
+  if (held == nullptr) own_lock = std::make_unique<FolderLock>(result.output_dir, command);
   const RunLayout layout(result.output_dir);
   if (paths::exists(paths::join(result.output_dir, "predictions"))) {
-    const bool merged = paths::is_regular_file(layout.manifest()) && read_json_file(layout.manifest()).contains("merged_from");
+    const bool merged = paths::exists(layout.manifest()) && read_manifest(layout.manifest()).contains("merged_from");
     KV_CHECK(merged, "'", result.output_dir, "' holds a run that is not a merge of shards; merge into another --out");
   }
-  for (const char* part : {"predictions", "timing", "errors"}) paths::remove_all(paths::join(result.output_dir, part));
+  remove_stale_temporaries(result.output_dir, 3);
+  // Only the files of this run's variants and subsets are written (or, when no shard has rows for one, removed):
+  // anything else in the folder is the user's and stays.
 
   const RunLayout relative("");
   const std::vector<std::string> subsets = rc.uses_datasets() ? rc.subsets : std::vector<std::string>{"prompt"};
@@ -193,8 +234,9 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
       result.error_rows += merge_file(shards, order, subset, relative.errors(v.name, subset), result.output_dir);
     }
   nlohmann::json resolved = read_json_file(paths::join(shards[0].dir, "config.resolved.json"));
+  KV_CHECK(resolved.is_object(), shards[0].dir, "/config.resolved.json: expected a JSON object");
   resolved["output_dir"] = result.output_dir;
-  write_file_atomic(layout.resolved_config(), resolved.dump(2) + "\n");
+  write_json_file(layout.resolved_config(), resolved);
   nlohmann::json sessions = nlohmann::json::array(), from = nlohmann::json::array();
   for (const auto& s : shards) {
     from.push_back(s.dir);
@@ -208,9 +250,9 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
   manifest["merged_from"] = from;
   manifest["merged_at"] = system::utc_now();
   manifest["merged_by"] = std::string("kvbench ") + KVBENCH_VERSION;
-  write_file_atomic(layout.manifest(), manifest.dump(2) + "\n");
+  write_json_file(layout.manifest(), manifest);
   result.report = build_report(rc);
-  write_file_atomic(layout.report(), result.report.dump(2) + "\n");
+  write_json_file(layout.report(), result.report);
   result.shards = shards.size();
   result.samples = order.size();
   return result;

@@ -15,6 +15,10 @@
 #include "harness/runner/plan.h"
 
 namespace kvbench {
+class FolderLock;
+}
+
+namespace kvbench {
 
 struct Shard {
   std::size_t index = 0;  ///< 0-based
@@ -44,8 +48,11 @@ struct MergeResult {
 
 /// Joins the run folders `shard_dirs` (all N shards of one run) into `output_dir` ("" : the run's own
 /// output_dir). Refuses shards of different configs (devices aside), missing or repeated shards, samples that
-/// two shards both hold, and an output folder that holds a run that is not a merge.
-MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::string& output_dir);
+/// two shards both hold, and an output folder that holds a run that is not a merge. Locks every shard folder and
+/// the output folder (unless the caller holds it: `held`) for the merge; writes only the files of the run's
+/// variants and subsets there. `command` is what the locks say holds them.
+MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::string& output_dir,
+                         const std::string& command, const FolderLock* held = nullptr);
 
 /// The input config a shard was run from (its folder's config.input.json): what merge and resume re-read.
 constexpr const char* kShardInputConfig = "config.input.json";

@@ -12,6 +12,7 @@
 
 #include "harness/common/error.h"
 #include "harness/common/files.h"
+#include "harness/common/json_util.h"
 #include "harness/common/paths.h"
 #include "harness/common/system.h"
 #include "harness/runner/shard.h"

@@ -10,16 +10,19 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "harness/common/error.h"
 #include "harness/common/interrupt.h"
 #include "harness/common/files.h"
+#include "harness/common/folder_lock.h"
 #include "harness/common/json_util.h"
 #include "harness/common/log.h"
 #include "harness/common/paths.h"
 #include "harness/common/system.h"
 #include "harness/model/tensor_util.h"
+#include "harness/runner/run_checks.h"
 #include "harness/runner/shard.h"
 
 namespace kvbench {
@@ -44,7 +47,7 @@ std::string describe_status(int status) {
 // The last lines of a worker's log, for the error message.
 std::string log_tail(const std::string& path, std::size_t lines) {
   std::string text;
-  const int fd = ::open(path.c_str(), O_RDONLY);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO put there must not block
   if (fd >= 0) {
     char buf[8192];
     for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
@@ -65,7 +68,8 @@ std::string log_tail(const std::string& path, std::size_t lines) {
 // share the cores (OMP_NUM_THREADS) instead of each taking them all.
 void start(Worker& w, const std::vector<std::string>& argv, int cpu_threads) {
   paths::create_directories(w.dir);
-  const int log_fd = ::open(w.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  check_output_file(w.log);  // a FIFO or a device put there must not block or swallow the log
+  const int log_fd = ::open(w.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
   KV_CHECK(log_fd >= 0, "cannot open worker log ", w.log, ": ", std::strerror(errno));
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -90,7 +94,7 @@ void start(Worker& w, const std::vector<std::string>& argv, int cpu_threads) {
 // Complete lines of a file another process is appending to (read only: never repaired, unlike read_jsonl_rows).
 std::size_t count_lines(const std::string& path) {
   std::size_t lines = 0;
-  const int fd = ::open(path.c_str(), O_RDONLY);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO put there must not block
   if (fd < 0) return 0;
   char buf[65536];
   for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) lines += static_cast<std::size_t>(std::count(buf, buf + n, '\n'));
@@ -107,7 +111,9 @@ std::string worker_progress(const RunConfig& rc, const Worker& w) {
   for (const auto& subset : rc.uses_datasets() ? rc.subsets : std::vector<std::string>{"prompt"})
     for (const std::string& file : {layout.predictions(rc.variants[0].name, subset), layout.errors(rc.variants[0].name, subset)})
       done += count_lines(file);
-  return std::to_string(done) + "/" + std::to_string(read_json_file(manifest).at("tasks").size()) + " samples";
+  const nlohmann::json shard = read_own_json_file(manifest);
+  const std::size_t tasks = shard.is_object() && shard.contains("tasks") ? shard["tasks"].size() : 0;
+  return std::to_string(done) + "/" + std::to_string(tasks) + " samples";
 }
 
 // Waits for every worker, saying when each ends and, every 30 s, how far each is.
@@ -162,10 +168,19 @@ void run_on_devices(const RunConfig& rc, const RunOptions& options) {
   // The merge at the end writes to output_dir: a run of its own there is refused now, not after the work.
   const RunLayout layout(rc.output_dir);
   KV_CHECK(!paths::exists(paths::join(rc.output_dir, "predictions")) ||
-               (paths::is_regular_file(layout.manifest()) && read_json_file(layout.manifest()).contains("merged_from")),
+               (paths::exists(layout.manifest()) && read_manifest(layout.manifest()).contains("merged_from")),
            "'", rc.output_dir, "' holds a run that is not a merge of shards: choose another output_dir for --devices");
+  // A resumed shard must go on computing what it started: checked here too, before any worker starts.
+  for (std::size_t i = 0; i < n; ++i) {
+    RunConfig shard = rc;
+    shard.output_dir = shard_dir(rc.output_dir, Shard{i, n});
+    check_output_dir(shard, options);
+  }
+  // This process owns output_dir until the merge is written; each worker owns its shard folder.
+  std::unique_ptr<FolderLock> lock;
+  if (!options.dry_run) lock = std::make_unique<FolderLock>(rc.output_dir, options.command_line);
   const std::string config_path = paths::join(paths::join(rc.output_dir, "shards"), "workers-config.json");
-  if (!options.dry_run) write_file_atomic(config_path, options.input_config.dump(2) + "\n");
+  if (!options.dry_run) write_json_file(config_path, options.input_config);
   std::vector<Worker> workers(n);
   const std::string exe = system::self_executable();
   for (std::size_t i = 0; i < n; ++i) {
@@ -206,9 +221,10 @@ void run_on_devices(const RunConfig& rc, const RunOptions& options) {
   }
   std::vector<std::string> dirs;
   for (const auto& w : workers) dirs.push_back(w.dir);
-  const MergeResult merged = merge_shards(dirs, rc.output_dir);
+  const MergeResult merged = merge_shards(dirs, rc.output_dir, options.command_line, lock.get());
   log::info("merged ", merged.shards, " shards (", merged.samples, " samples) into ", merged.output_dir);
   print_run_summary(merged.report, merged.output_dir, merged.error_rows);
+  if (rc.uses_datasets()) write_budget_plot(rc.output_dir);
 }
 
 }  // namespace kvbench

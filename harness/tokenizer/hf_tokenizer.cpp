@@ -24,6 +24,7 @@
 #include <unordered_set>
 
 #include "harness/common/error.h"
+#include "harness/common/interrupt.h"
 #include "harness/common/json_util.h"
 #include "harness/tokenizer/hf_bpe.h"
 #include "harness/tokenizer/hf_components.h"
@@ -245,7 +246,10 @@ HfTokenizer::HfTokenizer(const std::string& path, const TokenizerConfig& config)
   for (const auto& [token, id] : vocab_it->items()) {
     KV_CHECK(id.is_number_integer(), path, ": model.vocab['", token, "'] must be an integer id");
     const auto v = id.get<std::int64_t>();
-    KV_CHECK(v >= 0 && v < (std::int64_t{1} << 31), path, ": model.vocab['", token, "'] = ", v, " is out of range");
+    // Ids index tables of max_id + 1 entries: bounded as a checkpoint's vocab_size is, so that a small file cannot
+    // ask for gigabytes.
+    KV_CHECK(v >= 0 && v < (std::int64_t{1} << 24), path, ": model.vocab['", token, "'] = ", v,
+             " is out of range (token ids are between 0 and ", (std::int64_t{1} << 24) - 1, ")");
     vocab.emplace_back(token, static_cast<TokenId>(v));
   }
   std::vector<std::pair<std::string, std::string>> merges;
@@ -401,7 +405,10 @@ void HfTokenizer::pre_tokenize_and_model(std::string text, bool at_origin, std::
   std::vector<hf::Piece> pieces, scratch;
   pieces.push_back(hf::Piece{std::move(text), at_origin});
   pre_tokenizer_->apply(pieces, scratch);
-  for (const auto& piece : pieces) model_->tokenize(piece.text, ids);
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    if (i % 4096 == 0) check_interrupt();  // megabytes of text take seconds: a signal must not wait for them
+    model_->tokenize(pieces[i].text, ids);
+  }
 }
 
 void HfTokenizer::encode_text(std::string_view text, bool at_origin, std::vector<TokenId>& ids) const {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "harness/common/error.h"
+#include "harness/common/files.h"
 #include "harness/common/paths.h"
 #include "harness/tokenizer/spm_bridge.h"
 #include "harness/common/unicode.h"
@@ -94,7 +95,9 @@ int byte_piece_value(const std::string& piece) {
 class SentencePieceTokenizer final : public Tokenizer {
  public:
   SentencePieceTokenizer(const std::string& path, const TokenizerConfig& config) : path_(path), b_(bridge()) {
-    KV_CHECK(paths::is_regular_file(path), "tokenizer file '", path, "' does not exist");
+    // The library opens the path itself: first make sure it is a regular file of a sensible size (a FIFO would
+    // block it, a device would feed it without end). SentencePiece models are a few MB.
+    KV_CHECK(InputFile(path).size() <= (std::uint64_t{256} << 20), path, ": larger than 256 MiB, not a SentencePiece model");
     char error[512] = {0};
     model_ = b_.load(path.c_str(), error, sizeof error);
     KV_CHECK(model_ != nullptr, path, ": not a SentencePiece model (", error, ")");

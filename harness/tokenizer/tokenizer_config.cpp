@@ -2,11 +2,14 @@
 
 #include "harness/common/error.h"
 #include "harness/common/json_util.h"
-#include "harness/common/mapped_file.h"
+#include "harness/common/files.h"
 #include "harness/common/paths.h"
 
 namespace kvbench {
 namespace {
+// Real chat templates are a few KB; the largest known is under 100 KB.
+constexpr std::uint64_t kMaxTemplateBytes = std::uint64_t{4} << 20;
+
 // Special tokens appear as plain strings or as {"content": "...", ...} objects (AddedToken).
 std::optional<std::string> token_string(const nlohmann::json& v, const std::string& source, const char* key) {
   if (v.is_null()) return std::nullopt;
@@ -20,7 +23,7 @@ std::string template_of(const nlohmann::json& chat) {
   if (chat.is_string()) return chat.get<std::string>();
   if (chat.is_array())
     for (const auto& t : chat)
-      if (t.is_object() && t.value("name", "") == "default" && t.contains("template") && t["template"].is_string())
+      if (t.is_object() && t.contains("name") && t["name"] == "default" && t.contains("template") && t["template"].is_string())
         return t["template"].get<std::string>();
   return "";
 }
@@ -42,8 +45,7 @@ TokenizerConfig read_tokenizer_config(const std::string& dir) {
   // Checkpoints saved by recent transformers keep the template in its own file, which then wins (as it does
   // when transformers loads them); processor-based ones (Gemma 3) may have only chat_template.json.
   if (const std::string jinja = paths::join(dir, "chat_template.jinja"); paths::exists(jinja)) {
-    const MappedFile file(jinja);
-    out.chat_template.assign(reinterpret_cast<const char*>(file.data()), file.size());
+    out.chat_template = InputFile(jinja).read_all(kMaxTemplateBytes);
   } else if (const std::string processor = paths::join(dir, "chat_template.json");
              out.chat_template.empty() && paths::exists(processor)) {
     out.chat_template = template_of(JsonFields(read_json_file(processor), processor).raw("chat_template"));

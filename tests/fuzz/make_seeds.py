@@ -151,6 +151,13 @@ def run_config_seeds(out, repo):
     for name in sorted(os.listdir(d)):
         if name.endswith(".json"):
             write(out, "run_config", name, open(os.path.join(d, name), "rb").read())
+    # Issue 29's shapes, for the fuzzer to grow from: nesting at and past the limit, a repeated key, edge numbers.
+    base = '{"model": {"random": {}}, "prompt": {"random_ids": {"tokens": 64}}, "policies": [{"name": "snapkv", "budget": %s}]}'
+    write(out, "run_config", "nest-63", base % ("[" * 63 + "1" + "]" * 63))
+    write(out, "run_config", "nest-200", base % ("[" * 200 + "1" + "]" * 200))
+    write(out, "run_config", "repeated-key", base % '64, "budget": 65')
+    write(out, "run_config", "budget-int64", base % "9223372036854775807")
+    write(out, "run_config", "kv-bytes-inf", base % '{"kv_bytes": "inf"}')
 
 
 def prediction_seeds(out, repo, shared):

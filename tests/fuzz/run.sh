@@ -47,6 +47,7 @@ run_target() {
   local t=$1
   mkdir -p "$FUZZ/corpus/$t" "$FUZZ/crashes/$t" "$FUZZ/seeds/$t"
   if "$FUZZ/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+      -dict=tests/fuzz/nesting_sizes.dict -max_len=262144 \
       -artifact_prefix="$FUZZ/crashes/$t/" "$FUZZ/corpus/$t" "$FUZZ/seeds/$t" > "$FUZZ/logs/$t.log" 2>&1; then
     local runs
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$FUZZ/logs/$t.log" | tail -1)

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "harness/common/error.h"
+#include "harness/common/json_util.h"
 #include "harness/model/families/shared.h"
 #include "harness/model/family.h"
 #include "harness/model/random_checkpoint.h"
@@ -16,10 +17,11 @@ namespace {
 // transformers' Gemma3TextConfig defaults: Gemma2Config's but for these.
 const char* gemma3_defaults() {
   static const std::string defaults = [] {
-    nlohmann::json d = nlohmann::json::parse(kGemma2Defaults);
-    d.update(nlohmann::json::parse(R"({"vocab_size": 262208, "max_position_embeddings": 131072,
+    nlohmann::json d = parse_json(kGemma2Defaults, "gemma2 defaults");
+    d.update(parse_json(R"({"vocab_size": 262208, "max_position_embeddings": 131072,
         "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0, "sliding_window_pattern": 6,
-        "final_logit_softcapping": null, "attn_logit_softcapping": null})"));
+        "final_logit_softcapping": null, "attn_logit_softcapping": null})",
+                        "gemma3 defaults"));
     return d.dump();
   }();
   return defaults.c_str();
