@@ -25,10 +25,6 @@ struct SampleInFlight {
   bool prepared = false;        // prompt built (false: nothing pending, or its preparation failed)
 };
 
-std::int64_t cache_heads_of(const Variant& v, const ModelConfig& c) {
-  return make_policy(v.spec)->granularity() == "query_head" ? c.num_heads : c.num_kv_heads;
-}
-
 InFlightPlan in_flight_plan(RunState& st, std::int64_t samples) {
   const ModelConfig& c = st.session.config();
   InFlightPlan plan;
@@ -44,8 +40,11 @@ InFlightPlan in_flight_plan(RunState& st, std::int64_t samples) {
   plan.max_prompt = std::max<std::int64_t>(1, longest);
   // The query-agnostic protocol's question part is decode entries too, ahead of the new tokens.
   plan.max_new = std::max<std::int64_t>(1, most_new) + (any_query_agnostic(st.rc) ? 512 : 0);
-  for (const auto& v : st.rc.variants)
-    if (!v.decode.enabled()) ++plan.variants_per_heads[cache_heads_of(v, c)];
+  // Per cache head count, the variants that join a pool: what sample_needs counts for any prompt.
+  std::vector<SampleVariant> variants;
+  for (const auto& v : st.rc.variants) variants.push_back({v.spec, !v.decode.enabled()});
+  plan.variants_per_heads =
+      sample_needs(c, static_cast<std::int64_t>(c10::elementSize(st.session.dtype())), 1, variants).sequences;
   GenerateOptions probe;
   probe.decode_path = st.rc.decode_path;
   plan.graphs = st.session.engine().decode_path(probe) == "graph";
