@@ -112,13 +112,14 @@ void DecodePool::scan() {
     if (s == nullptr) continue;
     const std::vector<std::int64_t>& stops = s->options.stop_ids;
     bool stopped = false;
-    for (std::int64_t i = static_cast<std::int64_t>(s->ids.size()); i < s->produced && !stopped; ++i) {
+    for (std::int64_t i = static_cast<std::int64_t>(s->ids.size()); i < s->produced; ++i) {
       const std::int64_t id = p[b * width + i];
       s->ids.push_back(id);
       // choose() masks stop ids before min_new_tokens, so any stop id seen here ends the sequence.
       if (std::find(stops.begin(), stops.end(), id) != stops.end()) {
-        finish(b, i + 1, "stop_token");
+        finish(b, i + 1, "stop_token");  // frees *s (and `stops`): leave the loop before reading them again
         stopped = true;
+        break;
       }
     }
     if (!stopped && s->produced >= s->options.max_new_tokens) finish(b, s->options.max_new_tokens, "max_new_tokens");
