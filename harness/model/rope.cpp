@@ -9,9 +9,10 @@
 namespace kvbench {
 namespace {
 
-// base ** (arange(0, dim, 2) / dim) in float32, as HF builds every schedule's position frequencies.
-at::Tensor powers(const at::Scalar& base, std::int64_t dim) {
-  const at::Tensor exponent = at::arange(0, dim, 2, at::kLong).to(at::kFloat) / static_cast<double>(dim);
+// base ** (arange(0, dim, 2) / dim) in float32 on `device`, as HF builds every schedule's position frequencies.
+at::Tensor powers(const at::Scalar& base, std::int64_t dim, at::Device device = at::kCPU) {
+  const at::Tensor exponent =
+      at::arange(0, dim, 2, at::TensorOptions().dtype(at::kLong).device(device)).to(at::kFloat) / static_cast<double>(dim);
   return at::pow(base, exponent);
 }
 
@@ -52,8 +53,11 @@ at::Tensor llama3_frequencies(const at::Tensor& inv_freq, const RopeScaling& s) 
 }
 
 // The frequencies of `rope` over `dim` rotary dims at its base scale (dynamic: at max_position_embeddings;
-// longrope: the short or the long factors).
-at::Tensor base_frequencies(const RopeParameters& rope, std::int64_t dim, bool long_factors) {
+// longrope: the short or the long factors). HF computes longrope's long schedule when a sequence first grows
+// past the original length, on that sequence's device, so kvbench computes it on `device` too: float32 pow on a
+// GPU may round an ulp away from the CPU's, which at position 4k moves an angle by ~1e-4.
+at::Tensor base_frequencies(const RopeParameters& rope, std::int64_t dim, bool long_factors,
+                            at::Device device = at::kCPU) {
   const RopeScaling& s = rope.scaling;
   switch (s.type) {
     case RopeScaling::Type::kNone:
@@ -62,21 +66,24 @@ at::Tensor base_frequencies(const RopeParameters& rope, std::int64_t dim, bool l
     case RopeScaling::Type::kLlama3: return llama3_frequencies(1.0 / powers(rope.theta, dim), s);
     case RopeScaling::Type::kYarn: return yarn_frequencies(rope.theta, dim, s);
     case RopeScaling::Type::kLongRope: {
-      const at::Tensor ext = at::tensor(long_factors ? s.long_factor : s.short_factor, at::kDouble).to(at::kFloat);
-      return 1.0 / (ext * powers(rope.theta, dim));
+      const at::Device where = long_factors ? device : at::Device(at::kCPU);
+      const at::Tensor ext = at::tensor(long_factors ? s.long_factor : s.short_factor, at::kDouble).to(where, at::kFloat);
+      return 1.0 / (ext * powers(rope.theta, dim, where));
     }
   }
   return {};
 }
 
 // Dynamic NTK for sequence lengths `lengths` [n] (int64, each > max_positions): one row of frequencies each,
-// with transformers' float32 arithmetic of base * ((factor * len / max) - (factor - 1)) ** (dim / (dim - 2)).
+// with transformers' float32 arithmetic of base * ((factor * len / max) - (factor - 1)) ** (dim / (dim - 2)),
+// on the lengths' device (HF recomputes them on the device the sequence runs on).
 at::Tensor dynamic_frequencies(const RopeParameters& rope, std::int64_t dim, std::int64_t max_positions,
                                const at::Tensor& lengths) {
   const double factor = rope.scaling.factor;
   const at::Tensor grown = (lengths.to(at::kFloat) * factor / static_cast<double>(max_positions)) - (factor - 1);
   const at::Tensor base = at::pow(grown, static_cast<double>(dim) / static_cast<double>(dim - 2)) * rope.theta;
-  const at::Tensor exponent = at::arange(0, dim, 2, at::kLong).to(at::kFloat) / static_cast<double>(dim);
+  const at::Tensor exponent =
+      at::arange(0, dim, 2, lengths.options().dtype(at::kLong)).to(at::kFloat) / static_cast<double>(dim);
   return 1.0 / at::pow(base.unsqueeze(1), exponent.unsqueeze(0));  // [n, dim/2]
 }
 
@@ -99,12 +106,13 @@ RotaryEmbedding::RotaryEmbedding(const RopeParameters& rope, std::int64_t rotary
     : rope_(rope), rotary_dim_(rotary_dim), max_positions_(max_position_embeddings), device_(device) {
   inv_freq_ = base_frequencies(rope_, rotary_dim_, false).contiguous().to(device);
   if (rope_.scaling.type == RopeScaling::Type::kLongRope)
-    long_inv_freq_ = base_frequencies(rope_, rotary_dim_, true).contiguous().to(device);
+    long_inv_freq_ = base_frequencies(rope_, rotary_dim_, true, device).contiguous();
 }
 
 at::Tensor RotaryEmbedding::inverse_frequencies(std::int64_t prompt_len) const {
   if (rope_.scaling.type == RopeScaling::Type::kDynamic && prompt_len > max_positions_)
-    return dynamic_frequencies(rope_, rotary_dim_, max_positions_, at::full({1}, prompt_len, at::kLong))[0].to(device_);
+    return dynamic_frequencies(rope_, rotary_dim_, max_positions_,
+                               at::full({1}, prompt_len, at::TensorOptions().dtype(at::kLong).device(device_)))[0];
   return uses_long_factors(rope_.scaling, prompt_len) ? long_inv_freq_ : inv_freq_;
 }
 
@@ -117,7 +125,7 @@ std::pair<at::Tensor, at::Tensor> RotaryEmbedding::tables(const at::Tensor& posi
     const at::Tensor lengths = at::clamp_min(positions.to(at::kLong) + 1, prompt_len).to(at::kCPU);
     const bool grown = lengths.numel() > 0 && lengths.max().item<std::int64_t>() > max_positions_;
     if (grown) {
-      const at::Tensor rows = dynamic_frequencies(rope_, rotary_dim_, max_positions_, lengths).to(device_);
+      const at::Tensor rows = dynamic_frequencies(rope_, rotary_dim_, max_positions_, lengths.to(device_));
       const at::Tensor within = (lengths <= max_positions_).to(device_).unsqueeze(1);
       freqs = pos * at::where(within, inv_freq_.unsqueeze(0), rows);
     } else {
