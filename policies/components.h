@@ -248,8 +248,25 @@ std::vector<std::int64_t> proportional_allocation(const std::vector<double>& wei
 /// budget boundary often falls among equal scores: without a rule the kept sets, and the tokens, would depend on
 /// the device.
 at::Tensor top_k_indices(const at::Tensor& scores, std::int64_t k);
-/// The whole ranking: indices of every entry along the last dimension, best first, ties by lower index.
+/// The whole ranking: indices of every entry along the last dimension, best first, ties by lower index. Inside a
+/// RankMemoScope the ranking of a memo tensor (scores the policies share) is kept in the memo and reused.
 at::Tensor rank_descending(const at::Tensor& scores);
+
+/// While alive, rank_descending() keeps the rankings of the memo's own tensors (and of views of them) in `memo`
+/// (one layer's, shared by the prefill's policies), so that the policies of a sweep that rank the same shared
+/// scores (snapkv at two budgets, pyramidkv and adakv beside it) sort them once: a sort is several kernel
+/// launches, and a sweep's compression is launch-bound. Other tensors are sorted every time. Scopes nest; a null
+/// memo caches nothing.
+class RankMemoScope {
+ public:
+  explicit RankMemoScope(LayerMemo* memo);
+  ~RankMemoScope();
+  RankMemoScope(const RankMemoScope&) = delete;
+  RankMemoScope& operator=(const RankMemoScope&) = delete;
+
+ private:
+  LayerMemo* previous_;
+};
 
 /// Per head h, its top budgets[h] positions by scores [Hkv, E], each head's list sorted ascending.
 std::vector<at::Tensor> select_top(const at::Tensor& scores, const std::vector<std::int64_t>& budgets);

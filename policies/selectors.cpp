@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
 
 #include "harness/common/error.h"
 #include "policies/components.h"
@@ -15,8 +16,35 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 }  // namespace
 
+namespace {
+thread_local LayerMemo* rank_memo = nullptr;  // set by RankMemoScope
+
+// The key of `t`'s ranking when `t` is (a view of) a tensor of the memo, else "". Memo tensors are read-only
+// once stored and the memo keeps their storage alive, so the storage's address and the view's geometry name
+// the values for as long as the memo lives.
+std::string ranking_key(const LayerMemo& memo, const at::Tensor& t) {
+  if (!t.has_storage()) return "";
+  const bool memoized = std::any_of(memo.tensors.begin(), memo.tensors.end(), [&](const auto& entry) {
+    return entry.second.has_storage() && entry.second.storage().is_alias_of(t.storage());
+  });
+  if (!memoized) return "";
+  std::ostringstream key;
+  key << "rank@" << t.storage().data() << '+' << t.storage_offset() << ':' << t.sizes() << ':' << t.strides() << ':'
+      << t.scalar_type();
+  return key.str();
+}
+}  // namespace
+
+RankMemoScope::RankMemoScope(LayerMemo* memo) : previous_(rank_memo) { rank_memo = memo; }
+RankMemoScope::~RankMemoScope() { rank_memo = previous_; }
+
 at::Tensor rank_descending(const at::Tensor& scores) {
-  return std::get<1>(scores.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/true));
+  const auto sort = [&] { return std::get<1>(scores.sort(/*stable=*/true, /*dim=*/-1, /*descending=*/true)); };
+  const std::string key = rank_memo != nullptr ? ranking_key(*rank_memo, scores) : "";
+  if (key.empty()) return sort();
+  auto it = rank_memo->tensors.find(key);
+  if (it == rank_memo->tensors.end()) it = rank_memo->tensors.emplace(key, sort()).first;
+  return it->second;
 }
 
 at::Tensor top_k_indices(const at::Tensor& scores, std::int64_t k) { return rank_descending(scores).narrow(-1, 0, k); }

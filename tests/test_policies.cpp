@@ -411,3 +411,23 @@ TEST(Selection, EqualScoresRankTheLowerPositionFirst) {
   EXPECT_TRUE(at::equal(kept[0], at::arange(40, 160)));
   EXPECT_TRUE(at::equal(kept[1], at::arange(60, 70)));  // flipped: the 3s start at 60
 }
+
+// Inside a RankMemoScope the ranking of a memo tensor (and of a view of one) is sorted once and reused, and equals
+// the plain sort; a tensor that is not the memo's is sorted every time (it may change, or its memory be reused).
+TEST(Selection, RankMemoReusesRankingsOfTheMemosTensorsOnly) {
+  kvbench::LayerMemo memo;
+  const at::Tensor scores = at::rand({4, 300});
+  memo.tensors.emplace("scores", scores);
+  const kvbench::RankMemoScope scope(&memo);
+  const at::Tensor first = kvbench::rank_descending(scores);
+  EXPECT_TRUE(at::equal(first, std::get<1>(scores.sort(true, -1, true))));
+  EXPECT_EQ(kvbench::rank_descending(scores).data_ptr(), first.data_ptr());  // reused, not sorted again
+  EXPECT_EQ(kvbench::top_k_indices(scores, 10).data_ptr(), first.data_ptr());
+  const at::Tensor flat = kvbench::rank_descending(scores.reshape({-1}));    // a view: its own ranking
+  EXPECT_TRUE(at::equal(flat, std::get<1>(scores.reshape({-1}).sort(true, -1, true))));
+  EXPECT_EQ(kvbench::rank_descending(scores.reshape({-1})).data_ptr(), flat.data_ptr());
+  at::Tensor other = at::rand({4, 300});  // not the memo's: sorted afresh each time, also after an in-place change
+  EXPECT_NE(kvbench::rank_descending(other).data_ptr(), kvbench::rank_descending(other).data_ptr());
+  other.mul_(-1);
+  EXPECT_TRUE(at::equal(kvbench::rank_descending(other), std::get<1>(other.sort(true, -1, true))));
+}

@@ -20,6 +20,7 @@
 #include "harness/device/memory.h"
 #include "harness/model/tensor_util.h"
 #include "harness/device/transfer.h"
+#include "policies/components.h"
 #include "harness/device/stage_profile.h"
 
 
@@ -315,6 +316,7 @@ struct PrefillPolicies {
   // `timed`, each policy's share is bracketed by device events (on CUDA; host clocks on the CPU), so timing it
   // never stalls the device.
   void compress(std::int64_t l, const LayerView& view, const std::vector<std::size_t>& members, bool timed) {
+    const RankMemoScope rankings(view.memo);  // policies ranking the same scores sort them once
     for (std::size_t i : members) {
       for_policy(result, i, isolate, [&] {
         StepTimer* timer = timed && !timers.empty() ? timers[i].get() : nullptr;
