@@ -9,6 +9,7 @@
 
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
+#include "harness/engine/attention.h"
 #include "harness/engine/engine.h"
 #include "harness/engine/ragged_decoder.h"
 #include "harness/model/checkpoint.h"
@@ -202,6 +203,39 @@ TEST(Families, EveryFamilyMatchesTheReference) {
   }
 }
 
+// A window at least as long as the prefill hides nothing there, so the prefill computes such a layer as a
+// full-attention one (the fused path on a GPU: Phi-3.5 declares 262,144 tokens); the cache keeps the window,
+// so decoding past it still hides what it must. Prompts of W - 4 and W tokens, 16 steps past the window.
+TEST(Families, AWindowAsLongAsThePrefillIsNoneThereAndStillHidesWhenDecodingPastIt) {
+  const AttentionSpec windowed{0.5, 0.0, kWindow};
+  EXPECT_EQ(prefill_spec(windowed, kWindow).window, 0);
+  EXPECT_EQ(prefill_spec(windowed, kWindow - 1).window, 0);
+  EXPECT_EQ(prefill_spec(windowed, kWindow + 1).window, kWindow);
+  EXPECT_EQ(prefill_spec(AttentionSpec{0.5, 30.0, kWindow}, 8).softcap, 30.0);
+  RandomModelSpec spec = spec_of("mistral", 77);
+  spec.sliding_window = kWindow;
+  auto f = family_model(spec);
+  const Engine engine(*f->model);
+  for (std::int64_t T : {kWindow - 4, kWindow}) {
+    SCOPED_TRACE("T=" + std::to_string(T));
+    const auto prompt = random_ids(T, spec.vocab_size, static_cast<unsigned>(T + 5));
+    auto full = make_policy({"full"});
+    PrefillOptions pre;
+    pre.all_logits = true;
+    PrefillResult r = engine.prefill(prompt, {full.get()}, pre);
+    EXPECT_LT(max_abs_diff(r.logits, f->reference->logits(prompt)), 1e-4);
+    GenerateOptions gen;
+    gen.max_new_tokens = kWindow + 16 - T;
+    gen.keep_step_logits = true;
+    gen.decode_path = "reference";
+    const GenerationResult out = engine.decode(r.caches[0], r.last_logits, gen);
+    std::vector<std::int64_t> seq = prompt;
+    seq.insert(seq.end(), out.output_ids.begin(), out.output_ids.end() - 1);
+    const at::Tensor ref = f->reference->logits(seq, at::Tensor(), T);
+    for (std::int64_t i = 0; i < gen.max_new_tokens; ++i)
+      EXPECT_LT(max_abs_diff(out.step_logits[i], ref[T - 1 + i]), 1e-4) << "step " << i;
+  }
+}
 
 // Every registered policy with a budget of B tokens, under kvbench's conventions and under each reference code
 // base that implements it (KVCache-Factory's, Ada-KV's and SnapKV's per-query-head caches among them).

@@ -36,6 +36,12 @@ bool uses_sdpa(at::Device device, at::ScalarType dtype, const AttentionSpec& spe
 
 bool uses_sdpa(const at::Tensor& q, const AttentionSpec& spec) { return uses_sdpa(q.device(), q.scalar_type(), spec); }
 
+AttentionSpec prefill_spec(const AttentionSpec& spec, std::int64_t tokens) {
+  AttentionSpec whole = spec;
+  if (whole.window >= tokens) whole.window = 0;
+  return whole;
+}
+
 at::Tensor softcap_(at::Tensor scores, const AttentionSpec& spec) {
   if (spec.softcap <= 0) return scores;
   return scores.div_(spec.softcap).tanh_().mul_(spec.softcap);

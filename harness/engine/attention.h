@@ -30,6 +30,12 @@ at::Tensor decode_attention(const LayerCache& cache, const at::Tensor& q, const 
 /// cap * tanh(scores / cap) where `spec` soft-caps, in place; the scores themselves otherwise.
 at::Tensor softcap_(at::Tensor scores, const AttentionSpec& spec);
 
+/// The layer as a prefill over `tokens` tokens computes it: a window at least that long hides nothing (query p
+/// sees keys > p - window, all of them when p < window), so the layer is computed as a full-attention one and
+/// can take the fused path. Phi-3.5 and Phi-4-mini declare a 262,144-token window, Mistral v0.1 4,096. The
+/// cache keeps the layer's own spec: decoding past the window still hides what it must.
+AttentionSpec prefill_spec(const AttentionSpec& spec, std::int64_t tokens);
+
 /// Whether prefill_attention takes the SDPA path for a layer `spec` and tensors like `q`, or of this device
 /// and dtype.
 bool uses_sdpa(const at::Tensor& q, const AttentionSpec& spec);

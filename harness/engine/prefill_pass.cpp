@@ -48,7 +48,7 @@ at::Tensor run_prefill_pass(const Transformer& model, const at::Tensor& ids, std
     check_interrupt();  // a long prompt's prefill takes minutes on a CPU: a signal must not wait for it
     StageClock clock(dev);  // KVBENCH_PROFILE_POLICIES=1: where a prefill's time goes (syncs at each lap)
     at::Tensor attn;        // [N, Hq d]
-    const AttentionSpec& spec = model.attention(l);
+    const AttentionSpec spec = prefill_spec(model.attention(l), N);  // a window as long as the pass is none
     const bool token_major_q = uses_sdpa(dev, model.dtype(), spec) && token_major_queries();
     {
       // q, k and v of the whole sequence, seen head-major; they die with this block unless the hook keeps k and
