@@ -177,8 +177,10 @@ at::Tensor decode_attention(const LayerCache& cache, const at::Tensor& q, const 
       scores = scores.masked_fill(hidden.unsqueeze(1), -inf);
     }
     const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());  // [Hkv, g, B + t]
-    const at::Tensor out = at::matmul(probs.narrow(2, 0, B), pv) + at::matmul(probs.narrow(2, B, t), tail_v);
-    return out.reshape({Hq * d});
+    // One rounding for prompt and tail together, as HF's one product over its concatenated cache: in bf16, two
+    // products rounded apart and then added drift an ulp from it at every layer and step.
+    const at::Tensor from_tail = at::matmul(probs.narrow(2, B, t), tail_v);
+    return at::baddbmm(from_tail, probs.narrow(2, 0, B), pv).reshape({Hq * d});
   }
 
   // Ragged prompt part: score every flat entry against every query head (one matrix product reading each
@@ -195,10 +197,9 @@ at::Tensor decode_attention(const LayerCache& cache, const at::Tensor& q, const 
   scores.narrow(0, 0, N).masked_fill_(hidden, -inf);
   if (spec.window > 0) scores.narrow(0, N, t).masked_fill_(tail_hidden.unsqueeze(1), -inf);
   const at::Tensor probs = at::softmax(scores, 0, at::kFloat).to(q.scalar_type());  // [N + t, Hq]
-  const at::Tensor from_prompt = at::matmul(probs.narrow(0, 0, N).transpose(0, 1), pv);  // [Hq, d]
   const at::Tensor from_tail =
       at::matmul(probs.narrow(0, N, t).transpose(0, 1).reshape({Hkv, g, t}), tail_v).reshape({Hq, d});
-  return (from_prompt + from_tail).reshape({Hq * d});
+  return at::addmm(from_tail, probs.narrow(0, 0, N).transpose(0, 1), pv).reshape({Hq * d});  // one rounding, as above
 }
 
 }  // namespace kvbench
