@@ -64,13 +64,26 @@ step "SIGTERM to a --devices parent: the workers save and stop; --resume complet
 config dev "$tmp/dev"
 "$kvbench" run --log-level warn --config "$tmp/dev.json" --devices cpu,cpu > /dev/null 2> "$tmp/dev.err" &
 pid=$!
-# Each worker is paused (SIGSTOP) as soon as it has finished two samples, so that neither can finish its whole
-# shard before the signal arrives however the two are scheduled (a loaded CI machine once let worker 1 finish
-# all 20 while worker 0 was still starting). The SIGTERM forwarded by the parent waits, pending, until SIGCONT.
-for s in 0 1; do
-  wait_rows "$tmp/dev/shards/$s-of-2/predictions/full/prompt.jsonl" 2
-  kill -STOP "$(cat "$tmp/dev/shards/$s-of-2/worker.pid")"
+# Each worker is paused (SIGSTOP) as soon as it has finished two samples, both watched at once, so that neither
+# can finish its whole shard before the signal arrives however the two are scheduled (on a loaded machine one
+# worker finished all 20 while the other was still starting, and later while this loop waited for the other).
+# The SIGTERM forwarded by the parent waits, pending, until SIGCONT.
+stopped=""
+for _ in $(seq 1 1200); do
+  for s in 0 1; do
+    case " $stopped " in *" $s "*) continue ;; esac
+    rows_file="$tmp/dev/shards/$s-of-2/predictions/full/prompt.jsonl" pid_file="$tmp/dev/shards/$s-of-2/worker.pid"
+    if [ -f "$rows_file" ] && [ -f "$pid_file" ] && [ "$(wc -l < "$rows_file")" -ge 2 ]; then
+      kill -STOP "$(cat "$pid_file")"
+      stopped="$stopped $s"
+      rows=$(wc -l < "$rows_file")
+      [ "$rows" -lt 20 ] || fail "SIGTERM: worker $s had finished its shard ($rows rows) before it was paused; the test proves nothing"
+    fi
+  done
+  [ "$(echo $stopped | wc -w)" = 2 ] && break
+  sleep 0.05
 done
+[ "$(echo $stopped | wc -w)" = 2 ] || fail "SIGTERM: the workers did not reach two rows each within 60 s"
 kill -TERM $pid
 sleep 1   # the parent passes the signal on within 50 ms
 for s in 0 1; do kill -CONT "$(cat "$tmp/dev/shards/$s-of-2/worker.pid")"; done
