@@ -89,6 +89,14 @@ TEST(ModelInfo, ConfigOnlyOfUnsupportedArchitectures) {
   qwen["hidden_act"] = "silu";
   test::write_file(tmp.file("bad/config.json"), qwen.dump());
   test::expect_one_error(test::run_kvbench("model-info --config-only --model " + tmp.file("bad")), "hidden_size");
+  // A layer_types list of the wrong length is refused with or without a sliding window, as transformers does.
+  nlohmann::json qwen3 = read_json_file(kConfigs + "qwen3/config.json");
+  const std::int64_t layers = qwen3["num_hidden_layers"].get<std::int64_t>();
+  qwen3["layer_types"] = std::vector<std::string>(static_cast<std::size_t>(layers - 1), "full_attention");
+  test::write_file(tmp.file("types/config.json"), qwen3.dump());
+  test::expect_one_error(test::run_kvbench("model-info --config-only --model " + tmp.file("types")),
+                         "layer_types must list one type per layer (" + std::to_string(layers) + "), got " +
+                             std::to_string(layers - 1) + " entries");
 }
 
 // With the tokenizer files beside config.json: the tokenizer and the chat format a run would pick.

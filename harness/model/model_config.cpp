@@ -125,20 +125,23 @@ void set_sliding_layers(const JsonFields& config, ModelConfig& out, std::int64_t
                         const std::function<bool(std::int64_t)>& sliding) {
   out.sliding_window = 0;
   out.sliding_layers.clear();
-  if (window <= 0) return;
-  KV_CHECK(window <= (std::int64_t{1} << 30), config.source(), ": sliding_window ", window, " is out of range");
+  // layer_types is checked even without a window (transformers refuses a list of the wrong length too).
   const nlohmann::json& types = config.raw("layer_types");
   std::vector<bool> layers(static_cast<std::size_t>(out.num_layers));
   if (!types.is_null()) {
     KV_CHECK(types.is_array() && static_cast<std::int64_t>(types.size()) == out.num_layers, config.source(),
-             ": layer_types must list one type per layer (", out.num_layers, ")");
+             ": layer_types must list one type per layer (", out.num_layers, "), got ",
+             types.is_array() ? std::to_string(types.size()) + " entries" : std::string("a ") + types.type_name());
     for (std::size_t l = 0; l < types.size(); ++l) {
       const std::string t = types[l].is_string() ? types[l].get<std::string>() : "";
       KV_CHECK(t == "sliding_attention" || t == "full_attention", config.source(), ": layer_types[", l, "] '", t,
                "' is not supported (sliding_attention, full_attention)");
       layers[l] = t == "sliding_attention";
     }
-  } else {
+  }
+  if (window <= 0) return;
+  KV_CHECK(window <= (std::int64_t{1} << 30), config.source(), ": sliding_window ", window, " is out of range");
+  if (types.is_null()) {
     for (std::int64_t l = 0; l < out.num_layers; ++l) layers[static_cast<std::size_t>(l)] = sliding(l);
   }
   if (std::find(layers.begin(), layers.end(), true) == layers.end()) return;
