@@ -12,6 +12,7 @@
 #include "harness/model/random_checkpoint.h"
 #include "harness/model/transformer.h"
 #include "policies/registry.h"
+#include "tests/policy_fixtures.h"
 #include "tests/test_support.h"
 #include "tests/test_tensors.h"
 
@@ -22,15 +23,9 @@ struct PoolModel {
   test::TempDir dir;
   RandomModelSpec spec;
   std::unique_ptr<Transformer> model;
-  PoolModel() {
-    spec.family = "llama";
+  PoolModel() : spec(test::small_llama_spec(31)) {
     spec.vocab_size = 80;
-    spec.hidden_size = 64;
     spec.intermediate_size = 128;
-    spec.num_layers = 2;
-    spec.num_heads = 4;
-    spec.num_kv_heads = 2;
-    spec.seed = 31;
     write_random_checkpoint(dir.path(), spec);
     model = Transformer::load(dir.path(), at::kCPU, at::kFloat);
   }

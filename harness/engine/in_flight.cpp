@@ -4,6 +4,7 @@
 
 #include "harness/common/error.h"
 #include "harness/device/fault.h"
+#include "harness/engine/engine.h"
 
 namespace kvbench {
 namespace {
@@ -21,13 +22,8 @@ SampleNeeds sample_needs(const ModelConfig& c, std::int64_t element_bytes, std::
                          const std::vector<SampleVariant>& variants) {
   SampleNeeds needs;
   needs.bytes = prefill_activation_bytes(c, element_bytes, tokens) + kv_bytes(c, element_bytes, tokens, c.num_kv_heads);
-  SequenceInfo info;
-  info.prompt_len = tokens;
-  info.num_layers = c.num_layers;
-  info.num_heads = c.num_heads;
-  info.num_kv_heads = c.num_kv_heads;
-  info.head_dim = c.head_dim;
-  info.element_bytes = element_bytes;
+  // Every layer counted as compressed, as kv_bytes counts them all.
+  const SequenceInfo info = policy_sequence_info(c, element_bytes, tokens, SlidingLayers::kCompress);
   for (const SampleVariant& v : variants) {
     const std::unique_ptr<EvictionPolicy> policy = make_policy(v.spec);
     std::int64_t kept = tokens;
