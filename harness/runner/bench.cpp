@@ -74,13 +74,34 @@ struct PromptRun {
   std::optional<std::int64_t> peak_device_memory;
 };
 
+// Fresh policies of every variant (a prefill's policies keep per-sequence state), and the pointers prefill takes.
+struct BenchPolicies {
+  std::vector<std::unique_ptr<EvictionPolicy>> owned;
+  std::vector<EvictionPolicy*> raw;
+  explicit BenchPolicies(const BenchOptions& o) {
+    for (const auto& v : o.variants) owned.push_back(make_policy(v.spec));
+    for (auto& p : owned) raw.push_back(p.get());
+  }
+};
+
+PrefillOptions prefill_options(const BenchOptions& o) {
+  PrefillOptions pre;
+  pre.chunk_size = o.prefill_chunk;
+  return pre;
+}
+
+GenerateOptions generate_options(const BenchOptions& o, std::int64_t new_tokens) {
+  GenerateOptions gen;
+  gen.max_new_tokens = new_tokens;
+  gen.stop_ids = o.stop_ids;
+  gen.decode_path = o.decode_path;
+  return gen;
+}
+
 PromptRun run_prompt(const Engine& engine, at::Device device, const std::vector<std::int64_t>& ids,
                      const BenchOptions& o, std::int64_t new_tokens) {
-  std::vector<std::unique_ptr<EvictionPolicy>> policies;
-  std::vector<EvictionPolicy*> raw;
-  for (const auto& v : o.variants) policies.push_back(make_policy(v.spec));
-  for (auto& p : policies) raw.push_back(p.get());
-  const std::size_t n = raw.size();
+  const BenchPolicies policies(o);
+  const std::size_t n = policies.raw.size();
   PromptRun r;
   r.step_seconds.resize(n);
   r.batch_size.assign(n, 1);
@@ -88,16 +109,11 @@ PromptRun run_prompt(const Engine& engine, at::Device device, const std::vector<
   reset_peak_device_memory(device);
   synchronize(device);
   const auto t0 = Clock::now();
-  PrefillOptions pre;
-  pre.chunk_size = o.prefill_chunk;
-  PrefillResult prefilled = engine.prefill(ids, raw, pre);
+  PrefillResult prefilled = engine.prefill(ids, policies.raw, prefill_options(o));
   r.prefill_seconds = prefilled.seconds;
   r.compression_seconds = prefilled.policy_seconds;
   for (const auto& cache : prefilled.caches) r.kv_bytes.push_back(cache.bytes_used());
-  GenerateOptions gen;
-  gen.max_new_tokens = new_tokens;
-  gen.stop_ids = o.stop_ids;
-  gen.decode_path = o.decode_path;
+  GenerateOptions gen = generate_options(o, new_tokens);
   gen.time_steps = true;
   std::vector<std::size_t> all(n);
   std::iota(all.begin(), all.end(), 0);
@@ -127,10 +143,7 @@ InFlightTiming run_prompts_in_flight(const Transformer& model, const Engine& eng
                                      const std::vector<std::vector<std::int64_t>>& prompts, const BenchOptions& o,
                                      std::int64_t new_tokens) {
   const at::Device device = model.device();
-  GenerateOptions gen;
-  gen.max_new_tokens = new_tokens;
-  gen.stop_ids = o.stop_ids;
-  gen.decode_path = o.decode_path;
+  const GenerateOptions gen = generate_options(o, new_tokens);
   KV_CHECK(engine.decode_path(gen) != "reference", "samples in flight need the ragged or graph decode path");
   std::vector<SampleVariant> variants;
   for (const auto& v : o.variants) variants.push_back({v.spec, true});
@@ -146,11 +159,8 @@ InFlightTiming run_prompts_in_flight(const Transformer& model, const Engine& eng
     if (const auto free = available_memory(device)) plan.memory_bytes = *free / 5 * 4;
   InFlightDecoder decoder(model, plan);
   std::vector<PrefillResult> prefilled(prompts.size());
-  std::vector<std::unique_ptr<EvictionPolicy>> policies;
-  std::vector<EvictionPolicy*> raw;
-  for (const auto& v : o.variants) policies.push_back(make_policy(v.spec));
-  for (auto& p : policies) raw.push_back(p.get());
-  const std::uint64_t n = raw.size();
+  const BenchPolicies policies(o);
+  const std::uint64_t n = policies.raw.size();
   InFlightTiming t;
   synchronize(device);
   const auto t0 = Clock::now();
@@ -158,10 +168,8 @@ InFlightTiming run_prompts_in_flight(const Transformer& model, const Engine& eng
   while (next < prompts.size() || decoder.in_flight() > 0) {
     while (next < prompts.size() &&
            decoder.can_start(sample_needs(model.config(), element_bytes, static_cast<std::int64_t>(prompts[next].size()), variants))) {
-      PrefillOptions pre;
-      pre.chunk_size = o.prefill_chunk;
       PrefillResult& r = prefilled[next];
-      r = engine.prefill(prompts[next], raw, pre);
+      r = engine.prefill(prompts[next], policies.raw, prefill_options(o));
       t.prefill_seconds += r.seconds;
       for (std::uint64_t i = 0; i < n; ++i) decoder.admit({next * n + i, &r.caches[i], r.last_logits, gen});
       ++next;
