@@ -4,6 +4,7 @@
 
 #include "harness/common/error.h"
 #include "harness/device/fault.h"
+#include "harness/device/memory.h"
 #include "harness/engine/engine.h"
 
 namespace kvbench {
@@ -17,6 +18,12 @@ std::int64_t kv_bytes(const ModelConfig& c, std::int64_t element_bytes, std::int
   return 2 * c.num_layers * heads * kept * c.head_dim * element_bytes;
 }
 }  // namespace
+
+std::int64_t in_flight_memory_budget(std::int64_t requested, at::Device device) {
+  if (requested != 0) return requested;
+  const auto free = available_memory(device);
+  return free ? *free / 5 * 4 : 0;
+}
 
 SampleNeeds sample_needs(const ModelConfig& c, std::int64_t element_bytes, std::int64_t tokens,
                          const std::vector<SampleVariant>& variants) {

@@ -29,6 +29,10 @@ struct InFlightPlan {
   bool graphs = false;             ///< replay steps as CUDA graphs
 };
 
+/// The memory budget of a plan: `requested` bytes, or for 0 ("auto") 80% of what `device` has free now (weights
+/// loaded, warm-up done), or no limit (0) where the device does not say.
+std::int64_t in_flight_memory_budget(std::int64_t requested, at::Device device);
+
 /// What a sample asks of the in-flight decoder: its sequences per cache head count, and the bytes its prefill
 /// (the prompt's activations and full keys and values) and its caches are expected to take.
 struct SampleNeeds {

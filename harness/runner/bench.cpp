@@ -154,9 +154,7 @@ InFlightTiming run_prompts_in_flight(const Transformer& model, const Engine& eng
   for (const auto& p : prompts) plan.max_prompt = std::max<std::int64_t>(plan.max_prompt, static_cast<std::int64_t>(p.size()));
   plan.variants_per_heads = sample_needs(model.config(), element_bytes, 1, variants).sequences;
   plan.graphs = engine.decode_path(gen) == "graph";
-  plan.memory_bytes = o.in_flight_memory;
-  if (plan.memory_bytes == 0)
-    if (const auto free = available_memory(device)) plan.memory_bytes = *free / 5 * 4;
+  plan.memory_bytes = in_flight_memory_budget(o.in_flight_memory, device);
   InFlightDecoder decoder(model, plan);
   std::vector<PrefillResult> prefilled(prompts.size());
   const BenchPolicies policies(o);

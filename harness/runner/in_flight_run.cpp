@@ -48,9 +48,7 @@ InFlightPlan in_flight_plan(RunState& st, std::int64_t samples) {
   GenerateOptions probe;
   probe.decode_path = st.rc.decode_path;
   plan.graphs = st.session.engine().decode_path(probe) == "graph";
-  plan.memory_bytes = st.rc.in_flight_memory;
-  if (plan.memory_bytes == 0)  // auto: 80% of what the device has free now (weights loaded, warm-up done)
-    if (const auto free = available_memory(st.session.device())) plan.memory_bytes = *free / 5 * 4;
+  plan.memory_bytes = in_flight_memory_budget(st.rc.in_flight_memory, st.session.device());
   return plan;
 }
 
