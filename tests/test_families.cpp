@@ -237,6 +237,22 @@ TEST(Families, AWindowAsLongAsThePrefillIsNoneThereAndStillHidesWhenDecodingPast
   }
 }
 
+// Which kernel computes a layer's prefill: soft-capped layers and f32 or CPU tensors never reach a fused kernel
+// (none of libtorch's soft-caps, and f32 SDPA would be the T x T math kernel); a CUDA bf16 window takes the
+// flash kernel's band where this libtorch has it, the chunked band otherwise, never full attention.
+TEST(Families, PrefillKernelsMatchWhatTheLayerNeeds) {
+  const at::Device cuda(at::kCUDA, 0), cpu(at::kCPU);
+  const AttentionSpec plain{0.5, 0.0, 0}, capped{0.5, 50.0, 0}, window{0.5, 0.0, 1024}, both{0.5, 50.0, 1024};
+  for (const AttentionSpec& s : {plain, capped, window, both}) {
+    EXPECT_EQ(prefill_kernel(cpu, at::kBFloat16, s), PrefillKernel::kChunked);
+    EXPECT_EQ(prefill_kernel(cuda, at::kFloat, s), PrefillKernel::kChunked);
+  }
+  EXPECT_EQ(prefill_kernel(cuda, at::kBFloat16, capped), PrefillKernel::kChunked);
+  EXPECT_EQ(prefill_kernel(cuda, at::kBFloat16, both), PrefillKernel::kChunked);
+  EXPECT_NE(prefill_kernel(cuda, at::kBFloat16, window), PrefillKernel::kFusedCausal);
+  EXPECT_NE(prefill_kernel(cuda, at::kHalf, plain), PrefillKernel::kFusedWindow);
+}
+
 // Every registered policy with a budget of B tokens, under kvbench's conventions and under each reference code
 // base that implements it (KVCache-Factory's, Ada-KV's and SnapKV's per-query-head caches among them).
 std::vector<PolicySpec> every_policy_variant(std::int64_t B) {

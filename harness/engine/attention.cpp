@@ -1,11 +1,14 @@
 #include "harness/engine/attention.h"
 
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/version.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "harness/common/error.h"
 #include "harness/common/interrupt.h"
@@ -19,19 +22,88 @@
 #endif
 
 namespace kvbench {
+namespace {
+// libtorch's flash kernel computes a causal band when given window sizes: aten::_flash_attention_forward's
+// window_size_left/right (libtorch >= 2.5), which SDPA does not expose. The op is private, so it is called
+// through the dispatcher by argument name: a libtorch without these arguments, or with others that have no
+// default, is found out once at start-up and its windowed layers take the chunked path.
+class FlashWindowOp {
+ public:
+  static const FlashWindowOp& get() {
+    static const FlashWindowOp op;
+    return op;
+  }
+  bool available() const { return op_.has_value(); }
+
+  // q [T, Hq, d], k and v [T, Hkv, d], each with unit stride in d -> [T, Hq, d]. A query at p sees keys in
+  // (p - window, p].
+  at::Tensor run(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                 std::int64_t window) const {
+    const std::int64_t T = q.size(0);
+    std::vector<c10::IValue> stack;
+    for (const c10::Argument& arg : op_->schema().arguments()) {
+      const std::string& n = arg.name();
+      if (n == "query") stack.emplace_back(q.unsqueeze(0));
+      else if (n == "key") stack.emplace_back(k.unsqueeze(0));
+      else if (n == "value") stack.emplace_back(v.unsqueeze(0));
+      else if (n == "max_q" || n == "max_k") stack.emplace_back(T);
+      else if (n == "dropout_p") stack.emplace_back(0.0);
+      else if (n == "is_causal") stack.emplace_back(true);
+      else if (n == "return_debug_mask") stack.emplace_back(false);
+      else if (n == "scale") stack.emplace_back(scale);
+      else if (n == "window_size_left") stack.emplace_back(window - 1);  // keys >= p - (window - 1)
+      else if (n == "window_size_right") stack.emplace_back(std::int64_t{0});
+      else if (arg.default_value().has_value()) stack.push_back(*arg.default_value());
+      else stack.emplace_back();  // the optional tensors (cumulative lengths, seqused_k, alibi): none
+    }
+    op_->callBoxed(&stack);
+    return stack.at(0).toTensor().squeeze(0);
+  }
+
+ private:
+  FlashWindowOp() {
+    const auto handle = c10::Dispatcher::singleton().findOp({"aten::_flash_attention_forward", ""});
+    if (!handle.has_value() || !handle->hasSchema()) return;
+    const std::vector<std::string> known = {"query", "key", "value", "max_q", "max_k", "dropout_p", "is_causal",
+                                            "return_debug_mask", "scale", "window_size_left", "window_size_right",
+                                            "cum_seq_q", "cum_seq_k", "seqused_k", "alibi_slopes"};
+    bool left = false, right = false;
+    for (const c10::Argument& arg : handle->schema().arguments()) {
+      const std::string& n = arg.name();
+      left = left || n == "window_size_left";
+      right = right || n == "window_size_right";
+      const bool optional_tensor = (n == "cum_seq_q" || n == "cum_seq_k" || n == "seqused_k" || n == "alibi_slopes");
+      if (optional_tensor && arg.type()->kind() != c10::TypeKind::OptionalType) return;
+      if (std::find(known.begin(), known.end(), n) == known.end() && !arg.default_value().has_value()) return;
+    }
+    if (left && right) op_ = *handle;
+  }
+  std::optional<c10::OperatorHandle> op_;
+};
+
+bool flash_window_disabled() {
+  const char* v = std::getenv("KVBENCH_WINDOW_ATTENTION");
+  const std::string mode = v != nullptr && *v != '\0' ? v : "flash";
+  KV_CHECK(mode == "flash" || mode == "chunked", "KVBENCH_WINDOW_ATTENTION must be flash or chunked, got '", mode,
+           "'");
+  return mode == "chunked";
+}
+}  // namespace
+
+PrefillKernel prefill_kernel(at::Device device, at::ScalarType dtype, const AttentionSpec& spec) {
+  // Flash attention needs half precision; in f32 SDPA would fall back to the math kernel, which materializes the
+  // whole T x T matrix, so f32 stays on the chunked path. libtorch's fused kernels have no soft-cap: soft-capped
+  // layers (Gemma 2) take the chunked path, which computes only the band of keys a window reaches.
+  if (!device.is_cuda() || (dtype != at::kBFloat16 && dtype != at::kHalf) || spec.softcap != 0) {
+    return PrefillKernel::kChunked;
+  }
+  if (spec.window == 0) return KVBENCH_HAS_SDPA_GQA ? PrefillKernel::kFusedCausal : PrefillKernel::kChunked;
+  static const bool window_ok = !flash_window_disabled() && FlashWindowOp::get().available();
+  return window_ok ? PrefillKernel::kFusedWindow : PrefillKernel::kChunked;
+}
+
 bool uses_sdpa(at::Device device, at::ScalarType dtype, const AttentionSpec& spec) {
-#if KVBENCH_HAS_SDPA_GQA
-  // Flash attention needs half precision; in f32 SDPA would fall back to the math kernel, which
-  // materializes the whole T x T matrix, so f32 stays on the chunked path. libtorch's fused kernels have no
-  // soft-cap, and a window would need a dense mask: such layers take the chunked path, which computes only the
-  // band of keys a window reaches.
-  return device.is_cuda() && (dtype == at::kBFloat16 || dtype == at::kHalf) && spec.softcap == 0 && spec.window == 0;
-#else
-  (void)device;
-  (void)dtype;
-  (void)spec;
-  return false;
-#endif
+  return prefill_kernel(device, dtype, spec) != PrefillKernel::kChunked;
 }
 
 bool uses_sdpa(const at::Tensor& q, const AttentionSpec& spec) { return uses_sdpa(q.device(), q.scalar_type(), spec); }
@@ -100,8 +172,21 @@ at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at:
                              std::int64_t query_chunk) {
   const std::int64_t Hq = q.size(0), T = q.size(1), d = q.size(2), Hkv = k.size(0), g = Hq / Hkv;
   const double scale = spec.scale;
+  const PrefillKernel kernel = prefill_kernel(q.device(), q.scalar_type(), spec);
+  if (kernel == PrefillKernel::kFusedWindow) {
+    try {
+      return FlashWindowOp::get().run(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), scale, spec.window)
+          .reshape({T, Hq * d});
+    } catch (const std::exception& e) {
+      // A GPU or head size the flash kernel does not take: the chunked path computes the same band.
+      static bool warned = false;
+      if (!warned) log::warn("flash attention refused a sliding-window layer; using the chunked path: ",
+                             short_error_message(e));
+      warned = true;
+    }
+  }
 #if KVBENCH_HAS_SDPA_GQA
-  if (uses_sdpa(q, spec)) {
+  if (kernel == PrefillKernel::kFusedCausal) {
     at::Tensor out;
     const std::string& backend = prefill_backend();
     if (backend == "cudnn") {
@@ -128,13 +213,14 @@ at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at:
   KV_CHECK(query_chunk > 0, "prefill chunk size must be positive");
   const std::int64_t W = spec.window;
   if (W > 0 || spec.softcap > 0) {
-    // Their scores are not fused away on any device: keep the float score matrix within about 1 GiB.
+    // Their scores are not fused away on any device: keep a chunk's score matrix within 2^28 elements.
     const std::int64_t keys = W > 0 ? std::min(T, W + query_chunk) : T;
     query_chunk = std::clamp<std::int64_t>((std::int64_t{1} << 28) / std::max<std::int64_t>(1, Hq * keys), 16, query_chunk);
   }
   at::Tensor out = at::empty({T, Hq * d}, q.options());
   const at::Tensor qg = q.view({Hkv, g, T, d});
   const auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
+  const double inf = std::numeric_limits<double>::infinity();
   for (std::int64_t start = 0; start < T; start += query_chunk) {
     check_interrupt();  // one layer of a long prompt takes minutes on a CPU: a signal must not wait for it
     const std::int64_t n = std::min(query_chunk, T - start), end = start + n;
@@ -142,13 +228,26 @@ at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at:
     // those > start+i - W.
     const std::int64_t lo = W > 0 ? std::max<std::int64_t>(0, start - W + 1) : 0, span = end - lo;
     const at::Tensor qc = qg.narrow(2, start, n).reshape({Hkv, g * n, d});
-    at::Tensor scores = softcap_(at::matmul(qc, k.narrow(1, lo, span).transpose(1, 2)) * scale, spec);  // [Hkv, g n, span]
-    const at::Tensor key_pos = at::arange(lo, end, opts).unsqueeze(0), query_pos = at::arange(start, end, opts).unsqueeze(1);
-    at::Tensor hidden = key_pos > query_pos;  // [n, span]
-    if (W > 0) hidden = hidden.logical_or(key_pos <= query_pos - W);
-    scores = scores.view({Hkv, g, n, span}).masked_fill(hidden, -std::numeric_limits<float>::infinity());
-    const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-    const at::Tensor o = at::matmul(probs.view({Hkv, g * n, span}), v.narrow(1, lo, span));  // [Hkv, g n, d]
+    // The scores in as few passes over them as libtorch allows (the score matrix is this path's cost): the scale,
+    // and the soft-cap's 1/cap, ride in the product; tanh and the cap in place; the masks only where they can hide
+    // something; softmax computes in float and rounds once, as HF's float32 softmax cast back.
+    const double alpha = spec.softcap > 0 ? scale / spec.softcap : scale;
+    // beta = 0 ignores the start on CUDA (cuBLAS); some libtorch CPU kernels still read it (NaN * 0): zeros there.
+    at::Tensor scores = (q.is_cuda() ? at::empty({Hkv, g * n, span}, q.options())
+                                     : at::zeros({Hkv, g * n, span}, q.options()))
+                            .baddbmm_(qc, k.narrow(1, lo, span).transpose(1, 2), /*beta=*/0, alpha);
+    if (spec.softcap > 0) scores.tanh_().mul_(spec.softcap);
+    const at::Tensor by_query = scores.view({Hkv, g, n, span});
+    const at::Tensor query_pos = at::arange(start, end, opts).unsqueeze(1);
+    // Causal: only keys [start, end), the last n columns, can lie after a query of the chunk.
+    by_query.narrow(3, span - n, n).masked_fill_(at::arange(start, end, opts).unsqueeze(0) > query_pos, -inf);
+    if (W > 0) {
+      // Window: a key at or before start + i - W hides from query start + i; those lie in the first n columns.
+      const std::int64_t m = std::min(n, span);
+      by_query.narrow(3, 0, m).masked_fill_(at::arange(lo, lo + m, opts).unsqueeze(0) <= query_pos - W, -inf);
+    }
+    const at::Tensor probs = at::softmax(scores, -1);
+    const at::Tensor o = at::matmul(probs, v.narrow(1, lo, span));  // [Hkv, g n, d]
     out.narrow(0, start, n).copy_(o.view({Hkv, g, n, d}).permute({2, 0, 1, 3}).reshape({n, Hq * d}));
   }
   return out;

@@ -12,12 +12,23 @@
 
 namespace kvbench {
 
+/// Which kernel computes a layer's prefill attention.
+enum class PrefillKernel {
+  kFusedCausal,  ///< at::scaled_dot_product_attention (cuDNN or flash): full causal attention
+  kFusedWindow,  ///< libtorch's flash kernel with a window (aten::_flash_attention_forward's window sizes)
+  kChunked,      ///< matmul, soft-cap, mask, softmax, matmul over query chunks and the keys their window reaches
+};
+
+/// The kernel prefill_attention uses on `device` in `dtype` for a layer `spec`: the fused kernels on CUDA in
+/// bf16/f16 where libtorch has them and the layer has no soft-cap (no fused kernel of libtorch's has one);
+/// KVBENCH_WINDOW_ATTENTION=chunked sends windowed layers to the chunked path (to compare the two).
+PrefillKernel prefill_kernel(at::Device device, at::ScalarType dtype, const AttentionSpec& spec);
+
 /// Causal attention of every prompt position. q [Hq, T, d], k and v [Hkv, T, d] -> [T, Hq d]. On the SDPA
 /// path q may be a token-major buffer seen as [Hq, T, d] (strides d, Hq d, 1): the output then comes back in
 /// token order and [T, Hq d] needs no transposing copy. `spec` gives the scale, the soft-cap of the scores
 /// (HF: after scaling, before the mask) and the window (a query at p sees keys in (p - window, p]).
-/// Uses at::scaled_dot_product_attention (flash) on CUDA for bf16/f16 where libtorch has it and the layer has
-/// neither soft-cap nor window; otherwise a plain matmul-softmax path processing at most `query_chunk` queries
+/// prefill_kernel(...) says which kernel computes it; the chunked path processes at most `query_chunk` queries
 /// at a time (fewer where the score matrix would pass 1 GiB) over the keys their window reaches.
 at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionSpec& spec,
                              std::int64_t query_chunk);
@@ -36,8 +47,8 @@ at::Tensor softcap_(at::Tensor scores, const AttentionSpec& spec);
 /// cache keeps the layer's own spec: decoding past the window still hides what it must.
 AttentionSpec prefill_spec(const AttentionSpec& spec, std::int64_t tokens);
 
-/// Whether prefill_attention takes the SDPA path for a layer `spec` and tensors like `q`, or of this device
-/// and dtype.
+/// Whether prefill_attention takes a fused path (which wants q token-major) for a layer `spec` and tensors like
+/// `q`, or of this device and dtype.
 bool uses_sdpa(const at::Tensor& q, const AttentionSpec& spec);
 bool uses_sdpa(at::Device device, at::ScalarType dtype, const AttentionSpec& spec);
 
