@@ -35,18 +35,18 @@ class FlashWindowOp {
   }
   bool available() const { return op_.has_value(); }
 
-  // q [T, Hq, d], k and v [T, Hkv, d], each with unit stride in d -> [T, Hq, d]. A query at p sees keys in
-  // (p - window, p].
+  // q [n, Hq, d], k and v [T, Hkv, d] (n <= T), each with unit stride in d -> [n, Hq, d]. Query i is the one at
+  // position p = i + T - n (flash aligns the queries to the last keys) and sees keys in (p - window, p].
   at::Tensor run(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                  std::int64_t window) const {
-    const std::int64_t T = q.size(0);
     std::vector<c10::IValue> stack;
     for (const c10::Argument& arg : op_->schema().arguments()) {
       const std::string& n = arg.name();
       if (n == "query") stack.emplace_back(q.unsqueeze(0));
       else if (n == "key") stack.emplace_back(k.unsqueeze(0));
       else if (n == "value") stack.emplace_back(v.unsqueeze(0));
-      else if (n == "max_q" || n == "max_k") stack.emplace_back(T);
+      else if (n == "max_q") stack.emplace_back(q.size(0));
+      else if (n == "max_k") stack.emplace_back(k.size(0));
       else if (n == "dropout_p") stack.emplace_back(0.0);
       else if (n == "is_causal") stack.emplace_back(true);
       else if (n == "return_debug_mask") stack.emplace_back(false);
@@ -165,6 +165,33 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, d
   return at::scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), /*attn_mask=*/{},
                                           /*dropout_p=*/0.0, /*is_causal=*/true, scale, /*enable_gqa=*/true);
 }
+
+// Causal attention on the fused kernel KVBENCH_PREFILL_ATTENTION names: q [Hq, T, d], k, v [Hkv, T, d] ->
+// [T, Hq d].
+at::Tensor fused_causal(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+  const std::int64_t Hq = q.size(0), T = q.size(1), d = q.size(2);
+  at::Tensor out;
+  const std::string& backend = prefill_backend();
+  if (backend == "cudnn") {
+    try {
+      const SdpBackendScope only(/*cudnn=*/true);
+      out = sdpa(q, k, v, scale);
+    } catch (const std::exception& e) {
+      static bool warned = false;
+      if (!warned) log::warn("cuDNN attention refused these inputs; using flash: ", short_error_message(e));
+      warned = true;
+    }
+  }
+  if (!out.defined()) {
+    if (backend == "auto") {
+      out = sdpa(q, k, v, scale);
+    } else {
+      const SdpBackendScope only(/*cudnn=*/false);
+      out = sdpa(q, k, v, scale);
+    }
+  }
+  return out.squeeze(0).transpose(0, 1).reshape({T, Hq * d});
+}
 }  // namespace
 #endif
 
@@ -175,8 +202,24 @@ at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at:
   const PrefillKernel kernel = prefill_kernel(q.device(), q.scalar_type(), spec);
   if (kernel == PrefillKernel::kFusedWindow) {
     try {
-      return FlashWindowOp::get().run(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), scale, spec.window)
-          .reshape({T, Hq * d});
+      const std::int64_t W = spec.window;  // < T: prefill_spec drops a window the prompt fits in
+      at::Tensor out = at::empty({T, Hq * d}, q.options());
+      std::int64_t first = 0;
+#if KVBENCH_HAS_SDPA_GQA
+      // Queries before W see every earlier key: plain causal attention, on cuDNN's faster kernel.
+      first = std::min(W, T);
+      out.narrow(0, 0, first).copy_(fused_causal(q.narrow(1, 0, first), k.narrow(1, 0, first), v.narrow(1, 0, first),
+                                                 scale));
+#endif
+      // The rest over all keys: the flash kernel aligns a shorter run of queries to the last keys.
+      if (first < T) {
+        out.narrow(0, first, T - first)
+            .copy_(FlashWindowOp::get()
+                       .run(q.narrow(1, first, T - first).transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), scale,
+                            W)
+                       .reshape({T - first, Hq * d}));
+      }
+      return out;
     } catch (const std::exception& e) {
       // A GPU or head size the flash kernel does not take: the chunked path computes the same band.
       static bool warned = false;
@@ -186,29 +229,7 @@ at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at:
     }
   }
 #if KVBENCH_HAS_SDPA_GQA
-  if (kernel == PrefillKernel::kFusedCausal) {
-    at::Tensor out;
-    const std::string& backend = prefill_backend();
-    if (backend == "cudnn") {
-      try {
-        const SdpBackendScope only(/*cudnn=*/true);
-        out = sdpa(q, k, v, scale);
-      } catch (const std::exception& e) {
-        static bool warned = false;
-        if (!warned) log::warn("cuDNN attention refused these inputs; using flash: ", short_error_message(e));
-        warned = true;
-      }
-    }
-    if (!out.defined()) {
-      if (backend == "auto") {
-        out = sdpa(q, k, v, scale);
-      } else {
-        const SdpBackendScope only(/*cudnn=*/false);
-        out = sdpa(q, k, v, scale);
-      }
-    }
-    return out.squeeze(0).transpose(0, 1).reshape({T, Hq * d});
-  }
+  if (kernel == PrefillKernel::kFusedCausal) return fused_causal(q, k, v, scale);
 #endif
   KV_CHECK(query_chunk > 0, "prefill chunk size must be positive");
   const std::int64_t W = spec.window;
