@@ -9,10 +9,10 @@ shape and a LlamaForCausalLM of exactly the same shape (layers, hidden, heads, K
 size, vocabulary: the same parameter count and KV size), runs `kvbench bench --json` on each (full cache and
 snapkv at budget 1024, the same prompts and warm-up), and prints family / Llama for the prefill time and the
 median decode step. The bound: prefill <= 1.15x, decode <= 1.2x. Checkpoints are deleted after their pair is
-measured (disk). Expected (docs/performance.md, "Model families"): Qwen3 within the bound (its q/k norms are
-two small launches per layer on the fused paths); Gemma 2/3, Mistral v0.1 and Phi-3.5 decode near the Llama (the
-split-K decode kernel computes windows and soft-caps) but prefill windowed and soft-capped layers with kvbench's
-chunked attention instead of libtorch's fused one (Gemma 2 above the bound at 32k).
+measured (disk). Expected (docs/performance.md, "Model families"): Qwen3, Gemma 3 and Phi-3.5 within both bounds
+(windowed layers prefill on flash's band kernel); Mistral v0.1 within at 32k and above the prefill bound at 8k
+(flash's band against cuDNN's full attention); Gemma 2 above the prefill bound (its soft-capped layers prefill on
+kvbench's chunked path: no fused kernel of libtorch's has a soft-cap); every family decodes within the bound.
 """
 from __future__ import annotations
 
