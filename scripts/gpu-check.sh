@@ -3,7 +3,7 @@
 # time limit, logs and JSON under OUT (default /tmp/kvbench-gpu). A failing stage is reported and the next
 # one still runs; the exit code is the number of failed stages.
 #   bash scripts/gpu-check.sh [layouts] [qhead32k] [newpol] [micro] [decode] [hf] [demo] [policy] [lengths] [profile] [lb16] [sweep]
-#                             [fixtures] [families] [families-bf16] [famperf]   (issue 31: model families; fixtures
+#                             [fixtures] [families] [families-bf16] [windows] [famperf]   (issue 31: model families; fixtures
 #                             writes OUT/families/<name>/, to be committed as tests/data/families/)
 #                             [study-dev{,-round2}-{4k,8k}] [study-test-4k] [study-test-8k]   (issue 18: scripts/kvec-study.sh;
 #                             each run comes back as OUT/study-*.tar.gz)
@@ -60,6 +60,7 @@ for s in "$@"; do
           --kvbench-device cuda --models "${FAMILY_MODELS:-families}" --skip-sdpa --out "$OUT/hf_parity_families.json" ;;
     families-bf16) stage families-bf16 ${HF_LIMIT:-560} python3 tests/gpu/hf_parity.py --kvbench $kv --workdir /tmp/famparity --device cuda \
           --kvbench-device cuda --models "${FAMILY_MODELS:-families}" --skip-sdpa --dtype bf16 --out "$OUT/hf_parity_families_bf16.json" ;;
+    windows) stage windows 300 python3 tests/gpu/window_parity.py --kvbench $kv --workdir /tmp/winpar --out "$OUT/window_parity.json" ;;
     famperf) stage famperf 580 python3 tests/gpu/bench_families.py --kvbench $kv --workdir /tmp/famperf \
           --families "${PERF_FAMILIES:-qwen3,gemma2}" --layers "${PERF_LAYERS:-0}" --lengths "${PERF_LENGTHS:-8192,32768}" \
           --new-tokens "${PERF_NEW_TOKENS:-64}" --out "$OUT/bench_families.json" ;;
