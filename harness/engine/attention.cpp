@@ -253,7 +253,9 @@ at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at:
       const std::int64_t m = std::min(n, span);
       by_query.narrow(3, 0, m).masked_fill_(at::arange(lo, lo + m, opts).unsqueeze(0) <= query_pos - W, -inf);
     }
-    const at::Tensor probs = at::softmax(scores, -1);
+    // CUDA's half-precision softmax accumulates in float; on other devices ask for float explicitly.
+    const at::Tensor probs =
+        q.is_cuda() ? at::softmax(scores, -1) : at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
     const at::Tensor o = at::matmul(probs, v.narrow(1, lo, span));  // [Hkv, g n, d]
     out.narrow(0, start, n).copy_(o.view({Hkv, g, n, d}).permute({2, 0, 1, 3}).reshape({n, Hq * d}));
   }
