@@ -13,6 +13,8 @@ measured (disk). Expected (docs/performance.md, "Model families"): Qwen3, Gemma 
 (windowed layers prefill on flash's band kernel); Mistral v0.1 within at 32k and above the prefill bound at 8k
 (flash's band against cuDNN's full attention); Gemma 2 above the prefill bound (its soft-capped layers prefill on
 kvbench's chunked path: no fused kernel of libtorch's has a soft-cap); every family decodes within the bound.
+Mixtral and Qwen3-MoE are measured beside a Llama of the same active parameters per token (ACTIVE_MLP); they
+decode on the reference path (their experts read the routing back to the host once per layer).
 """
 from __future__ import annotations
 
@@ -57,7 +59,22 @@ FAMILIES = {
                                           num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
                                           sliding_window=4096, max_position_embeddings=32768),
                     dict(rope_type="default", rope_theta=10000.0), None),
+    # Mixtures of experts, beside a Llama of the same attention and KV size whose MLP is as wide as the experts a
+    # token runs through (top-k x the expert's width): the same active parameters per token.
+    "mixtral": ("MixtralConfig", dict(vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                                      num_attention_heads=32, num_key_value_heads=8, num_local_experts=8,
+                                      num_experts_per_tok=2, sliding_window=None, max_position_embeddings=32768),
+                dict(rope_type="default", rope_theta=1000000.0), None),
+    "qwen3_moe": ("Qwen3MoeConfig", dict(vocab_size=151936, hidden_size=2048, intermediate_size=6144,
+                                         moe_intermediate_size=768, num_hidden_layers=48, num_attention_heads=32,
+                                         num_key_value_heads=4, head_dim=128, num_experts=128, num_experts_per_tok=8,
+                                         norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[],
+                                         max_position_embeddings=40960, tie_word_embeddings=False),
+                  dict(rope_type="default", rope_theta=1000000.0), None),
 }
+
+# The Llama twin's MLP width for the mixtures of experts: what one token runs through.
+ACTIVE_MLP = {"mixtral": 2 * 14336, "qwen3_moe": 8 * 768}
 
 
 def write(cls_name: str, fields: dict, rope, rope4, out: Path) -> None:
@@ -75,11 +92,14 @@ def write(cls_name: str, fields: dict, rope, rope4, out: Path) -> None:
     print(f"  wrote {out.name} ({cls_name}) in {time.time() - t0:.0f}s", flush=True)
 
 
-def llama_twin(fields: dict) -> dict:
-    """A Llama with the family's shape: the same parameter count (up to norms) and KV size."""
+def llama_twin(fields: dict, name: str = "") -> dict:
+    """A Llama with the family's shape: the same parameter count (up to norms) and KV size; for a mixture of
+    experts the same active parameters per token (ACTIVE_MLP)."""
     keys = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
             "num_key_value_heads", "head_dim", "max_position_embeddings")
     twin = {k: fields[k] for k in keys if k in fields}
+    if name in ACTIVE_MLP:
+        twin["intermediate_size"] = ACTIVE_MLP[name]
     twin.setdefault("head_dim", fields["hidden_size"] // fields["num_attention_heads"])
     return {**twin, "rms_norm_eps": 1e-5, "hidden_act": "silu", "tie_word_embeddings": False}
 
@@ -131,7 +151,7 @@ def main() -> int:
         try:
             write(cls_name, fields, rope, rope4, fam_dir)
             theta = rope["full_attention"]["rope_theta"] if "full_attention" in rope else rope["rope_theta"]
-            write("LlamaConfig", llama_twin(fields), dict(rope_type="default", rope_theta=theta), None, llama_dir)
+            write("LlamaConfig", llama_twin(fields, name), dict(rope_type="default", rope_theta=theta), None, llama_dir)
             fam, llama = bench(args, fam_dir), bench(args, llama_dir)
             results[name] = {"family": fam, "llama": llama, "ratios": ratios(fam, llama)}
             for r in results[name]["ratios"]:
