@@ -10,6 +10,7 @@
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
 #include "harness/engine/attention.h"
+#include "harness/engine/in_flight.h"
 #include "harness/engine/engine.h"
 #include "harness/engine/ragged_decoder.h"
 #include "harness/model/checkpoint.h"
@@ -397,6 +398,34 @@ void rewrite_checkpoint(const std::string& dir,
 // The same weights, spelled as transformers 4 writes experts (one module per expert; Mixtral's w1/w3/w2 under
 // block_sparse_moe) or nests Gemma 3's language model (language_model.model., language_model.lm_head), give
 // the same logits as the canonical spelling.
+// What the in-flight decoder expects a sample's caches to take is what they hold: in window mode the windowed
+// layers' windows (whatever the budget, which is smaller here) and the budget on the full-attention layer, per KV
+// head or per query head; in compress mode at most every layer at the budget.
+TEST(Families, InFlightNeedsCountWhatEachLayerHolds) {
+  const FamilyCase c = family_cases()[2];  // qwen2: 1 full-attention layer, 2 windowed
+  auto f = family_model(c.spec, c.patch);
+  const ModelConfig& m = f->model->config();
+  const std::int64_t T = 60;
+  ASSERT_LT(m.sliding_window, T);
+  for (const std::string granularity : {"kv_head", "query_head"}) {
+    for (SlidingLayers mode : {SlidingLayers::kWindow, SlidingLayers::kCompress}) {
+      SCOPED_TRACE(granularity + " " + sliding_layers_name(mode));
+      PolicySpec spec{"snapkv", BudgetSpec(6)};
+      spec.params = {{"granularity", granularity}};
+      auto policy = make_policy(spec);
+      PrefillOptions pre;
+      pre.sliding_layers = mode;
+      const PrefillResult r = Engine(*f->model).prefill(random_ids(T, c.spec.vocab_size, 5), {policy.get()}, pre);
+      const std::int64_t expected = sample_needs(m, 4, T, {{spec, true}}, mode).bytes - sample_needs(m, 4, T, {}, mode).bytes;
+      if (mode == SlidingLayers::kWindow) {
+        EXPECT_EQ(expected, r.caches[0].bytes_used());
+      } else {
+        EXPECT_GE(expected, r.caches[0].bytes_used());
+      }
+    }
+  }
+}
+
 TEST(Families, CheckpointSpellingsLoadTheSameModel) {
   struct Spelling {
     std::string family;

@@ -26,11 +26,13 @@ std::int64_t in_flight_memory_budget(std::int64_t requested, at::Device device) 
 }
 
 SampleNeeds sample_needs(const ModelConfig& c, std::int64_t element_bytes, std::int64_t tokens,
-                         const std::vector<SampleVariant>& variants) {
+                         const std::vector<SampleVariant>& variants, SlidingLayers sliding) {
   SampleNeeds needs;
   needs.bytes = prefill_activation_bytes(c, element_bytes, tokens) + kv_bytes(c, element_bytes, tokens, c.num_kv_heads);
-  // Every layer counted as compressed, as kv_bytes counts them all.
-  const SequenceInfo info = policy_sequence_info(c, element_bytes, tokens, SlidingLayers::kCompress);
+  // In window mode a windowed layer keeps its last window - 1 positions whatever the budget (reserved_bytes), and
+  // the budget applies to the others; in compress mode every layer is counted at the budget (a windowed one holds
+  // at most that).
+  const SequenceInfo info = policy_sequence_info(c, element_bytes, tokens, sliding);
   for (const SampleVariant& v : variants) {
     const std::unique_ptr<EvictionPolicy> policy = make_policy(v.spec);
     std::int64_t kept = tokens;
@@ -40,7 +42,9 @@ SampleNeeds sample_needs(const ModelConfig& c, std::int64_t element_bytes, std::
     } catch (const std::exception&) {  // its prefill says why; count it as keeping everything
     }
     const std::int64_t heads = policy->granularity() == "query_head" ? c.num_heads : c.num_kv_heads;
-    needs.bytes += kv_bytes(c, element_bytes, kept, heads);
+    // A per-query-head cache holds the windows once per query head too.
+    needs.bytes += 2 * info.num_layers * heads * kept * c.head_dim * element_bytes +
+                   info.reserved_bytes / c.num_kv_heads * heads;
     if (v.pooled) ++needs.sequences[heads];
   }
   return needs;

@@ -45,9 +45,10 @@ struct SampleVariant {
   bool pooled = true;
 };
 /// The needs of a sample of `tokens` prompt tokens: each variant's cache as its budget resolves for that prompt
-/// (all of it for a policy that keeps everything), stored per KV head or per query head.
+/// (all of it for a policy that keeps everything), stored per KV head or per query head, with what `sliding`
+/// makes the model's sliding-window layers hold.
 SampleNeeds sample_needs(const ModelConfig& config, std::int64_t element_bytes, std::int64_t tokens,
-                         const std::vector<SampleVariant>& variants);
+                         const std::vector<SampleVariant>& variants, SlidingLayers sliding);
 
 class InFlightDecoder {
  public:

@@ -152,7 +152,8 @@ InFlightTiming run_prompts_in_flight(const Transformer& model, const Engine& eng
   plan.samples = o.samples_in_flight;
   plan.max_new = new_tokens;
   for (const auto& p : prompts) plan.max_prompt = std::max<std::int64_t>(plan.max_prompt, static_cast<std::int64_t>(p.size()));
-  plan.variants_per_heads = sample_needs(model.config(), element_bytes, 1, variants).sequences;
+  const SlidingLayers sliding = prefill_options(o).sliding_layers;
+  plan.variants_per_heads = sample_needs(model.config(), element_bytes, 1, variants, sliding).sequences;
   plan.graphs = engine.decode_path(gen) == "graph";
   plan.memory_bytes = in_flight_memory_budget(o.in_flight_memory, device);
   InFlightDecoder decoder(model, plan);
@@ -165,7 +166,8 @@ InFlightTiming run_prompts_in_flight(const Transformer& model, const Engine& eng
   std::size_t next = 0;
   while (next < prompts.size() || decoder.in_flight() > 0) {
     while (next < prompts.size() &&
-           decoder.can_start(sample_needs(model.config(), element_bytes, static_cast<std::int64_t>(prompts[next].size()), variants))) {
+           decoder.can_start(sample_needs(model.config(), element_bytes, static_cast<std::int64_t>(prompts[next].size()),
+                                          variants, sliding))) {
       PrefillResult& r = prefilled[next];
       r = engine.prefill(prompts[next], policies.raw, prefill_options(o));
       t.prefill_seconds += r.seconds;

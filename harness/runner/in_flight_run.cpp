@@ -44,7 +44,9 @@ InFlightPlan in_flight_plan(RunState& st, std::int64_t samples) {
   std::vector<SampleVariant> variants;
   for (const auto& v : st.rc.variants) variants.push_back({v.spec, !v.decode.enabled()});
   plan.variants_per_heads =
-      sample_needs(c, static_cast<std::int64_t>(c10::elementSize(st.session.dtype())), 1, variants).sequences;
+      sample_needs(c, static_cast<std::int64_t>(c10::elementSize(st.session.dtype())), 1, variants,
+                   parse_sliding_layers(st.rc.sliding_layers, "model.sliding_layers"))
+          .sequences;
   GenerateOptions probe;
   probe.decode_path = st.rc.decode_path;
   plan.graphs = st.session.engine().decode_path(probe) == "graph";
@@ -57,7 +59,8 @@ SampleNeeds needs_of(const RunState& st, const SampleInFlight& s) {
   std::vector<SampleVariant> variants;
   for (const Variant* v : pending_variants(st, *s.task)) variants.push_back({v->spec, !v->decode.enabled()});
   return sample_needs(st.session.config(), static_cast<std::int64_t>(c10::elementSize(st.session.dtype())),
-                      static_cast<std::int64_t>(s.in.ids.size()), variants);
+                      static_cast<std::int64_t>(s.in.ids.size()), variants,
+                      parse_sliding_layers(st.rc.sliding_layers, "model.sliding_layers"));
 }
 
 class InFlightLoop {
