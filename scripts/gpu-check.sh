@@ -63,7 +63,7 @@ for s in "$@"; do
     windows) stage windows 300 python3 tests/gpu/window_parity.py --kvbench $kv --workdir /tmp/winpar --out "$OUT/window_parity.json" ;;
     famperf) stage famperf 580 python3 tests/gpu/bench_families.py --kvbench $kv --workdir /tmp/famperf \
           --families "${PERF_FAMILIES:-qwen3,gemma2}" --layers "${PERF_LAYERS:-0}" --lengths "${PERF_LENGTHS:-8192,32768}" \
-          --new-tokens "${PERF_NEW_TOKENS:-64}" --out "$OUT/bench_families.json" ;;
+          --new-tokens "${PERF_NEW_TOKENS:-64}" --moe-twin "${PERF_MOE_TWIN:-active}" --out "$OUT/bench_families.json" ;;
     sweep) stage sweep 420 python3 tests/gpu/sweep_bench.py --kvbench $kv --workdir /tmp/pp --out "$OUT/sweep.json" ;;
     *) echo "unknown stage $s"; failed=$((failed + 1)) ;;
   esac

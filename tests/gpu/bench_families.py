@@ -92,14 +92,17 @@ def write(cls_name: str, fields: dict, rope, rope4, out: Path) -> None:
     print(f"  wrote {out.name} ({cls_name}) in {time.time() - t0:.0f}s", flush=True)
 
 
-def llama_twin(fields: dict, name: str = "") -> dict:
-    """A Llama with the family's shape: the same parameter count (up to norms) and KV size; for a mixture of
-    experts the same active parameters per token (ACTIVE_MLP)."""
+def llama_twin(fields: dict, name: str = "", moe_twin: str = "active") -> dict:
+    """A Llama with the family's shape: the same parameter count (up to norms) and KV size. For a mixture of
+    experts, moe_twin "active": an MLP as wide as the experts one token runs through (ACTIVE_MLP, the same
+    active parameters per token); "total": as wide as all its experts together (the same parameter count)."""
     keys = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
             "num_key_value_heads", "head_dim", "max_position_embeddings")
     twin = {k: fields[k] for k in keys if k in fields}
     if name in ACTIVE_MLP:
-        twin["intermediate_size"] = ACTIVE_MLP[name]
+        experts = fields.get("num_local_experts", fields.get("num_experts"))
+        top_k = fields["num_experts_per_tok"]
+        twin["intermediate_size"] = ACTIVE_MLP[name] if moe_twin == "active" else ACTIVE_MLP[name] // top_k * experts
     twin.setdefault("head_dim", fields["hidden_size"] // fields["num_attention_heads"])
     return {**twin, "rms_norm_eps": 1e-5, "hidden_act": "silu", "tie_word_embeddings": False}
 
@@ -138,6 +141,9 @@ def main() -> int:
                     help="decoder layers of both checkpoints (0: the real model's). Fewer layers keep the per-layer "
                          "comparison but give the embeddings and LM head (the same on both sides) a larger share, "
                          "so ratios move towards 1; Gemma 3 keeps whole 6-layer groups (5 local : 1 global)")
+    ap.add_argument("--moe-twin", choices=("active", "total"), default="active",
+                    help="the Llama beside a mixture of experts: the same active parameters per token, or the same "
+                         "parameter count (all experts)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     print(f"transformers {transformers.__version__}, torch {torch.__version__}", flush=True)
@@ -151,7 +157,7 @@ def main() -> int:
         try:
             write(cls_name, fields, rope, rope4, fam_dir)
             theta = rope["full_attention"]["rope_theta"] if "full_attention" in rope else rope["rope_theta"]
-            write("LlamaConfig", llama_twin(fields, name), dict(rope_type="default", rope_theta=theta), None, llama_dir)
+            write("LlamaConfig", llama_twin(fields, name, args.moe_twin), dict(rope_type="default", rope_theta=theta), None, llama_dir)
             fam, llama = bench(args, fam_dir), bench(args, llama_dir)
             results[name] = {"family": fam, "llama": llama, "ratios": ratios(fam, llama)}
             for r in results[name]["ratios"]:
