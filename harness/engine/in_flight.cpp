@@ -13,9 +13,11 @@ namespace {
 // caches' reads, not the weights') and its graph and tails grow with it.
 constexpr std::int64_t kMaxSlots = 256;
 
-// Bytes of keys and values of `kept` entries per head over `heads` cache heads in every layer.
-std::int64_t kv_bytes(const ModelConfig& c, std::int64_t element_bytes, std::int64_t kept, std::int64_t heads) {
-  return 2 * c.num_layers * heads * kept * c.head_dim * element_bytes;
+// Bytes of keys and values of `kept` entries per head over `heads` cache heads in `layers` layers (every layer
+// unless told).
+std::int64_t kv_bytes(const ModelConfig& c, std::int64_t element_bytes, std::int64_t kept, std::int64_t heads,
+                      std::int64_t layers = -1) {
+  return 2 * (layers < 0 ? c.num_layers : layers) * heads * kept * c.head_dim * element_bytes;
 }
 }  // namespace
 
@@ -43,8 +45,8 @@ SampleNeeds sample_needs(const ModelConfig& c, std::int64_t element_bytes, std::
     }
     const std::int64_t heads = policy->granularity() == "query_head" ? c.num_heads : c.num_kv_heads;
     // A per-query-head cache holds the windows once per query head too.
-    needs.bytes += 2 * info.num_layers * heads * kept * c.head_dim * element_bytes +
-                   info.reserved_bytes / c.num_kv_heads * heads;
+    needs.bytes +=
+        kv_bytes(c, element_bytes, kept, heads, info.num_layers) + info.reserved_bytes / c.num_kv_heads * heads;
     if (v.pooled) ++needs.sequences[heads];
   }
   return needs;
