@@ -212,13 +212,8 @@ def reinit_(model, seed: int) -> None:
             raise RuntimeError(f"reinit_: no rule for parameter {name} {tuple(p.shape)}")
 
 
-def build_checkpoint(name: str, out_dir: Path, seed: int) -> dict:
-    if name in FAMILIES:
-        cls_name, fields, rope, *rope4 = FAMILIES[name]
-        config = make_config(_cfg(cls_name), {**FAMILY_SHAPE, **fields}, rope, rope4[0] if rope4 else None)
-    else:
-        cls, fields, rope = MODELS[name]
-        config = make_config(cls, {**SHAPE, **fields}, rope)
+def write_checkpoint(config, out_dir: Path, seed: int) -> None:
+    """The model of `config` in float32 with unit-scale random weights (reinit_), saved as safetensors."""
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config).float().eval()
     reinit_(model, seed)
@@ -229,6 +224,16 @@ def build_checkpoint(name: str, out_dir: Path, seed: int) -> dict:
         model.save_pretrained(out_dir)
     if not list(out_dir.glob("*.safetensors")):
         raise RuntimeError(f"{out_dir}: save_pretrained wrote no .safetensors file")
+
+
+def build_checkpoint(name: str, out_dir: Path, seed: int) -> dict:
+    if name in FAMILIES:
+        cls_name, fields, rope, *rope4 = FAMILIES[name]
+        config = make_config(_cfg(cls_name), {**FAMILY_SHAPE, **fields}, rope, rope4[0] if rope4 else None)
+    else:
+        cls, fields, rope = MODELS[name]
+        config = make_config(cls, {**SHAPE, **fields}, rope)
+    write_checkpoint(config, out_dir, seed)
     saved = json.loads((out_dir / "config.json").read_text())
     rope_section = {k: saved[k] for k in ("rope_parameters", "rope_scaling", "rope_theta") if k in saved}
     print(f"  {name}: {saved.get('architectures')} config.json rope section: {json.dumps(rope_section)}")

@@ -45,13 +45,7 @@ CASES = {
 
 
 def write(cls_name: str, fields: dict, rope, rope4, out: Path) -> None:
-    from transformers import AutoModelForCausalLM
-    config = hp.make_config(hp._cfg(cls_name), fields, rope, rope4)
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(config).float().eval()
-    hp.reinit_(model, 0)
-    model.save_pretrained(out)
-    del model
+    hp.write_checkpoint(hp.make_config(hp._cfg(cls_name), fields, rope, rope4), out, seed=0)
 
 
 @torch.no_grad()
