@@ -9,6 +9,7 @@
 
 #include "harness/common/error.h"
 #include "harness/common/paths.h"
+#include "harness/device/ops.h"
 #include "harness/engine/attention.h"
 #include "harness/engine/in_flight.h"
 #include "harness/engine/engine.h"
@@ -248,8 +249,12 @@ TEST(Families, PrefillKernelsMatchWhatTheLayerNeeds) {
     EXPECT_EQ(prefill_kernel(cpu, at::kBFloat16, s), PrefillKernel::kChunked);
     EXPECT_EQ(prefill_kernel(cuda, at::kFloat, s), PrefillKernel::kChunked);
   }
-  EXPECT_EQ(prefill_kernel(cuda, at::kBFloat16, capped), PrefillKernel::kChunked);
-  EXPECT_EQ(prefill_kernel(cuda, at::kBFloat16, both), PrefillKernel::kChunked);
+  // Soft-capped layers: kvbench's own kernel where this build has CUDA kernels, else the chunked path.
+  const PrefillKernel capped_kernel = ops::cuda_kernels_built() && !ops::cuda_kernels_switched_off()
+                                          ? PrefillKernel::kSoftcapKernel
+                                          : PrefillKernel::kChunked;
+  EXPECT_EQ(prefill_kernel(cuda, at::kBFloat16, capped), capped_kernel);
+  EXPECT_EQ(prefill_kernel(cuda, at::kBFloat16, both), capped_kernel);
   EXPECT_NE(prefill_kernel(cuda, at::kBFloat16, window), PrefillKernel::kFusedCausal);
   EXPECT_NE(prefill_kernel(cuda, at::kHalf, plain), PrefillKernel::kFusedWindow);
 }

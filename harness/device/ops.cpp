@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 
@@ -382,6 +383,55 @@ at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, doubl
 #endif
   (void)split;
   return decode_attention_reference(q, batch, scale, mask);
+}
+
+bool prefill_attention_supported(const at::Tensor& q, std::int64_t head_dim) {
+#if KVBENCH_WITH_CUDA_KERNELS
+  return fused(q) && q.scalar_type() != at::kFloat && cuda::prefill_attention_supports(static_cast<int>(head_dim));
+#else
+  (void)q;
+  (void)head_dim;
+  return false;
+#endif
+}
+
+at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                             double softcap, std::int64_t window) {
+  const std::int64_t Hq = q.size(0), T = q.size(1), d = q.size(2), Hkv = k.size(0);
+  KV_CHECK(prefill_attention_supported(q, d), "internal error: no prefill attention kernel for these tensors");
+#if KVBENCH_WITH_CUDA_KERNELS
+  const auto aligned = [](const at::Tensor& t) {
+    return t.stride(2) == 1 && t.stride(0) % 8 == 0 && t.stride(1) % 8 == 0 &&
+           reinterpret_cast<std::uintptr_t>(t.data_ptr()) % 16 == 0;
+  };
+  KV_CHECK(k.sizes() == v.sizes() && k.size(1) == T && k.size(2) == d && Hq % Hkv == 0 && aligned(q) && aligned(k) &&
+               aligned(v) && k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type(),
+           "internal error: prefill_attention got inconsistent tensors");
+  at::Tensor out = at::empty({T, Hq * d}, q.options());
+  cuda::PrefillAttention a;
+  a.q = q.data_ptr();
+  a.k = k.data_ptr();
+  a.v = v.data_ptr();
+  a.q_row_stride = q.stride(1);
+  a.q_head_stride = q.stride(0);
+  a.k_row_stride = k.stride(1);
+  a.k_head_stride = k.stride(0);
+  a.v_row_stride = v.stride(1);
+  a.v_head_stride = v.stride(0);
+  a.out = out.data_ptr();
+  a.tokens = T;
+  a.hq = static_cast<int>(Hq);
+  a.hkv = static_cast<int>(Hkv);
+  a.d = static_cast<int>(d);
+  a.scale = static_cast<float>(scale);
+  a.softcap = static_cast<float>(softcap);
+  a.window = window;
+  check_launch(cuda::prefill_attention(element_type(q), a, stream()), "prefill_attention");
+  return out;
+#else
+  (void)v, (void)scale, (void)softcap, (void)window, (void)Hkv, (void)T;
+  return {};
+#endif
 }
 
 std::int64_t multiprocessor_count(at::Device device) {

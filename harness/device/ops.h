@@ -107,6 +107,15 @@ bool decode_attention_supported(std::int64_t head_dim, std::int64_t group);
 at::Tensor decode_attention(const at::Tensor& q, const RaggedBatch& batch, double scale, const DecodeSplit& split,
                             const DecodeMask& mask = {});
 
+/// Whether prefill_attention below runs on tensors like `q` (CUDA, bf16 or f16, kernels built and usable there)
+/// for head dim `head_dim`.
+bool prefill_attention_supported(const at::Tensor& q, std::int64_t head_dim);
+/// Causal prefill attention with a soft-cap and a window in one pass (kvbench's kernel): q [Hq, T, d], k and v
+/// [Hkv, T, d], any strides with unit stride in d and rows 16-byte aligned -> [T, Hq d]. A query at p sees keys
+/// in (p - window, p] (window 0: all up to p); scores are softcap * tanh(scale q.k / softcap) (softcap 0: scale q.k).
+at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                             double softcap, std::int64_t window);
+
 /// Number of multiprocessors of CUDA device `index` (1 where unknown).
 std::int64_t multiprocessor_count(at::Device device);
 /// The CUDA device's name ("NVIDIA H200"), or "cpu".

@@ -13,6 +13,7 @@
 #include "harness/common/error.h"
 #include "harness/common/interrupt.h"
 #include "harness/common/log.h"
+#include "harness/device/ops.h"
 
 // at::scaled_dot_product_attention exists from libtorch 2.0; its enable_gqa argument from 2.5.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
@@ -81,6 +82,15 @@ class FlashWindowOp {
   std::optional<c10::OperatorHandle> op_;
 };
 
+// KVBENCH_SOFTCAP_ATTENTION=chunked sends soft-capped layers to the chunked path instead of kvbench's kernel.
+bool softcap_kernel_disabled() {
+  const char* v = std::getenv("KVBENCH_SOFTCAP_ATTENTION");
+  const std::string mode = v != nullptr && *v != '\0' ? v : "kernel";
+  KV_CHECK(mode == "kernel" || mode == "chunked", "KVBENCH_SOFTCAP_ATTENTION must be kernel or chunked, got '", mode,
+           "'");
+  return mode == "chunked";
+}
+
 bool flash_window_disabled() {
   const char* v = std::getenv("KVBENCH_WINDOW_ATTENTION");
   const std::string mode = v != nullptr && *v != '\0' ? v : "flash";
@@ -93,9 +103,12 @@ bool flash_window_disabled() {
 PrefillKernel prefill_kernel(at::Device device, at::ScalarType dtype, const AttentionSpec& spec) {
   // Flash attention needs half precision; in f32 SDPA would fall back to the math kernel, which materializes the
   // whole T x T matrix, so f32 stays on the chunked path. libtorch's fused kernels have no soft-cap: soft-capped
-  // layers (Gemma 2) take the chunked path, which computes only the band of keys a window reaches.
-  if (!device.is_cuda() || (dtype != at::kBFloat16 && dtype != at::kHalf) || spec.softcap != 0) {
-    return PrefillKernel::kChunked;
+  // layers (Gemma 2) take kvbench's own kernel where it is built, the chunked path otherwise.
+  if (!device.is_cuda() || (dtype != at::kBFloat16 && dtype != at::kHalf)) return PrefillKernel::kChunked;
+  if (spec.softcap != 0) {
+    static const bool softcap_ok =
+        !softcap_kernel_disabled() && ops::cuda_kernels_built() && !ops::cuda_kernels_switched_off();
+    return softcap_ok ? PrefillKernel::kSoftcapKernel : PrefillKernel::kChunked;
   }
   if (spec.window == 0) return KVBENCH_HAS_SDPA_GQA ? PrefillKernel::kFusedCausal : PrefillKernel::kChunked;
   static const bool window_ok = !flash_window_disabled() && FlashWindowOp::get().available();
@@ -214,6 +227,8 @@ at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at:
       warned = true;
     }
   }
+  if (kernel == PrefillKernel::kSoftcapKernel && ops::prefill_attention_supported(q, d))
+    return ops::prefill_attention(q, k, v, scale, spec.softcap, spec.window);
 #if KVBENCH_HAS_SDPA_GQA
   if (kernel == PrefillKernel::kFusedCausal) return fused_causal(q, k, v, scale);
 #endif

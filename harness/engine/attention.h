@@ -16,11 +16,13 @@ namespace kvbench {
 enum class PrefillKernel {
   kFusedCausal,  ///< at::scaled_dot_product_attention (cuDNN or flash): full causal attention
   kFusedWindow,  ///< libtorch's flash kernel with a window (aten::_flash_attention_forward's window sizes)
+  kSoftcapKernel,  ///< kvbench's one-pass kernel (harness/device/cuda/prefill_attention.cu): soft-cap and window
   kChunked,      ///< matmul, soft-cap, mask, softmax, matmul over query chunks and the keys their window reaches
 };
 
 /// The kernel prefill_attention uses on `device` in `dtype` for a layer `spec`: the fused kernels on CUDA in
-/// bf16/f16 where libtorch has them and the layer has no soft-cap (no fused kernel of libtorch's has one);
+/// bf16/f16 where libtorch has them and the layer has no soft-cap (no fused kernel of libtorch's has one), and
+/// kvbench's own kernel for a soft-capped layer where this build has it (KVBENCH_SOFTCAP_ATTENTION=chunked: not);
 /// KVBENCH_WINDOW_ATTENTION=chunked sends windowed layers to the chunked path (to compare the two).
 PrefillKernel prefill_kernel(at::Device device, at::ScalarType dtype, const AttentionSpec& spec);
 

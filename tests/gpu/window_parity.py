@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""Sliding-window prefill kernels at the real models' attention shapes, against HF in float32.
+"""Sliding-window and soft-capped prefill kernels at the real models' attention shapes, against HF in float32.
 
     python3 tests/gpu/window_parity.py --kvbench build/kvbench --workdir /tmp/winpar [--out FILE]
 
 hf_parity.py checks every family at hidden 512 with head_dim 128. This checks the windowed prefill kernels where
 users run them: Gemma 3 12B's attention (16 heads of 256, 8 KV heads, window 1,024, 5 local : 1 global) and
-Mistral v0.1's (32 heads of 128, 8 KV heads, window 4,096), each over a prompt four and two windows long, with a
+Mistral v0.1's (32 heads of 128, 8 KV heads, window 4,096) and Gemma 2 9B's (16 heads of 256, soft-cap 50, a
+4,096-token window on its first layer, none on its second), each over a prompt two to four windows long, with a
 few layers and a 32k vocabulary so that the logits fit. Weights are unit-scale (hf_parity.reinit_). kvbench runs
-in bf16 twice: on its default path (flash's band kernel on a GPU that takes it) and with
-KVBENCH_WINDOW_ATTENTION=chunked. Each must pass hf_parity's bf16 logits gate: no further from HF f32's prompt
+in bf16 twice: on its default paths (flash's band kernel, kvbench's soft-cap kernel) and with
+KVBENCH_WINDOW_ATTENTION=chunked KVBENCH_SOFTCAP_ATTENTION=chunked. Each must pass hf_parity's bf16 logits gate: no further from HF f32's prompt
 logits than HF's own bf16 (mean |d| <= 1.5x HF bf16's; max |d| <= the larger of 1.5x HF bf16's and 5% of the
 largest logit). Exits 0 iff both pass for every case.
 """
@@ -36,6 +37,12 @@ CASES = {
          "sliding_attention": dict(rope_type="default", rope_theta=10000.0)},
         dict(rope_theta=1000000.0, rope_local_base_freq=10000.0, rope_scaling=dict(rope_type="linear", factor=8.0)),
         4096),
+    "gemma2_9b_attention": (
+        "Gemma2Config",
+        dict(vocab_size=32768, hidden_size=3584, intermediate_size=1024, num_hidden_layers=2, num_attention_heads=16,
+             num_key_value_heads=8, head_dim=256, query_pre_attn_scalar=256, sliding_window=4096,
+             attn_logit_softcapping=50.0, final_logit_softcapping=30.0, max_position_embeddings=8192),
+        dict(rope_type="default", rope_theta=10000.0), None, 8192),
     "mistral_v01_attention": (
         "MistralConfig",
         dict(vocab_size=32000, hidden_size=4096, intermediate_size=1024, num_hidden_layers=3, num_attention_heads=32,
@@ -57,17 +64,26 @@ def hf_logits(model_dir: Path, ids: list[int], dtype) -> torch.Tensor:
     return out
 
 
+SWITCHES = ("KVBENCH_WINDOW_ATTENTION", "KVBENCH_SOFTCAP_ATTENTION")
+
+
 def kvbench_logits(args, model_dir: Path, ids: list[int], mode: str) -> torch.Tensor:
-    env_before = os.environ.get("KVBENCH_WINDOW_ATTENTION")
-    os.environ["KVBENCH_WINDOW_ATTENTION"] = mode
+    """mode "fused": kvbench's defaults (flash's band, kvbench's soft-cap kernel); "chunked": both switched off."""
+    before = {k: os.environ.get(k) for k in SWITCHES}
+    for k in SWITCHES:
+        if mode == "chunked":
+            os.environ[k] = "chunked"
+        else:
+            os.environ.pop(k, None)
     try:
         _, prompt, _ = hp.run_kvbench(args.kvbench, model_dir, ids, "cuda", args.workdir / "logits.safetensors",
                                       ["--policy", "full"])
     finally:
-        if env_before is None:
-            os.environ.pop("KVBENCH_WINDOW_ATTENTION")
-        else:
-            os.environ["KVBENCH_WINDOW_ATTENTION"] = env_before
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return prompt
 
 
@@ -89,7 +105,7 @@ def main() -> int:
         f32 = hf_logits(model_dir, ids, torch.float32)
         hf_bf16 = hf_logits(model_dir, ids, torch.bfloat16)
         results[name] = {}
-        for mode in ("flash", "chunked"):
+        for mode in ("fused", "chunked"):
             kv = kvbench_logits(args, model_dir, ids, mode)
             r = hp.bf16_logits_check([f32], [hf_bf16], [kv], [(hf_bf16 - kv).abs().max().item()])
             r["argmax_agreement_with_f32"] = (kv.argmax(-1) == f32.argmax(-1)).float().mean().item()

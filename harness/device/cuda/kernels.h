@@ -78,6 +78,30 @@ bool decode_attention_supports(int d, int group);
 /// The largest `chunk` decode_attention accepts.
 constexpr int kMaxDecodeChunk = 256;
 
+/// Causal prefill attention of one sequence with an optional soft-cap and window, in one pass (flash-attention
+/// style; bf16 or f16, head dim 64, 128 or 256, sm_80 and later). Query head h uses KV head h / (hq / hkv).
+/// Element (token i, head h, dim j) of q is at q + i * q_row_stride + h * q_head_stride + j (likewise k, v);
+/// out is [tokens, hq, d] contiguous. Scores are scale * q.k, then softcap * tanh(s / softcap) when softcap > 0;
+/// query i sees keys j <= i, and with window > 0 only j > i - window. Softmax in float, P rounded to the element
+/// type for the product with V, as flash attention does.
+struct PrefillAttention {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  std::int64_t q_row_stride = 0, q_head_stride = 0;
+  std::int64_t k_row_stride = 0, k_head_stride = 0;
+  std::int64_t v_row_stride = 0, v_head_stride = 0;
+  void* out = nullptr;
+  std::int64_t tokens = 0;
+  int hq = 0, hkv = 0, d = 0;
+  float scale = 1.0f;
+  float softcap = 0.0f;     ///< 0: none
+  std::int64_t window = 0;  ///< 0: none
+};
+int prefill_attention(ElementType t, const PrefillAttention& args, void* stream);
+/// Whether prefill_attention has a kernel for head dim `d`.
+bool prefill_attention_supports(int d);
+
 /// Human-readable text of a launcher's return code.
 const char* error_string(int code);
 
