@@ -165,6 +165,16 @@ bool supports_bf16(at::Device device) {
 #endif
 }
 
+int compute_capability(at::Device device) {
+  if (!device.is_cuda()) return -1;
+#if KVBENCH_WITH_CUDA
+  const cudaDeviceProp* p = at::cuda::getDeviceProperties(device.has_index() ? device.index() : at::cuda::current_device());
+  return p->major * 10 + p->minor;
+#else
+  return -1;
+#endif
+}
+
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool unit_offset) {
 #if KVBENCH_WITH_CUDA_KERNELS
   if (fused(x) && x.dim() == 2 && x.stride(1) == 1 && weight.is_contiguous() &&

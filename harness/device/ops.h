@@ -38,6 +38,8 @@ std::vector<GpuInfo> visible_gpus();
 std::string cuda_versions();
 /// Whether `device` computes in bf16 natively (CUDA compute capability 8.0 and up; the CPU does).
 bool supports_bf16(at::Device device);
+/// A CUDA device's compute capability as major * 10 + minor (90 for an H100); -1 for the CPU or when unknown.
+int compute_capability(at::Device device);
 
 /// RMSNorm as HF computes it: normalize in float32, cast back, then scale by `weight` in the input dtype
 /// (Llama); with `unit_offset`, scale by (1 + weight) in float32 before the cast back (Gemma).

@@ -1,5 +1,12 @@
 #include "harness/model/layers.h"
 
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "harness/common/error.h"
 #include "harness/device/ops.h"
 
@@ -19,6 +26,67 @@ ops::GateActivation gate_activation(Activation a) {
 }
 
 std::int64_t elements(const at::Tensor& t) { return t.defined() ? t.numel() : 0; }
+
+// KVBENCH_EXPERT_MM=loop sends experts to one matrix product per expert instead of the fused grouped kernel.
+bool expert_loop_forced() {
+  static const bool loop = [] {
+    const char* v = std::getenv("KVBENCH_EXPERT_MM");
+    const std::string mode = v != nullptr && *v != '\0' ? v : "grouped";
+    KV_CHECK(mode == "grouped" || mode == "loop", "KVBENCH_EXPERT_MM must be grouped or loop, got '", mode, "'");
+    return mode == "loop";
+  }();
+  return loop;
+}
+
+// libtorch's aten::_grouped_mm (2.8 and later), looked up by name so that a libtorch without it builds and runs
+// the per-expert loop. Its fused kernel (bf16, compute capability 9.x or 10.x) takes the group ends on the
+// device; elsewhere libtorch itself loops with a host read, so kvbench keeps its own loop there.
+class GroupedMmOp {
+ public:
+  static const GroupedMmOp& get() {
+    static const GroupedMmOp op;
+    return op;
+  }
+  /// Whether weights like `w` ([E, N, K], CUDA) run on the fused kernel.
+  bool fused_for(const at::Tensor& w) const {
+    if (!op_.has_value() || !w.is_cuda() || w.scalar_type() != at::kBFloat16 || w.dim() != 3) return false;
+    const int major = ops::compute_capability(w.device()) / 10;
+    // 16-byte aligned rows (the kernel's TMA loads).
+    return (major == 9 || major == 10) && w.size(2) % 8 == 0 && w.size(1) % 8 == 0;
+  }
+  /// a [P, K], b [E, K, N], ends [E] int32 -> [P, N].
+  at::Tensor run(const at::Tensor& a, const at::Tensor& b, const at::Tensor& ends) const {
+    std::vector<c10::IValue> stack;
+    for (const c10::Argument& arg : op_->schema().arguments()) {
+      const std::string& name = arg.name();
+      if (name == "self") stack.emplace_back(a);
+      else if (name == "mat2") stack.emplace_back(b);
+      else if (name == "offs") stack.emplace_back(ends);
+      else if (arg.default_value().has_value()) stack.push_back(*arg.default_value());
+      else stack.emplace_back();
+    }
+    op_->callBoxed(&stack);
+    return stack.at(0).toTensor();
+  }
+
+ private:
+  GroupedMmOp() {
+    const auto handle = c10::Dispatcher::singleton().findOp({"aten::_grouped_mm", ""});
+    if (!handle.has_value() || !handle->hasSchema()) return;
+    bool self = false, mat2 = false, offs = false;
+    for (const c10::Argument& arg : handle->schema().arguments()) {
+      const std::string& name = arg.name();
+      self = self || name == "self";
+      mat2 = mat2 || name == "mat2";
+      offs = offs || name == "offs";
+      if (name != "self" && name != "mat2" && name != "offs" && !arg.default_value().has_value() &&
+          arg.type()->kind() != c10::TypeKind::OptionalType)
+        return;
+    }
+    if (self && mat2 && offs) op_ = *handle;
+  }
+  std::optional<c10::OperatorHandle> op_;
+};
 }  // namespace
 
 at::Tensor RmsNorm::operator()(const at::Tensor& x) const {
@@ -63,35 +131,53 @@ ExpertMlp::ExpertMlp(at::Tensor router, at::Tensor gate_up, at::Tensor down, std
       down_(std::move(down)),
       top_k_(top_k),
       normalize_(normalize),
-      activation_(activation) {}
+      activation_(activation) {
+  fused_grouped_mm_ = !expert_loop_forced() && GroupedMmOp::get().fused_for(gate_up_) &&
+                      GroupedMmOp::get().fused_for(down_);
+}
+
+at::Tensor ExpertMlp::grouped_linear(const at::Tensor& a, const at::Tensor& weights, const at::Tensor& ends) const {
+  if (fused_grouped_mm_) return GroupedMmOp::get().run(a, weights.transpose(1, 2), ends.to(at::kInt));
+  // One product per expert: the group sizes are read once.
+  const at::Tensor host_ends = ends.to(at::kCPU, at::kLong);
+  const std::int64_t* end = host_ends.data_ptr<std::int64_t>();
+  at::Tensor out = at::empty({a.size(0), weights.size(1)}, a.options());
+  std::int64_t begin = 0;
+  for (std::int64_t e = 0; e < weights.size(0); ++e) {
+    if (end[e] > begin) {
+      at::Tensor rows = out.narrow(0, begin, end[e] - begin);
+      at::matmul_out(rows, a.narrow(0, begin, end[e] - begin), weights[e].t());
+    }
+    begin = end[e];
+  }
+  return out;
+}
 
 at::Tensor ExpertMlp::forward(const at::Tensor& x) const {
-  const std::int64_t E = router_.size(0), k = top_k_;
+  const std::int64_t E = router_.size(0), k = top_k_, n = x.size(0);
   // Routing as transformers: softmax in float32 over all experts, the top k, optionally renormalised, then the
   // weights in the model dtype.
   const at::Tensor probs = at::softmax(at::matmul(x, router_.t()), -1, at::kFloat);
   auto [weights, experts] = probs.topk(k, -1);
   if (normalize_) weights = weights / weights.sum(-1, /*keepdim=*/true);
   weights = weights.to(x.scalar_type());
-  // Group the (token, expert) pairs by expert: one stable sort, one read of the counts.
-  const at::Tensor flat = experts.reshape(-1);
-  const at::Tensor order = std::get<1>(at::sort(flat, c10::optional<bool>(true), /*dim=*/0));  // stable
-  const at::Tensor token = order.div(k, "floor");
-  const at::Tensor pair_weight = weights.reshape(-1).index_select(0, order).unsqueeze(1);
-  const at::Tensor counts = at::bincount(flat, {}, E).to(at::kCPU);
-  const std::int64_t* count = counts.data_ptr<std::int64_t>();
-  const at::Tensor xs = x.index_select(0, token);
-  at::Tensor ys = at::empty_like(xs);
-  std::int64_t offset = 0;
-  for (std::int64_t e = 0; e < E; ++e) {
-    const std::int64_t c = count[e];
-    if (c == 0) continue;
-    const at::Tensor h = gated_activation(at::matmul(xs.narrow(0, offset, c), gate_up_[e].t()), activation_);
-    ys.narrow(0, offset, c).copy_(at::matmul(h, down_[e].t()) * pair_weight.narrow(0, offset, c));
-    offset += c;
-  }
-  // Each token's experts are added in ascending expert order, as transformers' index_add_ per expert does.
-  return at::zeros_like(x).index_add_(0, token, ys);
+  // Each token's k experts in ascending order (the order transformers adds them in), then the pairs
+  // p = token * k + slot grouped by expert with one stable sort; group e ends where the sorted ids pass e.
+  auto [slot_experts, slot_order] = experts.sort(-1);
+  weights = weights.gather(-1, slot_order);
+  const at::Tensor flat = slot_experts.reshape(-1);
+  auto [sorted, order] = at::sort(flat, c10::optional<bool>(true), /*dim=*/0);
+  const at::Tensor ends = at::searchsorted(sorted, at::arange(E, sorted.options()), /*out_int32=*/fused_grouped_mm_,
+                                           /*right=*/true);
+  const at::Tensor xs = x.index_select(0, order.div(k, "floor"));
+  const at::Tensor h = gated_activation(grouped_linear(xs, gate_up_, ends), activation_);
+  const at::Tensor ys = grouped_linear(h, down_, ends) * weights.reshape({-1, 1}).index_select(0, order);
+  // Back to (token, slot) order; the slots are summed in ascending expert order with a rounding after each
+  // addition, as transformers' index_add_ per expert does (and deterministic, unlike atomic additions).
+  const at::Tensor pairs = at::empty_like(ys).index_copy_(0, order, ys).view({n, k, -1});
+  at::Tensor out = pairs.select(1, 0).clone();
+  for (std::int64_t j = 1; j < k; ++j) out.add_(pairs.select(1, j));
+  return out;
 }
 
 std::int64_t ExpertMlp::parameter_count() const { return elements(router_) + elements(gate_up_) + elements(down_); }

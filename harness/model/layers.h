@@ -63,9 +63,12 @@ class GatedMlp final : public FeedForward {
 };
 
 /// A mixture of gated experts (Mixtral, Qwen3-MoE), routed as transformers routes: softmax over the router's
-/// logits in float32, the top k experts, their weights renormalised to sum to 1 where the model says so. Tokens
-/// are grouped by expert with one sort and one host read of the counts per call, so each expert runs one pair
-/// of matrix products over its tokens (no per-token loop).
+/// logits in float32, the top k experts, their weights renormalised to sum to 1 where the model says so. The
+/// (token, expert) pairs are sorted by expert and each projection is one grouped matrix product over the groups
+/// (libtorch's `_grouped_mm` where the device has its fused kernel: bf16 on compute capability 9.x/10.x; else one
+/// product per expert after one host read of the group sizes). No per-token loop; on the fused kernel nothing is
+/// read back to the host, so decode steps are captured in CUDA graphs as for dense models.
+/// KVBENCH_EXPERT_MM=loop forces the per-expert products.
 class ExpertMlp final : public FeedForward {
  public:
   /// router [E, D]; gate_up [E, 2I, D] (gate then up); down [E, D, I].
@@ -73,13 +76,17 @@ class ExpertMlp final : public FeedForward {
             Activation activation);
   at::Tensor forward(const at::Tensor& x) const override;
   std::int64_t parameter_count() const override;
-  bool capturable() const override { return false; }
+  bool capturable() const override { return fused_grouped_mm_; }
 
  private:
+  /// a [P, K] rows grouped by expert (group e ends at row ends[e]) times weights[e]^T ([E, N, K]) -> [P, N].
+  at::Tensor grouped_linear(const at::Tensor& a, const at::Tensor& weights, const at::Tensor& ends) const;
+
   at::Tensor router_, gate_up_, down_;
   std::int64_t top_k_;
   bool normalize_;
   Activation activation_;
+  bool fused_grouped_mm_ = false;
 };
 
 /// act(gate) * up of gate_up [n, 2I], with HF's roundings (the fused kernel on CUDA where there is one).
