@@ -62,10 +62,12 @@ bool RaggedShape::fits_in(const RaggedShape& c) const {
 
 bool RaggedDecoder::supports(const Transformer& model) {
   const ModelConfig& c = model.config();
-  // Features the path does not compute (its RoPE kernel rotates whole heads, experts read their counts on the
-  // host): such models decode on the reference path.
-  if (c.rotary_dim != c.head_dim || !model.capturable()) return false;
+  // Features the path does not compute (its RoPE kernel rotates whole heads): such models decode on the
+  // reference path. On CUDA the path's steps are captured in graphs, so it also needs a model that reads nothing
+  // back to the host (experts do where libtorch has no fused grouped product for them).
+  if (c.rotary_dim != c.head_dim) return false;
   if (!model.device().is_cuda()) return true;
+  if (!model.capturable()) return false;
   const at::Tensor probe = at::empty({0}, at::TensorOptions().dtype(model.dtype()).device(model.device()));
   return ops::fused(probe) && c.num_heads % c.num_kv_heads == 0 &&
          ops::decode_attention_supported(c.head_dim, c.num_heads / c.num_kv_heads);
