@@ -60,10 +60,12 @@ for s in "$@"; do
           --kvbench-device cuda --models "${FAMILY_MODELS:-families}" --skip-sdpa --out "$OUT/hf_parity_families.json" ;;
     families-bf16) stage families-bf16 ${HF_LIMIT:-560} python3 tests/gpu/hf_parity.py --kvbench $kv --workdir /tmp/famparity --device cuda \
           --kvbench-device cuda --models "${FAMILY_MODELS:-families}" --skip-sdpa --dtype bf16 --out "$OUT/hf_parity_families_bf16.json" ;;
-    windows) stage windows 300 python3 tests/gpu/window_parity.py --kvbench $kv --workdir /tmp/winpar --out "$OUT/window_parity.json" ;;
+    windows) stage windows 300 python3 tests/gpu/window_parity.py --kvbench $kv --workdir /tmp/winpar ${WINDOW_CASES:+--cases $WINDOW_CASES} \
+          --out "$OUT/window_parity.json" ;;
     famperf) stage famperf 580 python3 tests/gpu/bench_families.py --kvbench $kv --workdir /tmp/famperf \
           --families "${PERF_FAMILIES:-qwen3,gemma2}" --layers "${PERF_LAYERS:-0}" --lengths "${PERF_LENGTHS:-8192,32768}" \
-          --new-tokens "${PERF_NEW_TOKENS:-64}" --moe-twin "${PERF_MOE_TWIN:-active}" --out "$OUT/bench_families.json" ;;
+          --new-tokens "${PERF_NEW_TOKENS:-64}" --moe-twin "${PERF_MOE_TWIN:-active}" \
+          --policies "${PERF_POLICIES:-full,snapkv}" --out "$OUT/bench_families.json" ;;
     sweep) stage sweep 420 python3 tests/gpu/sweep_bench.py --kvbench $kv --workdir /tmp/pp --out "$OUT/sweep.json" ;;
     *) echo "unknown stage $s"; failed=$((failed + 1)) ;;
   esac

@@ -2,19 +2,18 @@
 """Issue 31's performance bound: an 8B-class model of each new family beside a Llama of the same shape.
 
     python3 tests/gpu/bench_families.py --kvbench build-gpu/kvbench --workdir /tmp/fam [--families qwen3,gemma2]
-        [--lengths 8192,32768] [--samples 2] [--new-tokens 64] [--layers N] [--out FILE]
+        [--lengths 8192,32768] [--samples 2] [--new-tokens 64] [--layers N] [--moe-twin active|total]
+        [--policies full,snapkv|full] [--out FILE]
 
 For each family it writes (with transformers, random weights, bf16, on the GPU) a checkpoint of the real model's
 shape and a LlamaForCausalLM of exactly the same shape (layers, hidden, heads, KV heads, head_dim, intermediate
-size, vocabulary: the same parameter count and KV size), runs `kvbench bench --json` on each (full cache and
-snapkv at budget 1024, the same prompts and warm-up), and prints family / Llama for the prefill time and the
-median decode step. The bound: prefill <= 1.15x, decode <= 1.2x. Checkpoints are deleted after their pair is
-measured (disk). Expected (docs/performance.md, "Model families"): Qwen3, Gemma 3 and Phi-3.5 within both bounds
-(windowed layers prefill on flash's band kernel); Mistral v0.1 within at 32k and above the prefill bound at 8k
-(flash's band against cuDNN's full attention); Gemma 2 above the prefill bound (its soft-capped layers prefill on
-kvbench's chunked path: no fused kernel of libtorch's has a soft-cap); every family decodes within the bound.
-Mixtral and Qwen3-MoE are measured beside a Llama of the same active parameters per token (ACTIVE_MLP); they
-decode on the reference path (their experts read the routing back to the host once per layer).
+size, vocabulary: the same parameter count and KV size), runs `kvbench bench --json` on each (by default the full
+cache and snapkv at budget 1024, decoded in one batch; `--policies full` decodes one sequence), and prints
+family / Llama for the prefill time and the median decode step. The bound: prefill <= 1.15x, decode <= 1.2x.
+Checkpoints are deleted after their pair is measured (disk). Measured figures and the reasons for the misses:
+docs/performance.md, "Model families". Mixtral and Qwen3-MoE stand beside a Llama of the same active parameters
+per token (an MLP as wide as the top-k experts, ACTIVE_MLP) or, with --moe-twin total, of the same parameter
+count (as wide as all experts).
 """
 from __future__ import annotations
 
@@ -110,7 +109,11 @@ def llama_twin(fields: dict, name: str = "", moe_twin: str = "active") -> dict:
 def bench(args, model: Path) -> dict:
     cmd = [args.kvbench, "--log-level", "warn", "bench", "--model", str(model), "--device", "cuda", "--dtype", "bf16",
            "--prompt-tokens", args.lengths, "--samples", str(args.samples), "--new-tokens", str(args.new_tokens),
-           "--policy", "full", "--policy", "snapkv", "--budget", "1024", "--json"]
+           "--json"]
+    for policy in args.policies.split(","):
+        cmd += ["--policy", policy]
+    if "snapkv" in args.policies.split(","):
+        cmd += ["--budget", "1024"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"kvbench bench failed on {model.name}: {proc.stderr[-3000:]}")
@@ -144,6 +147,9 @@ def main() -> int:
     ap.add_argument("--moe-twin", choices=("active", "total"), default="active",
                     help="the Llama beside a mixture of experts: the same active parameters per token, or the same "
                          "parameter count (all experts)")
+    ap.add_argument("--policies", default="full,snapkv", choices=("full,snapkv", "full"),
+                    help="full,snapkv decodes both variants in one batch of 2 per sample; full alone decodes a batch "
+                         "of 1 (a mixture of experts then reads the experts of one token per step, not of two)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     print(f"transformers {transformers.__version__}, torch {torch.__version__}", flush=True)
@@ -173,7 +179,7 @@ def main() -> int:
     for name, r in results.items():
         for row in r.get("ratios", []):
             full, snap = row.get("decode_ratio[full]", float("nan")), row.get("decode_ratio[snapkv-1024]", float("nan"))
-            ok = row["prefill_ratio"] <= 1.15 and full <= 1.2 and snap <= 1.2
+            ok = row["prefill_ratio"] <= 1.15 and full <= 1.2 and not snap > 1.2  # snap is nan when not run
             print(f"{name:<12} {row['prompt_tokens']:>6}  {row['prefill_ratio']:7.2f}  {full:12.2f}  {snap:14.2f}  "
                   f"{'met' if ok else 'NOT met'}")
     if args.out:
