@@ -87,6 +87,28 @@ TEST(RobustnessJson, TypedFieldsCheckNumbersInTheirOwnType) {
   EXPECT_HAS(error_of([] { JsonFields(nlohmann::json::array(), "m.json"); }), "m.json: expected a JSON object, got a list");
 }
 
+// The KVBENCH_* switches: unset or empty takes the first choice; a typo is an error that names the choices,
+// never a silent default.
+TEST(RobustnessEnvironment, SwitchesTakeOnlyTheirChoices) {
+  const char* name = "KVBENCH_TEST_ENV_CHOICE";
+  ::unsetenv(name);
+  EXPECT_EQ(system::env_choice(name, {"a", "bb", "c"}), "a");
+  ::setenv(name, "", 1);
+  EXPECT_EQ(system::env_choice(name, {"a", "bb", "c"}), "a");
+  ::setenv(name, "c", 1);
+  EXPECT_EQ(system::env_choice(name, {"a", "bb", "c"}), "c");
+  ::setenv(name, "b", 1);
+  try {
+    system::env_choice(name, {"a", "bb", "c"});
+    ADD_FAILURE() << "a value outside the choices was taken";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "KVBENCH_TEST_ENV_CHOICE must be a, bb or c, got 'b'");
+  }
+  ::setenv(name, "x", 1);
+  EXPECT_THROW(system::env_choice(name, {"only"}), Error);
+  ::unsetenv(name);
+}
+
 TEST(RobustnessFiles, InputsAreRegularFilesCheckedBeforeReading) {
   TempDir dir;
   ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0644), 0);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -37,6 +38,19 @@ const std::string& host_name() {
     return std::string(host);
   }();
   return name;
+}
+
+std::string env_choice(const char* name, std::initializer_list<const char*> choices) {
+  const char* v = std::getenv(name);
+  const std::string value = v != nullptr && *v != '\0' ? v : *choices.begin();
+  std::string listed;
+  std::size_t i = 0;
+  for (const char* c : choices) {
+    if (value == c) return value;
+    listed += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + std::string(c);
+    ++i;
+  }
+  fail(name, " must be ", listed, ", got '", value, "'");
 }
 
 }  // namespace kvbench::system

@@ -1,6 +1,7 @@
 #pragma once
 // Small facts about the running process and the wall clock, on POSIX calls.
 
+#include <initializer_list>
 #include <string>
 
 namespace kvbench::system {
@@ -13,5 +14,8 @@ std::string self_executable();
 std::string current_directory();
 /// This machine's host name.
 const std::string& host_name();
+/// The setting environment variable `name` chooses among `choices`: the first choice when it is unset or empty;
+/// any value not among them is an error naming them ("NAME must be a, b or c, got 'x'").
+std::string env_choice(const char* name, std::initializer_list<const char*> choices);
 
 }  // namespace kvbench::system

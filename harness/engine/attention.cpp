@@ -4,7 +4,6 @@
 #include <torch/version.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <limits>
 #include <optional>
 #include <string>
@@ -13,6 +12,7 @@
 #include "harness/common/error.h"
 #include "harness/common/interrupt.h"
 #include "harness/common/log.h"
+#include "harness/common/system.h"
 #include "harness/device/ops.h"
 
 // at::scaled_dot_product_attention exists from libtorch 2.0; its enable_gqa argument from 2.5.
@@ -84,19 +84,12 @@ class FlashWindowOp {
 
 // KVBENCH_SOFTCAP_ATTENTION=chunked sends soft-capped layers to the chunked path instead of kvbench's kernel.
 bool softcap_kernel_disabled() {
-  const char* v = std::getenv("KVBENCH_SOFTCAP_ATTENTION");
-  const std::string mode = v != nullptr && *v != '\0' ? v : "kernel";
-  KV_CHECK(mode == "kernel" || mode == "chunked", "KVBENCH_SOFTCAP_ATTENTION must be kernel or chunked, got '", mode,
-           "'");
-  return mode == "chunked";
+  return system::env_choice("KVBENCH_SOFTCAP_ATTENTION", {"kernel", "chunked"}) == "chunked";
 }
 
+// KVBENCH_WINDOW_ATTENTION=chunked sends windowed layers to the chunked path instead of flash's band kernel.
 bool flash_window_disabled() {
-  const char* v = std::getenv("KVBENCH_WINDOW_ATTENTION");
-  const std::string mode = v != nullptr && *v != '\0' ? v : "flash";
-  KV_CHECK(mode == "flash" || mode == "chunked", "KVBENCH_WINDOW_ATTENTION must be flash or chunked, got '", mode,
-           "'");
-  return mode == "chunked";
+  return system::env_choice("KVBENCH_WINDOW_ATTENTION", {"flash", "chunked"}) == "chunked";
 }
 }  // namespace
 
@@ -138,13 +131,7 @@ namespace {
 // default: 1.8x flash's TFLOP/s for causal GQA at 8k-32k on an H200, docs/performance.md), flash, or auto
 // (libtorch's own choice). A refusal by cuDNN falls back to flash.
 const std::string& prefill_backend() {
-  static const std::string backend = [] {
-    const char* v = std::getenv("KVBENCH_PREFILL_ATTENTION");
-    const std::string b = v != nullptr && *v != '\0' ? v : "cudnn";
-    KV_CHECK(b == "auto" || b == "flash" || b == "cudnn", "KVBENCH_PREFILL_ATTENTION must be auto, flash or cudnn, "
-             "got '", b, "'");
-    return b;
-  }();
+  static const std::string backend = system::env_choice("KVBENCH_PREFILL_ATTENTION", {"cudnn", "flash", "auto"});
   return backend;
 }
 

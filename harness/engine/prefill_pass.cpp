@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <string>
 
 #include "harness/common/error.h"
 #include "harness/common/interrupt.h"
+#include "harness/common/system.h"
 #include "harness/device/stage_profile.h"
 #include "harness/engine/attention.h"
 
@@ -14,13 +14,7 @@ namespace kvbench {
 namespace {
 // KVBENCH_PREFILL_Q_LAYOUT=head keeps q head-major on the SDPA path too (to compare the two layouts).
 bool token_major_queries() {
-  static const bool token = [] {
-    const char* v = std::getenv("KVBENCH_PREFILL_Q_LAYOUT");
-    const std::string layout = v != nullptr && *v != '\0' ? v : "token";
-    KV_CHECK(layout == "token" || layout == "head", "KVBENCH_PREFILL_Q_LAYOUT must be token or head, got '", layout,
-             "'");
-    return layout == "token";
-  }();
+  static const bool token = system::env_choice("KVBENCH_PREFILL_Q_LAYOUT", {"token", "head"}) == "token";
   return token;
 }
 

@@ -2,12 +2,12 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "harness/common/error.h"
+#include "harness/common/system.h"
 #include "harness/device/ops.h"
 
 namespace kvbench {
@@ -29,12 +29,7 @@ std::int64_t elements(const at::Tensor& t) { return t.defined() ? t.numel() : 0;
 
 // KVBENCH_EXPERT_MM=loop sends experts to one matrix product per expert instead of the fused grouped kernel.
 bool expert_loop_forced() {
-  static const bool loop = [] {
-    const char* v = std::getenv("KVBENCH_EXPERT_MM");
-    const std::string mode = v != nullptr && *v != '\0' ? v : "grouped";
-    KV_CHECK(mode == "grouped" || mode == "loop", "KVBENCH_EXPERT_MM must be grouped or loop, got '", mode, "'");
-    return mode == "loop";
-  }();
+  static const bool loop = system::env_choice("KVBENCH_EXPERT_MM", {"grouped", "loop"}) == "loop";
   return loop;
 }
 
