@@ -1,18 +1,16 @@
 #include "harness/engine/attention.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/version.h>
 
 #include <algorithm>
 #include <limits>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include "harness/common/error.h"
 #include "harness/common/interrupt.h"
 #include "harness/common/log.h"
 #include "harness/common/system.h"
+#include "harness/device/named_op.h"
 #include "harness/device/ops.h"
 
 // at::scaled_dot_product_attention exists from libtorch 2.0; its enable_gqa argument from 2.5.
@@ -25,62 +23,33 @@
 namespace kvbench {
 namespace {
 // libtorch's flash kernel computes a causal band when given window sizes: aten::_flash_attention_forward's
-// window_size_left/right (libtorch >= 2.5), which SDPA does not expose. The op is private, so it is called
-// through the dispatcher by argument name: a libtorch without these arguments, or with others that have no
-// default, is found out once at start-up and its windowed layers take the chunked path.
-class FlashWindowOp {
- public:
-  static const FlashWindowOp& get() {
-    static const FlashWindowOp op;
-    return op;
-  }
-  bool available() const { return op_.has_value(); }
+// window_size_left/right (libtorch >= 2.5), which SDPA does not expose. On a libtorch without them windowed
+// layers take the chunked path.
+const NamedOp& flash_window_op() {
+  static const NamedOp op("aten::_flash_attention_forward",
+                          {"query", "key", "value", "max_q", "max_k", "dropout_p", "is_causal", "return_debug_mask",
+                           "scale", "window_size_left", "window_size_right"});
+  return op;
+}
 
-  // q [n, Hq, d], k and v [T, Hkv, d] (n <= T), each with unit stride in d -> [n, Hq, d]. Query i is the one at
-  // position p = i + T - n (flash aligns the queries to the last keys) and sees keys in (p - window, p].
-  at::Tensor run(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
-                 std::int64_t window) const {
-    std::vector<c10::IValue> stack;
-    for (const c10::Argument& arg : op_->schema().arguments()) {
-      const std::string& n = arg.name();
-      if (n == "query") stack.emplace_back(q.unsqueeze(0));
-      else if (n == "key") stack.emplace_back(k.unsqueeze(0));
-      else if (n == "value") stack.emplace_back(v.unsqueeze(0));
-      else if (n == "max_q") stack.emplace_back(q.size(0));
-      else if (n == "max_k") stack.emplace_back(k.size(0));
-      else if (n == "dropout_p") stack.emplace_back(0.0);
-      else if (n == "is_causal") stack.emplace_back(true);
-      else if (n == "return_debug_mask") stack.emplace_back(false);
-      else if (n == "scale") stack.emplace_back(scale);
-      else if (n == "window_size_left") stack.emplace_back(window - 1);  // keys >= p - (window - 1)
-      else if (n == "window_size_right") stack.emplace_back(std::int64_t{0});
-      else if (arg.default_value().has_value()) stack.push_back(*arg.default_value());
-      else stack.emplace_back();  // the optional tensors (cumulative lengths, seqused_k, alibi): none
-    }
-    op_->callBoxed(&stack);
-    return stack.at(0).toTensor().squeeze(0);
-  }
-
- private:
-  FlashWindowOp() {
-    const auto handle = c10::Dispatcher::singleton().findOp({"aten::_flash_attention_forward", ""});
-    if (!handle.has_value() || !handle->hasSchema()) return;
-    const std::vector<std::string> known = {"query", "key", "value", "max_q", "max_k", "dropout_p", "is_causal",
-                                            "return_debug_mask", "scale", "window_size_left", "window_size_right",
-                                            "cum_seq_q", "cum_seq_k", "seqused_k", "alibi_slopes"};
-    bool left = false, right = false;
-    for (const c10::Argument& arg : handle->schema().arguments()) {
-      const std::string& n = arg.name();
-      left = left || n == "window_size_left";
-      right = right || n == "window_size_right";
-      const bool optional_tensor = (n == "cum_seq_q" || n == "cum_seq_k" || n == "seqused_k" || n == "alibi_slopes");
-      if (optional_tensor && arg.type()->kind() != c10::TypeKind::OptionalType) return;
-      if (std::find(known.begin(), known.end(), n) == known.end() && !arg.default_value().has_value()) return;
-    }
-    if (left && right) op_ = *handle;
-  }
-  std::optional<c10::OperatorHandle> op_;
-};
+// q [n, Hq, d], k and v [T, Hkv, d] (n <= T), each with unit stride in d -> [n, Hq, d]. Query i is the one at
+// position p = i + T - n (flash aligns the queries to the last keys) and sees keys in (p - window, p].
+at::Tensor flash_window(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                        std::int64_t window) {
+  return flash_window_op()
+      .call({{"query", q.unsqueeze(0)},
+             {"key", k.unsqueeze(0)},
+             {"value", v.unsqueeze(0)},
+             {"max_q", q.size(0)},
+             {"max_k", k.size(0)},
+             {"dropout_p", 0.0},
+             {"is_causal", true},
+             {"return_debug_mask", false},
+             {"scale", scale},
+             {"window_size_left", window - 1},  // keys >= p - (window - 1)
+             {"window_size_right", std::int64_t{0}}})
+      .squeeze(0);
+}
 
 // KVBENCH_SOFTCAP_ATTENTION=chunked sends soft-capped layers to the chunked path instead of kvbench's kernel.
 bool softcap_kernel_disabled() {
@@ -104,7 +73,7 @@ PrefillKernel prefill_kernel(at::Device device, at::ScalarType dtype, const Atte
     return softcap_ok ? PrefillKernel::kSoftcapKernel : PrefillKernel::kChunked;
   }
   if (spec.window == 0) return KVBENCH_HAS_SDPA_GQA ? PrefillKernel::kFusedCausal : PrefillKernel::kChunked;
-  static const bool window_ok = !flash_window_disabled() && FlashWindowOp::get().available();
+  static const bool window_ok = !flash_window_disabled() && flash_window_op().available();
   return window_ok ? PrefillKernel::kFusedWindow : PrefillKernel::kChunked;
 }
 
@@ -204,7 +173,7 @@ at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at:
     try {
       // All of it on flash's band. Giving the first W queries (plain causal) to cuDNN instead measured slower
       // (Mistral v0.1 at 8k: 67 against 62 ms over 8 layers, docs/performance.md).
-      return FlashWindowOp::get().run(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), scale, spec.window)
+      return flash_window(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), scale, spec.window)
           .reshape({T, Hq * d});
     } catch (const std::exception& e) {
       // A GPU or head size the flash kernel does not take: the chunked path computes the same band.

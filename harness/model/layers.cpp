@@ -1,13 +1,8 @@
 #include "harness/model/layers.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
-
-#include <optional>
-#include <string>
-#include <vector>
-
 #include "harness/common/error.h"
 #include "harness/common/system.h"
+#include "harness/device/named_op.h"
 #include "harness/device/ops.h"
 
 namespace kvbench {
@@ -33,55 +28,20 @@ bool expert_loop_forced() {
   return loop;
 }
 
-// libtorch's aten::_grouped_mm (2.8 and later), looked up by name so that a libtorch without it builds and runs
-// the per-expert loop. Its fused kernel (bf16, compute capability 9.x or 10.x) takes the group ends on the
-// device; elsewhere libtorch itself loops with a host read, so kvbench keeps its own loop there.
-class GroupedMmOp {
- public:
-  static const GroupedMmOp& get() {
-    static const GroupedMmOp op;
-    return op;
-  }
-  /// Whether weights like `w` ([E, N, K], CUDA) run on the fused kernel.
-  bool fused_for(const at::Tensor& w) const {
-    if (!op_.has_value() || !w.is_cuda() || w.scalar_type() != at::kBFloat16 || w.dim() != 3) return false;
-    const int major = ops::compute_capability(w.device()) / 10;
-    // 16-byte aligned rows (the kernel's TMA loads).
-    return (major == 9 || major == 10) && w.size(2) % 8 == 0 && w.size(1) % 8 == 0;
-  }
-  /// a [P, K], b [E, K, N], ends [E] int32 -> [P, N].
-  at::Tensor run(const at::Tensor& a, const at::Tensor& b, const at::Tensor& ends) const {
-    std::vector<c10::IValue> stack;
-    for (const c10::Argument& arg : op_->schema().arguments()) {
-      const std::string& name = arg.name();
-      if (name == "self") stack.emplace_back(a);
-      else if (name == "mat2") stack.emplace_back(b);
-      else if (name == "offs") stack.emplace_back(ends);
-      else if (arg.default_value().has_value()) stack.push_back(*arg.default_value());
-      else stack.emplace_back();
-    }
-    op_->callBoxed(&stack);
-    return stack.at(0).toTensor();
-  }
+// libtorch's aten::_grouped_mm (2.8 and later). Its fused kernel (bf16, compute capability 9.x or 10.x) takes the
+// group ends on the device; elsewhere libtorch itself loops with a host read, so kvbench keeps its own loop there.
+const NamedOp& grouped_mm_op() {
+  static const NamedOp op("aten::_grouped_mm", {"self", "mat2", "offs"});
+  return op;
+}
 
- private:
-  GroupedMmOp() {
-    const auto handle = c10::Dispatcher::singleton().findOp({"aten::_grouped_mm", ""});
-    if (!handle.has_value() || !handle->hasSchema()) return;
-    bool self = false, mat2 = false, offs = false;
-    for (const c10::Argument& arg : handle->schema().arguments()) {
-      const std::string& name = arg.name();
-      self = self || name == "self";
-      mat2 = mat2 || name == "mat2";
-      offs = offs || name == "offs";
-      if (name != "self" && name != "mat2" && name != "offs" && !arg.default_value().has_value() &&
-          arg.type()->kind() != c10::TypeKind::OptionalType)
-        return;
-    }
-    if (self && mat2 && offs) op_ = *handle;
-  }
-  std::optional<c10::OperatorHandle> op_;
-};
+// Whether weights like `w` ([E, N, K], CUDA) run on the fused grouped kernel.
+bool grouped_mm_fused_for(const at::Tensor& w) {
+  if (!grouped_mm_op().available() || !w.is_cuda() || w.scalar_type() != at::kBFloat16 || w.dim() != 3) return false;
+  const int major = ops::compute_capability(w.device()) / 10;
+  // 16-byte aligned rows (the kernel's TMA loads).
+  return (major == 9 || major == 10) && w.size(2) % 8 == 0 && w.size(1) % 8 == 0;
+}
 }  // namespace
 
 at::Tensor RmsNorm::operator()(const at::Tensor& x) const {
@@ -127,12 +87,12 @@ ExpertMlp::ExpertMlp(at::Tensor router, at::Tensor gate_up, at::Tensor down, std
       top_k_(top_k),
       normalize_(normalize),
       activation_(activation) {
-  fused_grouped_mm_ = !expert_loop_forced() && GroupedMmOp::get().fused_for(gate_up_) &&
-                      GroupedMmOp::get().fused_for(down_);
+  fused_grouped_mm_ = !expert_loop_forced() && grouped_mm_fused_for(gate_up_) && grouped_mm_fused_for(down_);
 }
 
 at::Tensor ExpertMlp::grouped_linear(const at::Tensor& a, const at::Tensor& weights, const at::Tensor& ends) const {
-  if (fused_grouped_mm_) return GroupedMmOp::get().run(a, weights.transpose(1, 2), ends.to(at::kInt));
+  if (fused_grouped_mm_)
+    return grouped_mm_op().call({{"self", a}, {"mat2", weights.transpose(1, 2)}, {"offs", ends.to(at::kInt)}});
   // One product per expert: the group sizes are read once.
   const at::Tensor host_ends = ends.to(at::kCPU, at::kLong);
   const std::int64_t* end = host_ends.data_ptr<std::int64_t>();
