@@ -91,11 +91,9 @@ ExpertMlp::ExpertMlp(at::Tensor router, at::Tensor gate_up, at::Tensor down, std
 }
 
 at::Tensor ExpertMlp::grouped_linear(const at::Tensor& a, const at::Tensor& weights, const at::Tensor& ends) const {
-  if (fused_grouped_mm_)
-    return grouped_mm_op().call({{"self", a}, {"mat2", weights.transpose(1, 2)}, {"offs", ends.to(at::kInt)}});
-  // One product per expert: the group sizes are read once.
-  const at::Tensor host_ends = ends.to(at::kCPU, at::kLong);
-  const std::int64_t* end = host_ends.data_ptr<std::int64_t>();
+  if (fused_grouped_mm_) return grouped_mm_op().call({{"self", a}, {"mat2", weights.transpose(1, 2)}, {"offs", ends}});
+  // One product per expert.
+  const std::int64_t* end = ends.data_ptr<std::int64_t>();
   at::Tensor out = at::empty({a.size(0), weights.size(1)}, a.options());
   std::int64_t begin = 0;
   for (std::int64_t e = 0; e < weights.size(0); ++e) {
@@ -122,8 +120,9 @@ at::Tensor ExpertMlp::forward(const at::Tensor& x) const {
   weights = weights.gather(-1, slot_order);
   const at::Tensor flat = slot_experts.reshape(-1);
   auto [sorted, order] = at::sort(flat, c10::optional<bool>(true), /*dim=*/0);
-  const at::Tensor ends = at::searchsorted(sorted, at::arange(E, sorted.options()), /*out_int32=*/fused_grouped_mm_,
-                                           /*right=*/true);
+  at::Tensor ends = at::searchsorted(sorted, at::arange(E, sorted.options()), /*out_int32=*/fused_grouped_mm_,
+                                     /*right=*/true);
+  if (!fused_grouped_mm_) ends = ends.to(at::kCPU);  // the per-expert products read them once, for both projections
   const at::Tensor xs = x.index_select(0, order.div(k, "floor"));
   const at::Tensor h = gated_activation(grouped_linear(xs, gate_up_, ends), activation_);
   const at::Tensor ys = grouped_linear(h, down_, ends) * weights.reshape({-1, 1}).index_select(0, order);

@@ -79,7 +79,8 @@ class ExpertMlp final : public FeedForward {
   bool capturable() const override { return fused_grouped_mm_; }
 
  private:
-  /// a [P, K] rows grouped by expert (group e ends at row ends[e]) times weights[e]^T ([E, N, K]) -> [P, N].
+  /// a [P, K] rows grouped by expert (group e ends at row ends[e]: int32 on the device for the fused kernel, int64
+  /// on the host for the per-expert products) times weights[e]^T ([E, N, K]) -> [P, N].
   at::Tensor grouped_linear(const at::Tensor& a, const at::Tensor& weights, const at::Tensor& ends) const;
 
   at::Tensor router_, gate_up_, down_;
