@@ -439,7 +439,7 @@ at::Tensor prefill_attention(const at::Tensor& q, const at::Tensor& k, const at:
   check_launch(cuda::prefill_attention(element_type(q), a, stream()), "prefill_attention");
   return out;
 #else
-  (void)v, (void)scale, (void)softcap, (void)window, (void)Hkv, (void)T;
+  (void)v, (void)scale, (void)softcap, (void)window, (void)Hq, (void)Hkv, (void)T;
   return {};
 #endif
 }
